@@ -1,0 +1,130 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use tabletalk_ports::{
+    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle, PREVIEW_CHARS,
+    RepositoryError, Timestamp, UserId,
+};
+
+use crate::SqliteDatabase;
+use crate::error::repository_error;
+use crate::rows::{ConversationRow, SummaryRow};
+use crate::schema::conversations;
+
+/// One query for the whole list: the aggregates are correlated subqueries served by the
+/// `(conversation_id, created_at, id)` indexes, so the cost grows with the owner's conversations only.
+fn summary_query() -> String {
+    format!(
+        "SELECT c.*, \
+           (SELECT COUNT(*) FROM datasets d WHERE d.conversation_id = c.id) AS dataset_count, \
+           (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count, \
+           (SELECT substr(m.content, 1, {PREVIEW_CHARS}) FROM messages m WHERE m.conversation_id = c.id \
+              ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview \
+         FROM conversations c WHERE c.user_id = ? \
+         ORDER BY c.is_pinned DESC, c.updated_at DESC, c.id DESC"
+    )
+}
+
+fn update_returning(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+    change: impl FnOnce(&mut SqliteConnection, String) -> QueryResult<Option<ConversationRow>>,
+) -> Result<Option<Conversation>, RepositoryError> {
+    change(conn, id.to_string()).map_err(repository_error)?.map(Conversation::try_from).transpose()
+}
+
+#[async_trait]
+impl ConversationRepository for SqliteDatabase {
+    async fn create(&self, conversation: &Conversation) -> Result<(), RepositoryError> {
+        let row = ConversationRow::from(conversation);
+        self.run(move |conn| {
+            diesel::insert_into(conversations::table).values(&row).execute(conn).map(|_| ()).map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn find(&self, id: ConversationId) -> Result<Option<Conversation>, RepositoryError> {
+        self.run(move |conn| {
+            conversations::table
+                .find(id.to_string())
+                .select(ConversationRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(repository_error)?
+                .map(Conversation::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_for_owner(&self, owner: UserId) -> Result<Vec<ConversationSummary>, RepositoryError> {
+        self.run(move |conn| {
+            diesel::sql_query(summary_query())
+                .bind::<Text, _>(owner.to_string())
+                .load::<SummaryRow>(conn)
+                .map_err(repository_error)?
+                .into_iter()
+                .map(ConversationSummary::try_from)
+                .collect()
+        })
+        .await
+    }
+
+    async fn rename(
+        &self,
+        id: ConversationId,
+        title: &ConversationTitle,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        let title = title.as_ref().to_owned();
+        self.run(move |conn| {
+            update_returning(conn, id, |conn, id| {
+                diesel::update(conversations::table.find(id))
+                    .set((conversations::title.eq(title), conversations::updated_at.eq(now.to_string())))
+                    .returning(ConversationRow::as_returning())
+                    .get_result(conn)
+                    .optional()
+            })
+        })
+        .await
+    }
+
+    async fn set_pinned(
+        &self,
+        id: ConversationId,
+        pinned: bool,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        self.run(move |conn| {
+            update_returning(conn, id, |conn, id| {
+                diesel::update(conversations::table.find(id))
+                    .set((conversations::is_pinned.eq(pinned), conversations::updated_at.eq(now.to_string())))
+                    .returning(ConversationRow::as_returning())
+                    .get_result(conn)
+                    .optional()
+            })
+        })
+        .await
+    }
+
+    async fn delete(&self, id: ConversationId) -> Result<bool, RepositoryError> {
+        // Messages and datasets go by ON DELETE CASCADE; token usage and query history by ON DELETE SET NULL.
+        self.run(move |conn| {
+            diesel::delete(conversations::table.find(id.to_string()))
+                .execute(conn)
+                .map(|n| n > 0)
+                .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError> {
+        self.run(move |conn| {
+            diesel::delete(conversations::table.filter(conversations::user_id.eq(owner.to_string())))
+                .execute(conn)
+                .map(|n| n as u64)
+                .map_err(repository_error)
+        })
+        .await
+    }
+}

@@ -1,0 +1,9 @@
+//! The repository ports, implemented on [`SqliteDatabase`](crate::SqliteDatabase), one file per aggregate.
+
+mod conversations;
+mod datasets;
+mod health;
+mod messages;
+mod sessions;
+mod token_usage;
+mod users;

@@ -1,0 +1,50 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use tabletalk_ports::{RepositoryError, Timestamp, TokenUsage, TokenUsageRepository, UsageEntry, UserId};
+
+use crate::SqliteDatabase;
+use crate::error::repository_error;
+use crate::rows::parse;
+use crate::schema::token_usage;
+
+#[async_trait]
+impl TokenUsageRepository for SqliteDatabase {
+    async fn record(&self, usage: &TokenUsage) -> Result<(), RepositoryError> {
+        let values = (
+            token_usage::id.eq(usage.id.to_string()),
+            token_usage::user_id.eq(usage.user_id.to_string()),
+            token_usage::conversation_id.eq(usage.conversation_id.map(|c| c.to_string())),
+            token_usage::message_id.eq(usage.message_id.map(|m| m.to_string())),
+            token_usage::call_kind.eq(usage.call_kind.as_str()),
+            token_usage::provider.eq(usage.provider.as_str()),
+            token_usage::model_name.eq(usage.model_name.clone()),
+            token_usage::input_tokens.eq(usage.input_tokens),
+            token_usage::output_tokens.eq(usage.output_tokens),
+            token_usage::estimated.eq(usage.estimated),
+            token_usage::cost.eq(usage.cost),
+            token_usage::timestamp.eq(usage.timestamp.to_string()),
+        );
+        self.run(move |conn| {
+            diesel::insert_into(token_usage::table).values(values).execute(conn).map(|_| ()).map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn entries_since(&self, user: UserId, since: Timestamp) -> Result<Vec<UsageEntry>, RepositoryError> {
+        self.run(move |conn| {
+            token_usage::table
+                .filter(token_usage::user_id.eq(user.to_string()))
+                .filter(token_usage::timestamp.gt(since.to_string()))
+                .order((token_usage::timestamp.asc(), token_usage::id.asc()))
+                .select((token_usage::timestamp, token_usage::input_tokens, token_usage::output_tokens))
+                .load::<(String, i64, i64)>(conn)
+                .map_err(repository_error)?
+                .into_iter()
+                .map(|(at, input, output)| {
+                    Ok(UsageEntry { timestamp: parse(&at, "token_usage.timestamp")?, tokens: input + output })
+                })
+                .collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,321 @@
+//! Private row types and their conversion into port records. A row that does not convert is `Corrupt`.
+
+use std::str::FromStr;
+
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{Insertable, Queryable, QueryableByName, Selectable};
+use tabletalk_ports::{
+    Compression, Conversation, ConversationSummary, Dataset, DatasetFormat, DatasetSource, DatasetStatus, Message,
+    MessageRole, MessageStatus, RepositoryError, Session, Timestamp, TokenHash, User,
+};
+
+use crate::schema::{conversations, datasets, messages, sessions, users};
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> RepositoryError {
+    RepositoryError::Corrupt(what.to_string())
+}
+
+pub(crate) fn parse<T: FromStr>(text: &str, column: &str) -> Result<T, RepositoryError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map_err(|e| corrupt(format!("{column}: {e}")))
+}
+
+fn parse_opt<T: FromStr>(text: Option<&str>, column: &str) -> Result<Option<T>, RepositoryError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.map(|t| parse(t, column)).transpose()
+}
+
+fn enumeration<T>(text: &str, column: &str, read: impl Fn(&str) -> Option<T>) -> Result<T, RepositoryError> {
+    read(text).ok_or_else(|| corrupt(format!("{column}: unknown value {text:?}")))
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub oidc_issuer: String,
+    pub oidc_subject: String,
+    pub email: String,
+    pub name: String,
+    pub avatar_url: Option<String>,
+    pub created_at: String,
+    pub last_login_at: String,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = RepositoryError;
+
+    fn try_from(row: UserRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse(&row.id, "users.id")?,
+            oidc_issuer: row.oidc_issuer,
+            oidc_subject: row.oidc_subject,
+            email: row.email,
+            name: row.name,
+            avatar_url: row.avatar_url,
+            created_at: parse(&row.created_at, "users.created_at")?,
+            last_login_at: parse(&row.last_login_at, "users.last_login_at")?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct SessionRow {
+    pub id: String,
+    pub token_hash: Vec<u8>,
+    pub user_id: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_extended_at: String,
+}
+
+impl From<&Session> for SessionRow {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.to_string(),
+            token_hash: s.token_hash.0.to_vec(),
+            user_id: s.user_id.to_string(),
+            created_at: s.created_at.to_string(),
+            expires_at: s.expires_at.to_string(),
+            last_extended_at: s.last_extended_at.to_string(),
+        }
+    }
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = RepositoryError;
+
+    fn try_from(row: SessionRow) -> Result<Self, Self::Error> {
+        let hash: [u8; 32] = row.token_hash.try_into().map_err(|_| corrupt("sessions.token_hash: not 32 bytes"))?;
+        Ok(Self {
+            id: parse(&row.id, "sessions.id")?,
+            token_hash: TokenHash(hash),
+            user_id: parse(&row.user_id, "sessions.user_id")?,
+            created_at: parse(&row.created_at, "sessions.created_at")?,
+            expires_at: parse(&row.expires_at, "sessions.expires_at")?,
+            last_extended_at: parse(&row.last_extended_at, "sessions.last_extended_at")?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = conversations, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct ConversationRow {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub is_pinned: bool,
+    pub next_table_number: i64,
+    pub share_token: Option<String>,
+    pub shared_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Conversation> for ConversationRow {
+    fn from(c: &Conversation) -> Self {
+        Self {
+            id: c.id.to_string(),
+            user_id: c.user_id.to_string(),
+            title: c.title.clone(),
+            is_pinned: c.is_pinned,
+            next_table_number: c.next_table_number,
+            share_token: c.share_token.clone(),
+            shared_at: c.shared_at.map(|t| t.to_string()),
+            created_at: c.created_at.to_string(),
+            updated_at: c.updated_at.to_string(),
+        }
+    }
+}
+
+impl TryFrom<ConversationRow> for Conversation {
+    type Error = RepositoryError;
+
+    fn try_from(row: ConversationRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse(&row.id, "conversations.id")?,
+            user_id: parse(&row.user_id, "conversations.user_id")?,
+            title: row.title,
+            is_pinned: row.is_pinned,
+            next_table_number: row.next_table_number,
+            share_token: row.share_token,
+            shared_at: parse_opt::<Timestamp>(row.shared_at.as_deref(), "conversations.shared_at")?,
+            created_at: parse(&row.created_at, "conversations.created_at")?,
+            updated_at: parse(&row.updated_at, "conversations.updated_at")?,
+        })
+    }
+}
+
+/// A conversation with the aggregates of its list item.
+#[derive(QueryableByName)]
+pub(crate) struct SummaryRow {
+    #[diesel(embed)]
+    pub conversation: ConversationRow,
+    #[diesel(sql_type = BigInt)]
+    pub dataset_count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub message_count: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_message_preview: Option<String>,
+}
+
+impl TryFrom<SummaryRow> for ConversationSummary {
+    type Error = RepositoryError;
+
+    fn try_from(row: SummaryRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            conversation: row.conversation.try_into()?,
+            dataset_count: u64::try_from(row.dataset_count).map_err(corrupt)?,
+            message_count: u64::try_from(row.message_count).map_err(corrupt)?,
+            last_message_preview: row.last_message_preview,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = messages, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct MessageRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub role: String,
+    pub content: String,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub sql_query: Option<String>,
+    pub reasoning: Option<String>,
+    pub tool_call_trace: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub token_count: i64,
+    pub model: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&Message> for MessageRow {
+    fn from(m: &Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            conversation_id: m.conversation_id.to_string(),
+            role: m.role.as_str().to_owned(),
+            content: m.content.clone(),
+            status: m.status.as_str().to_owned(),
+            error_message: m.error_message.clone(),
+            sql_query: m.sql_query.clone(),
+            reasoning: m.reasoning.clone(),
+            tool_call_trace: m.tool_call_trace.clone(),
+            input_tokens: m.input_tokens,
+            output_tokens: m.output_tokens,
+            token_count: m.token_count(),
+            model: m.model.clone(),
+            created_at: m.created_at.to_string(),
+        }
+    }
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = RepositoryError;
+
+    fn try_from(row: MessageRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse(&row.id, "messages.id")?,
+            conversation_id: parse(&row.conversation_id, "messages.conversation_id")?,
+            role: enumeration(&row.role, "messages.role", MessageRole::parse)?,
+            content: row.content,
+            status: enumeration(&row.status, "messages.status", MessageStatus::parse)?,
+            error_message: row.error_message,
+            sql_query: row.sql_query,
+            reasoning: row.reasoning,
+            tool_call_trace: row.tool_call_trace,
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens,
+            model: row.model,
+            created_at: parse(&row.created_at, "messages.created_at")?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = datasets, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct DatasetRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub name: String,
+    pub source: String,
+    pub url: String,
+    pub upload_id: Option<String>,
+    pub format: String,
+    pub compression: String,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub row_count: i64,
+    pub column_count: i64,
+    pub schema_json: String,
+    pub column_descriptions: String,
+    pub file_size_bytes: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub version: Option<String>,
+    pub created_at: String,
+    pub loaded_at: Option<String>,
+}
+
+impl From<&Dataset> for DatasetRow {
+    fn from(d: &Dataset) -> Self {
+        Self {
+            id: d.id.to_string(),
+            conversation_id: d.conversation_id.to_string(),
+            name: d.name.clone(),
+            source: d.source.as_str().to_owned(),
+            url: d.url.clone(),
+            upload_id: d.upload_id.map(|u| u.to_string()),
+            format: d.format.as_str().to_owned(),
+            compression: d.compression.as_str().to_owned(),
+            status: d.status.as_str().to_owned(),
+            error_message: d.error_message.clone(),
+            row_count: d.row_count,
+            column_count: d.column_count,
+            schema_json: d.schema_json.clone(),
+            column_descriptions: d.column_descriptions.clone(),
+            file_size_bytes: d.file_size_bytes,
+            etag: d.etag.clone(),
+            last_modified: d.last_modified.map(|t| t.to_string()),
+            version: d.version.clone(),
+            created_at: d.created_at.to_string(),
+            loaded_at: d.loaded_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+impl TryFrom<DatasetRow> for Dataset {
+    type Error = RepositoryError;
+
+    fn try_from(row: DatasetRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse(&row.id, "datasets.id")?,
+            conversation_id: parse(&row.conversation_id, "datasets.conversation_id")?,
+            name: row.name,
+            source: enumeration(&row.source, "datasets.source", DatasetSource::parse)?,
+            url: row.url,
+            upload_id: parse_opt(row.upload_id.as_deref(), "datasets.upload_id")?,
+            format: enumeration(&row.format, "datasets.format", DatasetFormat::parse)?,
+            compression: enumeration(&row.compression, "datasets.compression", Compression::parse)?,
+            status: enumeration(&row.status, "datasets.status", DatasetStatus::parse)?,
+            error_message: row.error_message,
+            row_count: row.row_count,
+            column_count: row.column_count,
+            schema_json: row.schema_json,
+            column_descriptions: row.column_descriptions,
+            file_size_bytes: row.file_size_bytes,
+            etag: row.etag,
+            last_modified: parse_opt(row.last_modified.as_deref(), "datasets.last_modified")?,
+            version: row.version,
+            created_at: parse(&row.created_at, "datasets.created_at")?,
+            loaded_at: parse_opt(row.loaded_at.as_deref(), "datasets.loaded_at")?,
+        })
+    }
+}

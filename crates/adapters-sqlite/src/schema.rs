@@ -1,0 +1,106 @@
+//! diesel table definitions for the tables the repositories touch (mirrors `migrations/`).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        oidc_issuer -> Text,
+        oidc_subject -> Text,
+        email -> Text,
+        name -> Text,
+        avatar_url -> Nullable<Text>,
+        created_at -> Text,
+        last_login_at -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Binary,
+        user_id -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+        last_extended_at -> Text,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Text,
+        user_id -> Text,
+        title -> Text,
+        is_pinned -> Bool,
+        next_table_number -> BigInt,
+        share_token -> Nullable<Text>,
+        shared_at -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        conversation_id -> Text,
+        role -> Text,
+        content -> Text,
+        status -> Text,
+        error_message -> Nullable<Text>,
+        sql_query -> Nullable<Text>,
+        reasoning -> Nullable<Text>,
+        tool_call_trace -> Nullable<Text>,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        token_count -> BigInt,
+        model -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    datasets (id) {
+        id -> Text,
+        conversation_id -> Text,
+        name -> Text,
+        source -> Text,
+        url -> Text,
+        upload_id -> Nullable<Text>,
+        format -> Text,
+        compression -> Text,
+        status -> Text,
+        error_message -> Nullable<Text>,
+        row_count -> BigInt,
+        column_count -> BigInt,
+        schema_json -> Text,
+        column_descriptions -> Text,
+        file_size_bytes -> Nullable<BigInt>,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        version -> Nullable<Text>,
+        created_at -> Text,
+        loaded_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    token_usage (id) {
+        id -> Text,
+        user_id -> Text,
+        conversation_id -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        call_kind -> Text,
+        provider -> Text,
+        model_name -> Text,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        estimated -> Bool,
+        cost -> Double,
+        timestamp -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(conversations -> users (user_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(datasets -> conversations (conversation_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, conversations, messages, datasets, token_usage);

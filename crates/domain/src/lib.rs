@@ -1,0 +1,17 @@
+//! Tabletalk's services and rules: sign-in and sessions, conversations, the token budget and health. Services
+//! talk to the outside world only through the traits of `tabletalk-ports`, held as `Arc<dyn Port>`.
+//!
+//! Must not import adapters, actix, diesel, reqwest, datafusion or openidconnect.
+
+pub mod auth;
+pub mod conversations;
+pub mod health;
+pub mod usage;
+
+pub use auth::{
+    AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession, LogoutError,
+    SessionToken,
+};
+pub use conversations::{ConversationDetail, ConversationError, ConversationService};
+pub use health::{HealthReport, HealthService};
+pub use usage::{UsageError, UsageService, UsageStatus};

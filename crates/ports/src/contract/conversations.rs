@@ -1,0 +1,186 @@
+use super::{Repositories, at};
+use crate::{
+    Compression, Conversation, ConversationId, ConversationTitle, Dataset, DatasetFormat, DatasetId, DatasetSource,
+    DatasetStatus, Identity, Message, MessageRole, RepositoryError, Timestamp, UserId,
+};
+
+async fn owner(repos: &Repositories, subject: &str) -> UserId {
+    let identity = Identity {
+        issuer: "https://issuer.example".to_owned(),
+        subject: subject.to_owned(),
+        email: format!("{subject}@example.com"),
+        name: subject.to_owned(),
+        avatar_url: None,
+    };
+    repos.users.sign_in(&identity, at(0)).await.unwrap().id
+}
+
+async fn conversation(repos: &Repositories, user: UserId, created: u64) -> Conversation {
+    let conversation = Conversation::new(user, at(created));
+    repos.conversations.create(&conversation).await.unwrap();
+    conversation
+}
+
+/// A ready URL dataset named `name`.
+pub fn url_dataset(conversation: ConversationId, name: &str, url: &str, created: Timestamp) -> Dataset {
+    Dataset {
+        id: DatasetId::new(),
+        conversation_id: conversation,
+        name: name.to_owned(),
+        source: DatasetSource::Url,
+        url: url.to_owned(),
+        upload_id: None,
+        format: DatasetFormat::Parquet,
+        compression: Compression::None,
+        status: DatasetStatus::Ready,
+        error_message: None,
+        row_count: 3,
+        column_count: 2,
+        schema_json: "[]".to_owned(),
+        column_descriptions: "{}".to_owned(),
+        file_size_bytes: Some(1024),
+        etag: Some("\"abc\"".to_owned()),
+        last_modified: None,
+        version: Some("etag:\"abc\"".to_owned()),
+        created_at: created,
+        loaded_at: Some(created),
+    }
+}
+
+/// Lists are pinned first, then most recently updated, then id descending; counts and the 100-character
+/// preview of the newest message come with each item; other users' conversations never appear.
+pub async fn list_orders_pinned_then_recent_with_counts_and_preview(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
+    let old = conversation(&repos, alice, 1).await;
+    let pinned = conversation(&repos, alice, 2).await;
+    let recent = conversation(&repos, alice, 3).await;
+    let tie = conversation(&repos, alice, 3).await;
+    conversation(&repos, bob, 4).await;
+
+    repos.conversations.set_pinned(pinned.id, true, at(2)).await.unwrap().unwrap();
+    let long_text = "ü".repeat(150);
+    repos.messages.append(&Message::user(old.id, "first", at(5))).await.unwrap();
+    repos.messages.append(&Message::user(old.id, long_text.as_str(), at(6))).await.unwrap();
+    repos.datasets.insert(&url_dataset(recent.id, "sales", "https://data.example/s.parquet", at(3))).await.unwrap();
+
+    let list = repos.conversations.list_for_owner(alice).await.unwrap();
+    let ids: Vec<_> = list.iter().map(|s| s.conversation.id).collect();
+    // `old` was touched last by its messages (t0+6), `tie` and `recent` share t0+3 and are ordered by id.
+    assert_eq!(ids, vec![pinned.id, old.id, tie.id, recent.id]);
+    assert!(tie.id > recent.id);
+
+    let old_summary = &list[1];
+    assert_eq!(old_summary.message_count, 2);
+    assert_eq!(old_summary.conversation.updated_at, at(6));
+    assert_eq!(old_summary.last_message_preview.as_deref(), Some("ü".repeat(100).as_str()));
+    assert_eq!(list[3].dataset_count, 1);
+    assert_eq!(list[3].last_message_preview, None);
+    assert_eq!(list[0].message_count, 0);
+}
+
+/// Rename and pin set `updated_at`; both answer `None` for an unknown conversation.
+pub async fn rename_and_pin_report_missing_conversations(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let c = conversation(&repos, alice, 1).await;
+    let title = ConversationTitle::parse("Quarterly sales").unwrap();
+
+    let renamed = repos.conversations.rename(c.id, &title, at(10)).await.unwrap().unwrap();
+    assert_eq!((renamed.title.as_str(), renamed.updated_at), ("Quarterly sales", at(10)));
+    let pinned = repos.conversations.set_pinned(c.id, true, at(20)).await.unwrap().unwrap();
+    assert!(pinned.is_pinned);
+    assert_eq!(pinned.updated_at, at(20));
+    assert_eq!(repos.conversations.find(c.id).await.unwrap(), Some(pinned));
+
+    let missing = ConversationId::new();
+    assert_eq!(repos.conversations.rename(missing, &title, at(30)).await.unwrap(), None);
+    assert_eq!(repos.conversations.set_pinned(missing, true, at(30)).await.unwrap(), None);
+    assert_eq!(repos.conversations.find(missing).await.unwrap(), None);
+}
+
+/// Deleting a conversation removes its messages and datasets; its token usage stays, unlinked.
+pub async fn deleting_a_conversation_cascades_and_keeps_usage(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let doomed = conversation(&repos, alice, 1).await;
+    let kept = conversation(&repos, alice, 2).await;
+    repos.messages.append(&Message::user(doomed.id, "hello", at(3))).await.unwrap();
+    repos.messages.append(&Message::user(kept.id, "still here", at(4))).await.unwrap();
+    repos.datasets.insert(&url_dataset(doomed.id, "t1", "https://d.example/a.csv", at(3))).await.unwrap();
+    super::usage::record_usage(&repos, alice, Some(doomed.id), 500, at(5)).await;
+
+    assert!(repos.conversations.delete(doomed.id).await.unwrap());
+    assert!(!repos.conversations.delete(doomed.id).await.unwrap());
+    assert_eq!(repos.conversations.find(doomed.id).await.unwrap(), None);
+    assert!(repos.messages.list_for_conversation(doomed.id).await.unwrap().is_empty());
+    assert!(repos.datasets.list_for_conversation(doomed.id).await.unwrap().is_empty());
+    assert_eq!(repos.messages.list_for_conversation(kept.id).await.unwrap().len(), 1);
+
+    let usage = repos.token_usage.entries_since(alice, at(0)).await.unwrap();
+    assert_eq!(usage.iter().map(|e| e.tokens).sum::<i64>(), 500, "usage survives the conversation");
+}
+
+/// Deleting all conversations touches only the owner's.
+pub async fn delete_all_only_touches_the_owner(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
+    let a1 = conversation(&repos, alice, 1).await;
+    conversation(&repos, alice, 2).await;
+    let b1 = conversation(&repos, bob, 3).await;
+    repos.messages.append(&Message::user(a1.id, "x", at(4))).await.unwrap();
+    repos.datasets.insert(&url_dataset(a1.id, "t1", "https://d.example/a.csv", at(4))).await.unwrap();
+
+    assert_eq!(repos.conversations.delete_all_for_owner(alice).await.unwrap(), 2);
+    assert!(repos.conversations.list_for_owner(alice).await.unwrap().is_empty());
+    assert!(repos.messages.list_for_conversation(a1.id).await.unwrap().is_empty());
+    assert!(repos.datasets.list_for_conversation(a1.id).await.unwrap().is_empty());
+    assert_eq!(repos.conversations.find(b1.id).await.unwrap().map(|c| c.user_id), Some(bob));
+    assert_eq!(repos.conversations.delete_all_for_owner(alice).await.unwrap(), 0);
+}
+
+/// Appending stores the message, moves `updated_at`, and keeps `(created_at, id)` order; a message for an
+/// unknown conversation is refused.
+pub async fn appending_a_message_touches_the_conversation(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let c = conversation(&repos, alice, 1).await;
+    let later = Message::user(c.id, "later", at(9));
+    let mut answer = Message::user(c.id, "answer", at(5));
+    answer.role = MessageRole::Assistant;
+    answer.input_tokens = 10;
+    answer.output_tokens = 5;
+    answer.sql_query = Some("[]".to_owned());
+    answer.tool_call_trace = Some("[{\"type\":\"text\",\"content\":\"hi\"}]".to_owned());
+    answer.model = Some("gemini-2.5-flash".to_owned());
+    let earlier = Message::user(c.id, "earlier", at(5));
+
+    repos.messages.append(&later).await.unwrap();
+    repos.messages.append(&answer).await.unwrap();
+    repos.messages.append(&earlier).await.unwrap();
+
+    let stored = repos.messages.list_for_conversation(c.id).await.unwrap();
+    let expected_order = if answer.id < earlier.id { [&answer, &earlier, &later] } else { [&earlier, &answer, &later] };
+    assert_eq!(stored.iter().collect::<Vec<_>>(), expected_order);
+    assert_eq!(stored.iter().find(|m| m.id == answer.id), Some(&answer), "every field round-trips");
+    // `updated_at` follows the most recently appended message, even when it is older.
+    assert_eq!(repos.conversations.find(c.id).await.unwrap().unwrap().updated_at, at(5));
+
+    let orphan = Message::user(ConversationId::new(), "nobody home", at(10));
+    assert!(matches!(repos.messages.append(&orphan).await, Err(RepositoryError::Constraint(_))));
+}
+
+/// Names are unique per conversation regardless of case, URLs are unique per conversation, and both rules
+/// are local to one conversation.
+pub async fn dataset_names_and_urls_are_unique_per_conversation(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let c = conversation(&repos, alice, 1).await;
+    let other = conversation(&repos, alice, 2).await;
+    let first = url_dataset(c.id, "Sales", "https://d.example/a.parquet", at(3));
+    repos.datasets.insert(&first).await.unwrap();
+
+    let same_name = url_dataset(c.id, "SALES", "https://d.example/b.parquet", at(4));
+    assert!(matches!(repos.datasets.insert(&same_name).await, Err(RepositoryError::Constraint(_))));
+    let same_url = url_dataset(c.id, "sales2", "https://d.example/a.parquet", at(4));
+    assert!(matches!(repos.datasets.insert(&same_url).await, Err(RepositoryError::Constraint(_))));
+    repos.datasets.insert(&url_dataset(other.id, "sales", "https://d.example/a.parquet", at(4))).await.unwrap();
+
+    assert_eq!(repos.datasets.list_for_conversation(c.id).await.unwrap(), vec![first]);
+}

@@ -1,0 +1,78 @@
+//! The repository contract: behaviour every implementation of the repository ports must show. The end-to-end
+//! test binary runs each check against the SQLite adapter (real file, production migrations) and against
+//! [`crate::fakes::InMemoryStore`], so the fakes cannot drift from the real thing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "the contract suite is test code run by the test binary: a failed step is a failed test"
+)]
+
+mod conversations;
+mod identity;
+mod usage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{
+    ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository, SessionRepository, Timestamp,
+    TokenUsageRepository, UserRepository,
+};
+
+pub use conversations::{
+    appending_a_message_touches_the_conversation, dataset_names_and_urls_are_unique_per_conversation,
+    delete_all_only_touches_the_owner, deleting_a_conversation_cascades_and_keeps_usage,
+    list_orders_pinned_then_recent_with_counts_and_preview, rename_and_pin_report_missing_conversations,
+};
+pub use identity::{
+    sessions_need_an_existing_user, sessions_round_trip_extend_and_expire, sign_in_creates_then_updates_the_user,
+};
+pub use usage::{ping_answers, usage_window_is_exclusive_and_oldest_first};
+
+/// One implementation of every repository port, as the contract checks see it.
+#[derive(Clone)]
+#[expect(missing_debug_implementations, reason = "trait objects of ports are not Debug")]
+pub struct Repositories {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub conversations: Arc<dyn ConversationRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    pub datasets: Arc<dyn DatasetRepository>,
+    pub token_usage: Arc<dyn TokenUsageRepository>,
+    pub health: Arc<dyn DatabaseHealth>,
+}
+
+impl Repositories {
+    /// Every port served by one object (the SQLite adapter or the in-memory store).
+    pub fn from_one<T>(store: Arc<T>) -> Self
+    where
+        T: UserRepository
+            + SessionRepository
+            + ConversationRepository
+            + MessageRepository
+            + DatasetRepository
+            + TokenUsageRepository
+            + DatabaseHealth,
+    {
+        Self {
+            users: store.clone(),
+            sessions: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            datasets: store.clone(),
+            token_usage: store.clone(),
+            health: store,
+        }
+    }
+}
+
+/// A fixed instant the checks count from.
+fn t0() -> Timestamp {
+    Timestamp::from_unix_millis(1_767_225_600_000).expect("valid instant")
+}
+
+/// `t0` plus some seconds.
+fn at(seconds: u64) -> Timestamp {
+    t0() + Duration::from_secs(seconds)
+}

@@ -1,0 +1,50 @@
+use super::{Repositories, at};
+use crate::{CallKind, ConversationId, Identity, LlmProvider, Timestamp, TokenUsage, UsageId, UserId};
+
+pub(super) async fn record_usage(
+    repos: &Repositories,
+    user: UserId,
+    conversation: Option<ConversationId>,
+    tokens: i64,
+    when: Timestamp,
+) {
+    let usage = TokenUsage {
+        id: UsageId::new(),
+        user_id: user,
+        conversation_id: conversation,
+        message_id: None,
+        call_kind: CallKind::Chat,
+        provider: LlmProvider::Gemini,
+        model_name: "gemini-2.5-flash".to_owned(),
+        input_tokens: tokens - tokens / 4,
+        output_tokens: tokens / 4,
+        estimated: false,
+        cost: 0.0,
+        timestamp: when,
+    };
+    repos.token_usage.record(&usage).await.unwrap();
+}
+
+/// `entries_since` returns only the user's rows strictly after the bound, oldest first.
+pub async fn usage_window_is_exclusive_and_oldest_first(repos: Repositories) {
+    let alice = repos.users.sign_in(&Identity::local_user(), at(0)).await.unwrap().id;
+    let bob = repos
+        .users
+        .sign_in(&Identity { subject: "bob".to_owned(), ..Identity::local_user() }, at(0))
+        .await
+        .unwrap()
+        .id;
+    record_usage(&repos, alice, None, 300, at(30)).await;
+    record_usage(&repos, alice, None, 100, at(10)).await;
+    record_usage(&repos, alice, None, 200, at(20)).await;
+    record_usage(&repos, bob, None, 999, at(25)).await;
+
+    let entries = repos.token_usage.entries_since(alice, at(10)).await.unwrap();
+    assert_eq!(entries.iter().map(|e| (e.timestamp, e.tokens)).collect::<Vec<_>>(), vec![(at(20), 200), (at(30), 300)]);
+    assert!(repos.token_usage.entries_since(UserId::new(), at(0)).await.unwrap().is_empty());
+}
+
+/// The health check answers.
+pub async fn ping_answers(repos: Repositories) {
+    repos.health.ping().await.unwrap();
+}

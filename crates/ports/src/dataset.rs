@@ -1,0 +1,69 @@
+//! Datasets attached to a conversation (their content lives outside the database).
+
+use crate::{ConversationId, DatasetId, Timestamp, UploadId};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// The stored and wire spelling.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Reads the stored spelling.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where a dataset's content comes from.
+    DatasetSource { Url => "url", Upload => "upload" }
+);
+text_enum!(
+    /// The file format of a dataset.
+    DatasetFormat { Parquet => "parquet", Csv => "csv", Tsv => "tsv", Ndjson => "ndjson" }
+);
+text_enum!(
+    /// Whole-file compression of a dataset.
+    Compression { None => "none", Gzip => "gzip" }
+);
+text_enum!(
+    /// Loading state of a dataset.
+    DatasetStatus { Loading => "loading", Ready => "ready", Error => "error" }
+);
+
+/// A stored dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub id: DatasetId,
+    pub conversation_id: ConversationId,
+    /// The SQL table name.
+    pub name: String,
+    pub source: DatasetSource,
+    /// Normalised URL, or `upload://<original name>`.
+    pub url: String,
+    pub upload_id: Option<UploadId>,
+    pub format: DatasetFormat,
+    pub compression: Compression,
+    pub status: DatasetStatus,
+    pub error_message: Option<String>,
+    pub row_count: i64,
+    pub column_count: i64,
+    /// JSON array of column objects, as text.
+    pub schema_json: String,
+    /// JSON object column → description, as text.
+    pub column_descriptions: String,
+    pub file_size_bytes: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<Timestamp>,
+    pub version: Option<String>,
+    pub created_at: Timestamp,
+    pub loaded_at: Option<Timestamp>,
+}

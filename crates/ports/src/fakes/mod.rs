@@ -1,0 +1,9 @@
+//! In-memory fakes of every port, for domain and handler tests. They keep real state, enforce the same rules
+//! as the SQLite adapter (the contract suite in [`crate::contract`] runs against both), and can be told to
+//! fail.
+
+mod clock;
+mod store;
+
+pub use clock::ManualClock;
+pub use store::InMemoryStore;

@@ -1,0 +1,335 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use crate::{
+    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle, DatabaseHealth,
+    Dataset, DatasetRepository, DatasetSource, Identity, Message, MessageRepository, PREVIEW_CHARS, RepositoryError,
+    Session, SessionId, SessionRepository, Timestamp, TokenHash, TokenUsage, TokenUsageRepository, UsageEntry, User,
+    UserId, UserRepository,
+};
+
+#[derive(Debug, Default)]
+struct Tables {
+    users: Vec<User>,
+    sessions: Vec<Session>,
+    conversations: Vec<Conversation>,
+    messages: Vec<Message>,
+    datasets: Vec<Dataset>,
+    token_usage: Vec<TokenUsage>,
+}
+
+/// Every repository port in memory, behind one lock (so each method is one "transaction").
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    tables: Mutex<Tables>,
+    unavailable: AtomicBool,
+    calls: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// While set, every method fails with `RepositoryError::Unavailable`.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// How many times a method (by name, e.g. `"sessions.extend"`) was called.
+    pub fn calls(&self, method: &str) -> u64 {
+        lock(&self.calls).get(method).copied().unwrap_or(0)
+    }
+
+    /// Number of stored token-usage rows (including those whose conversation was deleted).
+    pub fn token_usage_rows(&self) -> usize {
+        lock(&self.tables).token_usage.len()
+    }
+
+    fn open(&self, method: &'static str) -> Result<MutexGuard<'_, Tables>, RepositoryError> {
+        *lock(&self.calls).entry(method).or_default() += 1;
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(RepositoryError::Unavailable("in-memory store told to fail".to_owned()));
+        }
+        Ok(lock(&self.tables))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn constraint(rule: &str) -> RepositoryError {
+    RepositoryError::Constraint(rule.to_owned())
+}
+
+impl Tables {
+    fn user_exists(&self, id: UserId) -> bool {
+        self.users.iter().any(|u| u.id == id)
+    }
+
+    fn conversation_mut(&mut self, id: ConversationId) -> Option<&mut Conversation> {
+        self.conversations.iter_mut().find(|c| c.id == id)
+    }
+
+    fn remove_conversations(&mut self, doomed: &[ConversationId]) {
+        self.conversations.retain(|c| !doomed.contains(&c.id));
+        let doomed_messages: Vec<_> =
+            self.messages.iter().filter(|m| doomed.contains(&m.conversation_id)).map(|m| m.id).collect();
+        self.messages.retain(|m| !doomed.contains(&m.conversation_id));
+        self.datasets.retain(|d| !doomed.contains(&d.conversation_id));
+        for usage in &mut self.token_usage {
+            if usage.conversation_id.is_some_and(|c| doomed.contains(&c)) {
+                usage.conversation_id = None;
+            }
+            if usage.message_id.is_some_and(|m| doomed_messages.contains(&m)) {
+                usage.message_id = None;
+            }
+        }
+    }
+
+    fn summary(&self, conversation: &Conversation) -> ConversationSummary {
+        let messages: Vec<&Message> = self.messages.iter().filter(|m| m.conversation_id == conversation.id).collect();
+        let newest = messages.iter().max_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        ConversationSummary {
+            conversation: conversation.clone(),
+            dataset_count: self.datasets.iter().filter(|d| d.conversation_id == conversation.id).count() as u64,
+            message_count: messages.len() as u64,
+            last_message_preview: newest.map(|m| m.content.chars().take(PREVIEW_CHARS).collect()),
+        }
+    }
+}
+
+#[async_trait]
+impl UserRepository for InMemoryStore {
+    async fn sign_in(&self, identity: &Identity, now: Timestamp) -> Result<User, RepositoryError> {
+        let mut tables = self.open("users.sign_in")?;
+        if let Some(user) =
+            tables.users.iter_mut().find(|u| u.oidc_issuer == identity.issuer && u.oidc_subject == identity.subject)
+        {
+            user.email.clone_from(&identity.email);
+            user.name.clone_from(&identity.name);
+            user.avatar_url.clone_from(&identity.avatar_url);
+            user.last_login_at = now;
+            return Ok(user.clone());
+        }
+        let user = User {
+            id: UserId::new(),
+            oidc_issuer: identity.issuer.clone(),
+            oidc_subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            name: identity.name.clone(),
+            avatar_url: identity.avatar_url.clone(),
+            created_at: now,
+            last_login_at: now,
+        };
+        tables.users.push(user.clone());
+        Ok(user)
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        Ok(self.open("users.find")?.users.iter().find(|u| u.id == id).cloned())
+    }
+}
+
+#[async_trait]
+impl SessionRepository for InMemoryStore {
+    async fn create(&self, session: &Session) -> Result<(), RepositoryError> {
+        let mut tables = self.open("sessions.create")?;
+        if !tables.user_exists(session.user_id) {
+            return Err(constraint("sessions.user_id references users"));
+        }
+        if tables.sessions.iter().any(|s| s.token_hash == session.token_hash || s.id == session.id) {
+            return Err(constraint("sessions.token_hash is unique"));
+        }
+        tables.sessions.push(session.clone());
+        Ok(())
+    }
+
+    async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepositoryError> {
+        Ok(self.open("sessions.find_by_token_hash")?.sessions.iter().find(|s| s.token_hash == *hash).cloned())
+    }
+
+    async fn extend(
+        &self,
+        id: SessionId,
+        expires_at: Timestamp,
+        extended_at: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let mut tables = self.open("sessions.extend")?;
+        Ok(tables.sessions.iter_mut().find(|s| s.id == id).map(|s| {
+            s.expires_at = expires_at;
+            s.last_extended_at = extended_at;
+        }).is_some())
+    }
+
+    async fn delete(&self, id: SessionId) -> Result<bool, RepositoryError> {
+        let mut tables = self.open("sessions.delete")?;
+        let before = tables.sessions.len();
+        tables.sessions.retain(|s| s.id != id);
+        Ok(tables.sessions.len() != before)
+    }
+
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("sessions.delete_expired")?;
+        let before = tables.sessions.len();
+        tables.sessions.retain(|s| s.expires_at > now);
+        Ok((before - tables.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl ConversationRepository for InMemoryStore {
+    async fn create(&self, conversation: &Conversation) -> Result<(), RepositoryError> {
+        let mut tables = self.open("conversations.create")?;
+        if !tables.user_exists(conversation.user_id) {
+            return Err(constraint("conversations.user_id references users"));
+        }
+        if tables.conversations.iter().any(|c| c.id == conversation.id) {
+            return Err(constraint("conversations.id is unique"));
+        }
+        tables.conversations.push(conversation.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: ConversationId) -> Result<Option<Conversation>, RepositoryError> {
+        Ok(self.open("conversations.find")?.conversations.iter().find(|c| c.id == id).cloned())
+    }
+
+    async fn list_for_owner(&self, owner: UserId) -> Result<Vec<ConversationSummary>, RepositoryError> {
+        let tables = self.open("conversations.list_for_owner")?;
+        let mut owned: Vec<&Conversation> = tables.conversations.iter().filter(|c| c.user_id == owner).collect();
+        owned.sort_by(|a, b| (b.is_pinned, b.updated_at, b.id).cmp(&(a.is_pinned, a.updated_at, a.id)));
+        Ok(owned.into_iter().map(|c| tables.summary(c)).collect())
+    }
+
+    async fn rename(
+        &self,
+        id: ConversationId,
+        title: &ConversationTitle,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        let mut tables = self.open("conversations.rename")?;
+        Ok(tables.conversation_mut(id).map(|c| {
+            c.title = title.as_ref().to_owned();
+            c.updated_at = now;
+            c.clone()
+        }))
+    }
+
+    async fn set_pinned(
+        &self,
+        id: ConversationId,
+        pinned: bool,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        let mut tables = self.open("conversations.set_pinned")?;
+        Ok(tables.conversation_mut(id).map(|c| {
+            c.is_pinned = pinned;
+            c.updated_at = now;
+            c.clone()
+        }))
+    }
+
+    async fn delete(&self, id: ConversationId) -> Result<bool, RepositoryError> {
+        let mut tables = self.open("conversations.delete")?;
+        let existed = tables.conversations.iter().any(|c| c.id == id);
+        tables.remove_conversations(&[id]);
+        Ok(existed)
+    }
+
+    async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("conversations.delete_all_for_owner")?;
+        let doomed: Vec<_> = tables.conversations.iter().filter(|c| c.user_id == owner).map(|c| c.id).collect();
+        tables.remove_conversations(&doomed);
+        Ok(doomed.len() as u64)
+    }
+}
+
+#[async_trait]
+impl MessageRepository for InMemoryStore {
+    async fn append(&self, message: &Message) -> Result<(), RepositoryError> {
+        let mut tables = self.open("messages.append")?;
+        if tables.messages.iter().any(|m| m.id == message.id) {
+            return Err(constraint("messages.id is unique"));
+        }
+        let Some(conversation) = tables.conversation_mut(message.conversation_id) else {
+            return Err(constraint("messages.conversation_id references conversations"));
+        };
+        conversation.updated_at = message.created_at;
+        tables.messages.push(message.clone());
+        Ok(())
+    }
+
+    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Message>, RepositoryError> {
+        let tables = self.open("messages.list_for_conversation")?;
+        let mut messages: Vec<Message> =
+            tables.messages.iter().filter(|m| m.conversation_id == conversation).cloned().collect();
+        messages.sort_by_key(|m| (m.created_at, m.id));
+        Ok(messages)
+    }
+}
+
+#[async_trait]
+impl DatasetRepository for InMemoryStore {
+    async fn insert(&self, dataset: &Dataset) -> Result<(), RepositoryError> {
+        let mut tables = self.open("datasets.insert")?;
+        if !tables.conversations.iter().any(|c| c.id == dataset.conversation_id) {
+            return Err(constraint("datasets.conversation_id references conversations"));
+        }
+        let siblings = || tables.datasets.iter().filter(|d| d.conversation_id == dataset.conversation_id);
+        if siblings().any(|d| d.name.to_lowercase() == dataset.name.to_lowercase()) {
+            return Err(constraint("datasets name is unique per conversation"));
+        }
+        if dataset.source == DatasetSource::Url
+            && siblings().any(|d| d.source == DatasetSource::Url && d.url == dataset.url)
+        {
+            return Err(constraint("datasets url is unique per conversation"));
+        }
+        tables.datasets.push(dataset.clone());
+        Ok(())
+    }
+
+    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Dataset>, RepositoryError> {
+        let tables = self.open("datasets.list_for_conversation")?;
+        let mut datasets: Vec<Dataset> =
+            tables.datasets.iter().filter(|d| d.conversation_id == conversation).cloned().collect();
+        datasets.sort_by_key(|d| (d.created_at, d.id));
+        Ok(datasets)
+    }
+}
+
+#[async_trait]
+impl TokenUsageRepository for InMemoryStore {
+    async fn record(&self, usage: &TokenUsage) -> Result<(), RepositoryError> {
+        let mut tables = self.open("token_usage.record")?;
+        if !tables.user_exists(usage.user_id) {
+            return Err(constraint("token_usage.user_id references users"));
+        }
+        tables.token_usage.push(usage.clone());
+        Ok(())
+    }
+
+    async fn entries_since(&self, user: UserId, since: Timestamp) -> Result<Vec<UsageEntry>, RepositoryError> {
+        let tables = self.open("token_usage.entries_since")?;
+        let mut entries: Vec<UsageEntry> = tables
+            .token_usage
+            .iter()
+            .filter(|u| u.user_id == user && u.timestamp > since)
+            .map(|u| UsageEntry { timestamp: u.timestamp, tokens: u.input_tokens + u.output_tokens })
+            .collect();
+        entries.sort_by_key(|e| e.timestamp);
+        Ok(entries)
+    }
+}
+
+#[async_trait]
+impl DatabaseHealth for InMemoryStore {
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        self.open("health.ping").map(|_| ())
+    }
+}

@@ -1,0 +1,38 @@
+//! Tabletalk's ports: the records that cross the hexagon's edge and the driven-port traits that adapters
+//! implement (repositories, clock). Everything here is technology-neutral.
+//!
+//! Must not import any adapter or framework crate (no tokio runtime, diesel, actix, reqwest, datafusion,
+//! openidconnect). Feature `fakes` adds in-memory implementations of every port plus the contract suite that
+//! both the fakes and the real adapters must pass.
+
+mod clock;
+mod conversation;
+mod dataset;
+mod error;
+mod ids;
+mod message;
+mod repositories;
+mod session;
+mod timestamp;
+mod usage;
+mod user;
+
+#[cfg(feature = "fakes")]
+pub mod contract;
+#[cfg(feature = "fakes")]
+pub mod fakes;
+
+pub use clock::{Clock, SystemClock};
+pub use conversation::{Conversation, ConversationSummary, ConversationTitle, TitleError, PREVIEW_CHARS};
+pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus};
+pub use error::RepositoryError;
+pub use ids::{ConversationId, DatasetId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId};
+pub use message::{Message, MessageRole, MessageStatus};
+pub use repositories::{
+    ConversationRepository, DatasetRepository, DatabaseHealth, MessageRepository, SessionRepository,
+    TokenUsageRepository, UserRepository,
+};
+pub use session::{Session, TokenHash};
+pub use timestamp::{Timestamp, TimestampParseError};
+pub use usage::{CallKind, LlmProvider, TokenUsage, UsageEntry};
+pub use user::{Identity, User};

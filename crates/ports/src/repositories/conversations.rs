@@ -1,0 +1,61 @@
+use async_trait::async_trait;
+
+use crate::{Conversation, ConversationId, ConversationSummary, ConversationTitle, RepositoryError, Timestamp, UserId};
+
+/// Stores conversations. Deleting a conversation removes its messages and datasets and unlinks its token
+/// usage and query history.
+#[async_trait]
+pub trait ConversationRepository: Send + Sync + 'static {
+    /// Stores a new conversation.
+    ///
+    /// # Errors
+    /// `Constraint` when the id exists or the owner does not; `Unavailable` when the store cannot be reached.
+    async fn create(&self, conversation: &Conversation) -> Result<(), RepositoryError>;
+
+    /// The conversation with this id, whoever owns it.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when the row cannot be read.
+    async fn find(&self, id: ConversationId) -> Result<Option<Conversation>, RepositoryError>;
+
+    /// The owner's conversations with counts and preview, pinned first, then `updated_at` descending, then id
+    /// descending.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn list_for_owner(&self, owner: UserId) -> Result<Vec<ConversationSummary>, RepositoryError>;
+
+    /// Sets the title and `updated_at`. Returns the updated conversation, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn rename(
+        &self,
+        id: ConversationId,
+        title: &ConversationTitle,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError>;
+
+    /// Sets the pin flag and `updated_at`. Returns the updated conversation, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn set_pinned(
+        &self,
+        id: ConversationId,
+        pinned: bool,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError>;
+
+    /// Deletes one conversation with its messages and datasets. Returns whether it existed.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn delete(&self, id: ConversationId) -> Result<bool, RepositoryError>;
+
+    /// Deletes every conversation of `owner` (with their messages and datasets); returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError>;
+}

@@ -1,0 +1,19 @@
+use async_trait::async_trait;
+
+use crate::{RepositoryError, Timestamp, TokenUsage, UsageEntry, UserId};
+
+/// Stores token usage; rows outlive the conversations they belong to.
+#[async_trait]
+pub trait TokenUsageRepository: Send + Sync + 'static {
+    /// Stores one usage row.
+    ///
+    /// # Errors
+    /// `Constraint` when the user does not exist; `Unavailable`.
+    async fn record(&self, usage: &TokenUsage) -> Result<(), RepositoryError>;
+
+    /// The user's rows with `timestamp > since`, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn entries_since(&self, user: UserId, since: Timestamp) -> Result<Vec<UsageEntry>, RepositoryError>;
+}

@@ -1,0 +1,121 @@
+//! Millisecond-precision UTC instants with one fixed-width text form, so text order is time order.
+
+use std::fmt;
+use std::ops::{Add, Sub};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, TimeDelta, Utc};
+
+const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+
+/// A UTC instant truncated to whole milliseconds; text form `YYYY-MM-DDTHH:MM:SS.sssZ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+/// Text that is not in the fixed timestamp form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a timestamp in the form YYYY-MM-DDTHH:MM:SS.sssZ: {0:?}")]
+pub struct TimestampParseError(pub String);
+
+impl Timestamp {
+    /// Wraps a chrono instant, dropping sub-millisecond precision.
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Self(at.trunc_subsecs(3))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        DateTime::from_timestamp_millis(millis).map(Self)
+    }
+
+    /// The chrono instant.
+    pub const fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// Whole milliseconds from `earlier` to `self`; negative when `earlier` is later.
+    pub fn millis_since(&self, earlier: Timestamp) -> i64 {
+        (self.0 - earlier.0).num_milliseconds()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format(FORMAT))
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 24 {
+            return Err(TimestampParseError(s.to_owned()));
+        }
+        NaiveDateTime::parse_from_str(s, FORMAT)
+            .map(|naive| Self(naive.and_utc()))
+            .map_err(|_| TimestampParseError(s.to_owned()))
+    }
+}
+
+fn delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+
+    fn add(self, rhs: Duration) -> Timestamp {
+        Self(self.0.checked_add_signed(delta(rhs)).unwrap_or(DateTime::<Utc>::MAX_UTC)).truncated()
+    }
+}
+
+impl Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+
+    fn sub(self, rhs: Duration) -> Timestamp {
+        Self(self.0.checked_sub_signed(delta(rhs)).unwrap_or(DateTime::<Utc>::MIN_UTC)).truncated()
+    }
+}
+
+impl Timestamp {
+    fn truncated(self) -> Self {
+        Self(self.0.trunc_subsecs(3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_is_fixed_width_and_round_trips() {
+        let t = Timestamp::from_unix_millis(1_771_000_000_123).unwrap();
+        let text = t.to_string();
+        assert_eq!(text, "2026-02-13T16:26:40.123Z");
+        assert_eq!(text.parse::<Timestamp>(), Ok(t));
+        let epoch = Timestamp::from_unix_millis(0).unwrap();
+        assert_eq!(epoch.to_string(), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn other_forms_are_refused() {
+        for bad in ["2026-02-13T16:26:40Z", "2026-02-13 16:26:40.123", "2026-02-13T16:26:40.123+01:00", ""] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_keeps_millisecond_precision() {
+        let t = Timestamp::from_unix_millis(1_000).unwrap();
+        assert_eq!((t + Duration::from_micros(1_500)).unix_millis(), 1_001);
+        assert_eq!((t - Duration::from_secs(1)).unix_millis(), 0);
+        assert_eq!(t.millis_since(Timestamp::from_unix_millis(400).unwrap()), 600);
+    }
+}

@@ -1,0 +1,12 @@
+DROP TABLE user_settings;
+DROP TABLE saved_queries;
+DROP TABLE query_history;
+DROP TABLE token_usage;
+DROP TABLE datasets;
+DROP TABLE uploads;
+DROP TABLE messages;
+DROP TABLE conversations;
+DROP TABLE referral_keys;
+DROP TABLE oidc_pending_logins;
+DROP TABLE sessions;
+DROP TABLE users;
