@@ -1,1 +1,20 @@
-//! placeholder
+//! Tabletalk's REST API on actix-web: one app factory ([`app`]) used by the binary and the tests, the error
+//! body and status table of api.md §0, request ids, CORS, the Origin rule, body limits, the session-cookie
+//! extractor and the routes.
+//!
+//! Imports `tabletalk-domain` and `tabletalk-ports` only: never an adapter, diesel, datafusion or
+//! openidconnect.
+
+mod app;
+mod cookies;
+mod error;
+mod extract;
+mod middleware;
+mod origin;
+mod routes;
+mod state;
+
+pub use app::app;
+pub use error::ApiError;
+pub use origin::{OriginPolicy, OriginPolicyError};
+pub use state::{ApiState, HttpSettings, QueryEngineLimits};

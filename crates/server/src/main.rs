@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tabletalk` binary.
+
+fn main() -> std::process::ExitCode {
+    tabletalk_server::cli::main()
+}

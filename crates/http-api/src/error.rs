@@ -1,0 +1,238 @@
+//! `ApiError`: every failure as the JSON body and status of api.md §0.3–0.4. Domain errors convert with
+//! exhaustive matches, so a new variant does not compile until someone picks its status.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tabletalk_domain::{AuthError, ConversationError, DevLoginError, LogoutError, UsageError};
+use tabletalk_ports::RepositoryError;
+
+/// The JSON error body; the middleware fills in `request_id`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ErrorBody {
+    pub error: String,
+    pub code: &'static str,
+    pub details: Option<Value>,
+    pub request_id: Option<String>,
+}
+
+/// An API failure: status, stable code, human message, optional details and headers.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Option<Value>,
+    retry_after: Option<u64>,
+    allow: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: None, retry_after: None, allow: None }
+    }
+
+    fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+    }
+
+    pub fn method_not_allowed(allow: Option<String>) -> Self {
+        Self { allow, ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed") }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_authenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "not_authenticated", "Not authenticated")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not authorized")
+    }
+
+    pub fn origin_not_allowed() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "origin_not_allowed", "Requests from this origin are not allowed")
+    }
+
+    pub fn conversation_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "conversation_not_found", "Conversation not found")
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json")
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("Request body too large (max {limit} bytes)"))
+    }
+
+    pub fn invalid_json(line: usize, column: usize) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", "Request body is not valid JSON")
+            .with_details(json!({"line": line, "column": column}))
+    }
+
+    /// 422 with one `{field, message}` entry per problem.
+    pub fn validation(problems: &[(&str, &str)]) -> Self {
+        let details = problems.iter().map(|(field, message)| json!({"field": field, "message": message})).collect();
+        let summary = problems.first().map_or_else(
+            || "Validation failed".to_owned(),
+            |(field, message)| if field.is_empty() { (*message).to_owned() } else { format!("{field}: {message}") },
+        );
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", summary).with_details(Value::Array(details))
+    }
+
+    pub fn invalid_referral_key() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_referral_key", "Invalid access key")
+    }
+
+    pub fn too_many_attempts(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many failed sign-in attempts. Try again in {retry_after_secs} s."),
+            )
+        }
+    }
+
+    pub fn not_ready(database_ok: bool, query_engine_ok: bool) -> Self {
+        let state = |ok: bool| if ok { "ok" } else { "error" };
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready")
+            .with_details(json!({"database": state(database_ok), "query_engine": state(query_engine_ok)}))
+    }
+
+    /// 500. The cause is logged here, inside the request's span (so with its request id), and never sent.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(next) = source {
+            chain.push_str(": ");
+            chain.push_str(&next.to_string());
+            source = next.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
+    }
+
+    /// A generic body for a status produced outside our handlers (actix's own responses).
+    pub(crate) fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            404 => Self::not_found(),
+            405 => Self::method_not_allowed(None),
+            413 => Self::new(status, "payload_too_large", "Request body too large"),
+            415 => Self::unsupported_media_type(),
+            400 => Self::bad_request("Bad request"),
+            401 => Self::not_authenticated(),
+            403 => Self::forbidden(),
+            422 => Self::validation(&[]),
+            _ if status.is_client_error() => Self::bad_request(status.canonical_reason().unwrap_or("Bad request")),
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error"),
+        }
+    }
+
+    pub(crate) fn body(&self) -> ErrorBody {
+        ErrorBody { error: self.message.clone(), code: self.code, details: self.details.clone(), request_id: None }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((RETRY_AFTER, seconds.to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            response.insert_header((ALLOW, allow.clone()));
+        }
+        let body = self.body();
+        let mut response = response.json(&body);
+        // The middleware re-renders the body from this with the request id.
+        response.extensions_mut().insert(body);
+        response
+    }
+}
+
+impl From<RepositoryError> for ApiError {
+    fn from(error: RepositoryError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<ConversationError> for ApiError {
+    fn from(error: ConversationError) -> Self {
+        match error {
+            ConversationError::NotFound => Self::conversation_not_found(),
+            ConversationError::Forbidden => Self::forbidden(),
+            ConversationError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::NotAuthenticated => Self::not_authenticated(),
+            AuthError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<DevLoginError> for ApiError {
+    fn from(error: DevLoginError) -> Self {
+        match error {
+            DevLoginError::NotLocalMode => Self::not_found(),
+            DevLoginError::InvalidKey => Self::invalid_referral_key(),
+            DevLoginError::TooManyAttempts { retry_after_secs } => Self::too_many_attempts(retry_after_secs),
+            e @ DevLoginError::Randomness(_) => Self::internal(&e),
+            DevLoginError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<UsageError> for ApiError {
+    fn from(error: UsageError) -> Self {
+        match error {
+            UsageError::Storage(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Conversation endpoints C1, C2, C7–C11.
+
+mod dto;
+
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use tabletalk_ports::ConversationTitle;
+
+use super::resource;
+use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::{ApiError, ApiState};
+use dto::{ConversationDetailDto, ConversationSummaryDto, CreatedDto};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/conversations", &[Method::GET, Method::POST, Method::DELETE])
+            .route(web::post().to(create))
+            .route(web::get().to(list))
+            .route(web::delete().to(delete_all)),
+    );
+    cfg.service(
+        resource("/conversations/{conversation_id}", &[Method::GET, Method::PATCH, Method::DELETE])
+            .route(web::get().to(detail))
+            .route(web::patch().to(rename))
+            .route(web::delete().to(delete)),
+    );
+    cfg.service(resource("/conversations/{conversation_id}/pin", &[Method::PATCH]).route(web::patch().to(pin)));
+}
+
+async fn create(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let conversation = state.conversations.create(user.user.id).await?;
+    Ok(HttpResponse::Created().json(CreatedDto::from(&conversation)))
+}
+
+async fn list(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let summaries = state.conversations.list(user.user.id).await?;
+    let conversations: Vec<ConversationSummaryDto> = summaries.iter().map(ConversationSummaryDto::from).collect();
+    Ok(HttpResponse::Ok().json(json!({ "conversations": conversations })))
+}
+
+async fn detail(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    let detail = state.conversations.detail(user.user.id, id).await?;
+    Ok(HttpResponse::Ok().json(ConversationDetailDto::from(&detail)))
+}
+
+#[derive(Deserialize)]
+struct RenameRequest {
+    title: String,
+}
+
+async fn rename(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<RenameRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let title = ConversationTitle::parse(&body.title).map_err(|e| ApiError::validation(&[("title", &e.to_string())]))?;
+    let id = conversation_id(&path)?;
+    let conversation = state.conversations.rename(user.user.id, id, &title).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": conversation.id.to_string(),
+        "title": conversation.title,
+        "updated_at": conversation.updated_at.to_string(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct PinRequest {
+    is_pinned: bool,
+}
+
+async fn pin(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<PinRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let id = conversation_id(&path)?;
+    let conversation = state.conversations.set_pinned(user.user.id, id, body.is_pinned).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": conversation.id.to_string(),
+        "is_pinned": conversation.is_pinned,
+        "updated_at": conversation.updated_at.to_string(),
+    })))
+}
+
+async fn delete(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    state.conversations.delete(user.user.id, id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true})))
+}
+
+async fn delete_all(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let deleted_count = state.conversations.delete_all(user.user.id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted_count})))
+}

@@ -1,0 +1,33 @@
+//! Routes, one file per resource. Handlers stay short: extract, validate into records, call one service,
+//! map to a response DTO.
+
+mod auth;
+mod conversations;
+mod health;
+mod usage;
+
+use actix_web::http::Method;
+use actix_web::{HttpResponse, Resource, web};
+
+use crate::ApiError;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    auth::configure(cfg);
+    usage::configure(cfg);
+    conversations::configure(cfg);
+}
+
+/// Any path no route matches.
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+/// A resource whose unmatched methods answer 405 with an `Allow` header listing `methods`.
+pub(crate) fn resource(path: &str, methods: &[Method]) -> Resource {
+    let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(Some(allow))) }
+    }))
+}

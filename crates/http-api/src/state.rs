@@ -1,0 +1,43 @@
+//! What handlers share: the domain services and the HTTP settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tabletalk_domain::{AuthService, ConversationService, HealthService, UsageService};
+
+use crate::OriginPolicy;
+
+/// Query-engine capacity as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryEngineLimits {
+    pub max_concurrency: usize,
+    pub queue_capacity: usize,
+}
+
+/// Settings the HTTP layer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest ordinary JSON body, in bytes.
+    pub max_json_body: usize,
+    /// Origins allowed by CORS and by the Origin rule.
+    pub origins: OriginPolicy,
+    /// Whether the session cookie carries `Secure`.
+    pub secure_cookies: bool,
+    /// Take the client address from the last `X-Forwarded-For` entry.
+    pub trust_forwarded_headers: bool,
+    /// Whether an LLM provider is configured.
+    pub llm_configured: bool,
+    pub query_engine: QueryEngineLimits,
+    /// The session lifetime, i.e. the cookie's `Max-Age`.
+    pub session_ttl: Duration,
+}
+
+/// Everything a handler can reach, cloned into every actix worker.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub auth: Arc<AuthService>,
+    pub conversations: Arc<ConversationService>,
+    pub usage: Arc<UsageService>,
+    pub health: Arc<HealthService>,
+    pub settings: Arc<HttpSettings>,
+}

@@ -1,0 +1,91 @@
+//! The command line (config.md §5).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigInputs};
+use crate::{StartupError, logging, serve};
+
+/// Tabletalk: chat with your data.
+#[derive(Debug, Parser)]
+#[command(name = "tabletalk", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (else `TABLETALK_CONFIG`; no file is read implicitly).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default); migrations are applied first.
+    Serve,
+    /// Apply pending database migrations, or revert the latest one, and exit.
+    Migrate {
+        /// Revert the latest applied migration instead.
+        #[arg(long)]
+        revert: bool,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate and print the effective configuration (secrets masked).
+    Check,
+}
+
+fn fail(error: &StartupError) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{error}");
+    ExitCode::from(error.exit_code())
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&ConfigInputs::from_process(cli.config.clone())) {
+        Ok(config) => config,
+        Err(errors) => return fail(&StartupError::Config(errors)),
+    };
+    logging::init(&config);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Migrate { revert } => migrate(&config, revert),
+        Command::Config { action: ConfigAction::Check } => {
+            let _ = writeln!(std::io::stdout().lock(), "{}", config.describe());
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn migrate(config: &Config, revert: bool) -> Result<(), StartupError> {
+    let database = tabletalk_adapters_sqlite::SqliteDatabase::open(
+        &tabletalk_adapters_sqlite::SqliteOptions::new(&config.storage.database_path),
+    )?;
+    let mut stdout = std::io::stdout().lock();
+    if revert {
+        let report = database.revert_latest()?;
+        let _ = writeln!(stdout, "reverted migration {}", report.versions.join(", "));
+        return Ok(());
+    }
+    let report = database.migrate()?;
+    if report.versions.is_empty() {
+        let _ = writeln!(stdout, "database is up to date");
+    } else {
+        let _ = writeln!(stdout, "applied migrations {}", report.versions.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Running the HTTP server: binding, the start-up announcement, background clean-up and graceful shutdown.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::Server;
+use secrecy::ExposeSecret;
+use tabletalk_http_api::ApiState;
+
+use crate::config::{Config, LlmProviderKind};
+use crate::{AccessKey, StartupError, build_state, prepare_directories, real_adapters};
+
+const CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The HTTP server on an already bound listener (the binary binds the configured address; tests bind port 0).
+/// actix stops it gracefully on SIGINT/SIGTERM, giving running requests `server.shutdown_grace`.
+pub fn http_server(state: ApiState, config: &Config, listener: TcpListener) -> Result<Server, StartupError> {
+    let address = listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+    Ok(HttpServer::new(move || tabletalk_http_api::app(state.clone()))
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { address, source })?
+        .shutdown_timeout(config.server.shutdown_grace.as_secs())
+        .run())
+}
+
+fn announce(config: &Config, key: &AccessKey) {
+    if config.auth.is_local_mode() {
+        if !config.server.host.is_loopback() {
+            tracing::warn!(
+                host = %config.server.host,
+                "local mode is listening on a non-loopback address: anyone who can reach the port and learn the \
+                 access key can sign in"
+            );
+        }
+        let shown = if key.is_generated() { key.secret().expose_secret() } else { "(configured)" };
+        // The one place the key may appear (behaviour.md §1.5); it goes to stderr, not to the logs.
+        eprintln!(
+            "Tabletalk is running in local mode. Open {} and sign in with access key: {shown}",
+            config.server.public_url
+        );
+    }
+    if config.llm.provider == LlmProviderKind::None {
+        tracing::info!(
+            "no LLM is configured, so chat is unavailable; set TABLETALK__LLM__API_KEY or GEMINI_API_KEY to enable it"
+        );
+    }
+    if config.datasets.allow_private_networks {
+        tracing::warn!("datasets.allow_private_networks is on: dataset URLs may reach private networks");
+    }
+}
+
+/// `tabletalk serve`: prepares storage, applies migrations, and serves until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StartupError> {
+    prepare_directories(&config)?;
+    let for_adapters = config.clone();
+    let adapters = tokio::task::spawn_blocking(move || real_adapters(&for_adapters))
+        .await
+        .map_err(|e| StartupError::Invalid(e.to_string()))??;
+    let key = AccessKey::resolve(&config)?;
+    let state = build_state(adapters, &config, &key)?;
+    let address = SocketAddr::new(config.server.host, config.server.port);
+    let listener =
+        TcpListener::bind(address).map_err(|source| StartupError::Bind { address: address.to_string(), source })?;
+    let server = http_server(state.clone(), &config, listener)?;
+    tracing::info!(%address, public_url = %config.server.public_url, "listening");
+    announce(&config, &key);
+    actix_web::rt::spawn(clean_up_periodically(state));
+    server.await.map_err(StartupError::Server)
+}
+
+async fn clean_up_periodically(state: ApiState) {
+    let mut ticks = tokio::time::interval(CLEANUP_INTERVAL);
+    loop {
+        ticks.tick().await;
+        match state.auth.delete_expired_sessions().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
+            Err(error) => tracing::warn!(%error, "expired-session clean-up failed"),
+        }
+    }
+}
