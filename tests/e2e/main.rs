@@ -1,1 +1,19 @@
-//! e2e
+//! Tabletalk's end-to-end suite: one test binary, one module per feature. Every test owns its world (temp
+//! dir, SQLite file, port), so everything runs in parallel.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "test code: a failed step is a failed test"
+)]
+
+mod auth;
+mod binary;
+mod config;
+mod contract;
+mod conversations;
+mod http_conventions;
+mod process;
+mod storage;
+mod usage;

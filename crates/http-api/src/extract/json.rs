@@ -108,25 +108,25 @@ mod tests {
         role: String,
     }
 
-    fn details(result: Result<Body, ApiError>) -> (&'static str, String) {
+    fn outcome(result: Result<Body, ApiError>) -> (&'static str, String) {
         let error = result.unwrap_err();
         (error.code(), error.body().details.map(|d| d.to_string()).unwrap_or_default())
     }
 
     #[test]
     fn syntax_errors_carry_line_and_column_and_shape_errors_name_the_field() {
-        let (code, details) = details(parse(b"{\n  \"title\": }"));
+        let (code, details) = outcome(parse(b"{\n  \"title\": }"));
         assert_eq!(code, "invalid_json");
         assert_eq!(details, r#"{"column":12,"line":2}"#);
 
-        let (code, details) = details(parse(br#"{"items": []}"#));
+        let (code, details) = outcome(parse(br#"{"items": []}"#));
         assert_eq!(code, "validation_failed");
         assert!(details.contains(r#""field":"title""#), "{details}");
 
-        let (_, details) = details(parse(br#"{"title": "t", "items": [{"role": "user"}, {"role": 5}]}"#));
+        let (_, details) = outcome(parse(br#"{"title": "t", "items": [{"role": "user"}, {"role": 5}]}"#));
         assert!(details.contains(r#""field":"items[1].role""#), "{details}");
 
-        let (_, details) = details(parse(b"[]"));
+        let (_, details) = outcome(parse(b"[]"));
         assert!(details.contains(r#""field":"body""#), "{details}");
     }
 }

@@ -23,7 +23,7 @@ use crate::{
 pub use conversations::{
     appending_a_message_touches_the_conversation, dataset_names_and_urls_are_unique_per_conversation,
     delete_all_only_touches_the_owner, deleting_a_conversation_cascades_and_keeps_usage,
-    list_orders_pinned_then_recent_with_counts_and_preview, rename_and_pin_report_missing_conversations,
+    list_orders_pinned_then_recent_with_counts_and_preview, rename_and_pin_report_missing_conversations, url_dataset,
 };
 pub use identity::{
     sessions_need_an_existing_user, sessions_round_trip_extend_and_expire, sign_in_creates_then_updates_the_user,

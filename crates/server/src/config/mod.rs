@@ -89,6 +89,3 @@ impl Config {
             .join("\n")
     }
 }
-
-#[cfg(test)]
-mod tests;

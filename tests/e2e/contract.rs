@@ -1,0 +1,57 @@
+//! The repository contract of `tabletalk_ports::contract`, run against SQLite (real file, production
+//! migrations) and against the in-memory fakes.
+
+use std::sync::Arc;
+
+use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
+use tabletalk_ports::contract::Repositories;
+use tabletalk_ports::fakes::InMemoryStore;
+use tempfile::TempDir;
+
+fn sqlite() -> (Repositories, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = SqliteDatabase::open(&SqliteOptions::new(dir.path().join("contract.db"))).unwrap();
+    database.migrate().unwrap();
+    (Repositories::from_one(Arc::new(database)), dir)
+}
+
+fn in_memory() -> Repositories {
+    Repositories::from_one(Arc::new(InMemoryStore::new()))
+}
+
+macro_rules! contract_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (repositories, _dir) = super::sqlite();
+                    tabletalk_ports::contract::$check(repositories).await;
+                }
+            )*
+        }
+
+        mod in_memory {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    tabletalk_ports::contract::$check(super::in_memory()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    sign_in_creates_then_updates_the_user,
+    sessions_round_trip_extend_and_expire,
+    sessions_need_an_existing_user,
+    list_orders_pinned_then_recent_with_counts_and_preview,
+    rename_and_pin_report_missing_conversations,
+    deleting_a_conversation_cascades_and_keeps_usage,
+    delete_all_only_touches_the_owner,
+    appending_a_message_touches_the_conversation,
+    dataset_names_and_urls_are_unique_per_conversation,
+    usage_window_is_exclusive_and_oldest_first,
+    ping_answers,
+);

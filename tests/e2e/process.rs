@@ -1,0 +1,116 @@
+//! Running the real `tabletalk` binary as a process, in its own working directory.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The binary, built from `crates/server/src/main.rs` by this package.
+fn executable() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tabletalk-under-test"))
+}
+
+/// A working directory to run the binary in, with an empty environment (only `PATH`).
+pub struct Binary {
+    dir: TempDir,
+}
+
+impl Binary {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(executable());
+        command.args(args).current_dir(self.dir.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Runs a command to completion.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args, env).output().unwrap()
+    }
+
+    /// Starts `tabletalk` (serve) on a free port and waits until `/health` answers.
+    pub async fn start(&self, env: &[(&str, &str)]) -> RunningBinary {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let mut env = env.to_vec();
+        env.push(("TABLETALK__SERVER__PORT", &port));
+        let mut child = self.command(&[], &env).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let running = RunningBinary { child, stderr, base: format!("http://127.0.0.1:{port}") };
+        running.wait_until_healthy().await;
+        running
+    }
+}
+
+/// A `tabletalk` process; killed when dropped.
+pub struct RunningBinary {
+    child: Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+    pub base: String,
+}
+
+impl RunningBinary {
+    async fn wait_until_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        while Instant::now() < deadline {
+            if client.get(format!("{}/health", self.base)).send().await.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("tabletalk did not become healthy; stderr:\n{}", self.stderr_text());
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// The access key from the start-up line.
+    pub fn access_key(&self) -> String {
+        let text = self.stderr_text();
+        let line = text.lines().find(|l| l.contains("sign in with access key: ")).expect("access-key line on stderr");
+        line.rsplit("access key: ").next().unwrap().trim().to_owned()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "tabletalk did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,83 @@
+//! SQLite-specific behaviour the port contract cannot express: pragmas, migrations, unknown versions.
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::Text;
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteError, SqliteOptions};
+
+#[derive(QueryableByName)]
+struct Mode {
+    #[diesel(sql_type = Text)]
+    journal_mode: String,
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+fn tables(path: &std::path::Path) -> Vec<String> {
+    let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .load::<Name>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+}
+
+#[test]
+fn the_database_is_in_wal_mode_with_the_whole_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    assert_eq!(database.migrate().unwrap().versions.len(), 1);
+
+    let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(&mut raw).unwrap();
+    assert_eq!(mode.journal_mode, "wal");
+    let expected = [
+        "__diesel_schema_migrations", "conversations", "datasets", "messages", "oidc_pending_logins", "query_history",
+        "referral_keys", "saved_queries", "sessions", "token_usage", "uploads", "user_settings", "users",
+    ];
+    assert_eq!(tables(&path), expected);
+}
+
+#[test]
+fn migrations_apply_once_revert_and_reapply() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    let applied = database.migrate().unwrap().versions;
+    assert!(database.migrate().unwrap().versions.is_empty(), "an up-to-date database is left alone");
+    assert!(database.pending_migrations().unwrap().is_empty());
+
+    assert_eq!(database.revert_latest().unwrap().versions, applied);
+    assert_eq!(tables(&path), ["__diesel_schema_migrations"], "down.sql removes every table");
+    assert_eq!(database.pending_migrations().unwrap(), applied);
+    assert!(matches!(database.revert_latest(), Err(SqliteError::NothingToRevert)));
+
+    assert_eq!(database.migrate().unwrap().versions, applied);
+    assert!(tables(&path).contains(&"conversations".to_owned()));
+}
+
+#[test]
+fn a_database_from_a_newer_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    database.migrate().unwrap();
+    let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    raw.batch_execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')").unwrap();
+
+    let refused = database.migrate();
+    assert!(matches!(&refused, Err(SqliteError::UnknownMigration(v)) if v == "29990101000000"), "{refused:?}");
+}
+
+#[test]
+fn a_missing_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = SqliteDatabase::open(&SqliteOptions::new(dir.path().join("missing/t.db"))).unwrap_err();
+    assert!(error.to_string().contains("does not exist"), "{error}");
+}
