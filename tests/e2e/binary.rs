@@ -5,9 +5,16 @@ use serde_json::{Value, json};
 use crate::process::Binary;
 
 async fn sign_in(base: &str, key: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let response =
-        client.post(format!("{base}/auth/dev-login")).json(&json!({"referral_key": key})).send().await.unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{base}/auth/dev-login"))
+        .json(&json!({"referral_key": key}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     client
 }
@@ -18,19 +25,48 @@ async fn runs_with_no_configuration_and_stops_on_sigterm() {
     let server = binary.start(&[]).await;
     let key = server.access_key();
     assert_eq!(key.len(), 32, "24 random bytes, base64url");
-    assert!(server.stderr_text().contains(&format!("Tabletalk is running in local mode. Open http://127.0.0.1:")));
-    assert!(binary.dir().join("tabletalk.db").is_file(), "database created in the working directory");
+    assert!(
+        server
+            .stderr_text()
+            .contains("Tabletalk is running in local mode. Open http://127.0.0.1:")
+    );
+    assert!(
+        binary.dir().join("tabletalk.db").is_file(),
+        "database created in the working directory"
+    );
     assert!(binary.dir().join("tabletalk-data/uploads").is_dir());
 
     let client = reqwest::Client::new();
-    let health: Value = client.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
+    let health: Value = client
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
-    let wrong = client.post(format!("{}/auth/dev-login", server.base)).json(&json!({"referral_key": "nope"})).send().await.unwrap();
+    let wrong = client
+        .post(format!("{}/auth/dev-login", server.base))
+        .json(&json!({"referral_key": "nope"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 400);
-    assert_eq!(wrong.json::<Value>().await.unwrap()["code"], "invalid_referral_key");
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["code"],
+        "invalid_referral_key"
+    );
 
     let signed_in = sign_in(&server.base, &key).await;
-    let me: Value = signed_in.get(format!("{}/auth/me", server.base)).send().await.unwrap().json().await.unwrap();
+    let me: Value = signed_in
+        .get(format!("{}/auth/me", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["email"], "local@localhost");
 
     let status = server.terminate();
@@ -42,19 +78,45 @@ async fn data_survives_a_restart() {
     let binary = Binary::new();
     let server = binary.start(&[]).await;
     let client = sign_in(&server.base, &server.access_key()).await;
-    let created: Value = client.post(format!("{}/conversations", server.base)).send().await.unwrap().json().await.unwrap();
+    let created: Value = client
+        .post(format!("{}/conversations", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let rename = client.patch(format!("{}/conversations/{id}", server.base)).json(&json!({"title": "Keep me"})).send().await.unwrap();
+    let rename = client
+        .patch(format!("{}/conversations/{id}", server.base))
+        .json(&json!({"title": "Keep me"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rename.status(), 200);
     assert!(server.terminate().success());
 
     let restarted = binary.start(&[]).await;
     // Cookies are not port-specific, so the old client presents its session to the new process: sessions
     // survive restarts even though the generated key changed.
-    let list: Value = client.get(format!("{}/conversations", restarted.base)).send().await.unwrap().json().await.unwrap();
+    let list: Value = client
+        .get(format!("{}/conversations", restarted.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["conversations"][0]["id"], id.as_str());
     let client = sign_in(&restarted.base, &restarted.access_key()).await;
-    let list: Value = client.get(format!("{}/conversations", restarted.base)).send().await.unwrap().json().await.unwrap();
+    let list: Value = client
+        .get(format!("{}/conversations", restarted.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["conversations"][0]["id"], id.as_str());
     assert_eq!(list["conversations"][0]["title"], "Keep me");
 }
@@ -65,24 +127,48 @@ fn invalid_configuration_exits_2_naming_the_key() {
     let output = binary.run(&[], &[("TABLETALK__QUERY__TIMEOUT", "abc")]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("configuration error: query.timeout (env TABLETALK__QUERY__TIMEOUT)"), "{stderr}");
-    assert!(!binary.dir().join("tabletalk.db").exists(), "nothing is created before the configuration is valid");
+    assert!(
+        stderr.contains("configuration error: query.timeout (env TABLETALK__QUERY__TIMEOUT)"),
+        "{stderr}"
+    );
+    assert!(
+        !binary.dir().join("tabletalk.db").exists(),
+        "nothing is created before the configuration is valid"
+    );
 
     std::fs::write(binary.dir().join("t.toml"), "[server]\nprot = 80\n").unwrap();
     let output = binary.run(&["--config", "t.toml", "config", "check"], &[]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("server.prot (file t.toml): unknown key"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("server.prot (file t.toml): unknown key")
+    );
 }
 
 #[test]
 fn config_check_prints_sources_and_masks_secrets() {
     let binary = Binary::new();
-    let output = binary.run(&["config", "check"], &[("GEMINI_API_KEY", "gm-secret-123"), ("TABLETALK__QUERY__TIMEOUT", "90s")]);
+    let output = binary.run(
+        &["config", "check"],
+        &[
+            ("GEMINI_API_KEY", "gm-secret-123"),
+            ("TABLETALK__QUERY__TIMEOUT", "90s"),
+        ],
+    );
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("gm-secret-123"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("llm.api_key") && l.contains("***")), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("query.timeout") && l.contains("90s") && l.contains("env TABLETALK__QUERY__TIMEOUT")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("llm.api_key") && l.contains("***")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("query.timeout")
+            && l.contains("90s")
+            && l.contains("env TABLETALK__QUERY__TIMEOUT")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -90,13 +176,21 @@ fn migrate_is_idempotent_and_revert_round_trips() {
     let binary = Binary::new();
     let run = |args: &[&str]| {
         let output = binary.run(args, &[]);
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
     assert!(run(&["migrate"]).starts_with("applied migrations "));
     let before = std::fs::read(binary.dir().join("tabletalk.db")).unwrap();
     assert_eq!(run(&["migrate"]), "database is up to date");
-    assert_eq!(std::fs::read(binary.dir().join("tabletalk.db")).unwrap(), before, "an up-to-date database is unchanged");
+    assert_eq!(
+        std::fs::read(binary.dir().join("tabletalk.db")).unwrap(),
+        before,
+        "an up-to-date database is unchanged"
+    );
     assert!(run(&["migrate", "--revert"]).starts_with("reverted migration "));
     assert!(run(&["migrate"]).starts_with("applied migrations "));
     let help = run(&["--help"]);

@@ -10,7 +10,8 @@ use tempfile::TempDir;
 
 fn sqlite() -> (Repositories, TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let database = SqliteDatabase::open(&SqliteOptions::new(dir.path().join("contract.db"))).unwrap();
+    let database =
+        SqliteDatabase::open(&SqliteOptions::new(dir.path().join("contract.db"))).unwrap();
     database.migrate().unwrap();
     (Repositories::from_one(Arc::new(database)), dir)
 }

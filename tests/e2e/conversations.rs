@@ -3,7 +3,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use tabletalk_ports::contract::url_dataset;
-use tabletalk_ports::{CallKind, Conversation, ConversationId, Identity, LlmProvider, Message, MessageRole, Timestamp, TokenUsage, UsageId, UserId};
+use tabletalk_ports::{
+    CallKind, Conversation, ConversationId, Identity, LlmProvider, Message, MessageRole, Timestamp,
+    TokenUsage, UsageId, UserId,
+};
 use tabletalk_tests::{TestApp, json_with_status};
 
 fn now() -> Timestamp {
@@ -26,9 +29,22 @@ async fn create_returns_201_with_an_empty_untitled_conversation() {
     let created_at = body["created_at"].as_str().unwrap();
     assert_eq!(created_at.len(), 24);
     assert!(created_at.ends_with('Z'));
-    assert_eq!(body["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap().get_version_num(), 7);
+    assert_eq!(
+        body["id"]
+            .as_str()
+            .unwrap()
+            .parse::<uuid::Uuid>()
+            .unwrap()
+            .get_version_num(),
+        7
+    );
 
-    let detail = json_with_status(app.get(&format!("/conversations/{}", body["id"].as_str().unwrap())).await, 200).await;
+    let detail = json_with_status(
+        app.get(&format!("/conversations/{}", body["id"].as_str().unwrap()))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(detail["messages"], json!([]));
     assert_eq!(detail["datasets"], json!([]));
     assert_eq!(detail["share_token"], Value::Null);
@@ -41,21 +57,44 @@ async fn the_list_puts_pinned_first_then_the_most_recently_updated() {
     let first = app.create_conversation().await;
     let second = app.create_conversation().await;
     let third = app.create_conversation().await;
-    let pin = app.send_json(Method::PATCH, &format!("/conversations/{first}/pin"), &json!({"is_pinned": true})).await;
+    let pin = app
+        .send_json(
+            Method::PATCH,
+            &format!("/conversations/{first}/pin"),
+            &json!({"is_pinned": true}),
+        )
+        .await;
     let pinned = json_with_status(pin, 200).await;
     assert_eq!(pinned["is_pinned"], true);
     // Renaming `second` makes it the most recently updated of the unpinned ones.
-    let rename = app.send_json(Method::PATCH, &format!("/conversations/{second}"), &json!({"title": "  Sales  "})).await;
+    let rename = app
+        .send_json(
+            Method::PATCH,
+            &format!("/conversations/{second}"),
+            &json!({"title": "  Sales  "}),
+        )
+        .await;
     let renamed = json_with_status(rename, 200).await;
     assert_eq!(renamed["title"], "Sales");
     assert!(renamed["updated_at"].as_str().unwrap() >= pinned["updated_at"].as_str().unwrap());
 
     let list = json_with_status(app.get("/conversations").await, 200).await;
-    let ids: Vec<&str> = list["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [first.as_str(), second.as_str(), third.as_str()]);
     let item = &list["conversations"][1];
     assert_eq!(item["title"], "Sales");
-    assert_eq!((item["message_count"].as_u64(), item["dataset_count"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            item["message_count"].as_u64(),
+            item["dataset_count"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
     assert_eq!(item["last_message_preview"], Value::Null);
     assert_eq!(item["is_pinned"], false);
 }
@@ -67,20 +106,52 @@ async fn titles_are_validated_with_details() {
     let id = app.create_conversation().await;
     let path = format!("/conversations/{id}");
     for bad in [String::new(), "   ".to_owned(), "x".repeat(101)] {
-        let body = json_with_status(app.send_json(Method::PATCH, &path, &json!({"title": bad})).await, 422).await;
+        let body = json_with_status(
+            app.send_json(Method::PATCH, &path, &json!({"title": bad}))
+                .await,
+            422,
+        )
+        .await;
         assert_eq!(body["code"], "validation_failed");
         assert_eq!(body["details"][0]["field"], "title");
-        assert!(body["details"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            body["details"][0]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     let hundred = "é".repeat(100);
-    let body = json_with_status(app.send_json(Method::PATCH, &path, &json!({"title": hundred})).await, 200).await;
+    let body = json_with_status(
+        app.send_json(Method::PATCH, &path, &json!({"title": hundred}))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(body["title"].as_str().unwrap().chars().count(), 100);
-    let body = json_with_status(app.send_json(Method::PATCH, &format!("{path}/pin"), &json!({"is_pinned": "yes"})).await, 422).await;
+    let body = json_with_status(
+        app.send_json(
+            Method::PATCH,
+            &format!("{path}/pin"),
+            &json!({"is_pinned": "yes"}),
+        )
+        .await,
+        422,
+    )
+    .await;
     assert_eq!(body["details"][0]["field"], "is_pinned");
-    let body = json_with_status(app.send_json(Method::PATCH, &format!("{path}/pin"), &json!({})).await, 422).await;
+    let body = json_with_status(
+        app.send_json(Method::PATCH, &format!("{path}/pin"), &json!({}))
+            .await,
+        422,
+    )
+    .await;
     assert_eq!(body["details"][0]["field"], "is_pinned");
     let stored = json_with_status(app.get(&path).await, 200).await;
-    assert_eq!(stored["title"].as_str().unwrap().chars().count(), 100, "failed updates changed nothing");
+    assert_eq!(
+        stored["title"].as_str().unwrap().chars().count(),
+        100,
+        "failed updates changed nothing"
+    );
 }
 
 #[actix_web::test]
@@ -88,7 +159,13 @@ async fn other_users_conversations_are_forbidden_and_unknown_ones_not_found() {
     let app = TestApp::spawn().await;
     app.login().await;
     let repos = app.repositories();
-    let other = Identity { issuer: "https://issuer.example".into(), subject: "bob".into(), email: "bob@example.com".into(), name: "Bob".into(), avatar_url: None };
+    let other = Identity {
+        issuer: "https://issuer.example".into(),
+        subject: "bob".into(),
+        email: "bob@example.com".into(),
+        name: "Bob".into(),
+        avatar_url: None,
+    };
     let bob = repos.users.sign_in(&other, now()).await.unwrap();
     let bobs = Conversation::new(bob.id, now());
     repos.conversations.create(&bobs).await.unwrap();
@@ -96,21 +173,55 @@ async fn other_users_conversations_are_forbidden_and_unknown_ones_not_found() {
 
     for response in [
         app.get(&path).await,
-        app.send_json(Method::PATCH, &path, &json!({"title": "mine now"})).await,
-        app.send_json(Method::PATCH, &format!("{path}/pin"), &json!({"is_pinned": true})).await,
+        app.send_json(Method::PATCH, &path, &json!({"title": "mine now"}))
+            .await,
+        app.send_json(
+            Method::PATCH,
+            &format!("{path}/pin"),
+            &json!({"is_pinned": true}),
+        )
+        .await,
         app.delete(&path).await,
     ] {
         let body = json_with_status(response, 403).await;
-        assert_eq!((body["code"].as_str(), body["error"].as_str()), (Some("forbidden"), Some("Not authorized")));
+        assert_eq!(
+            (body["code"].as_str(), body["error"].as_str()),
+            (Some("forbidden"), Some("Not authorized"))
+        );
     }
-    assert!(json_with_status(app.get("/conversations").await, 200).await["conversations"].as_array().unwrap().is_empty());
+    assert!(
+        json_with_status(app.get("/conversations").await, 200).await["conversations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let deleted = json_with_status(app.delete("/conversations").await, 200).await;
     assert_eq!(deleted, json!({"success": true, "deleted_count": 0}));
-    assert_eq!(repos.conversations.find(bobs.id).await.unwrap().unwrap().title, "", "Bob's conversation untouched");
+    assert_eq!(
+        repos
+            .conversations
+            .find(bobs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .title,
+        "",
+        "Bob's conversation untouched"
+    );
 
-    for missing in ["/conversations/01936f7e-2c1a-7b3e-9d40-5a8e0c2f4b11", "/conversations/not-a-uuid", "/conversations/01936F7E2C1A7B3E9D405A8E0C2F4B11"] {
+    for missing in [
+        "/conversations/01936f7e-2c1a-7b3e-9d40-5a8e0c2f4b11",
+        "/conversations/not-a-uuid",
+        "/conversations/01936F7E2C1A7B3E9D405A8E0C2F4B11",
+    ] {
         let body = json_with_status(app.get(missing).await, 404).await;
-        assert_eq!((body["code"].as_str(), body["error"].as_str()), (Some("conversation_not_found"), Some("Conversation not found")));
+        assert_eq!(
+            (body["code"].as_str(), body["error"].as_str()),
+            (
+                Some("conversation_not_found"),
+                Some("Conversation not found")
+            )
+        );
     }
 }
 
@@ -126,11 +237,29 @@ async fn seed(app: &TestApp, conversation: ConversationId, user: UserId) {
     answer.input_tokens = 12;
     answer.output_tokens = 3;
     repos.messages.append(&answer).await.unwrap();
-    repos.datasets.insert(&url_dataset(conversation, "sales", "https://data.example/sales.parquet", now())).await.unwrap();
+    repos
+        .datasets
+        .insert(&url_dataset(
+            conversation,
+            "sales",
+            "https://data.example/sales.parquet",
+            now(),
+        ))
+        .await
+        .unwrap();
     let usage = TokenUsage {
-        id: UsageId::new(), user_id: user, conversation_id: Some(conversation), message_id: Some(answer.id),
-        call_kind: CallKind::Chat, provider: LlmProvider::Gemini, model_name: "gemini-2.5-flash".into(),
-        input_tokens: 12, output_tokens: 3, estimated: false, cost: 0.0, timestamp: now(),
+        id: UsageId::new(),
+        user_id: user,
+        conversation_id: Some(conversation),
+        message_id: Some(answer.id),
+        call_kind: CallKind::Chat,
+        provider: LlmProvider::Gemini,
+        model_name: "gemini-2.5-flash".into(),
+        input_tokens: 12,
+        output_tokens: 3,
+        estimated: false,
+        cost: 0.0,
+        timestamp: now(),
     };
     repos.token_usage.record(&usage).await.unwrap();
 }
@@ -146,18 +275,40 @@ async fn detail_and_list_come_from_the_database() {
     let detail = json_with_status(app.get(&format!("/conversations/{id}")).await, 200).await;
     let messages = detail["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2);
-    assert_eq!((messages[0]["role"].as_str(), messages[1]["role"].as_str()), (Some("user"), Some("assistant")));
+    assert_eq!(
+        (messages[0]["role"].as_str(), messages[1]["role"].as_str()),
+        (Some("user"), Some("assistant"))
+    );
     assert_eq!(messages[1]["token_count"], 15);
     assert_eq!(messages[1]["status"], "complete");
-    assert!(messages[1]["sql_query"].is_string(), "sql_query is a JSON-encoded string");
-    assert_eq!(messages[1]["tool_call_trace"], json!([{"type": "text", "content": "hi"}]));
+    assert!(
+        messages[1]["sql_query"].is_string(),
+        "sql_query is a JSON-encoded string"
+    );
+    assert_eq!(
+        messages[1]["tool_call_trace"],
+        json!([{"type": "text", "content": "hi"}])
+    );
     let dataset = &detail["datasets"][0];
-    assert_eq!((dataset["name"].as_str(), dataset["source"].as_str(), dataset["status"].as_str()), (Some("sales"), Some("url"), Some("ready")));
+    assert_eq!(
+        (
+            dataset["name"].as_str(),
+            dataset["source"].as_str(),
+            dataset["status"].as_str()
+        ),
+        (Some("sales"), Some("url"), Some("ready"))
+    );
     assert_eq!(dataset["schema_json"], "[]");
 
     let list = json_with_status(app.get("/conversations").await, 200).await;
     let item = &list["conversations"][0];
-    assert_eq!((item["message_count"].as_u64(), item["dataset_count"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (
+            item["message_count"].as_u64(),
+            item["dataset_count"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
     assert_eq!(item["last_message_preview"], "a".repeat(100));
 }
 
@@ -172,19 +323,59 @@ async fn deleting_cascades_to_messages_and_datasets_but_keeps_usage() {
     seed(&app, also_doomed.parse().unwrap(), user).await;
     let repos = app.repositories();
 
-    assert_eq!(json_with_status(app.delete(&format!("/conversations/{doomed}")).await, 200).await, json!({"success": true}));
+    assert_eq!(
+        json_with_status(app.delete(&format!("/conversations/{doomed}")).await, 200).await,
+        json!({"success": true})
+    );
     let doomed_id: ConversationId = doomed.parse().unwrap();
-    assert!(repos.messages.list_for_conversation(doomed_id).await.unwrap().is_empty());
-    assert!(repos.datasets.list_for_conversation(doomed_id).await.unwrap().is_empty());
-    assert_eq!(json_with_status(app.get(&format!("/conversations/{doomed}")).await, 404).await["code"], "conversation_not_found");
-    assert_eq!(json_with_status(app.delete(&format!("/conversations/{doomed}")).await, 404).await["code"], "conversation_not_found");
+    assert!(
+        repos
+            .messages
+            .list_for_conversation(doomed_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repos
+            .datasets
+            .list_for_conversation(doomed_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        json_with_status(app.get(&format!("/conversations/{doomed}")).await, 404).await["code"],
+        "conversation_not_found"
+    );
+    assert_eq!(
+        json_with_status(app.delete(&format!("/conversations/{doomed}")).await, 404).await["code"],
+        "conversation_not_found"
+    );
 
     let deleted = json_with_status(app.delete("/conversations").await, 200).await;
     assert_eq!(deleted, json!({"success": true, "deleted_count": 1}));
     let also_id: ConversationId = also_doomed.parse().unwrap();
-    assert!(repos.messages.list_for_conversation(also_id).await.unwrap().is_empty());
-    assert!(repos.datasets.list_for_conversation(also_id).await.unwrap().is_empty());
+    assert!(
+        repos
+            .messages
+            .list_for_conversation(also_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repos
+            .datasets
+            .list_for_conversation(also_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let usage = json_with_status(app.get("/usage").await, 200).await;
-    assert_eq!(usage["tokens_used"], 30, "token usage outlives the conversations");
+    assert_eq!(
+        usage["tokens_used"], 30,
+        "token usage outlives the conversations"
+    );
 }

@@ -7,12 +7,18 @@ use tabletalk_tests::{TestApp, json_with_status};
 
 fn assert_error(body: &Value, code: &str, response_request_id: &str) {
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["request_id"], response_request_id, "{body}");
 }
 
 async fn error(response: reqwest::Response, status: u16, code: &str) -> Value {
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body = json_with_status(response, status).await;
     assert_error(&body, code, &request_id);
     body
@@ -27,7 +33,12 @@ async fn unknown_routes_and_wrong_methods_answer_json_errors() {
     assert_eq!(response.headers()["allow"], "GET");
     error(response, 405, "method_not_allowed").await;
 
-    let response = app.client.put(app.url("/conversations")).send().await.unwrap();
+    let response = app
+        .client
+        .put(app.url("/conversations"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["allow"], "GET, POST, DELETE");
     error(response, 405, "method_not_allowed").await;
 }
@@ -39,22 +50,62 @@ async fn body_problems_have_their_own_codes() {
     let id = app.create_conversation().await;
     let path = format!("/conversations/{id}");
 
-    let body = error(app.raw(Method::PATCH, &path, &[], b"{\"title\": ".to_vec()).await, 400, "invalid_json").await;
+    let body = error(
+        app.raw(Method::PATCH, &path, &[], b"{\"title\": ".to_vec())
+            .await,
+        400,
+        "invalid_json",
+    )
+    .await;
     assert_eq!(body["details"], json!({"line": 1, "column": 10}));
 
     let big = serde_json::to_vec(&json!({"title": "x".repeat(2 * 1024 * 1024)})).unwrap();
-    error(app.raw(Method::PATCH, &path, &[], big).await, 413, "payload_too_large").await;
+    error(
+        app.raw(Method::PATCH, &path, &[], big).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
 
     let headers = [("content-type", "text/plain")];
-    error(app.raw(Method::PATCH, &path, &headers, b"{\"title\": \"x\"}".to_vec()).await, 415, "unsupported_media_type")
-        .await;
+    error(
+        app.raw(
+            Method::PATCH,
+            &path,
+            &headers,
+            b"{\"title\": \"x\"}".to_vec(),
+        )
+        .await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
     let with_charset = [("content-type", "application/json; charset=utf-8")];
-    let response = app.raw(Method::PATCH, &path, &with_charset, b"{\"title\":\"ok\"}".to_vec()).await;
+    let response = app
+        .raw(
+            Method::PATCH,
+            &path,
+            &with_charset,
+            b"{\"title\":\"ok\"}".to_vec(),
+        )
+        .await;
     assert_eq!(json_with_status(response, 200).await["title"], "ok");
 
-    let body = error(app.send_json(Method::PATCH, &path, &json!({"name": "x"})).await, 422, "validation_failed").await;
+    let body = error(
+        app.send_json(Method::PATCH, &path, &json!({"name": "x"}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["details"][0]["field"], "title");
-    let body = error(app.send_json(Method::PATCH, &path, &json!({"title": 5})).await, 422, "validation_failed").await;
+    let body = error(
+        app.send_json(Method::PATCH, &path, &json!({"title": 5}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["details"][0]["field"], "title");
 }
 
@@ -62,7 +113,10 @@ async fn body_problems_have_their_own_codes() {
 async fn checks_run_in_the_documented_order() {
     let app = TestApp::spawn().await;
     let stranger = app.new_client();
-    let headers = [("origin", "https://evil.example"), ("content-type", "text/plain")];
+    let headers = [
+        ("origin", "https://evil.example"),
+        ("content-type", "text/plain"),
+    ];
     let mut request = stranger.post(app.url("/conversations"));
     for (name, value) in headers {
         request = request.header(name, value);
@@ -79,13 +133,30 @@ async fn checks_run_in_the_documented_order() {
         .unwrap();
     error(response, 401, "not_authenticated").await;
     // Route (404) before everything.
-    let response = stranger.post(app.url("/nowhere")).header("origin", "https://evil.example").send().await.unwrap();
+    let response = stranger
+        .post(app.url("/nowhere"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     error(response, 404, "not_found").await;
     // Validation (422) before lookup (404).
     app.login().await;
     let missing = "/conversations/01936f7e-2c1a-7b3e-9d40-5a8e0c2f4b11";
-    error(app.send_json(Method::PATCH, missing, &json!({"title": ""})).await, 422, "validation_failed").await;
-    error(app.send_json(Method::PATCH, missing, &json!({"title": "fine"})).await, 404, "conversation_not_found").await;
+    error(
+        app.send_json(Method::PATCH, missing, &json!({"title": ""}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    error(
+        app.send_json(Method::PATCH, missing, &json!({"title": "fine"}))
+            .await,
+        404,
+        "conversation_not_found",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -93,26 +164,67 @@ async fn the_origin_rule_guards_state_changes() {
     let app = TestApp::spawn().await;
     app.login().await;
     for origin in ["https://evil.example", "null", "http://localhost:5174"] {
-        let response = app.client.post(app.url("/conversations")).header("origin", origin).send().await.unwrap();
+        let response = app
+            .client
+            .post(app.url("/conversations"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
         error(response, 403, "origin_not_allowed").await;
     }
-    let response = app.client.post(app.url("/auth/dev-login")).header("origin", "https://evil.example")
-        .json(&json!({"referral_key": tabletalk_tests::ACCESS_KEY})).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/auth/dev-login"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"referral_key": tabletalk_tests::ACCESS_KEY}))
+        .send()
+        .await
+        .unwrap();
     error(response, 403, "origin_not_allowed").await;
 
     let own = app.base.clone();
-    for origin in [own.as_str(), "http://localhost:5173", "http://127.0.0.1:5173"] {
-        let response = app.client.post(app.url("/conversations")).header("origin", origin).send().await.unwrap();
+    for origin in [
+        own.as_str(),
+        "http://localhost:5173",
+        "http://127.0.0.1:5173",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/conversations"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201, "{origin}");
     }
-    let response = app.client.get(app.url("/conversations")).header("origin", "https://evil.example").send().await.unwrap();
-    assert_eq!(response.status(), 200, "reads are not refused by the Origin rule");
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    let response = app
+        .client
+        .get(app.url("/conversations"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "reads are not refused by the Origin rule"
+    );
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }
 
 #[actix_web::test]
 async fn cors_allows_exactly_the_configured_origins() {
-    let app = TestApp::builder().in_memory().env("CORS_ORIGINS", "https://app.example, http://localhost:3000").spawn().await;
+    let app = TestApp::builder()
+        .in_memory()
+        .env("CORS_ORIGINS", "https://app.example, http://localhost:3000")
+        .spawn()
+        .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(Method::OPTIONS, app.url("/conversations"))
@@ -123,34 +235,78 @@ async fn cors_allows_exactly_the_configured_origins() {
     let response = preflight("https://app.example").await.unwrap();
     assert_eq!(response.status(), 204);
     let headers = response.headers();
-    assert_eq!(headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert_eq!(headers["access-control-allow-credentials"], "true");
-    assert_eq!(headers["access-control-allow-methods"], "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-    assert_eq!(headers["access-control-allow-headers"], "Content-Type, X-Request-Id");
+    assert_eq!(
+        headers["access-control-allow-methods"],
+        "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    );
+    assert_eq!(
+        headers["access-control-allow-headers"],
+        "Content-Type, X-Request-Id"
+    );
     assert_eq!(headers["access-control-max-age"], "600");
 
     let response = preflight("http://localhost:5173").await.unwrap();
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     error(response, 403, "origin_not_allowed").await;
 
-    let response = app.client.get(app.url("/health")).header("origin", "http://localhost:3000").send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
     let headers = response.headers();
-    assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
     assert_eq!(headers["vary"], "Origin");
-    assert_eq!(headers["access-control-expose-headers"], "X-Request-Id, Retry-After, Content-Disposition");
+    assert_eq!(
+        headers["access-control-expose-headers"],
+        "X-Request-Id, Retry-After, Content-Disposition"
+    );
 }
 
 #[actix_web::test]
 async fn request_ids_are_echoed_or_generated() {
     let app = TestApp::builder().in_memory().spawn().await;
-    let response = app.client.get(app.url("/nope")).header("x-request-id", "trace-42.a:b_c").send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/nope"))
+        .header("x-request-id", "trace-42.a:b_c")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-42.a:b_c");
     error(response, 404, "not_found").await;
 
-    let response = app.client.get(app.url("/health")).header("x-request-id", "bad id!").send().await.unwrap();
-    let generated = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "bad id!")
+        .send()
+        .await
+        .unwrap();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(generated, "bad id!");
-    assert_eq!(generated.parse::<uuid::Uuid>().unwrap().get_version_num(), 7);
+    assert_eq!(
+        generated.parse::<uuid::Uuid>().unwrap().get_version_num(),
+        7
+    );
 }
 
 #[actix_web::test]
@@ -159,7 +315,10 @@ async fn health_and_readiness_report_the_parts() {
     let response = app.get("/health").await;
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(response.headers()["content-type"], "application/json; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
     let body = json_with_status(response, 200).await;
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "ok");
@@ -168,7 +327,10 @@ async fn health_and_readiness_report_the_parts() {
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["query_engine"]["queue_capacity"], 32);
     assert!(body["uptime_seconds"].as_f64().is_some());
-    assert_eq!(json_with_status(app.get("/ready").await, 200).await, json!({"status": "ready"}));
+    assert_eq!(
+        json_with_status(app.get("/ready").await, 200).await,
+        json!({"status": "ready"})
+    );
 }
 
 #[actix_web::test]
@@ -178,11 +340,20 @@ async fn a_failing_database_degrades_health_and_hides_internals() {
     app.store().set_unavailable(true);
 
     let body = json_with_status(app.get("/health").await, 200).await;
-    assert_eq!((body["status"].as_str(), body["database"].as_str()), (Some("degraded"), Some("error")));
+    assert_eq!(
+        (body["status"].as_str(), body["database"].as_str()),
+        (Some("degraded"), Some("error"))
+    );
     let body = error(app.get("/ready").await, 503, "not_ready").await;
-    assert_eq!(body["details"], json!({"database": "error", "query_engine": "ok"}));
+    assert_eq!(
+        body["details"],
+        json!({"database": "error", "query_engine": "ok"})
+    );
 
     let body = error(app.get("/conversations").await, 500, "internal_error").await;
     assert_eq!(body["error"], "Internal server error");
-    assert!(!body.to_string().contains("in-memory"), "no internal text leaks: {body}");
+    assert!(
+        !body.to_string().contains("in-memory"),
+        "no internal text leaks: {body}"
+    );
 }

@@ -21,7 +21,9 @@ pub struct Binary {
 
 impl Binary {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -30,7 +32,11 @@ impl Binary {
 
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(executable());
-        command.args(args).current_dir(self.dir.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
         for (key, value) in env {
             command.env(key, value);
         }
@@ -44,10 +50,20 @@ impl Binary {
 
     /// Starts `tabletalk` (serve) on a free port and waits until `/health` answers.
     pub async fn start(&self, env: &[(&str, &str)]) -> RunningBinary {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
         let mut env = env.to_vec();
         env.push(("TABLETALK__SERVER__PORT", &port));
-        let mut child = self.command(&[], &env).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        let mut child = self
+            .command(&[], &env)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
         let stderr = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = stderr.clone();
         let pipe = child.stderr.take().unwrap();
@@ -56,7 +72,11 @@ impl Binary {
                 sink.lock().unwrap().push(line);
             }
         });
-        let running = RunningBinary { child, stderr, base: format!("http://127.0.0.1:{port}") };
+        let running = RunningBinary {
+            child,
+            stderr,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         running.wait_until_healthy().await;
         running
     }
@@ -74,12 +94,20 @@ impl RunningBinary {
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = reqwest::Client::new();
         while Instant::now() < deadline {
-            if client.get(format!("{}/health", self.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            if client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("tabletalk did not become healthy; stderr:\n{}", self.stderr_text());
+        panic!(
+            "tabletalk did not become healthy; stderr:\n{}",
+            self.stderr_text()
+        );
     }
 
     pub fn stderr_text(&self) -> String {
@@ -89,8 +117,15 @@ impl RunningBinary {
     /// The access key from the start-up line.
     pub fn access_key(&self) -> String {
         let text = self.stderr_text();
-        let line = text.lines().find(|l| l.contains("sign in with access key: ")).expect("access-key line on stderr");
-        line.rsplit("access key: ").next().unwrap().trim().to_owned()
+        let line = text
+            .lines()
+            .find(|l| l.contains("sign in with access key: "))
+            .expect("access-key line on stderr");
+        line.rsplit("access key: ")
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -102,7 +137,10 @@ impl RunningBinary {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "tabletalk did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "tabletalk did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

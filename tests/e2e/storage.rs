@@ -35,11 +35,24 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
     assert_eq!(database.migrate().unwrap().versions.len(), 1);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
-    let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(&mut raw).unwrap();
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result(&mut raw)
+        .unwrap();
     assert_eq!(mode.journal_mode, "wal");
     let expected = [
-        "__diesel_schema_migrations", "conversations", "datasets", "messages", "oidc_pending_logins", "query_history",
-        "referral_keys", "saved_queries", "sessions", "token_usage", "uploads", "user_settings", "users",
+        "__diesel_schema_migrations",
+        "conversations",
+        "datasets",
+        "messages",
+        "oidc_pending_logins",
+        "query_history",
+        "referral_keys",
+        "saved_queries",
+        "sessions",
+        "token_usage",
+        "uploads",
+        "user_settings",
+        "users",
     ];
     assert_eq!(tables(&path), expected);
 }
@@ -50,13 +63,23 @@ fn migrations_apply_once_revert_and_reapply() {
     let path = dir.path().join("t.db");
     let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
     let applied = database.migrate().unwrap().versions;
-    assert!(database.migrate().unwrap().versions.is_empty(), "an up-to-date database is left alone");
+    assert!(
+        database.migrate().unwrap().versions.is_empty(),
+        "an up-to-date database is left alone"
+    );
     assert!(database.pending_migrations().unwrap().is_empty());
 
     assert_eq!(database.revert_latest().unwrap().versions, applied);
-    assert_eq!(tables(&path), ["__diesel_schema_migrations"], "down.sql removes every table");
+    assert_eq!(
+        tables(&path),
+        ["__diesel_schema_migrations"],
+        "down.sql removes every table"
+    );
     assert_eq!(database.pending_migrations().unwrap(), applied);
-    assert!(matches!(database.revert_latest(), Err(SqliteError::NothingToRevert)));
+    assert!(matches!(
+        database.revert_latest(),
+        Err(SqliteError::NothingToRevert)
+    ));
 
     assert_eq!(database.migrate().unwrap().versions, applied);
     assert!(tables(&path).contains(&"conversations".to_owned()));
@@ -69,15 +92,20 @@ fn a_database_from_a_newer_binary_is_refused() {
     let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
     database.migrate().unwrap();
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
-    raw.batch_execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')").unwrap();
+    raw.batch_execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')")
+        .unwrap();
 
     let refused = database.migrate();
-    assert!(matches!(&refused, Err(SqliteError::UnknownMigration(v)) if v == "29990101000000"), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(SqliteError::UnknownMigration(v)) if v == "29990101000000"),
+        "{refused:?}"
+    );
 }
 
 #[test]
 fn a_missing_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let error = SqliteDatabase::open(&SqliteOptions::new(dir.path().join("missing/t.db"))).unwrap_err();
+    let error =
+        SqliteDatabase::open(&SqliteOptions::new(dir.path().join("missing/t.db"))).unwrap_err();
     assert!(error.to_string().contains("does not exist"), "{error}");
 }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
 use tabletalk_ports::contract::Repositories;
 use tabletalk_ports::fakes::InMemoryStore;
-use tabletalk_server::{AccessKey, Adapters, Config, ConfigInputs, build_state, http_server, prepare_directories};
+use tabletalk_server::{
+    AccessKey, Adapters, Config, ConfigInputs, build_state, http_server, prepare_directories,
+};
 use tempfile::TempDir;
 
 /// The local access key every test app is configured with.
@@ -24,12 +26,14 @@ pub struct TestAppBuilder {
 
 impl TestAppBuilder {
     /// Sets an environment variable for the configuration.
+    #[must_use]
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_owned(), value.to_owned());
         self
     }
 
     /// Uses the in-memory fakes instead of SQLite (for handler tests that do not need storage).
+    #[must_use]
     pub fn in_memory(mut self) -> Self {
         self.in_memory = true;
         self
@@ -41,31 +45,54 @@ impl TestAppBuilder {
         let port = listener.local_addr().unwrap().port();
         let mut env = BTreeMap::from([
             ("TABLETALK__SERVER__PORT".to_owned(), port.to_string()),
-            ("TABLETALK__AUTH__LOCAL_ACCESS_KEY".to_owned(), ACCESS_KEY.to_owned()),
-            ("TABLETALK__STORAGE__DATABASE_URL".to_owned(), dir.path().join("tabletalk.db").display().to_string()),
-            ("TABLETALK__STORAGE__DATA_DIR".to_owned(), dir.path().join("data").display().to_string()),
+            (
+                "TABLETALK__AUTH__LOCAL_ACCESS_KEY".to_owned(),
+                ACCESS_KEY.to_owned(),
+            ),
+            (
+                "TABLETALK__STORAGE__DATABASE_URL".to_owned(),
+                dir.path().join("tabletalk.db").display().to_string(),
+            ),
+            (
+                "TABLETALK__STORAGE__DATA_DIR".to_owned(),
+                dir.path().join("data").display().to_string(),
+            ),
         ]);
         env.extend(self.env);
-        let config = Config::load(&ConfigInputs { file: None, env }).expect("test configuration is valid");
+        let config =
+            Config::load(&ConfigInputs { file: None, env }).expect("test configuration is valid");
         prepare_directories(&config).unwrap();
         let store = self.in_memory.then(|| Arc::new(InMemoryStore::new()));
         let adapters = if let Some(store) = &store {
             Adapters::from_store(store.clone(), Arc::new(tabletalk_ports::SystemClock))
         } else {
             let for_blocking = config.clone();
-            tokio::task::spawn_blocking(move || tabletalk_server::real_adapters(&for_blocking)).await.unwrap().unwrap()
+            tokio::task::spawn_blocking(move || tabletalk_server::real_adapters(&for_blocking))
+                .await
+                .unwrap()
+                .unwrap()
         };
         let key = AccessKey::resolve(&config).unwrap();
         let state = build_state(adapters, &config, &key).unwrap();
         let server = http_server(state, &config, listener).unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        TestApp { base: format!("http://127.0.0.1:{port}"), client: client(), handle, dir, config, store }
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            client: client(),
+            handle,
+            dir,
+            config,
+            store,
+        }
     }
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
 }
 
 /// A running server with a cookie-keeping HTTP client.
@@ -83,7 +110,9 @@ pub struct TestApp {
 impl TestApp {
     /// The in-memory store of an app built with [`TestAppBuilder::in_memory`].
     pub fn store(&self) -> &InMemoryStore {
-        self.store.as_deref().expect("the app was built with in_memory()")
+        self.store
+            .as_deref()
+            .expect("the app was built with in_memory()")
     }
 
     pub fn builder() -> TestAppBuilder {
@@ -122,11 +151,21 @@ impl TestApp {
     /// Signs the app's client in through `POST /auth/dev-login`.
     pub async fn login(&self) {
         let response = self.dev_login(&self.client, ACCESS_KEY).await;
-        assert_eq!(response.status(), 200, "dev-login failed: {:?}", response.text().await);
+        assert_eq!(
+            response.status(),
+            200,
+            "dev-login failed: {:?}",
+            response.text().await
+        );
     }
 
     pub async fn dev_login(&self, client: &reqwest::Client, key: &str) -> reqwest::Response {
-        client.post(self.url("/auth/dev-login")).json(&serde_json::json!({"referral_key": key})).send().await.unwrap()
+        client
+            .post(self.url("/auth/dev-login"))
+            .json(&serde_json::json!({"referral_key": key}))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -137,8 +176,18 @@ impl TestApp {
         self.client.post(self.url(path)).send().await.unwrap()
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::Response {
-        self.client.request(method, self.url(path)).json(body).send().await.unwrap()
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
@@ -146,22 +195,40 @@ impl TestApp {
     }
 
     /// A raw request with explicit headers and body.
-    pub async fn raw(&self, method: reqwest::Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> reqwest::Response {
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            map.insert(reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         if !map.contains_key(CONTENT_TYPE) && !body.is_empty() {
             map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        self.client.request(method, self.url(path)).headers(map).body(body).send().await.unwrap()
+        self.client
+            .request(method, self.url(path))
+            .headers(map)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Creates a conversation and returns its id.
     pub async fn create_conversation(&self) -> String {
         let response = self.post_empty("/conversations").await;
         assert_eq!(response.status(), 201);
-        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Stops the server and waits for it.

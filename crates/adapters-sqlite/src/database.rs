@@ -27,7 +27,10 @@ pub struct SqliteOptions {
 impl SqliteOptions {
     /// Options for the file at `path` with a pool sized for a small server.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), pool_size: 8 }
+        Self {
+            path: path.into(),
+            pool_size: 8,
+        }
     }
 }
 
@@ -66,7 +69,9 @@ pub struct SqliteDatabase {
 
 impl std::fmt::Debug for SqliteDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteDatabase").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteDatabase")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,17 +92,27 @@ struct ForeignKeys {
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for RequiredPragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        let mode: JournalMode = diesel::sql_query("PRAGMA journal_mode = WAL")
+            .get_result(conn)
             .map_err(diesel::r2d2::Error::QueryError)?;
-        let mode: JournalMode =
-            diesel::sql_query("PRAGMA journal_mode = WAL").get_result(conn).map_err(diesel::r2d2::Error::QueryError)?;
-        let keys: ForeignKeys =
-            diesel::sql_query("PRAGMA foreign_keys").get_result(conn).map_err(diesel::r2d2::Error::QueryError)?;
+        let keys: ForeignKeys = diesel::sql_query("PRAGMA foreign_keys")
+            .get_result(conn)
+            .map_err(diesel::r2d2::Error::QueryError)?;
         if !mode.journal_mode.eq_ignore_ascii_case("wal") || keys.foreign_keys != 1 {
             // Surfaces as a pool build error: the server must not run without WAL and foreign keys.
-            return Err(diesel::r2d2::Error::QueryError(diesel::result::Error::QueryBuilderError(
-                format!("journal_mode={}, foreign_keys={}", mode.journal_mode, keys.foreign_keys).into(),
-            )));
+            return Err(diesel::r2d2::Error::QueryError(
+                diesel::result::Error::QueryBuilderError(
+                    format!(
+                        "journal_mode={}, foreign_keys={}",
+                        mode.journal_mode, keys.foreign_keys
+                    )
+                    .into(),
+                ),
+            ));
         }
         Ok(())
     }
@@ -108,11 +123,17 @@ impl SqliteDatabase {
     /// keys. Blocking: call it before serving, or from a blocking task.
     pub fn open(options: &SqliteOptions) -> Result<Self, SqliteError> {
         let path_text = options.path.to_string_lossy().into_owned();
-        let open_error = |reason: String| SqliteError::Open { path: path_text.clone(), reason };
+        let open_error = |reason: String| SqliteError::Open {
+            path: path_text.clone(),
+            reason,
+        };
         if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.is_dir()
         {
-            return Err(open_error(format!("directory {} does not exist", parent.display())));
+            return Err(open_error(format!(
+                "directory {} does not exist",
+                parent.display()
+            )));
         }
         let manager = ConnectionManager::<SqliteConnection>::new(path_text.clone());
         let pool = Pool::builder()
@@ -123,7 +144,10 @@ impl SqliteDatabase {
             .map_err(|e| open_error(e.to_string()))?;
         // `build` opens the connections; one checkout proves the pragmas held.
         pool.get().map_err(|e| SqliteError::Pragma(e.to_string()))?;
-        Ok(Self { pool, path: options.path.clone() })
+        Ok(Self {
+            pool,
+            path: options.path.clone(),
+        })
     }
 
     /// The database file.
@@ -132,7 +156,9 @@ impl SqliteDatabase {
     }
 
     pub(crate) fn connection(&self) -> Result<Conn, RepositoryError> {
-        self.pool.get().map_err(|e| RepositoryError::Unavailable(e.to_string()))
+        self.pool
+            .get()
+            .map_err(|e| RepositoryError::Unavailable(e.to_string()))
     }
 
     /// Runs blocking diesel work on tokio's blocking pool.
@@ -157,14 +183,29 @@ mod tests {
 
     #[test]
     fn database_urls_name_files() {
-        assert_eq!(parse_database_url("sqlite:///tabletalk.db"), Ok(PathBuf::from("tabletalk.db")));
-        assert_eq!(parse_database_url("sqlite:////var/lib/t.db"), Ok(PathBuf::from("/var/lib/t.db")));
-        assert_eq!(parse_database_url("sqlite://data/t.db"), Ok(PathBuf::from("data/t.db")));
-        assert_eq!(parse_database_url("/tmp/t.db"), Ok(PathBuf::from("/tmp/t.db")));
+        assert_eq!(
+            parse_database_url("sqlite:///tabletalk.db"),
+            Ok(PathBuf::from("tabletalk.db"))
+        );
+        assert_eq!(
+            parse_database_url("sqlite:////var/lib/t.db"),
+            Ok(PathBuf::from("/var/lib/t.db"))
+        );
+        assert_eq!(
+            parse_database_url("sqlite://data/t.db"),
+            Ok(PathBuf::from("data/t.db"))
+        );
+        assert_eq!(
+            parse_database_url("/tmp/t.db"),
+            Ok(PathBuf::from("/tmp/t.db"))
+        );
         assert_eq!(
             parse_database_url("postgres://localhost/db"),
             Err(DatabaseUrlError::UnsupportedScheme("postgres".to_owned()))
         );
-        assert_eq!(parse_database_url("sqlite:///"), Err(DatabaseUrlError::Empty));
+        assert_eq!(
+            parse_database_url("sqlite:///"),
+            Err(DatabaseUrlError::Empty)
+        );
     }
 }

@@ -19,15 +19,25 @@ pub struct MigrationReport {
 }
 
 fn known_versions() -> Result<BTreeSet<String>, SqliteError> {
-    let migrations: Vec<Box<dyn Migration<Sqlite>>> =
-        MIGRATIONS.migrations().map_err(|e| SqliteError::Migration(e.to_string()))?;
-    Ok(migrations.iter().map(|m| m.name().version().to_string()).collect())
+    let migrations: Vec<Box<dyn Migration<Sqlite>>> = MIGRATIONS
+        .migrations()
+        .map_err(|e| SqliteError::Migration(e.to_string()))?;
+    Ok(migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
 }
 
 fn refuse_unknown(conn: &mut SqliteConnection) -> Result<(), SqliteError> {
     let known = known_versions()?;
-    let applied = conn.applied_migrations().map_err(|e| SqliteError::Migration(e.to_string()))?;
-    match applied.iter().map(ToString::to_string).find(|v| !known.contains(v)) {
+    let applied = conn
+        .applied_migrations()
+        .map_err(|e| SqliteError::Migration(e.to_string()))?;
+    match applied
+        .iter()
+        .map(ToString::to_string)
+        .find(|v| !known.contains(v))
+    {
         Some(unknown) => Err(SqliteError::UnknownMigration(unknown)),
         None => Ok(()),
     }
@@ -39,26 +49,41 @@ impl SqliteDatabase {
     pub fn migrate(&self) -> Result<MigrationReport, SqliteError> {
         let mut conn = self.connection()?;
         refuse_unknown(&mut conn)?;
-        let applied = conn.run_pending_migrations(MIGRATIONS).map_err(|e| SqliteError::Migration(e.to_string()))?;
-        Ok(MigrationReport { versions: applied.iter().map(ToString::to_string).collect() })
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+        Ok(MigrationReport {
+            versions: applied.iter().map(ToString::to_string).collect(),
+        })
     }
 
     /// Reverts the latest applied migration. Blocking.
     pub fn revert_latest(&self) -> Result<MigrationReport, SqliteError> {
         let mut conn = self.connection()?;
         refuse_unknown(&mut conn)?;
-        let applied = conn.applied_migrations().map_err(|e| SqliteError::Migration(e.to_string()))?;
+        let applied = conn
+            .applied_migrations()
+            .map_err(|e| SqliteError::Migration(e.to_string()))?;
         if applied.is_empty() {
             return Err(SqliteError::NothingToRevert);
         }
-        let reverted = conn.revert_last_migration(MIGRATIONS).map_err(|e| SqliteError::Migration(e.to_string()))?;
-        Ok(MigrationReport { versions: vec![reverted.to_string()] })
+        let reverted = conn
+            .revert_last_migration(MIGRATIONS)
+            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+        Ok(MigrationReport {
+            versions: vec![reverted.to_string()],
+        })
     }
 
     /// Versions not yet applied. Blocking.
     pub fn pending_migrations(&self) -> Result<Vec<String>, SqliteError> {
         let mut conn = self.connection()?;
-        let pending = conn.pending_migrations(MIGRATIONS).map_err(|e| SqliteError::Migration(e.to_string()))?;
-        Ok(pending.iter().map(|m| m.name().version().to_string()).collect())
+        let pending = conn
+            .pending_migrations(MIGRATIONS)
+            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+        Ok(pending
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect())
     }
 }

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Insertable, Queryable, QueryableByName, Selectable};
 use tabletalk_ports::{
-    Compression, Conversation, ConversationSummary, Dataset, DatasetFormat, DatasetSource, DatasetStatus, Message,
-    MessageRole, MessageStatus, RepositoryError, Session, Timestamp, TokenHash, User,
+    Compression, Conversation, ConversationSummary, Dataset, DatasetFormat, DatasetSource,
+    DatasetStatus, Message, MessageRole, MessageStatus, RepositoryError, Session, Timestamp,
+    TokenHash, User,
 };
 
 use crate::schema::{conversations, datasets, messages, sessions, users};
@@ -19,7 +20,8 @@ pub(crate) fn parse<T: FromStr>(text: &str, column: &str) -> Result<T, Repositor
 where
     T::Err: std::fmt::Display,
 {
-    text.parse::<T>().map_err(|e| corrupt(format!("{column}: {e}")))
+    text.parse::<T>()
+        .map_err(|e| corrupt(format!("{column}: {e}")))
 }
 
 fn parse_opt<T: FromStr>(text: Option<&str>, column: &str) -> Result<Option<T>, RepositoryError>
@@ -29,7 +31,11 @@ where
     text.map(|t| parse(t, column)).transpose()
 }
 
-fn enumeration<T>(text: &str, column: &str, read: impl Fn(&str) -> Option<T>) -> Result<T, RepositoryError> {
+fn enumeration<T>(
+    text: &str,
+    column: &str,
+    read: impl Fn(&str) -> Option<T>,
+) -> Result<T, RepositoryError> {
     read(text).ok_or_else(|| corrupt(format!("{column}: unknown value {text:?}")))
 }
 
@@ -91,7 +97,10 @@ impl TryFrom<SessionRow> for Session {
     type Error = RepositoryError;
 
     fn try_from(row: SessionRow) -> Result<Self, Self::Error> {
-        let hash: [u8; 32] = row.token_hash.try_into().map_err(|_| corrupt("sessions.token_hash: not 32 bytes"))?;
+        let hash: [u8; 32] = row
+            .token_hash
+            .try_into()
+            .map_err(|_| corrupt("sessions.token_hash: not 32 bytes"))?;
         Ok(Self {
             id: parse(&row.id, "sessions.id")?,
             token_hash: TokenHash(hash),

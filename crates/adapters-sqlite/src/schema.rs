@@ -103,4 +103,11 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(conversations -> users (user_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(datasets -> conversations (conversation_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, conversations, messages, datasets, token_usage);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    conversations,
+    messages,
+    datasets,
+    token_usage
+);

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use tabletalk_ports::{
-    Clock, Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle, Dataset,
-    DatasetRepository, Message, MessageRepository, RepositoryError, UserId,
+    Clock, Conversation, ConversationId, ConversationRepository, ConversationSummary,
+    ConversationTitle, Dataset, DatasetRepository, Message, MessageRepository, RepositoryError,
+    UserId,
 };
 
 /// A conversation use case failed.
@@ -38,7 +39,8 @@ pub struct ConversationService {
 
 impl std::fmt::Debug for ConversationService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConversationService").finish_non_exhaustive()
+        f.debug_struct("ConversationService")
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +51,12 @@ impl ConversationService {
         datasets: Arc<dyn DatasetRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { conversations, messages, datasets, clock }
+        Self {
+            conversations,
+            messages,
+            datasets,
+            clock,
+        }
     }
 
     /// C1: a new, empty, untitled conversation.
@@ -65,7 +72,11 @@ impl ConversationService {
     }
 
     /// The conversation, if `user` owns it: 404 before 403, as api.md orders the checks.
-    pub async fn owned(&self, user: UserId, id: ConversationId) -> Result<Conversation, ConversationError> {
+    pub async fn owned(
+        &self,
+        user: UserId,
+        id: ConversationId,
+    ) -> Result<Conversation, ConversationError> {
         match self.conversations.find(id).await? {
             None => Err(ConversationError::NotFound),
             Some(c) if c.user_id != user => Err(ConversationError::Forbidden),
@@ -74,11 +85,19 @@ impl ConversationService {
     }
 
     /// C7: the conversation with its messages and datasets.
-    pub async fn detail(&self, user: UserId, id: ConversationId) -> Result<ConversationDetail, ConversationError> {
+    pub async fn detail(
+        &self,
+        user: UserId,
+        id: ConversationId,
+    ) -> Result<ConversationDetail, ConversationError> {
         let conversation = self.owned(user, id).await?;
         let messages = self.messages.list_for_conversation(id).await?;
         let datasets = self.datasets.list_for_conversation(id).await?;
-        Ok(ConversationDetail { conversation, messages, datasets })
+        Ok(ConversationDetail {
+            conversation,
+            messages,
+            datasets,
+        })
     }
 
     /// C8: sets the title and `updated_at`.
@@ -89,7 +108,10 @@ impl ConversationService {
         title: &ConversationTitle,
     ) -> Result<Conversation, ConversationError> {
         self.owned(user, id).await?;
-        self.conversations.rename(id, title, self.clock.now()).await?.ok_or(ConversationError::NotFound)
+        self.conversations
+            .rename(id, title, self.clock.now())
+            .await?
+            .ok_or(ConversationError::NotFound)
     }
 
     /// C9: sets the pin flag and `updated_at` (idempotent).
@@ -100,13 +122,20 @@ impl ConversationService {
         pinned: bool,
     ) -> Result<Conversation, ConversationError> {
         self.owned(user, id).await?;
-        self.conversations.set_pinned(id, pinned, self.clock.now()).await?.ok_or(ConversationError::NotFound)
+        self.conversations
+            .set_pinned(id, pinned, self.clock.now())
+            .await?
+            .ok_or(ConversationError::NotFound)
     }
 
     /// C10: deletes the conversation with its messages and datasets; usage rows stay, unlinked.
     pub async fn delete(&self, user: UserId, id: ConversationId) -> Result<(), ConversationError> {
         self.owned(user, id).await?;
-        if self.conversations.delete(id).await? { Ok(()) } else { Err(ConversationError::NotFound) }
+        if self.conversations.delete(id).await? {
+            Ok(())
+        } else {
+            Err(ConversationError::NotFound)
+        }
     }
 
     /// C11: deletes every conversation of `owner`; returns how many.
@@ -126,21 +155,53 @@ mod tests {
     async fn only_the_owner_reaches_a_conversation_and_unknown_ids_are_not_found() {
         let store = Arc::new(InMemoryStore::new());
         let clock = Arc::new(ManualClock::at_new_year());
-        let service = ConversationService::new(store.clone(), store.clone(), store.clone(), clock.clone());
-        let alice = store.sign_in(&Identity::local_user(), clock.now()).await.unwrap().id;
+        let service =
+            ConversationService::new(store.clone(), store.clone(), store.clone(), clock.clone());
+        let alice = store
+            .sign_in(&Identity::local_user(), clock.now())
+            .await
+            .unwrap()
+            .id;
         let mallory = store
-            .sign_in(&Identity { subject: "mallory".to_owned(), ..Identity::local_user() }, clock.now())
+            .sign_in(
+                &Identity {
+                    subject: "mallory".to_owned(),
+                    ..Identity::local_user()
+                },
+                clock.now(),
+            )
             .await
             .unwrap()
             .id;
         let c = service.create(alice).await.unwrap();
         let title = ConversationTitle::parse("mine").unwrap();
 
-        assert!(matches!(service.detail(mallory, c.id).await, Err(ConversationError::Forbidden)));
-        assert!(matches!(service.rename(mallory, c.id, &title).await, Err(ConversationError::Forbidden)));
-        assert!(matches!(service.delete(mallory, c.id).await, Err(ConversationError::Forbidden)));
+        assert!(matches!(
+            service.detail(mallory, c.id).await,
+            Err(ConversationError::Forbidden)
+        ));
+        assert!(matches!(
+            service.rename(mallory, c.id, &title).await,
+            Err(ConversationError::Forbidden)
+        ));
+        assert!(matches!(
+            service.delete(mallory, c.id).await,
+            Err(ConversationError::Forbidden)
+        ));
         assert_eq!(service.delete_all(mallory).await.unwrap(), 0);
-        assert!(matches!(service.detail(alice, ConversationId::new()).await, Err(ConversationError::NotFound)));
-        assert_eq!(service.detail(alice, c.id).await.unwrap().conversation.title, "", "untouched by mallory");
+        assert!(matches!(
+            service.detail(alice, ConversationId::new()).await,
+            Err(ConversationError::NotFound)
+        ));
+        assert_eq!(
+            service
+                .detail(alice, c.id)
+                .await
+                .unwrap()
+                .conversation
+                .title,
+            "",
+            "untouched by mallory"
+        );
     }
 }

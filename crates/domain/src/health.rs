@@ -20,13 +20,18 @@ pub struct HealthService {
 
 impl std::fmt::Debug for HealthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HealthService").field("started", &self.started).finish_non_exhaustive()
+        f.debug_struct("HealthService")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
     }
 }
 
 impl HealthService {
     pub fn new(database: Arc<dyn DatabaseHealth>) -> Self {
-        Self { database, started: Instant::now() }
+        Self {
+            database,
+            started: Instant::now(),
+        }
     }
 
     /// Probes the database now.
@@ -38,6 +43,9 @@ impl HealthService {
                 false
             }
         };
-        HealthReport { database_ok, uptime_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0 }
+        HealthReport {
+            database_ok,
+            uptime_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        }
     }
 }

@@ -9,8 +9,8 @@ pub mod health;
 pub mod usage;
 
 pub use auth::{
-    AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession, LogoutError,
-    SessionToken,
+    AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession,
+    LogoutError, SessionToken,
 };
 pub use conversations::{ConversationDetail, ConversationError, ConversationService};
 pub use health::{HealthReport, HealthService};

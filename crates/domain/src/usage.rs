@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabletalk_ports::{Clock, RepositoryError, Timestamp, TokenUsageRepository, UsageEntry, UserId};
+use tabletalk_ports::{
+    Clock, RepositoryError, Timestamp, TokenUsageRepository, UsageEntry, UserId,
+};
 
 /// The budget window.
-pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
+pub const WINDOW: Duration = Duration::from_hours(24);
 
 /// A user's budget at one instant; every field of `GET /usage`.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,15 +35,29 @@ impl UsageStatus {
 }
 
 /// Computes the budget from the rows inside the window (`timestamp > now − 24 h`), oldest first.
-pub fn budget_status(entries: &[UsageEntry], now: Timestamp, limit: i64, warning_threshold_pct: u8) -> UsageStatus {
+pub fn budget_status(
+    entries: &[UsageEntry],
+    now: Timestamp,
+    limit: i64,
+    warning_threshold_pct: u8,
+) -> UsageStatus {
     let used: i64 = entries.iter().map(|e| e.tokens).sum();
-    let resets_in_seconds = if used < limit { 0 } else { seconds_until_under_limit(entries, now, used, limit) };
+    let resets_in_seconds = if used < limit {
+        0
+    } else {
+        seconds_until_under_limit(entries, now, used, limit)
+    };
     let window_reset_at = if used >= limit {
         now + Duration::from_secs(resets_in_seconds)
     } else {
-        entries.first().map_or(now + WINDOW, |oldest| oldest.timestamp + WINDOW)
+        entries
+            .first()
+            .map_or(now + WINDOW, |oldest| oldest.timestamp + WINDOW)
     };
-    #[expect(clippy::cast_precision_loss, reason = "token counts stay far below 2^52")]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "token counts stay far below 2^52"
+    )]
     let percent = used as f64 * 100.0 / limit as f64;
     UsageStatus {
         tokens_used: used,
@@ -86,7 +102,9 @@ pub struct UsageService {
 
 impl std::fmt::Debug for UsageService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UsageService").field("limit", &self.limit).finish_non_exhaustive()
+        f.debug_struct("UsageService")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,14 +115,24 @@ impl UsageService {
         limit: i64,
         warning_threshold_pct: u8,
     ) -> Self {
-        Self { usage, clock, limit, warning_threshold_pct }
+        Self {
+            usage,
+            clock,
+            limit,
+            warning_threshold_pct,
+        }
     }
 
     /// The user's budget now.
     pub async fn status(&self, user: UserId) -> Result<UsageStatus, UsageError> {
         let now = self.clock.now();
         let entries = self.usage.entries_since(user, now - WINDOW).await?;
-        Ok(budget_status(&entries, now, self.limit, self.warning_threshold_pct))
+        Ok(budget_status(
+            &entries,
+            now,
+            self.limit,
+            self.warning_threshold_pct,
+        ))
     }
 }
 
@@ -117,13 +145,23 @@ mod tests {
     }
 
     fn entry(seconds: u64, tokens: i64) -> UsageEntry {
-        UsageEntry { timestamp: at(seconds), tokens }
+        UsageEntry {
+            timestamp: at(seconds),
+            tokens,
+        }
     }
 
     #[test]
     fn under_the_limit_nothing_resets_and_the_window_ends_with_the_oldest_row() {
         let status = budget_status(&[entry(0, 1_000), entry(60, 250)], at(120), 5_000, 80);
-        assert_eq!((status.tokens_used, status.remaining, status.resets_in_seconds), (1_250, 3_750, 0));
+        assert_eq!(
+            (
+                status.tokens_used,
+                status.remaining,
+                status.resets_in_seconds
+            ),
+            (1_250, 3_750, 0)
+        );
         assert!((status.usage_percent - 25.0).abs() < f64::EPSILON);
         assert_eq!(status.window_reset_at, at(0) + WINDOW);
         assert!(status.allowed() && !status.warning());
@@ -139,7 +177,10 @@ mod tests {
         assert_eq!(status.remaining, 0);
         assert!((status.usage_percent - 120.0).abs() < f64::EPSILON);
         assert_eq!(status.resets_in_seconds, 24 * 3600 - 3_600);
-        assert_eq!(status.window_reset_at, now + Duration::from_secs(status.resets_in_seconds));
+        assert_eq!(
+            status.window_reset_at,
+            now + Duration::from_secs(status.resets_in_seconds)
+        );
 
         let exactly = budget_status(&[entry(0, 2_500), entry(10, 2_500)], at(20), 5_000, 80);
         assert!(!exactly.allowed(), "exactly the limit is blocked");

@@ -9,6 +9,10 @@ use actix_web::{App, HttpRequest, web};
 use crate::middleware::api_middleware;
 use crate::{ApiError, ApiState, routes};
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature actix requires of an error handler"
+)]
 fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     let message = error.to_string();
     let field = message.split('`').nth(1).unwrap_or("query").to_owned();

@@ -18,9 +18,12 @@ pub(crate) enum CookieAction {
 
 pub(crate) fn build(action: &CookieAction, settings: &HttpSettings) -> Cookie<'static> {
     let (value, max_age) = match action {
-        CookieAction::Set(token) => {
-            (token.clone(), time::Duration::seconds(i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX)))
-        }
+        CookieAction::Set(token) => (
+            token.clone(),
+            time::Duration::seconds(
+                i64::try_from(settings.session_ttl.as_secs()).unwrap_or(i64::MAX),
+            ),
+        ),
         CookieAction::Clear => (String::new(), time::Duration::ZERO),
     };
     Cookie::build(SESSION_COOKIE, value)

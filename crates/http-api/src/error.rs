@@ -33,7 +33,14 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None, retry_after: None, allow: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+            allow: None,
+        }
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -56,7 +63,14 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(allow: Option<String>) -> Self {
-        Self { allow, ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed") }
+        Self {
+            allow,
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            )
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -64,7 +78,11 @@ impl ApiError {
     }
 
     pub fn not_authenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "not_authenticated", "Not authenticated")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+            "Not authenticated",
+        )
     }
 
     pub fn forbidden() -> Self {
@@ -72,38 +90,76 @@ impl ApiError {
     }
 
     pub fn origin_not_allowed() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "origin_not_allowed", "Requests from this origin are not allowed")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "Requests from this origin are not allowed",
+        )
     }
 
     pub fn conversation_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "conversation_not_found", "Conversation not found")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "conversation_not_found",
+            "Conversation not found",
+        )
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json")
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type must be application/json",
+        )
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("Request body too large (max {limit} bytes)"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("Request body too large (max {limit} bytes)"),
+        )
     }
 
     pub fn invalid_json(line: usize, column: usize) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_json", "Request body is not valid JSON")
-            .with_details(json!({"line": line, "column": column}))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Request body is not valid JSON",
+        )
+        .with_details(json!({"line": line, "column": column}))
     }
 
     /// 422 with one `{field, message}` entry per problem.
     pub fn validation(problems: &[(&str, &str)]) -> Self {
-        let details = problems.iter().map(|(field, message)| json!({"field": field, "message": message})).collect();
+        let details = problems
+            .iter()
+            .map(|(field, message)| json!({"field": field, "message": message}))
+            .collect();
         let summary = problems.first().map_or_else(
             || "Validation failed".to_owned(),
-            |(field, message)| if field.is_empty() { (*message).to_owned() } else { format!("{field}: {message}") },
+            |(field, message)| {
+                if field.is_empty() {
+                    (*message).to_owned()
+                } else {
+                    format!("{field}: {message}")
+                }
+            },
         );
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", summary).with_details(Value::Array(details))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            summary,
+        )
+        .with_details(Value::Array(details))
     }
 
     pub fn invalid_referral_key() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_referral_key", "Invalid access key")
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_referral_key",
+            "Invalid access key",
+        )
     }
 
     pub fn too_many_attempts(retry_after_secs: u64) -> Self {
@@ -119,8 +175,9 @@ impl ApiError {
 
     pub fn not_ready(database_ok: bool, query_engine_ok: bool) -> Self {
         let state = |ok: bool| if ok { "ok" } else { "error" };
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready")
-            .with_details(json!({"database": state(database_ok), "query_engine": state(query_engine_ok)}))
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").with_details(
+            json!({"database": state(database_ok), "query_engine": state(query_engine_ok)}),
+        )
     }
 
     /// 500. The cause is logged here, inside the request's span (so with its request id), and never sent.
@@ -133,7 +190,11 @@ impl ApiError {
             source = next.source();
         }
         tracing::error!(error = %chain, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+        )
     }
 
     /// A generic body for a status produced outside our handlers (actix's own responses).
@@ -147,19 +208,36 @@ impl ApiError {
             401 => Self::not_authenticated(),
             403 => Self::forbidden(),
             422 => Self::validation(&[]),
-            _ if status.is_client_error() => Self::bad_request(status.canonical_reason().unwrap_or("Bad request")),
-            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error"),
+            _ if status.is_client_error() => {
+                Self::bad_request(status.canonical_reason().unwrap_or("Bad request"))
+            }
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+            ),
         }
     }
 
     pub(crate) fn body(&self) -> ErrorBody {
-        ErrorBody { error: self.message.clone(), code: self.code, details: self.details.clone(), request_id: None }
+        ErrorBody {
+            error: self.message.clone(),
+            code: self.code,
+            details: self.details.clone(),
+            request_id: None,
+        }
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -214,7 +292,9 @@ impl From<DevLoginError> for ApiError {
         match error {
             DevLoginError::NotLocalMode => Self::not_found(),
             DevLoginError::InvalidKey => Self::invalid_referral_key(),
-            DevLoginError::TooManyAttempts { retry_after_secs } => Self::too_many_attempts(retry_after_secs),
+            DevLoginError::TooManyAttempts { retry_after_secs } => {
+                Self::too_many_attempts(retry_after_secs)
+            }
             e @ DevLoginError::Randomness(_) => Self::internal(&e),
             DevLoginError::Storage(e) => e.into(),
         }

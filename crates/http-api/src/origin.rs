@@ -21,7 +21,10 @@ pub fn normalise_origin(raw: &str) -> Result<String, OriginPolicyError> {
     let refuse = || OriginPolicyError(raw.to_owned());
     let lower = raw.trim().trim_end_matches('/').to_ascii_lowercase();
     let (scheme, rest) = lower.split_once("://").ok_or_else(refuse)?;
-    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ', '*']) {
+    if !matches!(scheme, "http" | "https")
+        || rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' ', '*'])
+    {
         return Err(refuse());
     }
     Ok(lower)
@@ -34,8 +37,14 @@ impl OriginPolicy {
         cors: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, OriginPolicyError> {
         Ok(Self {
-            own: own.into_iter().map(normalise_origin).collect::<Result<_, _>>()?,
-            cors: cors.into_iter().map(normalise_origin).collect::<Result<_, _>>()?,
+            own: own
+                .into_iter()
+                .map(normalise_origin)
+                .collect::<Result<_, _>>()?,
+            cors: cors
+                .into_iter()
+                .map(normalise_origin)
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -56,7 +65,8 @@ mod tests {
 
     #[test]
     fn only_listed_origins_pass_and_null_never_does() {
-        let policy = OriginPolicy::new(["http://127.0.0.1:8000"], ["http://localhost:5173"]).unwrap();
+        let policy =
+            OriginPolicy::new(["http://127.0.0.1:8000"], ["http://localhost:5173"]).unwrap();
         assert!(policy.allows_state_change("http://127.0.0.1:8000"));
         assert!(policy.allows_state_change("HTTP://LOCALHOST:5173"));
         assert!(!policy.allows_state_change("http://localhost:5174"));

@@ -96,11 +96,17 @@ mod tests {
 
     #[test]
     fn titles_are_trimmed_and_counted_in_characters() {
-        assert_eq!(ConversationTitle::parse("  Sales  ").unwrap().as_ref(), "Sales");
+        assert_eq!(
+            ConversationTitle::parse("  Sales  ").unwrap().as_ref(),
+            "Sales"
+        );
         assert_eq!(ConversationTitle::parse(""), Err(TitleError::Empty));
         assert_eq!(ConversationTitle::parse("   "), Err(TitleError::Empty));
         let hundred_wide = "é".repeat(100);
         assert!(ConversationTitle::parse(&hundred_wide).is_ok());
-        assert_eq!(ConversationTitle::parse(&"x".repeat(101)), Err(TitleError::TooLong));
+        assert_eq!(
+            ConversationTitle::parse(&"x".repeat(101)),
+            Err(TitleError::TooLong)
+        );
     }
 }

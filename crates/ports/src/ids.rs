@@ -103,7 +103,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "abc", "0193", "01936f7e2c1a7b3e9d405a8e0c2f4b11", "urn:uuid:01936f7e-2c1a-7b3e-9d40-5a8e0c2f4b11"] {
+        for bad in [
+            "",
+            "abc",
+            "0193",
+            "01936f7e2c1a7b3e9d405a8e0c2f4b11",
+            "urn:uuid:01936f7e-2c1a-7b3e-9d40-5a8e0c2f4b11",
+        ] {
             assert!(bad.parse::<UserId>().is_err(), "{bad} parsed");
         }
     }

@@ -23,14 +23,18 @@ pub mod contract;
 pub mod fakes;
 
 pub use clock::{Clock, SystemClock};
-pub use conversation::{Conversation, ConversationSummary, ConversationTitle, TitleError, PREVIEW_CHARS};
+pub use conversation::{
+    Conversation, ConversationSummary, ConversationTitle, PREVIEW_CHARS, TitleError,
+};
 pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus};
 pub use error::RepositoryError;
-pub use ids::{ConversationId, DatasetId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId};
+pub use ids::{
+    ConversationId, DatasetId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId,
+};
 pub use message::{Message, MessageRole, MessageStatus};
 pub use repositories::{
-    ConversationRepository, DatasetRepository, DatabaseHealth, MessageRepository, SessionRepository,
-    TokenUsageRepository, UserRepository,
+    ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
+    SessionRepository, TokenUsageRepository, UserRepository,
 };
 pub use session::{Session, TokenHash};
 pub use timestamp::{Timestamp, TimestampParseError};

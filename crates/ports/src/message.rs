@@ -79,7 +79,11 @@ pub struct Message {
 
 impl Message {
     /// A complete user message with no tool data.
-    pub fn user(conversation_id: ConversationId, content: impl Into<String>, now: Timestamp) -> Self {
+    pub fn user(
+        conversation_id: ConversationId,
+        content: impl Into<String>,
+        now: Timestamp,
+    ) -> Self {
         Self {
             id: MessageId::new(),
             conversation_id,

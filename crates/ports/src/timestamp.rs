@@ -72,7 +72,12 @@ impl Add<Duration> for Timestamp {
     type Output = Timestamp;
 
     fn add(self, rhs: Duration) -> Timestamp {
-        Self(self.0.checked_add_signed(delta(rhs)).unwrap_or(DateTime::<Utc>::MAX_UTC)).truncated()
+        Self(
+            self.0
+                .checked_add_signed(delta(rhs))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
+        .truncated()
     }
 }
 
@@ -80,7 +85,12 @@ impl Sub<Duration> for Timestamp {
     type Output = Timestamp;
 
     fn sub(self, rhs: Duration) -> Timestamp {
-        Self(self.0.checked_sub_signed(delta(rhs)).unwrap_or(DateTime::<Utc>::MIN_UTC)).truncated()
+        Self(
+            self.0
+                .checked_sub_signed(delta(rhs))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
+        .truncated()
     }
 }
 
@@ -106,7 +116,12 @@ mod tests {
 
     #[test]
     fn other_forms_are_refused() {
-        for bad in ["2026-02-13T16:26:40Z", "2026-02-13 16:26:40.123", "2026-02-13T16:26:40.123+01:00", ""] {
+        for bad in [
+            "2026-02-13T16:26:40Z",
+            "2026-02-13 16:26:40.123",
+            "2026-02-13T16:26:40.123+01:00",
+            "",
+        ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
     }
@@ -116,6 +131,9 @@ mod tests {
         let t = Timestamp::from_unix_millis(1_000).unwrap();
         assert_eq!((t + Duration::from_micros(1_500)).unix_millis(), 1_001);
         assert_eq!((t - Duration::from_secs(1)).unix_millis(), 0);
-        assert_eq!(t.millis_since(Timestamp::from_unix_millis(400).unwrap()), 600);
+        assert_eq!(
+            t.millis_since(Timestamp::from_unix_millis(400).unwrap()),
+            600
+        );
     }
 }

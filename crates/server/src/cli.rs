@@ -60,7 +60,9 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate { revert } => migrate(&config, revert),
-        Command::Config { action: ConfigAction::Check } => {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
             let _ = writeln!(std::io::stdout().lock(), "{}", config.describe());
             Ok(())
         }

@@ -11,17 +11,25 @@ use tabletalk_http_api::ApiState;
 use crate::config::{Config, LlmProviderKind};
 use crate::{AccessKey, StartupError, build_state, prepare_directories, real_adapters};
 
-const CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
+const CLEANUP_INTERVAL: Duration = Duration::from_hours(1);
 
 /// The HTTP server on an already bound listener (the binary binds the configured address; tests bind port 0).
 /// actix stops it gracefully on SIGINT/SIGTERM, giving running requests `server.shutdown_grace`.
-pub fn http_server(state: ApiState, config: &Config, listener: TcpListener) -> Result<Server, StartupError> {
-    let address = listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
-    Ok(HttpServer::new(move || tabletalk_http_api::app(state.clone()))
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { address, source })?
-        .shutdown_timeout(config.server.shutdown_grace.as_secs())
-        .run())
+pub fn http_server(
+    state: ApiState,
+    config: &Config,
+    listener: TcpListener,
+) -> Result<Server, StartupError> {
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+    Ok(
+        HttpServer::new(move || tabletalk_http_api::app(state.clone()))
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { address, source })?
+            .shutdown_timeout(config.server.shutdown_grace.as_secs())
+            .run(),
+    )
 }
 
 fn announce(config: &Config, key: &AccessKey) {
@@ -33,7 +41,11 @@ fn announce(config: &Config, key: &AccessKey) {
                  access key can sign in"
             );
         }
-        let shown = if key.is_generated() { key.secret().expose_secret() } else { "(configured)" };
+        let shown = if key.is_generated() {
+            key.secret().expose_secret()
+        } else {
+            "(configured)"
+        };
         // The one place the key may appear (behaviour.md §1.5); it goes to stderr, not to the logs.
         eprintln!(
             "Tabletalk is running in local mode. Open {} and sign in with access key: {shown}",
@@ -46,7 +58,9 @@ fn announce(config: &Config, key: &AccessKey) {
         );
     }
     if config.datasets.allow_private_networks {
-        tracing::warn!("datasets.allow_private_networks is on: dataset URLs may reach private networks");
+        tracing::warn!(
+            "datasets.allow_private_networks is on: dataset URLs may reach private networks"
+        );
     }
 }
 
@@ -60,8 +74,10 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     let key = AccessKey::resolve(&config)?;
     let state = build_state(adapters, &config, &key)?;
     let address = SocketAddr::new(config.server.host, config.server.port);
-    let listener =
-        TcpListener::bind(address).map_err(|source| StartupError::Bind { address: address.to_string(), source })?;
+    let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
+        address: address.to_string(),
+        source,
+    })?;
     let server = http_server(state.clone(), &config, listener)?;
     tracing::info!(%address, public_url = %config.server.public_url, "listening");
     announce(&config, &key);

@@ -19,7 +19,10 @@ pub enum StartupError {
     #[error("{0}")]
     Invalid(String),
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("cannot generate the local access key: {0}")]
     Randomness(String),
     #[error("server stopped with an error: {0}")]
@@ -29,7 +32,11 @@ pub enum StartupError {
 impl StartupError {
     /// Exit code: 2 for configuration problems, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
-        if matches!(self, Self::Config(_)) { 2 } else { 1 }
+        if matches!(self, Self::Config(_)) {
+            2
+        } else {
+            1
+        }
     }
 }
 
@@ -44,11 +51,17 @@ impl AccessKey {
     /// `auth.local_access_key`, or 24 fresh random bytes (base64url, 32 characters).
     pub fn resolve(config: &Config) -> Result<Self, StartupError> {
         if let Some(secret) = &config.auth.local_access_key {
-            return Ok(Self { secret: secret.clone(), generated: false });
+            return Ok(Self {
+                secret: secret.clone(),
+                generated: false,
+            });
         }
         let mut bytes = [0_u8; 24];
         getrandom::fill(&mut bytes).map_err(|e| StartupError::Randomness(e.to_string()))?;
-        Ok(Self { secret: SecretString::from(URL_SAFE_NO_PAD.encode(bytes)), generated: true })
+        Ok(Self {
+            secret: SecretString::from(URL_SAFE_NO_PAD.encode(bytes)),
+            generated: true,
+        })
     }
 
     pub fn secret(&self) -> &SecretString {
@@ -64,13 +77,20 @@ impl AccessKey {
 fn ensure_writable_dir(key: &'static str, dir: &Path, config: &Config) -> Result<(), Problem> {
     let problem = |message: String| Problem {
         key: key.to_owned(),
-        source: config.effective.get(key).map(|(_, source)| source.clone()).or(Some(Source::Default)),
+        source: config
+            .effective
+            .get(key)
+            .map(|(_, source)| source.clone())
+            .or(Some(Source::Default)),
         message,
     };
-    std::fs::create_dir_all(dir).map_err(|e| problem(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| problem(format!("cannot create {}: {e}", dir.display())))?;
     let probe = dir.join(format!(".tabletalk-write-check-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| problem(format!("{} is not writable: {e}", dir.display())))?;
-    std::fs::remove_file(&probe).map_err(|e| problem(format!("{} is not writable: {e}", dir.display())))?;
+    std::fs::write(&probe, b"")
+        .map_err(|e| problem(format!("{} is not writable: {e}", dir.display())))?;
+    std::fs::remove_file(&probe)
+        .map_err(|e| problem(format!("{} is not writable: {e}", dir.display())))?;
     Ok(())
 }
 
@@ -85,5 +105,9 @@ pub fn prepare_directories(config: &Config) -> Result<(), ConfigErrors> {
     .into_iter()
     .filter_map(|(key, dir)| ensure_writable_dir(key, dir, config).err())
     .collect();
-    if problems.is_empty() { Ok(()) } else { Err(ConfigErrors(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(problems))
+    }
 }

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
 use tabletalk_domain::auth::sha256;
-use tabletalk_domain::{AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService};
+use tabletalk_domain::{
+    AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService,
+};
 use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits};
 use tabletalk_ports::{
-    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository, SessionRepository,
-    SystemClock, TokenUsageRepository, UserRepository,
+    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
+    SessionRepository, SystemClock, TokenUsageRepository, UserRepository,
 };
 
 use crate::config::{Config, LlmProviderKind, SecureCookies};
@@ -17,7 +19,10 @@ use crate::{AccessKey, StartupError};
 
 /// One implementation of every driven port.
 #[derive(Clone)]
-#[expect(missing_debug_implementations, reason = "trait objects of ports are not Debug")]
+#[expect(
+    missing_debug_implementations,
+    reason = "trait objects of ports are not Debug"
+)]
 pub struct Adapters {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
@@ -76,14 +81,23 @@ fn origin_policy(config: &Config) -> Result<OriginPolicy, StartupError> {
     if config.auth.is_local_mode() && !server.public_url_configured {
         own.push(format!("http://localhost:{}", server.port));
     }
-    OriginPolicy::new(own.iter().map(String::as_str), server.cors_origins.iter().map(String::as_str))
-        .map_err(|e| StartupError::Invalid(e.to_string()))
+    OriginPolicy::new(
+        own.iter().map(String::as_str),
+        server.cors_origins.iter().map(String::as_str),
+    )
+    .map_err(|e| StartupError::Invalid(e.to_string()))
 }
 
 /// Builds every service from the adapters and the configuration.
-pub fn build_state(adapters: Adapters, config: &Config, access_key: &AccessKey) -> Result<ApiState, StartupError> {
+pub fn build_state(
+    adapters: Adapters,
+    config: &Config,
+    access_key: &AccessKey,
+) -> Result<ApiState, StartupError> {
     let mode = if config.auth.is_local_mode() {
-        AuthMode::Local { access_key_hash: sha256(access_key.secret().expose_secret().as_bytes()) }
+        AuthMode::Local {
+            access_key_hash: sha256(access_key.secret().expose_secret().as_bytes()),
+        }
     } else {
         AuthMode::Oidc
     };
@@ -91,7 +105,10 @@ pub fn build_state(adapters: Adapters, config: &Config, access_key: &AccessKey) 
         adapters.users.clone(),
         adapters.sessions.clone(),
         adapters.clock.clone(),
-        AuthSettings { mode, session_ttl: config.auth.session_ttl },
+        AuthSettings {
+            mode,
+            session_ttl: config.auth.session_ttl,
+        },
     );
     let conversations = ConversationService::new(
         adapters.conversations.clone(),

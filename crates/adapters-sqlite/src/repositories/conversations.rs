@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use tabletalk_ports::{
-    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle, PREVIEW_CHARS,
-    RepositoryError, Timestamp, UserId,
+    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle,
+    PREVIEW_CHARS, RepositoryError, Timestamp, UserId,
 };
 
 use crate::SqliteDatabase;
@@ -30,7 +30,10 @@ fn update_returning(
     id: ConversationId,
     change: impl FnOnce(&mut SqliteConnection, String) -> QueryResult<Option<ConversationRow>>,
 ) -> Result<Option<Conversation>, RepositoryError> {
-    change(conn, id.to_string()).map_err(repository_error)?.map(Conversation::try_from).transpose()
+    change(conn, id.to_string())
+        .map_err(repository_error)?
+        .map(Conversation::try_from)
+        .transpose()
 }
 
 #[async_trait]
@@ -38,7 +41,11 @@ impl ConversationRepository for SqliteDatabase {
     async fn create(&self, conversation: &Conversation) -> Result<(), RepositoryError> {
         let row = ConversationRow::from(conversation);
         self.run(move |conn| {
-            diesel::insert_into(conversations::table).values(&row).execute(conn).map(|_| ()).map_err(repository_error)
+            diesel::insert_into(conversations::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(repository_error)
         })
         .await
     }
@@ -57,7 +64,10 @@ impl ConversationRepository for SqliteDatabase {
         .await
     }
 
-    async fn list_for_owner(&self, owner: UserId) -> Result<Vec<ConversationSummary>, RepositoryError> {
+    async fn list_for_owner(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationSummary>, RepositoryError> {
         self.run(move |conn| {
             diesel::sql_query(summary_query())
                 .bind::<Text, _>(owner.to_string())
@@ -80,7 +90,10 @@ impl ConversationRepository for SqliteDatabase {
         self.run(move |conn| {
             update_returning(conn, id, |conn, id| {
                 diesel::update(conversations::table.find(id))
-                    .set((conversations::title.eq(title), conversations::updated_at.eq(now.to_string())))
+                    .set((
+                        conversations::title.eq(title),
+                        conversations::updated_at.eq(now.to_string()),
+                    ))
                     .returning(ConversationRow::as_returning())
                     .get_result(conn)
                     .optional()
@@ -98,7 +111,10 @@ impl ConversationRepository for SqliteDatabase {
         self.run(move |conn| {
             update_returning(conn, id, |conn, id| {
                 diesel::update(conversations::table.find(id))
-                    .set((conversations::is_pinned.eq(pinned), conversations::updated_at.eq(now.to_string())))
+                    .set((
+                        conversations::is_pinned.eq(pinned),
+                        conversations::updated_at.eq(now.to_string()),
+                    ))
                     .returning(ConversationRow::as_returning())
                     .get_result(conn)
                     .optional()
@@ -120,10 +136,12 @@ impl ConversationRepository for SqliteDatabase {
 
     async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError> {
         self.run(move |conn| {
-            diesel::delete(conversations::table.filter(conversations::user_id.eq(owner.to_string())))
-                .execute(conn)
-                .map(|n| n as u64)
-                .map_err(repository_error)
+            diesel::delete(
+                conversations::table.filter(conversations::user_id.eq(owner.to_string())),
+            )
+            .execute(conn)
+            .map(|n| n as u64)
+            .map_err(repository_error)
         })
         .await
     }

@@ -12,12 +12,19 @@ impl DatasetRepository for SqliteDatabase {
     async fn insert(&self, dataset: &Dataset) -> Result<(), RepositoryError> {
         let row = DatasetRow::from(dataset);
         self.run(move |conn| {
-            diesel::insert_into(datasets::table).values(&row).execute(conn).map(|_| ()).map_err(repository_error)
+            diesel::insert_into(datasets::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(repository_error)
         })
         .await
     }
 
-    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Dataset>, RepositoryError> {
+    async fn list_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<Dataset>, RepositoryError> {
         self.run(move |conn| {
             datasets::table
                 .filter(datasets::conversation_id.eq(conversation.to_string()))

@@ -12,7 +12,10 @@ impl DatabaseHealth for SqliteDatabase {
         self.run(|conn| {
             conn.batch_execute("SELECT 1").map_err(repository_error)?;
             // A schema read proves the migrations are in place, not just that the file opens.
-            diesel::sql_query("SELECT id FROM users LIMIT 0").execute(conn).map(|_| ()).map_err(repository_error)
+            diesel::sql_query("SELECT id FROM users LIMIT 0")
+                .execute(conn)
+                .map(|_| ())
+                .map_err(repository_error)
         })
         .await
     }

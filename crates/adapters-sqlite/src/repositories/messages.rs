@@ -13,7 +13,9 @@ impl MessageRepository for SqliteDatabase {
         let row = MessageRow::from(message);
         self.run(move |conn| {
             conn.immediate_transaction(|conn| {
-                diesel::insert_into(messages::table).values(&row).execute(conn)?;
+                diesel::insert_into(messages::table)
+                    .values(&row)
+                    .execute(conn)?;
                 diesel::update(conversations::table.find(&row.conversation_id))
                     .set(conversations::updated_at.eq(&row.created_at))
                     .execute(conn)?;
@@ -24,7 +26,10 @@ impl MessageRepository for SqliteDatabase {
         .await
     }
 
-    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Message>, RepositoryError> {
+    async fn list_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<Message>, RepositoryError> {
         self.run(move |conn| {
             messages::table
                 .filter(messages::conversation_id.eq(conversation.to_string()))

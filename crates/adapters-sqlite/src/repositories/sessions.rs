@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use tabletalk_ports::{RepositoryError, Session, SessionId, SessionRepository, Timestamp, TokenHash};
+use tabletalk_ports::{
+    RepositoryError, Session, SessionId, SessionRepository, Timestamp, TokenHash,
+};
 
 use crate::SqliteDatabase;
 use crate::error::repository_error;
@@ -12,12 +14,19 @@ impl SessionRepository for SqliteDatabase {
     async fn create(&self, session: &Session) -> Result<(), RepositoryError> {
         let row = SessionRow::from(session);
         self.run(move |conn| {
-            diesel::insert_into(sessions::table).values(&row).execute(conn).map(|_| ()).map_err(repository_error)
+            diesel::insert_into(sessions::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(repository_error)
         })
         .await
     }
 
-    async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepositoryError> {
+    async fn find_by_token_hash(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, RepositoryError> {
         let hash = hash.0.to_vec();
         self.run(move |conn| {
             sessions::table
@@ -53,7 +62,10 @@ impl SessionRepository for SqliteDatabase {
 
     async fn delete(&self, id: SessionId) -> Result<bool, RepositoryError> {
         self.run(move |conn| {
-            diesel::delete(sessions::table.find(id.to_string())).execute(conn).map(|n| n > 0).map_err(repository_error)
+            diesel::delete(sessions::table.find(id.to_string()))
+                .execute(conn)
+                .map(|n| n > 0)
+                .map_err(repository_error)
         })
         .await
     }

@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use tabletalk_ports::{RepositoryError, Timestamp, TokenUsage, TokenUsageRepository, UsageEntry, UserId};
+use tabletalk_ports::{
+    RepositoryError, Timestamp, TokenUsage, TokenUsageRepository, UsageEntry, UserId,
+};
 
 use crate::SqliteDatabase;
 use crate::error::repository_error;
@@ -25,23 +27,38 @@ impl TokenUsageRepository for SqliteDatabase {
             token_usage::timestamp.eq(usage.timestamp.to_string()),
         );
         self.run(move |conn| {
-            diesel::insert_into(token_usage::table).values(values).execute(conn).map(|_| ()).map_err(repository_error)
+            diesel::insert_into(token_usage::table)
+                .values(values)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(repository_error)
         })
         .await
     }
 
-    async fn entries_since(&self, user: UserId, since: Timestamp) -> Result<Vec<UsageEntry>, RepositoryError> {
+    async fn entries_since(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<Vec<UsageEntry>, RepositoryError> {
         self.run(move |conn| {
             token_usage::table
                 .filter(token_usage::user_id.eq(user.to_string()))
                 .filter(token_usage::timestamp.gt(since.to_string()))
                 .order((token_usage::timestamp.asc(), token_usage::id.asc()))
-                .select((token_usage::timestamp, token_usage::input_tokens, token_usage::output_tokens))
+                .select((
+                    token_usage::timestamp,
+                    token_usage::input_tokens,
+                    token_usage::output_tokens,
+                ))
                 .load::<(String, i64, i64)>(conn)
                 .map_err(repository_error)?
                 .into_iter()
                 .map(|(at, input, output)| {
-                    Ok(UsageEntry { timestamp: parse(&at, "token_usage.timestamp")?, tokens: input + output })
+                    Ok(UsageEntry {
+                        timestamp: parse(&at, "token_usage.timestamp")?,
+                        tokens: input + output,
+                    })
                 })
                 .collect()
         })

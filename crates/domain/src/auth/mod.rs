@@ -8,6 +8,7 @@ mod token;
 mod tests;
 
 pub use service::{
-    AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession, LogoutError,
+    AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession,
+    LogoutError,
 };
 pub use token::{SessionToken, sha256};

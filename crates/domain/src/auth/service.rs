@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 use tabletalk_ports::{
-    Clock, Identity, RepositoryError, Session, SessionId, SessionRepository, Timestamp, User, UserRepository,
+    Clock, Identity, RepositoryError, Session, SessionId, SessionRepository, Timestamp, User,
+    UserRepository,
 };
 
 use super::throttle::LoginThrottle;
@@ -93,7 +94,9 @@ pub struct AuthService {
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,7 +107,13 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         settings: AuthSettings,
     ) -> Self {
-        Self { users, sessions, clock, settings, throttle: LoginThrottle::default() }
+        Self {
+            users,
+            sessions,
+            clock,
+            settings,
+            throttle: LoginThrottle::default(),
+        }
     }
 
     /// Whether the server runs in local mode.
@@ -119,7 +128,11 @@ impl AuthService {
 
     /// Local-mode sign-in with the access key (behaviour.md §1.5). `client` is the caller's address, used to
     /// throttle guessing.
-    pub async fn dev_login(&self, presented_key: &str, client: &str) -> Result<IssuedSession, DevLoginError> {
+    pub async fn dev_login(
+        &self,
+        presented_key: &str,
+        client: &str,
+    ) -> Result<IssuedSession, DevLoginError> {
         let AuthMode::Local { access_key_hash } = &self.settings.mode else {
             return Err(DevLoginError::NotLocalMode);
         };
@@ -171,8 +184,15 @@ impl AuthService {
             return Err(AuthError::NotAuthenticated);
         };
         let extended = now.millis_since(session.last_extended_at) >= EXTENSION_INTERVAL_MS
-            && self.sessions.extend(session.id, now + self.settings.session_ttl, now).await?;
-        Ok(Authenticated { user, session_id: session.id, extended })
+            && self
+                .sessions
+                .extend(session.id, now + self.settings.session_ttl, now)
+                .await?;
+        Ok(Authenticated {
+            user,
+            session_id: session.id,
+            extended,
+        })
     }
 
     /// Ends one session (other sessions of the user stay).

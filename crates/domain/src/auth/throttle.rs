@@ -8,7 +8,7 @@ use std::time::Duration;
 use tabletalk_ports::Timestamp;
 
 const MAX_FAILURES: usize = 10;
-const WINDOW: Duration = Duration::from_secs(600);
+const WINDOW: Duration = Duration::from_mins(10);
 /// Above this many tracked addresses, stale ones are swept so rotating addresses cannot grow the map forever.
 const SWEEP_ABOVE: usize = 10_000;
 
@@ -68,8 +68,16 @@ mod tests {
             throttle.record_failure("1.2.3.4", at(i));
         }
         assert_eq!(throttle.locked_for("1.2.3.4", at(10)), Some(590));
-        assert_eq!(throttle.locked_for("5.6.7.8", at(10)), None, "other addresses are unaffected");
+        assert_eq!(
+            throttle.locked_for("5.6.7.8", at(10)),
+            None,
+            "other addresses are unaffected"
+        );
         assert_eq!(throttle.locked_for("1.2.3.4", at(599)), Some(1));
-        assert_eq!(throttle.locked_for("1.2.3.4", at(600)), None, "the oldest failure left the window");
+        assert_eq!(
+            throttle.locked_for("1.2.3.4", at(600)),
+            None,
+            "the oldest failure left the window"
+        );
     }
 }

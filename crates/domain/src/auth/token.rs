@@ -58,7 +58,11 @@ mod tests {
         let a = SessionToken::generate().unwrap();
         let b = SessionToken::generate().unwrap();
         assert_eq!(a.expose().len(), 43);
-        assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
         assert_ne!(a.hash(), b.hash());
         assert_eq!(format!("{a:?}"), "SessionToken(***)");

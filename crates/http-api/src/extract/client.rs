@@ -14,5 +14,6 @@ pub(crate) fn client_address(req: &HttpRequest, trust_forwarded_headers: bool) -
     {
         return last.to_owned();
     }
-    req.peer_addr().map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
 }

@@ -34,12 +34,18 @@ impl FromRequest for CurrentUser {
                 .map(|c| c.value().to_owned())
                 .filter(|v| !v.is_empty())
                 .ok_or_else(ApiError::not_authenticated)?;
-            let who = state.auth.authenticate(&SessionToken::presented(token.clone())).await?;
+            let who = state
+                .auth
+                .authenticate(&SessionToken::presented(token.clone()))
+                .await?;
             if who.extended {
                 req.extensions_mut().insert(CookieAction::Set(token));
             }
             req.extensions_mut().insert(LoggedUser(who.user.id));
-            Ok(Self { user: who.user, session_id: who.session_id })
+            Ok(Self {
+                user: who.user,
+                session_id: who.session_id,
+            })
         })
     }
 }

@@ -28,7 +28,12 @@ fn is_json(req: &HttpRequest) -> bool {
 }
 
 fn declared_length(req: &HttpRequest) -> Option<usize> {
-    req.headers().get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    req.headers()
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -55,7 +60,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let Ok(chunk) = chunk else {
-                    return Ok(Self(Err(ApiError::bad_request("The request body could not be read"))));
+                    return Ok(Self(Err(ApiError::bad_request(
+                        "The request body could not be read",
+                    ))));
                 };
                 if body.len() + chunk.len() > limit {
                     return Ok(Self(Err(ApiError::payload_too_large(limit))));
@@ -69,7 +76,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 /// Syntax first (400), then shape (422), so each failure gets its own code.
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid_json(e.line(), e.column()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid_json(e.line(), e.column()))?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
@@ -81,11 +89,22 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// Turns serde's wording into a dotted field path and a short message.
 fn describe(path: &str, message: &str) -> (String, String) {
     let parent = if path == "." { "" } else { path };
-    if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
-        let field = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let field = if parent.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{parent}.{name}")
+        };
         return (field, "is required".to_owned());
     }
-    let field = if parent.is_empty() { "body".to_owned() } else { parent.to_owned() };
+    let field = if parent.is_empty() {
+        "body".to_owned()
+    } else {
+        parent.to_owned()
+    };
     (field, message.to_owned())
 }
 
@@ -110,7 +129,14 @@ mod tests {
 
     fn outcome(result: Result<Body, ApiError>) -> (&'static str, String) {
         let error = result.unwrap_err();
-        (error.code(), error.body().details.map(|d| d.to_string()).unwrap_or_default())
+        (
+            error.code(),
+            error
+                .body()
+                .details
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        )
     }
 
     #[test]
@@ -123,7 +149,9 @@ mod tests {
         assert_eq!(code, "validation_failed");
         assert!(details.contains(r#""field":"title""#), "{details}");
 
-        let (_, details) = outcome(parse(br#"{"title": "t", "items": [{"role": "user"}, {"role": 5}]}"#));
+        let (_, details) = outcome(parse(
+            br#"{"title": "t", "items": [{"role": "user"}, {"role": 5}]}"#,
+        ));
         assert!(details.contains(r#""field":"items[1].role""#), "{details}");
 
         let (_, details) = outcome(parse(b"[]"));

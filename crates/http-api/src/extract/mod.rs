@@ -19,9 +19,13 @@ use crate::{ApiError, ApiState};
 
 /// The shared state, which the app factory always registers.
 pub(crate) fn api_state(req: &HttpRequest) -> Result<web::Data<ApiState>, ApiError> {
-    req.app_data::<web::Data<ApiState>>().cloned().ok_or_else(|| {
-        ApiError::internal(&std::io::Error::other("ApiState is not registered on the app"))
-    })
+    req.app_data::<web::Data<ApiState>>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(
+                "ApiState is not registered on the app",
+            ))
+        })
 }
 
 /// A conversation id from the path; a malformed id answers exactly like an unknown one.

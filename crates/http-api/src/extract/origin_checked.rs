@@ -11,7 +11,10 @@ use crate::ApiError;
 /// The Origin rule of api.md §0.8: a state-changing request that carries `Origin` must come from an allowed
 /// origin. Requests without the header (non-browser clients) pass.
 pub(crate) fn check_origin(req: &HttpRequest) -> Result<(), ApiError> {
-    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+    if !matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return Ok(());
     }
     let Some(origin) = req.headers().get(ORIGIN) else {

@@ -32,11 +32,19 @@ async fn me(user: CurrentUser, state: web::Data<ApiState>) -> HttpResponse {
         email: user.email,
         name: user.name,
         avatar_url: user.avatar_url,
-        auth_mode: if state.auth.is_local_mode() { "local" } else { "oidc" },
+        auth_mode: if state.auth.is_local_mode() {
+            "local"
+        } else {
+            "oidc"
+        },
     })
 }
 
-async fn logout(req: HttpRequest, user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn logout(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     state.auth.logout(user.session_id).await?;
     req.extensions_mut().insert(CookieAction::Clear);
     Ok(HttpResponse::Ok().json(json!({"success": true})))
@@ -59,13 +67,24 @@ async fn dev_login(
     let body = body.into_inner()?;
     let key = body.referral_key.trim();
     match key.chars().count() {
-        0 => return Err(ApiError::validation(&[("referral_key", "must not be empty")])),
-        n if n > 256 => return Err(ApiError::validation(&[("referral_key", "must be at most 256 characters")])),
+        0 => {
+            return Err(ApiError::validation(&[(
+                "referral_key",
+                "must not be empty",
+            )]));
+        }
+        n if n > 256 => {
+            return Err(ApiError::validation(&[(
+                "referral_key",
+                "must be at most 256 characters",
+            )]));
+        }
         _ => {}
     }
     let client = client_address(&req, state.settings.trust_forwarded_headers);
     let issued = state.auth.dev_login(key, &client).await?;
     req.extensions_mut().insert(LoggedUser(issued.user.id));
-    req.extensions_mut().insert(CookieAction::Set(issued.token.expose().to_owned()));
+    req.extensions_mut()
+        .insert(CookieAction::Set(issued.token.expose().to_owned()));
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }

@@ -42,7 +42,11 @@ async fn health(state: web::Data<ApiState>) -> HttpResponse {
     // No query runs yet in this build: the engine arrives with the datasets feature, so it is idle.
     let engine_ok = true;
     HttpResponse::Ok().json(HealthResponse {
-        status: if report.database_ok && engine_ok { "ok" } else { "degraded" },
+        status: if report.database_ok && engine_ok {
+            "ok"
+        } else {
+            "degraded"
+        },
         uptime_seconds: report.uptime_seconds,
         database: ok_or_error(report.database_ok),
         worker_pool: ok_or_error(engine_ok),
@@ -54,7 +58,11 @@ async fn health(state: web::Data<ApiState>) -> HttpResponse {
             max_concurrency: limits.max_concurrency,
             queue_capacity: limits.queue_capacity,
         },
-        llm: if state.settings.llm_configured { "configured" } else { "not_configured" },
+        llm: if state.settings.llm_configured {
+            "configured"
+        } else {
+            "not_configured"
+        },
     })
 }
 

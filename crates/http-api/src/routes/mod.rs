@@ -25,7 +25,11 @@ pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
 
 /// A resource whose unmatched methods answer 405 with an `Allow` header listing `methods`.
 pub(crate) fn resource(path: &str, methods: &[Method]) -> Resource {
-    let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let allow = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     web::resource(path).default_service(web::to(move || {
         let allow = allow.clone();
         async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(Some(allow))) }

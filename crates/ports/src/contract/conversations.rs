@@ -1,7 +1,8 @@
 use super::{Repositories, at};
 use crate::{
-    Compression, Conversation, ConversationId, ConversationTitle, Dataset, DatasetFormat, DatasetId, DatasetSource,
-    DatasetStatus, Identity, Message, MessageRole, RepositoryError, Timestamp, UserId,
+    Compression, Conversation, ConversationId, ConversationTitle, Dataset, DatasetFormat,
+    DatasetId, DatasetSource, DatasetStatus, Identity, Message, MessageRole, RepositoryError,
+    Timestamp, UserId,
 };
 
 async fn owner(repos: &Repositories, subject: &str) -> UserId {
@@ -22,7 +23,12 @@ async fn conversation(repos: &Repositories, user: UserId, created: u64) -> Conve
 }
 
 /// A ready URL dataset named `name`.
-pub fn url_dataset(conversation: ConversationId, name: &str, url: &str, created: Timestamp) -> Dataset {
+pub fn url_dataset(
+    conversation: ConversationId,
+    name: &str,
+    url: &str,
+    created: Timestamp,
+) -> Dataset {
     Dataset {
         id: DatasetId::new(),
         conversation_id: conversation,
@@ -58,11 +64,33 @@ pub async fn list_orders_pinned_then_recent_with_counts_and_preview(repos: Repos
     let tie = conversation(&repos, alice, 3).await;
     conversation(&repos, bob, 4).await;
 
-    repos.conversations.set_pinned(pinned.id, true, at(2)).await.unwrap().unwrap();
+    repos
+        .conversations
+        .set_pinned(pinned.id, true, at(2))
+        .await
+        .unwrap()
+        .unwrap();
     let long_text = "ü".repeat(150);
-    repos.messages.append(&Message::user(old.id, "first", at(5))).await.unwrap();
-    repos.messages.append(&Message::user(old.id, long_text.as_str(), at(6))).await.unwrap();
-    repos.datasets.insert(&url_dataset(recent.id, "sales", "https://data.example/s.parquet", at(3))).await.unwrap();
+    repos
+        .messages
+        .append(&Message::user(old.id, "first", at(5)))
+        .await
+        .unwrap();
+    repos
+        .messages
+        .append(&Message::user(old.id, long_text.as_str(), at(6)))
+        .await
+        .unwrap();
+    repos
+        .datasets
+        .insert(&url_dataset(
+            recent.id,
+            "sales",
+            "https://data.example/s.parquet",
+            at(3),
+        ))
+        .await
+        .unwrap();
 
     let list = repos.conversations.list_for_owner(alice).await.unwrap();
     let ids: Vec<_> = list.iter().map(|s| s.conversation.id).collect();
@@ -73,7 +101,10 @@ pub async fn list_orders_pinned_then_recent_with_counts_and_preview(repos: Repos
     let old_summary = &list[1];
     assert_eq!(old_summary.message_count, 2);
     assert_eq!(old_summary.conversation.updated_at, at(6));
-    assert_eq!(old_summary.last_message_preview.as_deref(), Some("ü".repeat(100).as_str()));
+    assert_eq!(
+        old_summary.last_message_preview.as_deref(),
+        Some("ü".repeat(100).as_str())
+    );
     assert_eq!(list[3].dataset_count, 1);
     assert_eq!(list[3].last_message_preview, None);
     assert_eq!(list[0].message_count, 0);
@@ -85,16 +116,43 @@ pub async fn rename_and_pin_report_missing_conversations(repos: Repositories) {
     let c = conversation(&repos, alice, 1).await;
     let title = ConversationTitle::parse("Quarterly sales").unwrap();
 
-    let renamed = repos.conversations.rename(c.id, &title, at(10)).await.unwrap().unwrap();
-    assert_eq!((renamed.title.as_str(), renamed.updated_at), ("Quarterly sales", at(10)));
-    let pinned = repos.conversations.set_pinned(c.id, true, at(20)).await.unwrap().unwrap();
+    let renamed = repos
+        .conversations
+        .rename(c.id, &title, at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (renamed.title.as_str(), renamed.updated_at),
+        ("Quarterly sales", at(10))
+    );
+    let pinned = repos
+        .conversations
+        .set_pinned(c.id, true, at(20))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(pinned.is_pinned);
     assert_eq!(pinned.updated_at, at(20));
     assert_eq!(repos.conversations.find(c.id).await.unwrap(), Some(pinned));
 
     let missing = ConversationId::new();
-    assert_eq!(repos.conversations.rename(missing, &title, at(30)).await.unwrap(), None);
-    assert_eq!(repos.conversations.set_pinned(missing, true, at(30)).await.unwrap(), None);
+    assert_eq!(
+        repos
+            .conversations
+            .rename(missing, &title, at(30))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        repos
+            .conversations
+            .set_pinned(missing, true, at(30))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(repos.conversations.find(missing).await.unwrap(), None);
 }
 
@@ -103,20 +161,63 @@ pub async fn deleting_a_conversation_cascades_and_keeps_usage(repos: Repositorie
     let alice = owner(&repos, "alice").await;
     let doomed = conversation(&repos, alice, 1).await;
     let kept = conversation(&repos, alice, 2).await;
-    repos.messages.append(&Message::user(doomed.id, "hello", at(3))).await.unwrap();
-    repos.messages.append(&Message::user(kept.id, "still here", at(4))).await.unwrap();
-    repos.datasets.insert(&url_dataset(doomed.id, "t1", "https://d.example/a.csv", at(3))).await.unwrap();
+    repos
+        .messages
+        .append(&Message::user(doomed.id, "hello", at(3)))
+        .await
+        .unwrap();
+    repos
+        .messages
+        .append(&Message::user(kept.id, "still here", at(4)))
+        .await
+        .unwrap();
+    repos
+        .datasets
+        .insert(&url_dataset(
+            doomed.id,
+            "t1",
+            "https://d.example/a.csv",
+            at(3),
+        ))
+        .await
+        .unwrap();
     super::usage::record_usage(&repos, alice, Some(doomed.id), 500, at(5)).await;
 
     assert!(repos.conversations.delete(doomed.id).await.unwrap());
     assert!(!repos.conversations.delete(doomed.id).await.unwrap());
     assert_eq!(repos.conversations.find(doomed.id).await.unwrap(), None);
-    assert!(repos.messages.list_for_conversation(doomed.id).await.unwrap().is_empty());
-    assert!(repos.datasets.list_for_conversation(doomed.id).await.unwrap().is_empty());
-    assert_eq!(repos.messages.list_for_conversation(kept.id).await.unwrap().len(), 1);
+    assert!(
+        repos
+            .messages
+            .list_for_conversation(doomed.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repos
+            .datasets
+            .list_for_conversation(doomed.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repos
+            .messages
+            .list_for_conversation(kept.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let usage = repos.token_usage.entries_since(alice, at(0)).await.unwrap();
-    assert_eq!(usage.iter().map(|e| e.tokens).sum::<i64>(), 500, "usage survives the conversation");
+    assert_eq!(
+        usage.iter().map(|e| e.tokens).sum::<i64>(),
+        500,
+        "usage survives the conversation"
+    );
 }
 
 /// Deleting all conversations touches only the owner's.
@@ -126,15 +227,66 @@ pub async fn delete_all_only_touches_the_owner(repos: Repositories) {
     let a1 = conversation(&repos, alice, 1).await;
     conversation(&repos, alice, 2).await;
     let b1 = conversation(&repos, bob, 3).await;
-    repos.messages.append(&Message::user(a1.id, "x", at(4))).await.unwrap();
-    repos.datasets.insert(&url_dataset(a1.id, "t1", "https://d.example/a.csv", at(4))).await.unwrap();
+    repos
+        .messages
+        .append(&Message::user(a1.id, "x", at(4)))
+        .await
+        .unwrap();
+    repos
+        .datasets
+        .insert(&url_dataset(a1.id, "t1", "https://d.example/a.csv", at(4)))
+        .await
+        .unwrap();
 
-    assert_eq!(repos.conversations.delete_all_for_owner(alice).await.unwrap(), 2);
-    assert!(repos.conversations.list_for_owner(alice).await.unwrap().is_empty());
-    assert!(repos.messages.list_for_conversation(a1.id).await.unwrap().is_empty());
-    assert!(repos.datasets.list_for_conversation(a1.id).await.unwrap().is_empty());
-    assert_eq!(repos.conversations.find(b1.id).await.unwrap().map(|c| c.user_id), Some(bob));
-    assert_eq!(repos.conversations.delete_all_for_owner(alice).await.unwrap(), 0);
+    assert_eq!(
+        repos
+            .conversations
+            .delete_all_for_owner(alice)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(
+        repos
+            .conversations
+            .list_for_owner(alice)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repos
+            .messages
+            .list_for_conversation(a1.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repos
+            .datasets
+            .list_for_conversation(a1.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repos
+            .conversations
+            .find(b1.id)
+            .await
+            .unwrap()
+            .map(|c| c.user_id),
+        Some(bob)
+    );
+    assert_eq!(
+        repos
+            .conversations
+            .delete_all_for_owner(alice)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 /// Appending stores the message, moves `updated_at`, and keeps `(created_at, id)` order; a message for an
@@ -157,14 +309,34 @@ pub async fn appending_a_message_touches_the_conversation(repos: Repositories) {
     repos.messages.append(&earlier).await.unwrap();
 
     let stored = repos.messages.list_for_conversation(c.id).await.unwrap();
-    let expected_order = if answer.id < earlier.id { [&answer, &earlier, &later] } else { [&earlier, &answer, &later] };
+    let expected_order = if answer.id < earlier.id {
+        [&answer, &earlier, &later]
+    } else {
+        [&earlier, &answer, &later]
+    };
     assert_eq!(stored.iter().collect::<Vec<_>>(), expected_order);
-    assert_eq!(stored.iter().find(|m| m.id == answer.id), Some(&answer), "every field round-trips");
+    assert_eq!(
+        stored.iter().find(|m| m.id == answer.id),
+        Some(&answer),
+        "every field round-trips"
+    );
     // `updated_at` follows the most recently appended message, even when it is older.
-    assert_eq!(repos.conversations.find(c.id).await.unwrap().unwrap().updated_at, at(5));
+    assert_eq!(
+        repos
+            .conversations
+            .find(c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        at(5)
+    );
 
     let orphan = Message::user(ConversationId::new(), "nobody home", at(10));
-    assert!(matches!(repos.messages.append(&orphan).await, Err(RepositoryError::Constraint(_))));
+    assert!(matches!(
+        repos.messages.append(&orphan).await,
+        Err(RepositoryError::Constraint(_))
+    ));
 }
 
 /// Names are unique per conversation regardless of case, URLs are unique per conversation, and both rules
@@ -177,10 +349,28 @@ pub async fn dataset_names_and_urls_are_unique_per_conversation(repos: Repositor
     repos.datasets.insert(&first).await.unwrap();
 
     let same_name = url_dataset(c.id, "SALES", "https://d.example/b.parquet", at(4));
-    assert!(matches!(repos.datasets.insert(&same_name).await, Err(RepositoryError::Constraint(_))));
+    assert!(matches!(
+        repos.datasets.insert(&same_name).await,
+        Err(RepositoryError::Constraint(_))
+    ));
     let same_url = url_dataset(c.id, "sales2", "https://d.example/a.parquet", at(4));
-    assert!(matches!(repos.datasets.insert(&same_url).await, Err(RepositoryError::Constraint(_))));
-    repos.datasets.insert(&url_dataset(other.id, "sales", "https://d.example/a.parquet", at(4))).await.unwrap();
+    assert!(matches!(
+        repos.datasets.insert(&same_url).await,
+        Err(RepositoryError::Constraint(_))
+    ));
+    repos
+        .datasets
+        .insert(&url_dataset(
+            other.id,
+            "sales",
+            "https://d.example/a.parquet",
+            at(4),
+        ))
+        .await
+        .unwrap();
 
-    assert_eq!(repos.datasets.list_for_conversation(c.id).await.unwrap(), vec![first]);
+    assert_eq!(
+        repos.datasets.list_for_conversation(c.id).await.unwrap(),
+        vec![first]
+    );
 }

@@ -19,7 +19,7 @@ fn session(user: UserId, hash_byte: u8, created: u64) -> Session {
         token_hash: TokenHash([hash_byte; 32]),
         user_id: user,
         created_at: at(created),
-        expires_at: at(created) + Duration::from_secs(3600),
+        expires_at: at(created) + Duration::from_hours(1),
         last_extended_at: at(created),
     }
 }
@@ -31,7 +31,11 @@ pub async fn sign_in_creates_then_updates_the_user(repos: Repositories) {
     assert_eq!(first.email, "alice@example.com");
     assert_eq!((first.created_at, first.last_login_at), (at(0), at(0)));
 
-    let renamed = Identity { name: "Alice B.".to_owned(), avatar_url: Some("https://a/p.png".to_owned()), ..alice() };
+    let renamed = Identity {
+        name: "Alice B.".to_owned(),
+        avatar_url: Some("https://a/p.png".to_owned()),
+        ..alice()
+    };
     let second = repos.users.sign_in(&renamed, at(60)).await.unwrap();
     assert_eq!(second.id, first.id);
     assert_eq!(second.created_at, at(0));
@@ -39,7 +43,17 @@ pub async fn sign_in_creates_then_updates_the_user(repos: Repositories) {
     assert_eq!(second.name, "Alice B.");
     assert_eq!(repos.users.find(first.id).await.unwrap(), Some(second));
 
-    let bob = repos.users.sign_in(&Identity { subject: "bob-sub".to_owned(), ..alice() }, at(1)).await.unwrap();
+    let bob = repos
+        .users
+        .sign_in(
+            &Identity {
+                subject: "bob-sub".to_owned(),
+                ..alice()
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
     assert_ne!(bob.id, first.id);
     assert_eq!(repos.users.find(UserId::new()).await.unwrap(), None);
 }
@@ -52,30 +66,88 @@ pub async fn sessions_round_trip_extend_and_expire(repos: Repositories) {
     repos.sessions.create(&kept).await.unwrap();
     repos.sessions.create(&other).await.unwrap();
 
-    assert_eq!(repos.sessions.find_by_token_hash(&TokenHash([1; 32])).await.unwrap(), Some(kept.clone()));
-    assert_eq!(repos.sessions.find_by_token_hash(&TokenHash([9; 32])).await.unwrap(), None);
+    assert_eq!(
+        repos
+            .sessions
+            .find_by_token_hash(&TokenHash([1; 32]))
+            .await
+            .unwrap(),
+        Some(kept.clone())
+    );
+    assert_eq!(
+        repos
+            .sessions
+            .find_by_token_hash(&TokenHash([9; 32]))
+            .await
+            .unwrap(),
+        None
+    );
 
-    assert!(repos.sessions.extend(kept.id, at(7200), at(120)).await.unwrap());
-    let extended = repos.sessions.find_by_token_hash(&kept.token_hash).await.unwrap().unwrap();
-    assert_eq!((extended.expires_at, extended.last_extended_at), (at(7200), at(120)));
-    assert!(!repos.sessions.extend(SessionId::new(), at(1), at(1)).await.unwrap());
+    assert!(
+        repos
+            .sessions
+            .extend(kept.id, at(7200), at(120))
+            .await
+            .unwrap()
+    );
+    let extended = repos
+        .sessions
+        .find_by_token_hash(&kept.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (extended.expires_at, extended.last_extended_at),
+        (at(7200), at(120))
+    );
+    assert!(
+        !repos
+            .sessions
+            .extend(SessionId::new(), at(1), at(1))
+            .await
+            .unwrap()
+    );
 
     // `other` expires at t0+3610; the sweep at that instant removes it and keeps the extended one.
     assert_eq!(repos.sessions.delete_expired(at(3610)).await.unwrap(), 1);
-    assert_eq!(repos.sessions.find_by_token_hash(&other.token_hash).await.unwrap(), None);
+    assert_eq!(
+        repos
+            .sessions
+            .find_by_token_hash(&other.token_hash)
+            .await
+            .unwrap(),
+        None
+    );
 
     assert!(repos.sessions.delete(kept.id).await.unwrap());
     assert!(!repos.sessions.delete(kept.id).await.unwrap());
-    assert_eq!(repos.sessions.find_by_token_hash(&kept.token_hash).await.unwrap(), None);
+    assert_eq!(
+        repos
+            .sessions
+            .find_by_token_hash(&kept.token_hash)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// A session for a user that does not exist, or reusing a token hash, is refused.
 pub async fn sessions_need_an_existing_user(repos: Repositories) {
     let orphan = session(UserId::new(), 3, 0);
-    assert!(matches!(repos.sessions.create(&orphan).await, Err(RepositoryError::Constraint(_))));
+    assert!(matches!(
+        repos.sessions.create(&orphan).await,
+        Err(RepositoryError::Constraint(_))
+    ));
 
     let user = repos.users.sign_in(&alice(), at(0)).await.unwrap();
-    repos.sessions.create(&session(user.id, 4, 0)).await.unwrap();
+    repos
+        .sessions
+        .create(&session(user.id, 4, 0))
+        .await
+        .unwrap();
     let duplicate = session(user.id, 4, 5);
-    assert!(matches!(repos.sessions.create(&duplicate).await, Err(RepositoryError::Constraint(_))));
+    assert!(matches!(
+        repos.sessions.create(&duplicate).await,
+        Err(RepositoryError::Constraint(_))
+    ));
 }

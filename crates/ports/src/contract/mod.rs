@@ -16,23 +16,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository, SessionRepository, Timestamp,
-    TokenUsageRepository, UserRepository,
+    ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
+    SessionRepository, Timestamp, TokenUsageRepository, UserRepository,
 };
 
 pub use conversations::{
-    appending_a_message_touches_the_conversation, dataset_names_and_urls_are_unique_per_conversation,
-    delete_all_only_touches_the_owner, deleting_a_conversation_cascades_and_keeps_usage,
-    list_orders_pinned_then_recent_with_counts_and_preview, rename_and_pin_report_missing_conversations, url_dataset,
+    appending_a_message_touches_the_conversation,
+    dataset_names_and_urls_are_unique_per_conversation, delete_all_only_touches_the_owner,
+    deleting_a_conversation_cascades_and_keeps_usage,
+    list_orders_pinned_then_recent_with_counts_and_preview,
+    rename_and_pin_report_missing_conversations, url_dataset,
 };
 pub use identity::{
-    sessions_need_an_existing_user, sessions_round_trip_extend_and_expire, sign_in_creates_then_updates_the_user,
+    sessions_need_an_existing_user, sessions_round_trip_extend_and_expire,
+    sign_in_creates_then_updates_the_user,
 };
 pub use usage::{ping_answers, usage_window_is_exclusive_and_oldest_first};
 
 /// One implementation of every repository port, as the contract checks see it.
 #[derive(Clone)]
-#[expect(missing_debug_implementations, reason = "trait objects of ports are not Debug")]
+#[expect(
+    missing_debug_implementations,
+    reason = "trait objects of ports are not Debug"
+)]
 pub struct Repositories {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,

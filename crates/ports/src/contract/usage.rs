@@ -1,5 +1,7 @@
 use super::{Repositories, at};
-use crate::{CallKind, ConversationId, Identity, LlmProvider, Timestamp, TokenUsage, UsageId, UserId};
+use crate::{
+    CallKind, ConversationId, Identity, LlmProvider, Timestamp, TokenUsage, UsageId, UserId,
+};
 
 pub(super) async fn record_usage(
     repos: &Repositories,
@@ -27,10 +29,21 @@ pub(super) async fn record_usage(
 
 /// `entries_since` returns only the user's rows strictly after the bound, oldest first.
 pub async fn usage_window_is_exclusive_and_oldest_first(repos: Repositories) {
-    let alice = repos.users.sign_in(&Identity::local_user(), at(0)).await.unwrap().id;
+    let alice = repos
+        .users
+        .sign_in(&Identity::local_user(), at(0))
+        .await
+        .unwrap()
+        .id;
     let bob = repos
         .users
-        .sign_in(&Identity { subject: "bob".to_owned(), ..Identity::local_user() }, at(0))
+        .sign_in(
+            &Identity {
+                subject: "bob".to_owned(),
+                ..Identity::local_user()
+            },
+            at(0),
+        )
         .await
         .unwrap()
         .id;
@@ -39,9 +52,26 @@ pub async fn usage_window_is_exclusive_and_oldest_first(repos: Repositories) {
     record_usage(&repos, alice, None, 200, at(20)).await;
     record_usage(&repos, bob, None, 999, at(25)).await;
 
-    let entries = repos.token_usage.entries_since(alice, at(10)).await.unwrap();
-    assert_eq!(entries.iter().map(|e| (e.timestamp, e.tokens)).collect::<Vec<_>>(), vec![(at(20), 200), (at(30), 300)]);
-    assert!(repos.token_usage.entries_since(UserId::new(), at(0)).await.unwrap().is_empty());
+    let entries = repos
+        .token_usage
+        .entries_since(alice, at(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.timestamp, e.tokens))
+            .collect::<Vec<_>>(),
+        vec![(at(20), 200), (at(30), 300)]
+    );
+    assert!(
+        repos
+            .token_usage
+            .entries_since(UserId::new(), at(0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The health check answers.

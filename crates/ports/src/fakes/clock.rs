@@ -14,28 +14,41 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: Timestamp) -> Self {
-        Self { now: Mutex::new(start) }
+        Self {
+            now: Mutex::new(start),
+        }
     }
 
     /// A clock standing at 2026-01-01T00:00:00.000Z.
     pub fn at_new_year() -> Self {
-        Self::new(Timestamp::from_unix_millis(NEW_YEAR_2026_MILLIS).unwrap_or_else(|| SystemClock.now()))
+        Self::new(
+            Timestamp::from_unix_millis(NEW_YEAR_2026_MILLIS).unwrap_or_else(|| SystemClock.now()),
+        )
     }
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now = *now + by;
     }
 
     /// Puts the clock at `at`.
     pub fn set(&self, at: Timestamp) {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -5,10 +5,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle, DatabaseHealth,
-    Dataset, DatasetRepository, DatasetSource, Identity, Message, MessageRepository, PREVIEW_CHARS, RepositoryError,
-    Session, SessionId, SessionRepository, Timestamp, TokenHash, TokenUsage, TokenUsageRepository, UsageEntry, User,
-    UserId, UserRepository,
+    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle,
+    DatabaseHealth, Dataset, DatasetRepository, DatasetSource, Identity, Message,
+    MessageRepository, PREVIEW_CHARS, RepositoryError, Session, SessionId, SessionRepository,
+    Timestamp, TokenHash, TokenUsage, TokenUsageRepository, UsageEntry, User, UserId,
+    UserRepository,
 };
 
 #[derive(Debug, Default)]
@@ -53,7 +54,9 @@ impl InMemoryStore {
     fn open(&self, method: &'static str) -> Result<MutexGuard<'_, Tables>, RepositoryError> {
         *lock(&self.calls).entry(method).or_default() += 1;
         if self.unavailable.load(Ordering::SeqCst) {
-            return Err(RepositoryError::Unavailable("in-memory store told to fail".to_owned()));
+            return Err(RepositoryError::Unavailable(
+                "in-memory store told to fail".to_owned(),
+            ));
         }
         Ok(lock(&self.tables))
     }
@@ -78,26 +81,45 @@ impl Tables {
 
     fn remove_conversations(&mut self, doomed: &[ConversationId]) {
         self.conversations.retain(|c| !doomed.contains(&c.id));
-        let doomed_messages: Vec<_> =
-            self.messages.iter().filter(|m| doomed.contains(&m.conversation_id)).map(|m| m.id).collect();
-        self.messages.retain(|m| !doomed.contains(&m.conversation_id));
-        self.datasets.retain(|d| !doomed.contains(&d.conversation_id));
+        let doomed_messages: Vec<_> = self
+            .messages
+            .iter()
+            .filter(|m| doomed.contains(&m.conversation_id))
+            .map(|m| m.id)
+            .collect();
+        self.messages
+            .retain(|m| !doomed.contains(&m.conversation_id));
+        self.datasets
+            .retain(|d| !doomed.contains(&d.conversation_id));
         for usage in &mut self.token_usage {
             if usage.conversation_id.is_some_and(|c| doomed.contains(&c)) {
                 usage.conversation_id = None;
             }
-            if usage.message_id.is_some_and(|m| doomed_messages.contains(&m)) {
+            if usage
+                .message_id
+                .is_some_and(|m| doomed_messages.contains(&m))
+            {
                 usage.message_id = None;
             }
         }
     }
 
     fn summary(&self, conversation: &Conversation) -> ConversationSummary {
-        let messages: Vec<&Message> = self.messages.iter().filter(|m| m.conversation_id == conversation.id).collect();
-        let newest = messages.iter().max_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        let messages: Vec<&Message> = self
+            .messages
+            .iter()
+            .filter(|m| m.conversation_id == conversation.id)
+            .collect();
+        let newest = messages
+            .iter()
+            .max_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
         ConversationSummary {
             conversation: conversation.clone(),
-            dataset_count: self.datasets.iter().filter(|d| d.conversation_id == conversation.id).count() as u64,
+            dataset_count: self
+                .datasets
+                .iter()
+                .filter(|d| d.conversation_id == conversation.id)
+                .count() as u64,
             message_count: messages.len() as u64,
             last_message_preview: newest.map(|m| m.content.chars().take(PREVIEW_CHARS).collect()),
         }
@@ -108,8 +130,10 @@ impl Tables {
 impl UserRepository for InMemoryStore {
     async fn sign_in(&self, identity: &Identity, now: Timestamp) -> Result<User, RepositoryError> {
         let mut tables = self.open("users.sign_in")?;
-        if let Some(user) =
-            tables.users.iter_mut().find(|u| u.oidc_issuer == identity.issuer && u.oidc_subject == identity.subject)
+        if let Some(user) = tables
+            .users
+            .iter_mut()
+            .find(|u| u.oidc_issuer == identity.issuer && u.oidc_subject == identity.subject)
         {
             user.email.clone_from(&identity.email);
             user.name.clone_from(&identity.name);
@@ -132,7 +156,12 @@ impl UserRepository for InMemoryStore {
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        Ok(self.open("users.find")?.users.iter().find(|u| u.id == id).cloned())
+        Ok(self
+            .open("users.find")?
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .cloned())
     }
 }
 
@@ -143,15 +172,27 @@ impl SessionRepository for InMemoryStore {
         if !tables.user_exists(session.user_id) {
             return Err(constraint("sessions.user_id references users"));
         }
-        if tables.sessions.iter().any(|s| s.token_hash == session.token_hash || s.id == session.id) {
+        if tables
+            .sessions
+            .iter()
+            .any(|s| s.token_hash == session.token_hash || s.id == session.id)
+        {
             return Err(constraint("sessions.token_hash is unique"));
         }
         tables.sessions.push(session.clone());
         Ok(())
     }
 
-    async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepositoryError> {
-        Ok(self.open("sessions.find_by_token_hash")?.sessions.iter().find(|s| s.token_hash == *hash).cloned())
+    async fn find_by_token_hash(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, RepositoryError> {
+        Ok(self
+            .open("sessions.find_by_token_hash")?
+            .sessions
+            .iter()
+            .find(|s| s.token_hash == *hash)
+            .cloned())
     }
 
     async fn extend(
@@ -161,10 +202,15 @@ impl SessionRepository for InMemoryStore {
         extended_at: Timestamp,
     ) -> Result<bool, RepositoryError> {
         let mut tables = self.open("sessions.extend")?;
-        Ok(tables.sessions.iter_mut().find(|s| s.id == id).map(|s| {
-            s.expires_at = expires_at;
-            s.last_extended_at = extended_at;
-        }).is_some())
+        Ok(tables
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == id)
+            .map(|s| {
+                s.expires_at = expires_at;
+                s.last_extended_at = extended_at;
+            })
+            .is_some())
     }
 
     async fn delete(&self, id: SessionId) -> Result<bool, RepositoryError> {
@@ -197,14 +243,28 @@ impl ConversationRepository for InMemoryStore {
     }
 
     async fn find(&self, id: ConversationId) -> Result<Option<Conversation>, RepositoryError> {
-        Ok(self.open("conversations.find")?.conversations.iter().find(|c| c.id == id).cloned())
+        Ok(self
+            .open("conversations.find")?
+            .conversations
+            .iter()
+            .find(|c| c.id == id)
+            .cloned())
     }
 
-    async fn list_for_owner(&self, owner: UserId) -> Result<Vec<ConversationSummary>, RepositoryError> {
+    async fn list_for_owner(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationSummary>, RepositoryError> {
         let tables = self.open("conversations.list_for_owner")?;
-        let mut owned: Vec<&Conversation> = tables.conversations.iter().filter(|c| c.user_id == owner).collect();
-        owned.sort_by(|a, b| (b.is_pinned, b.updated_at, b.id).cmp(&(a.is_pinned, a.updated_at, a.id)));
-        Ok(owned.into_iter().map(|c| tables.summary(c)).collect())
+        let mut theirs: Vec<&Conversation> = tables
+            .conversations
+            .iter()
+            .filter(|c| c.user_id == owner)
+            .collect();
+        theirs.sort_by(|a, b| {
+            (b.is_pinned, b.updated_at, b.id).cmp(&(a.is_pinned, a.updated_at, a.id))
+        });
+        Ok(theirs.into_iter().map(|c| tables.summary(c)).collect())
     }
 
     async fn rename(
@@ -215,7 +275,7 @@ impl ConversationRepository for InMemoryStore {
     ) -> Result<Option<Conversation>, RepositoryError> {
         let mut tables = self.open("conversations.rename")?;
         Ok(tables.conversation_mut(id).map(|c| {
-            c.title = title.as_ref().to_owned();
+            title.as_ref().clone_into(&mut c.title);
             c.updated_at = now;
             c.clone()
         }))
@@ -244,7 +304,12 @@ impl ConversationRepository for InMemoryStore {
 
     async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError> {
         let mut tables = self.open("conversations.delete_all_for_owner")?;
-        let doomed: Vec<_> = tables.conversations.iter().filter(|c| c.user_id == owner).map(|c| c.id).collect();
+        let doomed: Vec<_> = tables
+            .conversations
+            .iter()
+            .filter(|c| c.user_id == owner)
+            .map(|c| c.id)
+            .collect();
         tables.remove_conversations(&doomed);
         Ok(doomed.len() as u64)
     }
@@ -258,17 +323,26 @@ impl MessageRepository for InMemoryStore {
             return Err(constraint("messages.id is unique"));
         }
         let Some(conversation) = tables.conversation_mut(message.conversation_id) else {
-            return Err(constraint("messages.conversation_id references conversations"));
+            return Err(constraint(
+                "messages.conversation_id references conversations",
+            ));
         };
         conversation.updated_at = message.created_at;
         tables.messages.push(message.clone());
         Ok(())
     }
 
-    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Message>, RepositoryError> {
+    async fn list_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<Message>, RepositoryError> {
         let tables = self.open("messages.list_for_conversation")?;
-        let mut messages: Vec<Message> =
-            tables.messages.iter().filter(|m| m.conversation_id == conversation).cloned().collect();
+        let mut messages: Vec<Message> = tables
+            .messages
+            .iter()
+            .filter(|m| m.conversation_id == conversation)
+            .cloned()
+            .collect();
         messages.sort_by_key(|m| (m.created_at, m.id));
         Ok(messages)
     }
@@ -278,10 +352,21 @@ impl MessageRepository for InMemoryStore {
 impl DatasetRepository for InMemoryStore {
     async fn insert(&self, dataset: &Dataset) -> Result<(), RepositoryError> {
         let mut tables = self.open("datasets.insert")?;
-        if !tables.conversations.iter().any(|c| c.id == dataset.conversation_id) {
-            return Err(constraint("datasets.conversation_id references conversations"));
+        if !tables
+            .conversations
+            .iter()
+            .any(|c| c.id == dataset.conversation_id)
+        {
+            return Err(constraint(
+                "datasets.conversation_id references conversations",
+            ));
         }
-        let siblings = || tables.datasets.iter().filter(|d| d.conversation_id == dataset.conversation_id);
+        let siblings = || {
+            tables
+                .datasets
+                .iter()
+                .filter(|d| d.conversation_id == dataset.conversation_id)
+        };
         if siblings().any(|d| d.name.to_lowercase() == dataset.name.to_lowercase()) {
             return Err(constraint("datasets name is unique per conversation"));
         }
@@ -294,10 +379,17 @@ impl DatasetRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Dataset>, RepositoryError> {
+    async fn list_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<Dataset>, RepositoryError> {
         let tables = self.open("datasets.list_for_conversation")?;
-        let mut datasets: Vec<Dataset> =
-            tables.datasets.iter().filter(|d| d.conversation_id == conversation).cloned().collect();
+        let mut datasets: Vec<Dataset> = tables
+            .datasets
+            .iter()
+            .filter(|d| d.conversation_id == conversation)
+            .cloned()
+            .collect();
         datasets.sort_by_key(|d| (d.created_at, d.id));
         Ok(datasets)
     }
@@ -314,13 +406,20 @@ impl TokenUsageRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn entries_since(&self, user: UserId, since: Timestamp) -> Result<Vec<UsageEntry>, RepositoryError> {
+    async fn entries_since(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<Vec<UsageEntry>, RepositoryError> {
         let tables = self.open("token_usage.entries_since")?;
         let mut entries: Vec<UsageEntry> = tables
             .token_usage
             .iter()
             .filter(|u| u.user_id == user && u.timestamp > since)
-            .map(|u| UsageEntry { timestamp: u.timestamp, tokens: u.input_tokens + u.output_tokens })
+            .map(|u| UsageEntry {
+                timestamp: u.timestamp,
+                tokens: u.input_tokens + u.output_tokens,
+            })
             .collect();
         entries.sort_by_key(|e| e.timestamp);
         Ok(entries)

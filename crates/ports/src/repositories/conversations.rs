@@ -1,6 +1,9 @@
 use async_trait::async_trait;
 
-use crate::{Conversation, ConversationId, ConversationSummary, ConversationTitle, RepositoryError, Timestamp, UserId};
+use crate::{
+    Conversation, ConversationId, ConversationSummary, ConversationTitle, RepositoryError,
+    Timestamp, UserId,
+};
 
 /// Stores conversations. Deleting a conversation removes its messages and datasets and unlinks its token
 /// usage and query history.
@@ -23,7 +26,10 @@ pub trait ConversationRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable`; `Corrupt` when a row cannot be read.
-    async fn list_for_owner(&self, owner: UserId) -> Result<Vec<ConversationSummary>, RepositoryError>;
+    async fn list_for_owner(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationSummary>, RepositoryError>;
 
     /// Sets the title and `updated_at`. Returns the updated conversation, or `None` when it does not exist.
     ///

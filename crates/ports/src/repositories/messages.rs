@@ -16,5 +16,8 @@ pub trait MessageRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable`; `Corrupt` when a row cannot be read.
-    async fn list_for_conversation(&self, conversation: ConversationId) -> Result<Vec<Message>, RepositoryError>;
+    async fn list_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<Message>, RepositoryError>;
 }

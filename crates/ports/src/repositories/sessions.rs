@@ -16,7 +16,10 @@ pub trait SessionRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable` when the store cannot be reached; `Corrupt` when the row cannot be read.
-    async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepositoryError>;
+    async fn find_by_token_hash(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, RepositoryError>;
 
     /// Moves the session's expiry (sliding expiry). Returns whether the session still existed.
     ///

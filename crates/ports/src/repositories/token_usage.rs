@@ -15,5 +15,9 @@ pub trait TokenUsageRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable`; `Corrupt` when a row cannot be read.
-    async fn entries_since(&self, user: UserId, since: Timestamp) -> Result<Vec<UsageEntry>, RepositoryError>;
+    async fn entries_since(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<Vec<UsageEntry>, RepositoryError>;
 }

@@ -10,7 +10,8 @@ use tabletalk_adapters_sqlite::parse_database_url;
 
 use super::model::{
     AuthConfig, BudgetConfig, DatasetsConfig, HistoryConfig, LlmConfig, LlmProviderKind, LogFormat,
-    ObservabilityConfig, OidcConfig, QueryConfig, SecureCookies, ServerConfig, StorageConfig, WebsocketConfig,
+    ObservabilityConfig, OidcConfig, QueryConfig, SecureCookies, ServerConfig, StorageConfig,
+    WebsocketConfig,
 };
 use super::resolver::Resolver;
 use super::{Config, ConfigErrors};
@@ -40,42 +41,84 @@ pub(super) fn build(mut r: Resolver) -> Result<Config, ConfigErrors> {
     let llm = llm(&mut r);
     let budget = BudgetConfig {
         token_limit: r.int("budget.token_limit", 5_000_000, 1_000..=1_000_000_000_000),
-        warning_threshold_pct: u8::try_from(r.int("budget.warning_threshold_pct", 80, 1..=100)).unwrap_or(80),
+        warning_threshold_pct: u8::try_from(r.int("budget.warning_threshold_pct", 80, 1..=100))
+            .unwrap_or(80),
     };
     let datasets = datasets(&mut r);
     let query = query(&mut r);
     let websocket = WebsocketConfig {
-        heartbeat_interval: r.duration("websocket.heartbeat_interval", secs(30), secs(5)..=secs(300)),
+        heartbeat_interval: r.duration(
+            "websocket.heartbeat_interval",
+            secs(30),
+            secs(5)..=secs(300),
+        ),
         missed_pongs: u32_key(&mut r, "websocket.missed_pongs", 2, 1, 10),
         send_queue: u32_key(&mut r, "websocket.send_queue", 256, 16, 65_536),
-        max_connections_per_user: u32_key(&mut r, "websocket.max_connections_per_user", 20, 1, 1_000),
+        max_connections_per_user: u32_key(
+            &mut r,
+            "websocket.max_connections_per_user",
+            20,
+            1,
+            1_000,
+        ),
     };
-    let history =
-        HistoryConfig { max_entries_per_user: u64_key(&mut r, "history.max_entries_per_user", 10_000, 100, 10_000_000) };
+    let history = HistoryConfig {
+        max_entries_per_user: u64_key(
+            &mut r,
+            "history.max_entries_per_user",
+            10_000,
+            100,
+            10_000_000,
+        ),
+    };
     let observability = observability(&mut r);
 
-    r.check("storage.cache_max_bytes", storage.cache_max_bytes >= datasets.max_download_bytes, || {
-        format!("must be at least datasets.max_download_bytes ({} bytes)", datasets.max_download_bytes)
-    });
+    r.check(
+        "storage.cache_max_bytes",
+        storage.cache_max_bytes >= datasets.max_download_bytes,
+        || {
+            format!(
+                "must be at least datasets.max_download_bytes ({} bytes)",
+                datasets.max_download_bytes
+            )
+        },
+    );
     if auth.secure_cookies == SecureCookies::Always && server.public_url.starts_with("http://") {
-        tracing::warn!("auth.secure_cookies = \"true\" with an http public_url: browsers will not send the cookie");
+        tracing::warn!(
+            "auth.secure_cookies = \"true\" with an http public_url: browsers will not send the cookie"
+        );
     }
 
     let (problems, effective) = r.into_parts();
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
     }
-    Ok(Config { server, storage, auth, llm, budget, datasets, query, websocket, history, observability, effective })
+    Ok(Config {
+        server,
+        storage,
+        auth,
+        llm,
+        budget,
+        datasets,
+        query,
+        websocket,
+        history,
+        observability,
+        effective,
+    })
 }
 
 /// An absolute http(s) URL without path (other than `/`), query or fragment; returned without trailing slash.
 fn base_url(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text).map_err(|e| format!("expected an absolute http(s) URL, got {text:?} ({e})"))?;
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("expected an absolute http(s) URL, got {text:?} ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!("expected an http or https URL, got {text:?}"));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("must have no path, query or fragment, got {text:?}"));
+        return Err(format!(
+            "must have no path, query or fragment, got {text:?}"
+        ));
     }
     Ok(text.trim_end_matches('/').to_owned())
 }
@@ -91,9 +134,14 @@ fn is_loopback_url(url: &url::Url) -> bool {
 
 fn server(r: &mut Resolver, local: bool) -> ServerConfig {
     let default_host = if local { "127.0.0.1" } else { "0.0.0.0" };
-    let host_text = r.string("server.host", Some(default_host.to_owned())).unwrap_or_default();
+    let host_text = r
+        .string("server.host", Some(default_host.to_owned()))
+        .unwrap_or_default();
     let host = host_text.parse::<IpAddr>().unwrap_or_else(|_| {
-        r.problem("server.host", format!("expected an IPv4 or IPv6 address, got {host_text:?}"));
+        r.problem(
+            "server.host",
+            format!("expected an IPv4 or IPv6 address, got {host_text:?}"),
+        );
         IpAddr::from([127, 0, 0, 1])
     });
     let port = u16::try_from(r.int("server.port", 8000, 1..=65_535)).unwrap_or(8000);
@@ -105,7 +153,10 @@ fn server(r: &mut Resolver, local: bool) -> ServerConfig {
         }),
         None if local => format!("http://127.0.0.1:{port}"),
         None => {
-            r.problem("server.public_url", "is required in OIDC mode (auth.oidc.client_id is set)");
+            r.problem(
+                "server.public_url",
+                "is required in OIDC mode (auth.oidc.client_id is set)",
+            );
             String::new()
         }
     };
@@ -116,18 +167,28 @@ fn server(r: &mut Resolver, local: bool) -> ServerConfig {
         }),
         None => public_url.clone(),
     };
-    let default_cors =
-        if local { vec!["http://localhost:5173".to_owned(), "http://127.0.0.1:5173".to_owned()] } else { Vec::new() };
+    let default_cors = if local {
+        vec![
+            "http://localhost:5173".to_owned(),
+            "http://127.0.0.1:5173".to_owned(),
+        ]
+    } else {
+        Vec::new()
+    };
     let cors_origins = r.list("server.cors_origins", default_cors);
     for origin in &cors_origins {
         let valid = origin != "*" && base_url(origin).is_ok() && !origin.ends_with('/');
-        r.check("server.cors_origins", valid, || format!("each entry must be scheme://host[:port], got {origin:?}"));
+        r.check("server.cors_origins", valid, || {
+            format!("each entry must be scheme://host[:port], got {origin:?}")
+        });
     }
     let max_json_body = r.size("server.max_json_body", MIB, KIB..=64 * MIB);
     let max_large_json_body = r.size("server.max_large_json_body", 32 * MIB, KIB..=GIB);
-    r.check("server.max_large_json_body", max_large_json_body >= max_json_body, || {
-        "must be at least server.max_json_body".to_owned()
-    });
+    r.check(
+        "server.max_large_json_body",
+        max_large_json_body >= max_json_body,
+        || "must be at least server.max_json_body".to_owned(),
+    );
     ServerConfig {
         host,
         port,
@@ -143,12 +204,20 @@ fn server(r: &mut Resolver, local: bool) -> ServerConfig {
 }
 
 fn storage(r: &mut Resolver) -> StorageConfig {
-    let url = r.string("storage.database_url", Some("sqlite:///tabletalk.db".to_owned())).unwrap_or_default();
+    let url = r
+        .string(
+            "storage.database_url",
+            Some("sqlite:///tabletalk.db".to_owned()),
+        )
+        .unwrap_or_default();
     let database_path = match parse_database_url(&url) {
         Ok(path) => {
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
             if let Some(parent) = parent.filter(|p| !p.is_dir()) {
-                r.problem("storage.database_url", format!("directory {} does not exist", parent.display()));
+                r.problem(
+                    "storage.database_url",
+                    format!("directory {} does not exist", parent.display()),
+                );
             }
             path
         }
@@ -157,13 +226,22 @@ fn storage(r: &mut Resolver) -> StorageConfig {
             PathBuf::from("tabletalk.db")
         }
     };
-    let data_dir = PathBuf::from(r.string("storage.data_dir", Some("./tabletalk-data".to_owned())).unwrap_or_default());
+    let data_dir = PathBuf::from(
+        r.string("storage.data_dir", Some("./tabletalk-data".to_owned()))
+            .unwrap_or_default(),
+    );
     let upload_default = data_dir.join("uploads").to_string_lossy().into_owned();
     let cache_default = data_dir.join("cache").to_string_lossy().into_owned();
     StorageConfig {
         database_path,
-        upload_dir: PathBuf::from(r.string("storage.upload_dir", Some(upload_default)).unwrap_or_default()),
-        cache_dir: PathBuf::from(r.string("storage.cache_dir", Some(cache_default)).unwrap_or_default()),
+        upload_dir: PathBuf::from(
+            r.string("storage.upload_dir", Some(upload_default))
+                .unwrap_or_default(),
+        ),
+        cache_dir: PathBuf::from(
+            r.string("storage.cache_dir", Some(cache_default))
+                .unwrap_or_default(),
+        ),
         data_dir,
         cache_max_bytes: r.size("storage.cache_max_bytes", 2 * GIB, 0..=u64::MAX),
     }
@@ -177,34 +255,54 @@ fn is_dns_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
 fn auth(r: &mut Resolver) -> AuthConfig {
-    let secure_text = r.string("auth.secure_cookies", Some("auto".to_owned())).unwrap_or_default();
+    let secure_text = r
+        .string("auth.secure_cookies", Some("auto".to_owned()))
+        .unwrap_or_default();
     let secure_cookies = match secure_text.as_str() {
         "auto" => SecureCookies::Auto,
         "true" => SecureCookies::Always,
         "false" => SecureCookies::Never,
         other => {
-            r.problem("auth.secure_cookies", format!("expected \"auto\", \"true\" or \"false\", got {other:?}"));
+            r.problem(
+                "auth.secure_cookies",
+                format!("expected \"auto\", \"true\" or \"false\", got {other:?}"),
+            );
             SecureCookies::Auto
         }
     };
-    let domains: Vec<String> =
-        r.list("auth.allowed_email_domains", Vec::new()).into_iter().map(|d| d.to_ascii_lowercase()).collect();
+    let domains: Vec<String> = r
+        .list("auth.allowed_email_domains", Vec::new())
+        .into_iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect();
     for domain in &domains {
-        r.check("auth.allowed_email_domains", is_dns_name(domain), || format!("{domain:?} is not a DNS name"));
+        r.check("auth.allowed_email_domains", is_dns_name(domain), || {
+            format!("{domain:?} is not a DNS name")
+        });
     }
     let local_access_key = r.secret("auth.local_access_key");
     if let Some(key) = &local_access_key {
         let key = key.expose_secret();
-        r.check("auth.local_access_key", key.chars().count() >= 16, || "must be at least 16 characters".to_owned());
-        r.check("auth.local_access_key", key.trim() == key, || "must not start or end with whitespace".to_owned());
+        r.check("auth.local_access_key", key.chars().count() >= 16, || {
+            "must be at least 16 characters".to_owned()
+        });
+        r.check("auth.local_access_key", key.trim() == key, || {
+            "must not start or end with whitespace".to_owned()
+        });
     }
     AuthConfig {
-        session_ttl: r.duration("auth.session_ttl", secs(7 * 86_400), secs(300)..=secs(365 * 86_400)),
+        session_ttl: r.duration(
+            "auth.session_ttl",
+            secs(7 * 86_400),
+            secs(300)..=secs(365 * 86_400),
+        ),
         secure_cookies,
         require_referral: r.bool("auth.require_referral", true),
         allowed_email_domains: domains,
@@ -214,52 +312,113 @@ fn auth(r: &mut Resolver) -> AuthConfig {
 }
 
 fn oidc(r: &mut Resolver) -> OidcConfig {
-    let issuer = r.string("auth.oidc.issuer", Some("https://accounts.google.com".to_owned())).unwrap_or_default();
+    let issuer = r
+        .string(
+            "auth.oidc.issuer",
+            Some("https://accounts.google.com".to_owned()),
+        )
+        .unwrap_or_default();
     match url::Url::parse(&issuer) {
-        Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&url)) => {}
-        _ => r.problem("auth.oidc.issuer", format!("expected an https URL (http only for loopback), got {issuer:?}")),
+        Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&url)) => {
+        }
+        _ => r.problem(
+            "auth.oidc.issuer",
+            format!("expected an https URL (http only for loopback), got {issuer:?}"),
+        ),
     }
-    let client_id = r.string("auth.oidc.client_id", None).filter(|id| !id.is_empty());
+    let client_id = r
+        .string("auth.oidc.client_id", None)
+        .filter(|id| !id.is_empty());
     let client_secret = r.secret("auth.oidc.client_secret");
     if client_id.is_some() && client_secret.is_none() {
-        r.problem("auth.oidc.client_secret", "is required when auth.oidc.client_id is set");
+        r.problem(
+            "auth.oidc.client_secret",
+            "is required when auth.oidc.client_id is set",
+        );
     }
-    let scopes = r.list("auth.oidc.scopes", vec!["openid".into(), "email".into(), "profile".into()]);
-    r.check("auth.oidc.scopes", scopes.iter().any(|s| s == "openid"), || "must contain \"openid\"".to_owned());
-    OidcConfig { issuer, client_id, client_secret, scopes }
+    let scopes = r.list(
+        "auth.oidc.scopes",
+        vec!["openid".into(), "email".into(), "profile".into()],
+    );
+    r.check(
+        "auth.oidc.scopes",
+        scopes.iter().any(|s| s == "openid"),
+        || "must contain \"openid\"".to_owned(),
+    );
+    OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        scopes,
+    }
 }
 
 fn llm(r: &mut Resolver) -> LlmConfig {
-    let api_key = r.secret("llm.api_key").filter(|k| !k.expose_secret().is_empty());
+    let api_key = r
+        .secret("llm.api_key")
+        .filter(|k| !k.expose_secret().is_empty());
     let default_provider = if api_key.is_some() { "gemini" } else { "none" };
-    let provider_text = r.string("llm.provider", Some(default_provider.to_owned())).unwrap_or_default();
+    let provider_text = r
+        .string("llm.provider", Some(default_provider.to_owned()))
+        .unwrap_or_default();
     let provider = match provider_text.as_str() {
         "gemini" => LlmProviderKind::Gemini,
         "openai" => LlmProviderKind::OpenAi,
         "none" => LlmProviderKind::None,
         other => {
-            r.problem("llm.provider", format!("expected \"gemini\", \"openai\" or \"none\", got {other:?}"));
+            r.problem(
+                "llm.provider",
+                format!("expected \"gemini\", \"openai\" or \"none\", got {other:?}"),
+            );
             LlmProviderKind::None
         }
     };
     if provider == LlmProviderKind::Gemini && api_key.is_none() {
-        r.problem("llm.api_key", "is required when llm.provider is \"gemini\" (or set GEMINI_API_KEY)");
+        r.problem(
+            "llm.api_key",
+            "is required when llm.provider is \"gemini\" (or set GEMINI_API_KEY)",
+        );
     }
     let openai = provider == LlmProviderKind::OpenAi;
-    let default_base = if openai { "https://api.openai.com/v1" } else { "https://generativelanguage.googleapis.com" };
-    let base_url = r.string("llm.base_url", Some(default_base.to_owned())).unwrap_or_default();
+    let default_base = if openai {
+        "https://api.openai.com/v1"
+    } else {
+        "https://generativelanguage.googleapis.com"
+    };
+    let base_url = r
+        .string("llm.base_url", Some(default_base.to_owned()))
+        .unwrap_or_default();
     match url::Url::parse(&base_url) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-        _ => r.problem("llm.base_url", format!("expected an absolute http(s) URL, got {base_url:?}")),
+        _ => r.problem(
+            "llm.base_url",
+            format!("expected an absolute http(s) URL, got {base_url:?}"),
+        ),
     }
-    let model = r.string("llm.model", (!openai).then(|| "gemini-2.5-flash".to_owned())).unwrap_or_default();
+    let model = r
+        .string(
+            "llm.model",
+            (!openai).then(|| "gemini-2.5-flash".to_owned()),
+        )
+        .unwrap_or_default();
     if model.trim().is_empty() {
-        r.problem("llm.model", if openai { "is required when llm.provider is \"openai\"" } else { "must not be empty" });
+        r.problem(
+            "llm.model",
+            if openai {
+                "is required when llm.provider is \"openai\""
+            } else {
+                "must not be empty"
+            },
+        );
     }
     let default_models = if openai {
         Vec::new()
     } else {
-        vec!["gemini-2.5-flash".into(), "gemini-2.5-pro".into(), "gemini-2.0-flash".into()]
+        vec![
+            "gemini-2.5-flash".into(),
+            "gemini-2.5-pro".into(),
+            "gemini-2.0-flash".into(),
+        ]
     };
     let mut models = r.list("llm.models", default_models);
     if !model.is_empty() && !models.contains(&model) {
@@ -267,7 +426,9 @@ fn llm(r: &mut Resolver) -> LlmConfig {
     }
     let idle_timeout = r.duration("llm.idle_timeout", secs(60), secs(5)..=secs(600));
     let call_timeout = r.duration("llm.call_timeout", secs(300), secs(5)..=secs(1800));
-    r.check("llm.call_timeout", call_timeout >= idle_timeout, || "must be at least llm.idle_timeout".to_owned());
+    r.check("llm.call_timeout", call_timeout >= idle_timeout, || {
+        "must be at least llm.idle_timeout".to_owned()
+    });
     LlmConfig {
         provider,
         api_key,
@@ -276,7 +437,11 @@ fn llm(r: &mut Resolver) -> LlmConfig {
         models,
         thinking: r.bool("llm.thinking", true),
         max_retries: u32_key(r, "llm.max_retries", 3, 0, 10),
-        retry_base_delay: r.duration("llm.retry_base_delay", secs(2), Duration::from_millis(100)..=secs(30)),
+        retry_base_delay: r.duration(
+            "llm.retry_base_delay",
+            secs(2),
+            Duration::from_millis(100)..=secs(30),
+        ),
         idle_timeout,
         call_timeout,
         max_tool_calls: u32_key(r, "llm.max_tool_calls", 5, 1, 20),
@@ -290,23 +455,34 @@ fn llm(r: &mut Resolver) -> LlmConfig {
 }
 
 fn is_cidr(text: &str) -> bool {
-    let Some((ip, prefix)) = text.split_once('/') else { return false };
-    let Ok(ip) = ip.parse::<IpAddr>() else { return false };
+    let Some((ip, prefix)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        return false;
+    };
     let max = if ip.is_ipv4() { 32 } else { 128 };
     prefix.parse::<u8>().is_ok_and(|p| p <= max)
 }
 
 fn datasets(r: &mut Resolver) -> DatasetsConfig {
     let allow_private_networks = r.bool("datasets.allow_private_networks", false);
-    let allowed_hosts: Vec<String> =
-        r.list("datasets.allowed_hosts", Vec::new()).into_iter().map(|h| h.to_ascii_lowercase()).collect();
+    let allowed_hosts: Vec<String> = r
+        .list("datasets.allowed_hosts", Vec::new())
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
     for host in &allowed_hosts {
         let name = host.strip_prefix("*.").unwrap_or(host);
-        r.check("datasets.allowed_hosts", is_dns_name(name), || format!("{host:?} is not a host name or *.host"));
+        r.check("datasets.allowed_hosts", is_dns_name(name), || {
+            format!("{host:?} is not a host name or *.host")
+        });
     }
     let allowed_cidrs = r.list("datasets.allowed_cidrs", Vec::new());
     for cidr in &allowed_cidrs {
-        r.check("datasets.allowed_cidrs", is_cidr(cidr), || format!("{cidr:?} is not a network in CIDR form"));
+        r.check("datasets.allowed_cidrs", is_cidr(cidr), || {
+            format!("{cidr:?} is not a network in CIDR form")
+        });
     }
     DatasetsConfig {
         max_per_conversation: u32_key(r, "datasets.max_per_conversation", 50, 1, 1_000),
@@ -316,10 +492,20 @@ fn datasets(r: &mut Resolver) -> DatasetsConfig {
         allowed_hosts,
         allowed_cidrs,
         probe_timeout: r.duration("datasets.probe_timeout", secs(30), secs(1)..=secs(300)),
-        download_timeout: r.duration("datasets.download_timeout", secs(300), secs(10)..=secs(7_200)),
+        download_timeout: r.duration(
+            "datasets.download_timeout",
+            secs(300),
+            secs(10)..=secs(7_200),
+        ),
         csv_infer_rows: u32_key(r, "datasets.csv_infer_rows", 10_000, 100, 1_000_000),
         stats_timeout: r.duration("datasets.stats_timeout", secs(30), secs(0)..=secs(600)),
-        profile_sample_rows: u32_key(r, "datasets.profile_sample_rows", 100_000, 1_000, 10_000_000),
+        profile_sample_rows: u32_key(
+            r,
+            "datasets.profile_sample_rows",
+            100_000,
+            1_000,
+            10_000_000,
+        ),
     }
 }
 
@@ -333,14 +519,23 @@ fn query(r: &mut Resolver) -> QueryConfig {
     let max_returned_rows = u64_key(r, "query.max_returned_rows", 1_000, 1, 100_000);
     let ws_rows = u64_key(r, "query.ws_rows", 100, 1, 100_000);
     let llm_rows = u64_key(r, "query.llm_rows", 20, 1, 100_000);
-    r.check("query.auto_limit", auto_limit >= max_returned_rows, || "must be at least query.max_returned_rows".into());
-    r.check("query.max_returned_rows", max_returned_rows >= ws_rows, || "must be at least query.ws_rows".into());
-    r.check("query.ws_rows", ws_rows >= llm_rows, || "must be at least query.llm_rows".into());
+    r.check("query.auto_limit", auto_limit >= max_returned_rows, || {
+        "must be at least query.max_returned_rows".into()
+    });
+    r.check(
+        "query.max_returned_rows",
+        max_returned_rows >= ws_rows,
+        || "must be at least query.ws_rows".into(),
+    );
+    r.check("query.ws_rows", ws_rows >= llm_rows, || {
+        "must be at least query.llm_rows".into()
+    });
     QueryConfig {
         timeout: r.duration("query.timeout", secs(60), secs(1)..=secs(3_600)),
         memory_limit: r.size("query.memory_limit", GIB, 64 * MIB..=TIB),
         max_concurrency,
-        queue_capacity: usize::try_from(u64_key(r, "query.queue_capacity", 32, 0, 10_000)).unwrap_or(32),
+        queue_capacity: usize::try_from(u64_key(r, "query.queue_capacity", 32, 0, 10_000))
+            .unwrap_or(32),
         queue_timeout: r.duration("query.queue_timeout", secs(30), secs(0)..=secs(600)),
         auto_limit,
         max_returned_rows,
@@ -353,24 +548,36 @@ fn query(r: &mut Resolver) -> QueryConfig {
 }
 
 fn observability(r: &mut Resolver) -> ObservabilityConfig {
-    let format_text = r.string("observability.log_format", Some("pretty".to_owned())).unwrap_or_default();
+    let format_text = r
+        .string("observability.log_format", Some("pretty".to_owned()))
+        .unwrap_or_default();
     let log_format = match format_text.as_str() {
         "pretty" => LogFormat::Pretty,
         "json" => LogFormat::Json,
         other => {
-            r.problem("observability.log_format", format!("expected \"pretty\" or \"json\", got {other:?}"));
+            r.problem(
+                "observability.log_format",
+                format!("expected \"pretty\" or \"json\", got {other:?}"),
+            );
             LogFormat::Pretty
         }
     };
-    let log_level = r.string("observability.log_level", Some("info".to_owned())).unwrap_or_default();
+    let log_level = r
+        .string("observability.log_level", Some("info".to_owned()))
+        .unwrap_or_default();
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
-        r.problem("observability.log_level", format!("not a valid tracing filter directive: {e}"));
+        r.problem(
+            "observability.log_level",
+            format!("not a valid tracing filter directive: {e}"),
+        );
     }
     let metrics_token = r.secret("observability.metrics_token");
     if let Some(token) = &metrics_token {
-        r.check("observability.metrics_token", token.expose_secret().chars().count() >= 16, || {
-            "must be at least 16 characters".to_owned()
-        });
+        r.check(
+            "observability.metrics_token",
+            token.expose_secret().chars().count() >= 16,
+            || "must be at least 16 characters".to_owned(),
+        );
     }
     ObservabilityConfig {
         log_format,

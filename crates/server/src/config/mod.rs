@@ -13,8 +13,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use model::{
-    AuthConfig, BudgetConfig, DatasetsConfig, HistoryConfig, LlmConfig, LlmProviderKind, LogFormat, ObservabilityConfig,
-    OidcConfig, QueryConfig, SecureCookies, ServerConfig, StorageConfig, WebsocketConfig,
+    AuthConfig, BudgetConfig, DatasetsConfig, HistoryConfig, LlmConfig, LlmProviderKind, LogFormat,
+    ObservabilityConfig, OidcConfig, QueryConfig, SecureCookies, ServerConfig, StorageConfig,
+    WebsocketConfig,
 };
 pub use sources::{Problem, Source};
 
@@ -32,7 +33,10 @@ pub struct ConfigInputs {
 impl ConfigInputs {
     /// The real process environment.
     pub fn from_process(file: Option<PathBuf>) -> Self {
-        Self { file, env: std::env::vars().collect() }
+        Self {
+            file,
+            env: std::env::vars().collect(),
+        }
     }
 }
 
@@ -70,7 +74,10 @@ impl Config {
     /// Layers and validates the configuration.
     pub fn load(inputs: &ConfigInputs) -> Result<Self, ConfigErrors> {
         let mut layered = Layered::default();
-        let file = inputs.file.clone().or_else(|| inputs.env.get("TABLETALK_CONFIG").map(PathBuf::from));
+        let file = inputs
+            .file
+            .clone()
+            .or_else(|| inputs.env.get("TABLETALK_CONFIG").map(PathBuf::from));
         if let Some(path) = &file {
             layered.add_file(path);
         }

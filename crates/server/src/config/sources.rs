@@ -39,7 +39,11 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Some(source) => write!(f, "configuration error: {} ({source}): {}", self.key, self.message),
+            Some(source) => write!(
+                f,
+                "configuration error: {} ({source}): {}",
+                self.key, self.message
+            ),
             None => write!(f, "configuration error: {}: {}", self.key, self.message),
         }
     }
@@ -65,14 +69,27 @@ fn raw_from_toml(value: config::Value) -> Option<Raw> {
         ValueKind::U128(u) => Raw::Int(i64::try_from(u).ok()?),
         ValueKind::Float(x) => Raw::Float(x),
         ValueKind::Boolean(b) => Raw::Bool(b),
-        ValueKind::Array(items) => Raw::List(items.into_iter().map(raw_from_toml).collect::<Option<_>>()?),
+        ValueKind::Array(items) => Raw::List(
+            items
+                .into_iter()
+                .map(raw_from_toml)
+                .collect::<Option<_>>()?,
+        ),
         ValueKind::Nil | ValueKind::Table(_) => return None,
     })
 }
 
-fn flatten(prefix: &str, table: config::Map<String, config::Value>, out: &mut Vec<(String, config::Value)>) {
+fn flatten(
+    prefix: &str,
+    table: config::Map<String, config::Value>,
+    out: &mut Vec<(String, config::Value)>,
+) {
     for (name, value) in table {
-        let key = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}.{name}")
+        };
         match value.kind {
             ValueKind::Table(inner) if known_key(&key).is_none() => flatten(&key, inner, out),
             _ => out.push((key, value)),
@@ -82,7 +99,11 @@ fn flatten(prefix: &str, table: config::Map<String, config::Value>, out: &mut Ve
 
 impl Layered {
     fn problem(&mut self, key: &str, source: Source, message: impl Into<String>) {
-        self.problems.push(Problem { key: key.to_owned(), source: Some(source), message: message.into() });
+        self.problems.push(Problem {
+            key: key.to_owned(),
+            source: Some(source),
+            message: message.into(),
+        });
     }
 
     /// Reads the TOML file; a missing or unparsable file is a problem.
@@ -95,7 +116,7 @@ impl Layered {
         let parsed = config::Config::builder()
             .add_source(config::File::from(path).format(FileFormat::Toml))
             .build()
-            .and_then(|c| c.try_deserialize::<config::Map<String, config::Value>>());
+            .and_then(config::Config::try_deserialize::<config::Map<String, config::Value>>);
         let table = match parsed {
             Ok(table) => table,
             Err(error) => {
@@ -114,7 +135,11 @@ impl Layered {
                 Some(raw) => {
                     self.values.insert(known, (raw, source.clone()));
                 }
-                None => self.problem(&key, source.clone(), "expected a value, got a table or nothing"),
+                None => self.problem(
+                    &key,
+                    source.clone(),
+                    "expected a value, got a table or nothing",
+                ),
             }
         }
     }
@@ -122,7 +147,9 @@ impl Layered {
     /// chatDF's variables, converted to the canonical keys' syntax.
     pub(crate) fn add_aliases(&mut self, env: &BTreeMap<String, String>) {
         for alias in ALIASES {
-            let Some(text) = env.get(alias.var) else { continue };
+            let Some(text) = env.get(alias.var) else {
+                continue;
+            };
             let source = Source::Env(alias.var.to_owned());
             let trimmed = text.trim();
             let converted = match alias.kind {
@@ -132,15 +159,25 @@ impl Layered {
                 },
                 _ if trimmed.is_empty() => continue,
                 AliasKind::Plain => Some(Raw::Str(text.clone())),
-                AliasKind::Days => trimmed.parse::<u64>().ok().map(|n| Raw::Str(format!("{n}d"))),
-                AliasKind::Mebibytes => trimmed.parse::<u64>().ok().map(|n| Raw::Str(format!("{n}MiB"))),
+                AliasKind::Days => trimmed
+                    .parse::<u64>()
+                    .ok()
+                    .map(|n| Raw::Str(format!("{n}d"))),
+                AliasKind::Mebibytes => trimmed
+                    .parse::<u64>()
+                    .ok()
+                    .map(|n| Raw::Str(format!("{n}MiB"))),
                 AliasKind::BoolText => parse_bool(trimmed).map(|b| Raw::Str(b.to_string())),
             };
             match converted {
                 Some(raw) => {
                     self.values.insert(alias.key, (raw, source));
                 }
-                None => self.problem(alias.key, source, format!("{} cannot be read from {text:?}", alias.expected())),
+                None => self.problem(
+                    alias.key,
+                    source,
+                    format!("{} cannot be read from {text:?}", alias.expected()),
+                ),
             }
         }
     }

@@ -20,7 +20,10 @@ impl Raw {
             Self::Int(i) => i.to_string(),
             Self::Float(f) => f.to_string(),
             Self::Bool(b) => b.to_string(),
-            Self::List(items) => format!("[{}]", items.iter().map(Self::shown).collect::<Vec<_>>().join(", ")),
+            Self::List(items) => format!(
+                "[{}]",
+                items.iter().map(Self::shown).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 }
@@ -45,13 +48,17 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let number: u64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(number),
             "s" => Duration::from_secs(number),
@@ -101,10 +108,10 @@ pub(crate) fn parse_list(text: &str) -> Vec<String> {
 /// A duration as config check prints it.
 pub(crate) fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
-        format!("{ms}ms")
-    } else {
+    if ms.is_multiple_of(1000) {
         format!("{}s", d.as_secs())
+    } else {
+        format!("{ms}ms")
     }
 }
 
@@ -114,10 +121,10 @@ mod tests {
 
     #[test]
     fn durations_accept_seconds_and_unit_pairs() {
-        assert_eq!(parse_duration("60"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("60"), Some(Duration::from_mins(1)));
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_mins(90)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_hours(7 * 24)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         for bad in ["abc", "", "5x", "s", "1.5s", "-1s", "10 s"] {
             assert_eq!(parse_duration(bad), None, "{bad}");

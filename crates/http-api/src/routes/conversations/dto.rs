@@ -82,7 +82,10 @@ impl From<&Message> for MessageDto {
             sql_query: m.sql_query.clone(),
             reasoning: m.reasoning.clone(),
             // Stored as JSON text (the column checks json_valid), sent as an array.
-            tool_call_trace: m.tool_call_trace.as_deref().and_then(|t| serde_json::from_str(t).ok()),
+            tool_call_trace: m
+                .tool_call_trace
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok()),
             input_tokens: m.input_tokens,
             output_tokens: m.output_tokens,
             token_count: m.token_count(),

@@ -15,18 +15,27 @@ use dto::{ConversationDetailDto, ConversationSummaryDto, CreatedDto};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/conversations", &[Method::GET, Method::POST, Method::DELETE])
-            .route(web::post().to(create))
-            .route(web::get().to(list))
-            .route(web::delete().to(delete_all)),
+        resource(
+            "/conversations",
+            &[Method::GET, Method::POST, Method::DELETE],
+        )
+        .route(web::post().to(create))
+        .route(web::get().to(list))
+        .route(web::delete().to(delete_all)),
     );
     cfg.service(
-        resource("/conversations/{conversation_id}", &[Method::GET, Method::PATCH, Method::DELETE])
-            .route(web::get().to(detail))
-            .route(web::patch().to(rename))
-            .route(web::delete().to(delete)),
+        resource(
+            "/conversations/{conversation_id}",
+            &[Method::GET, Method::PATCH, Method::DELETE],
+        )
+        .route(web::get().to(detail))
+        .route(web::patch().to(rename))
+        .route(web::delete().to(delete)),
     );
-    cfg.service(resource("/conversations/{conversation_id}/pin", &[Method::PATCH]).route(web::patch().to(pin)));
+    cfg.service(
+        resource("/conversations/{conversation_id}/pin", &[Method::PATCH])
+            .route(web::patch().to(pin)),
+    );
 }
 
 async fn create(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
@@ -36,7 +45,8 @@ async fn create(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpRes
 
 async fn list(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let summaries = state.conversations.list(user.user.id).await?;
-    let conversations: Vec<ConversationSummaryDto> = summaries.iter().map(ConversationSummaryDto::from).collect();
+    let conversations: Vec<ConversationSummaryDto> =
+        summaries.iter().map(ConversationSummaryDto::from).collect();
     Ok(HttpResponse::Ok().json(json!({ "conversations": conversations })))
 }
 
@@ -62,7 +72,8 @@ async fn rename(
     body: ApiJson<RenameRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let title = ConversationTitle::parse(&body.title).map_err(|e| ApiError::validation(&[("title", &e.to_string())]))?;
+    let title = ConversationTitle::parse(&body.title)
+        .map_err(|e| ApiError::validation(&[("title", &e.to_string())]))?;
     let id = conversation_id(&path)?;
     let conversation = state.conversations.rename(user.user.id, id, &title).await?;
     Ok(HttpResponse::Ok().json(json!({
@@ -85,7 +96,10 @@ async fn pin(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let id = conversation_id(&path)?;
-    let conversation = state.conversations.set_pinned(user.user.id, id, body.is_pinned).await?;
+    let conversation = state
+        .conversations
+        .set_pinned(user.user.id, id, body.is_pinned)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "id": conversation.id.to_string(),
         "is_pinned": conversation.is_pinned,
@@ -103,7 +117,10 @@ async fn delete(
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
 
-async fn delete_all(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn delete_all(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let deleted_count = state.conversations.delete_all(user.user.id).await?;
     Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted_count})))
 }
