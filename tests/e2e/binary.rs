@@ -198,3 +198,36 @@ fn migrate_is_idempotent_and_revert_round_trips() {
         assert!(help.contains(command), "{help}");
     }
 }
+
+#[test]
+fn referral_keys_are_created_and_listed_by_the_cli() {
+    let binary = Binary::new();
+    let output = binary.run(&["referral", "create", "--count", "3"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(created.len(), 3);
+    assert!(created.iter().all(|k| {
+        k.len() == 22
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }));
+
+    let listed = binary.run(&["referral", "list", "--unused"], &[]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for key in &created {
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with(key.as_str()))
+            .expect("every new key is listed");
+        assert!(line.ends_with("\t-\t-"), "unused: {line}");
+    }
+    let refused = binary.run(&["referral", "create", "--count", "0"], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+}

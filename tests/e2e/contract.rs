@@ -55,4 +55,6 @@ contract_tests!(
     dataset_names_and_urls_are_unique_per_conversation,
     usage_window_is_exclusive_and_oldest_first,
     ping_answers,
+    pending_logins_are_single_use_and_expire,
+    referral_keys_are_single_use,
 );

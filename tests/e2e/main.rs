@@ -14,6 +14,7 @@ mod config;
 mod contract;
 mod conversations;
 mod http_conventions;
+mod oidc;
 mod process;
 mod storage;
 mod usage;

@@ -9,6 +9,7 @@
     reason = "test support: a failed step is a failed test"
 )]
 
+pub mod fake_oidc;
 mod test_app;
 
 pub use test_app::{ACCESS_KEY, TestApp, TestAppBuilder, json_with_status};

@@ -22,6 +22,7 @@ pub const ACCESS_KEY: &str = "test-access-key-0123456789";
 pub struct TestAppBuilder {
     env: BTreeMap<String, String>,
     in_memory: bool,
+    oidc: bool,
 }
 
 impl TestAppBuilder {
@@ -30,6 +31,15 @@ impl TestAppBuilder {
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_owned(), value.to_owned());
         self
+    }
+
+    /// OIDC mode against `provider` (the real OIDC adapter talking to the fake provider over HTTP).
+    #[must_use]
+    pub fn oidc(mut self, provider: &crate::fake_oidc::FakeOidc) -> Self {
+        self.oidc = true;
+        self.env("TABLETALK__AUTH__OIDC__ISSUER", &provider.issuer)
+            .env("GOOGLE_CLIENT_ID", crate::fake_oidc::CLIENT_ID)
+            .env("GOOGLE_CLIENT_SECRET", crate::fake_oidc::CLIENT_SECRET)
     }
 
     /// Uses the in-memory fakes instead of SQLite (for handler tests that do not need storage).
@@ -58,6 +68,12 @@ impl TestAppBuilder {
                 dir.path().join("data").display().to_string(),
             ),
         ]);
+        if self.oidc {
+            env.insert(
+                "TABLETALK__SERVER__PUBLIC_URL".to_owned(),
+                format!("http://127.0.0.1:{port}"),
+            );
+        }
         env.extend(self.env);
         let config =
             Config::load(&ConfigInputs { file: None, env }).expect("test configuration is valid");
@@ -88,9 +104,11 @@ impl TestAppBuilder {
     }
 }
 
+/// Keeps cookies like a browser but does not follow redirects, so tests see every 302.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }

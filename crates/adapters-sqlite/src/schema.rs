@@ -111,3 +111,27 @@ diesel::allow_tables_to_appear_in_same_query!(
     datasets,
     token_usage
 );
+
+diesel::table! {
+    oidc_pending_logins (state) {
+        state -> Text,
+        pkce_verifier -> Text,
+        nonce -> Text,
+        referral_key -> Nullable<Text>,
+        created_at -> Text,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    referral_keys (key) {
+        key -> Text,
+        created_by -> Nullable<Text>,
+        used_by -> Nullable<Text>,
+        created_at -> Text,
+        used_at -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(referral_keys -> users (used_by));
+diesel::allow_tables_to_appear_in_same_query!(referral_keys, users);

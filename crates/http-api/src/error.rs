@@ -8,6 +8,7 @@ use actix_web::http::header::{ALLOW, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::{AuthError, ConversationError, DevLoginError, LogoutError, UsageError};
 use tabletalk_ports::RepositoryError;
 
@@ -173,10 +174,37 @@ impl ApiError {
         }
     }
 
-    pub fn not_ready(database_ok: bool, query_engine_ok: bool) -> Self {
+    /// 503 with one entry per part; `identity_provider` is present only in OIDC mode.
+    pub fn not_ready(
+        database_ok: bool,
+        query_engine_ok: bool,
+        identity_provider: Option<Option<String>>,
+    ) -> Self {
         let state = |ok: bool| if ok { "ok" } else { "error" };
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").with_details(
-            json!({"database": state(database_ok), "query_engine": state(query_engine_ok)}),
+        let mut details =
+            json!({"database": state(database_ok), "query_engine": state(query_engine_ok)});
+        if let Some(problem) = identity_provider {
+            details["identity_provider"] = json!(state(problem.is_none()));
+            if let Some(reason) = problem {
+                details["identity_provider_error"] = json!(reason);
+            }
+        }
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").with_details(details)
+    }
+
+    pub fn oidc_not_configured() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "oidc_not_configured",
+            "Sign-in with an identity provider is not configured on this server. Use the local access key instead.",
+        )
+    }
+
+    pub fn oidc_unavailable() -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "oidc_unavailable",
+            "The identity provider is unavailable. Try again shortly.",
         )
     }
 
@@ -313,6 +341,19 @@ impl From<UsageError> for ApiError {
     fn from(error: UsageError) -> Self {
         match error {
             UsageError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<StartSignInError> for ApiError {
+    fn from(error: StartSignInError) -> Self {
+        match error {
+            StartSignInError::Unavailable(reason) => {
+                tracing::warn!(%reason, "sign-in could not start: identity provider unavailable");
+                Self::oidc_unavailable()
+            }
+            e @ StartSignInError::Randomness(_) => Self::internal(&e),
+            StartSignInError::Storage(e) => e.into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::{AuthService, ConversationService, HealthService, UsageService};
 
 use crate::OriginPolicy;
@@ -30,6 +31,8 @@ pub struct HttpSettings {
     pub query_engine: QueryEngineLimits,
     /// The session lifetime, i.e. the cookie's `Max-Age`.
     pub session_ttl: Duration,
+    /// Where sign-in redirects the browser (`server.frontend_url`, no trailing slash).
+    pub frontend_url: String,
 }
 
 /// Everything a handler can reach, cloned into every actix worker.
@@ -39,5 +42,7 @@ pub struct ApiState {
     pub conversations: Arc<ConversationService>,
     pub usage: Arc<UsageService>,
     pub health: Arc<HealthService>,
+    /// OIDC sign-in; `None` in local mode.
+    pub oidc: Option<Arc<OidcSignIn>>,
     pub settings: Arc<HttpSettings>,
 }

@@ -9,6 +9,7 @@ mod clock;
 mod conversation;
 mod dataset;
 mod error;
+mod identity;
 mod ids;
 mod message;
 mod repositories;
@@ -28,13 +29,17 @@ pub use conversation::{
 };
 pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus};
 pub use error::RepositoryError;
+pub use identity::{
+    AuthorizationParams, IdentityError, IdentityProvider, PendingLogin, ReferralKey, VerifiedClaims,
+};
 pub use ids::{
     ConversationId, DatasetId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId,
 };
 pub use message::{Message, MessageRole, MessageStatus};
 pub use repositories::{
     ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
-    SessionRepository, TokenUsageRepository, UserRepository,
+    PendingLoginRepository, ReferralKeyRepository, SessionRepository, TokenUsageRepository,
+    UserRepository,
 };
 pub use session::{Session, TokenHash};
 pub use timestamp::{Timestamp, TimestampParseError};

@@ -35,6 +35,27 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Referral keys: single-use invitations for new accounts in OIDC mode.
+    Referral {
+        #[command(subcommand)]
+        action: ReferralAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferralAction {
+    /// Print N new referral keys, one per line.
+    Create {
+        /// How many keys (1..=1000).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        count: u32,
+    },
+    /// List referral keys: key, creation time, use time and the email of the user who used it.
+    List {
+        /// Only keys nobody has used.
+        #[arg(long)]
+        unused: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +81,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate { revert } => migrate(&config, revert),
+        Command::Referral { action } => referral(&config, &action),
         Command::Config {
             action: ConfigAction::Check,
         } => {
@@ -90,4 +112,48 @@ fn migrate(config: &Config, revert: bool) -> Result<(), StartupError> {
         let _ = writeln!(stdout, "applied migrations {}", report.versions.join(", "));
     }
     Ok(())
+}
+
+fn referral(config: &Config, action: &ReferralAction) -> Result<(), StartupError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartupError::Invalid(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(async {
+        let for_blocking = config.clone();
+        let adapters = tokio::task::spawn_blocking(move || crate::real_adapters(&for_blocking))
+            .await
+            .map_err(|e| StartupError::Invalid(e.to_string()))??;
+        let service = crate::referral_service(&adapters);
+        let mut stdout = std::io::stdout().lock();
+        match action {
+            ReferralAction::Create { count } => {
+                let keys = service
+                    .create(*count)
+                    .await
+                    .map_err(|e| StartupError::Invalid(e.to_string()))?;
+                for key in keys {
+                    let _ = writeln!(stdout, "{key}");
+                }
+            }
+            ReferralAction::List { unused } => {
+                let keys = service
+                    .list(*unused)
+                    .await
+                    .map_err(|e| StartupError::Invalid(e.to_string()))?;
+                for key in keys {
+                    let used_at = key
+                        .used_at
+                        .map_or_else(|| "-".to_owned(), |t| t.to_string());
+                    let email = key.used_by_email.as_deref().unwrap_or("-");
+                    let _ = writeln!(
+                        stdout,
+                        "{}\t{}\t{used_at}\t{email}",
+                        key.key, key.created_at
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
 }

@@ -12,4 +12,6 @@ mod wiring;
 pub use config::{Config, ConfigErrors, ConfigInputs};
 pub use serve::{http_server, serve};
 pub use startup::{AccessKey, StartupError, prepare_directories};
-pub use wiring::{Adapters, build_state, open_database, real_adapters};
+pub use wiring::{
+    Adapters, build_state, identity_provider, open_database, real_adapters, referral_service,
+};

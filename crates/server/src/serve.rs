@@ -81,8 +81,29 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     let server = http_server(state.clone(), &config, listener)?;
     tracing::info!(%address, public_url = %config.server.public_url, "listening");
     announce(&config, &key);
+    if let Some(oidc) = state.oidc.clone() {
+        actix_web::rt::spawn(discover_until_ready(oidc));
+    }
     actix_web::rt::spawn(clean_up_periodically(state));
     server.await.map_err(StartupError::Server)
+}
+
+/// Retries OIDC discovery with backoff until it succeeds, so `/ready` turns green without a sign-in attempt.
+async fn discover_until_ready(oidc: std::sync::Arc<tabletalk_domain::auth::OidcSignIn>) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match oidc.discover().await {
+            Ok(()) => {
+                tracing::info!("OIDC discovery succeeded");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in_s = delay.as_secs(), "OIDC discovery failed; will retry");
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_mins(1));
+    }
 }
 
 async fn clean_up_periodically(state: ApiState) {
@@ -93,6 +114,13 @@ async fn clean_up_periodically(state: ApiState) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
             Err(error) => tracing::warn!(%error, "expired-session clean-up failed"),
+        }
+        if let Some(oidc) = &state.oidc {
+            match oidc.delete_expired().await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "expired pending sign-ins deleted"),
+                Err(error) => tracing::warn!(%error, "pending sign-in clean-up failed"),
+            }
         }
     }
 }

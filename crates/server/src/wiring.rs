@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
+use tabletalk_adapters_oauth::{OidcProvider, OidcProviderSettings};
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
-use tabletalk_domain::auth::sha256;
+use tabletalk_domain::auth::{OidcSettings, OidcSignIn, ReferralService, sha256};
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService,
 };
 use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits};
 use tabletalk_ports::{
-    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
-    SessionRepository, SystemClock, TokenUsageRepository, UserRepository,
+    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, IdentityProvider,
+    MessageRepository, PendingLoginRepository, ReferralKeyRepository, SessionRepository,
+    SystemClock, TokenUsageRepository, UserRepository,
 };
 
 use crate::config::{Config, LlmProviderKind, SecureCookies};
@@ -31,7 +33,11 @@ pub struct Adapters {
     pub datasets: Arc<dyn DatasetRepository>,
     pub token_usage: Arc<dyn TokenUsageRepository>,
     pub database: Arc<dyn DatabaseHealth>,
+    pub pending_logins: Arc<dyn PendingLoginRepository>,
+    pub referral_keys: Arc<dyn ReferralKeyRepository>,
     pub clock: Arc<dyn Clock>,
+    /// The OpenID Connect issuer; `None` in local mode.
+    pub identity: Option<Arc<dyn IdentityProvider>>,
 }
 
 impl Adapters {
@@ -44,7 +50,9 @@ impl Adapters {
             + MessageRepository
             + DatasetRepository
             + TokenUsageRepository
-            + DatabaseHealth,
+            + DatabaseHealth
+            + PendingLoginRepository
+            + ReferralKeyRepository,
     {
         Self {
             users: store.clone(),
@@ -53,8 +61,11 @@ impl Adapters {
             messages: store.clone(),
             datasets: store.clone(),
             token_usage: store.clone(),
-            database: store,
+            database: store.clone(),
+            pending_logins: store.clone(),
+            referral_keys: store,
             clock,
+            identity: None,
         }
     }
 }
@@ -69,10 +80,37 @@ pub fn open_database(config: &Config) -> Result<SqliteDatabase, StartupError> {
     Ok(database)
 }
 
-/// The production adapters: SQLite (migrated) and the system clock. Blocking.
+/// The production adapters: SQLite (migrated), the system clock and, in OIDC mode, the OpenID Connect issuer
+/// (not contacted yet: discovery happens in the background and on first use). Blocking.
 pub fn real_adapters(config: &Config) -> Result<Adapters, StartupError> {
     let database = Arc::new(open_database(config)?);
-    Ok(Adapters::from_store(database, Arc::new(SystemClock)))
+    let mut adapters = Adapters::from_store(database, Arc::new(SystemClock));
+    adapters.identity = identity_provider(config)?;
+    Ok(adapters)
+}
+
+/// The OIDC adapter for the configured issuer, or `None` in local mode.
+pub fn identity_provider(
+    config: &Config,
+) -> Result<Option<Arc<dyn IdentityProvider>>, StartupError> {
+    let oidc = &config.auth.oidc;
+    let (Some(client_id), Some(client_secret)) = (&oidc.client_id, &oidc.client_secret) else {
+        return Ok(None);
+    };
+    let settings = OidcProviderSettings {
+        issuer: oidc.issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret: client_secret.expose_secret().to_owned(),
+        redirect_uri: format!("{}/auth/google/callback", config.server.public_url),
+        scopes: oidc.scopes.clone(),
+    };
+    let provider = OidcProvider::new(settings).map_err(|e| StartupError::Invalid(e.to_string()))?;
+    Ok(Some(Arc::new(provider)))
+}
+
+/// The referral-key service for the CLI.
+pub fn referral_service(adapters: &Adapters) -> ReferralService {
+    ReferralService::new(adapters.referral_keys.clone(), adapters.clock.clone())
 }
 
 fn origin_policy(config: &Config) -> Result<OriginPolicy, StartupError> {
@@ -101,7 +139,7 @@ pub fn build_state(
     } else {
         AuthMode::Oidc
     };
-    let auth = AuthService::new(
+    let auth = Arc::new(AuthService::new(
         adapters.users.clone(),
         adapters.sessions.clone(),
         adapters.clock.clone(),
@@ -109,7 +147,26 @@ pub fn build_state(
             mode,
             session_ttl: config.auth.session_ttl,
         },
-    );
+    ));
+    let oidc = match (&adapters.identity, config.auth.is_local_mode()) {
+        (Some(provider), false) => Some(Arc::new(OidcSignIn::new(
+            provider.clone(),
+            adapters.pending_logins.clone(),
+            adapters.users.clone(),
+            auth.clone(),
+            adapters.clock.clone(),
+            OidcSettings {
+                require_referral: config.auth.require_referral,
+                allowed_email_domains: config.auth.allowed_email_domains.clone(),
+            },
+        ))),
+        (None, false) => {
+            return Err(StartupError::Invalid(
+                "OIDC mode needs an identity provider".to_owned(),
+            ));
+        }
+        (_, true) => None,
+    };
     let conversations = ConversationService::new(
         adapters.conversations.clone(),
         adapters.messages.clone(),
@@ -138,12 +195,14 @@ pub fn build_state(
             queue_capacity: config.query.queue_capacity,
         },
         session_ttl: config.auth.session_ttl,
+        frontend_url: config.server.frontend_url.clone(),
     };
     Ok(ApiState {
-        auth: Arc::new(auth),
+        auth,
         conversations: Arc::new(conversations),
         usage: Arc::new(usage),
         health: Arc::new(HealthService::new(adapters.database)),
+        oidc,
         settings: Arc::new(settings),
     })
 }

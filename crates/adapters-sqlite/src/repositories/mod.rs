@@ -4,6 +4,8 @@ mod conversations;
 mod datasets;
 mod health;
 mod messages;
+mod pending_logins;
+mod referral_keys;
 mod sessions;
 mod token_usage;
 mod users;

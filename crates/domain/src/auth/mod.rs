@@ -1,5 +1,7 @@
 //! Sign-in and sessions (behaviour.md §1.4–1.5): session tokens, sliding expiry, logout and local mode.
 
+mod oidc;
+mod referral;
 mod service;
 mod throttle;
 mod token;
@@ -7,6 +9,10 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+pub use oidc::{
+    CallbackError, CallbackParams, CallbackRejection, OidcSettings, OidcSignIn, StartSignInError,
+};
+pub use referral::{ReferralError, ReferralService};
 pub use service::{
     AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession,
     LogoutError,

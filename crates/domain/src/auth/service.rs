@@ -148,11 +148,19 @@ impl AuthService {
             return Err(DevLoginError::InvalidKey);
         }
         let user = self.users.sign_in(&Identity::local_user(), now).await?;
-        let token = self.issue(&user, now).await.map_err(|e| match e {
+        self.start_session(&user).await.map_err(|e| match e {
             IssueError::Randomness(msg) => DevLoginError::Randomness(msg),
             IssueError::Storage(e) => DevLoginError::Storage(e),
-        })?;
-        Ok(IssuedSession { token, user })
+        })
+    }
+
+    /// Issues a new session for a user who just signed in.
+    pub(crate) async fn start_session(&self, user: &User) -> Result<IssuedSession, IssueError> {
+        let token = self.issue(user, self.clock.now()).await?;
+        Ok(IssuedSession {
+            token,
+            user: user.clone(),
+        })
     }
 
     async fn issue(&self, user: &User, now: Timestamp) -> Result<SessionToken, IssueError> {
@@ -208,7 +216,7 @@ impl AuthService {
 }
 
 #[derive(Debug)]
-enum IssueError {
+pub(crate) enum IssueError {
     Randomness(String),
     Storage(RepositoryError),
 }

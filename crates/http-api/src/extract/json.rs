@@ -74,6 +74,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be absent: no body and no `Content-Type` means `None` (api.md A1: "absent body and `{}`
+/// are equivalent"); anything else goes through [`ApiJson`]'s checks.
+#[derive(Debug)]
+pub(crate) struct OptionalJson<T>(Result<Option<T>, ApiError>);
+
+impl<T> OptionalJson<T> {
+    pub(crate) fn into_inner(self) -> Result<Option<T>, ApiError> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let no_body = !req
+            .headers()
+            .contains_key(actix_web::http::header::CONTENT_TYPE)
+            && declared_length(req).is_none_or(|n| n == 0);
+        if no_body {
+            return Box::pin(async { Ok(Self(Ok(None))) });
+        }
+        let body = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(body.await?.into_inner().map(Some))) })
+    }
+}
+
 /// Syntax first (400), then shape (422), so each failure gets its own code.
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: Value =

@@ -9,7 +9,7 @@ mod origin_checked;
 
 pub(crate) use client::client_address;
 pub(crate) use current_user::{CurrentUser, LoggedUser};
-pub(crate) use json::ApiJson;
+pub(crate) use json::{ApiJson, OptionalJson};
 pub(crate) use origin_checked::{OriginChecked, check_origin};
 
 use actix_web::{HttpRequest, web};

@@ -68,9 +68,15 @@ async fn health(state: web::Data<ApiState>) -> HttpResponse {
 
 async fn ready(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let report = state.health.check().await;
-    if report.database_ok {
+    let identity_provider = state.oidc.as_ref().map(|oidc| oidc.not_ready_reason());
+    let identity_ok = identity_provider.as_ref().is_none_or(Option::is_none);
+    if report.database_ok && identity_ok {
         Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
     } else {
-        Err(ApiError::not_ready(report.database_ok, true))
+        Err(ApiError::not_ready(
+            report.database_ok,
+            true,
+            identity_provider,
+        ))
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod conversations;
 mod health;
+mod oidc;
 mod usage;
 
 use actix_web::http::Method;
@@ -14,6 +15,7 @@ use crate::ApiError;
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     auth::configure(cfg);
+    oidc::configure(cfg);
     usage::configure(cfg);
     conversations::configure(cfg);
 }

@@ -151,3 +151,165 @@ pub async fn sessions_need_an_existing_user(repos: Repositories) {
         Err(RepositoryError::Constraint(_))
     ));
 }
+
+fn pending(state: &str, created: u64) -> crate::PendingLogin {
+    crate::PendingLogin {
+        state: state.to_owned(),
+        pkce_verifier: "v".repeat(43),
+        nonce: format!("nonce-{state}"),
+        referral_key: Some("key-1".to_owned()),
+        created_at: at(created),
+        expires_at: at(created + 600),
+    }
+}
+
+/// A pending sign-in is consumed once, never after it expired, and can be discarded or swept.
+pub async fn pending_logins_are_single_use_and_expire(repos: Repositories) {
+    repos
+        .pending_logins
+        .insert(&pending("s1", 0))
+        .await
+        .unwrap();
+    repos
+        .pending_logins
+        .insert(&pending("s2", 0))
+        .await
+        .unwrap();
+    repos
+        .pending_logins
+        .insert(&pending("s3", 100))
+        .await
+        .unwrap();
+    assert!(matches!(
+        repos.pending_logins.insert(&pending("s1", 5)).await,
+        Err(RepositoryError::Constraint(_))
+    ));
+
+    let consumed = repos
+        .pending_logins
+        .consume("s1", at(599))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(consumed, pending("s1", 0), "every field round-trips");
+    assert_eq!(
+        repos.pending_logins.consume("s1", at(599)).await.unwrap(),
+        None,
+        "single use"
+    );
+    assert_eq!(
+        repos.pending_logins.consume("s2", at(600)).await.unwrap(),
+        None,
+        "expired at exactly 10 minutes"
+    );
+    assert_eq!(
+        repos.pending_logins.consume("nope", at(1)).await.unwrap(),
+        None
+    );
+
+    repos.pending_logins.discard("s3").await.unwrap();
+    assert_eq!(
+        repos.pending_logins.consume("s3", at(101)).await.unwrap(),
+        None
+    );
+    repos
+        .pending_logins
+        .insert(&pending("s4", 1000))
+        .await
+        .unwrap();
+    assert_eq!(
+        repos.pending_logins.delete_expired(at(1000)).await.unwrap(),
+        1,
+        "only s2 had expired"
+    );
+    assert!(
+        repos
+            .pending_logins
+            .consume("s4", at(1001))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// A referral key creates exactly one user; a used or unknown key creates nobody; listing shows who used it.
+pub async fn referral_keys_are_single_use(repos: Repositories) {
+    let keys = vec!["key-a".to_owned(), "key-b".to_owned()];
+    repos
+        .referral_keys
+        .create(&keys, None, at(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        repos
+            .referral_keys
+            .create(&["key-a".to_owned()], None, at(1))
+            .await,
+        Err(RepositoryError::Constraint(_))
+    ));
+
+    let carol = Identity {
+        subject: "carol".to_owned(),
+        email: "carol@example.com".to_owned(),
+        ..alice()
+    };
+    let created = repos
+        .users
+        .create_with_referral(&carol, "key-a", at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        repos
+            .users
+            .find_by_identity(&carol.issuer, "carol")
+            .await
+            .unwrap(),
+        Some(created.clone())
+    );
+
+    let dave = Identity {
+        subject: "dave".to_owned(),
+        ..alice()
+    };
+    assert_eq!(
+        repos
+            .users
+            .create_with_referral(&dave, "key-a", at(11))
+            .await
+            .unwrap(),
+        None,
+        "already used"
+    );
+    assert_eq!(
+        repos
+            .users
+            .create_with_referral(&dave, "key-zzz", at(11))
+            .await
+            .unwrap(),
+        None,
+        "unknown"
+    );
+    assert_eq!(
+        repos
+            .users
+            .find_by_identity(&dave.issuer, "dave")
+            .await
+            .unwrap(),
+        None,
+        "nothing stored"
+    );
+
+    let all = repos.referral_keys.list(false).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let used = all.iter().find(|k| k.key == "key-a").unwrap();
+    assert_eq!(
+        (used.used_at, used.used_by_email.as_deref()),
+        (Some(at(10)), Some("carol@example.com"))
+    );
+    let unused = repos.referral_keys.list(true).await.unwrap();
+    assert_eq!(
+        unused.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+        ["key-b"]
+    );
+}

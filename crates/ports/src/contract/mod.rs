@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use crate::{
     ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
-    SessionRepository, Timestamp, TokenUsageRepository, UserRepository,
+    PendingLoginRepository, ReferralKeyRepository, SessionRepository, Timestamp,
+    TokenUsageRepository, UserRepository,
 };
 
 pub use conversations::{
@@ -28,6 +29,7 @@ pub use conversations::{
     rename_and_pin_report_missing_conversations, url_dataset,
 };
 pub use identity::{
+    pending_logins_are_single_use_and_expire, referral_keys_are_single_use,
     sessions_need_an_existing_user, sessions_round_trip_extend_and_expire,
     sign_in_creates_then_updates_the_user,
 };
@@ -47,6 +49,8 @@ pub struct Repositories {
     pub datasets: Arc<dyn DatasetRepository>,
     pub token_usage: Arc<dyn TokenUsageRepository>,
     pub health: Arc<dyn DatabaseHealth>,
+    pub pending_logins: Arc<dyn PendingLoginRepository>,
+    pub referral_keys: Arc<dyn ReferralKeyRepository>,
 }
 
 impl Repositories {
@@ -59,7 +63,9 @@ impl Repositories {
             + MessageRepository
             + DatasetRepository
             + TokenUsageRepository
-            + DatabaseHealth,
+            + DatabaseHealth
+            + PendingLoginRepository
+            + ReferralKeyRepository,
     {
         Self {
             users: store.clone(),
@@ -68,7 +74,9 @@ impl Repositories {
             messages: store.clone(),
             datasets: store.clone(),
             token_usage: store.clone(),
-            health: store,
+            health: store.clone(),
+            pending_logins: store.clone(),
+            referral_keys: store,
         }
     }
 }

@@ -3,7 +3,9 @@
 //! fail.
 
 mod clock;
+mod identity;
 mod store;
 
 pub use clock::ManualClock;
+pub use identity::ScriptedIdentityProvider;
 pub use store::InMemoryStore;

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use crate::{
     Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle,
     DatabaseHealth, Dataset, DatasetRepository, DatasetSource, Identity, Message,
-    MessageRepository, PREVIEW_CHARS, RepositoryError, Session, SessionId, SessionRepository,
-    Timestamp, TokenHash, TokenUsage, TokenUsageRepository, UsageEntry, User, UserId,
-    UserRepository,
+    MessageRepository, PREVIEW_CHARS, PendingLogin, PendingLoginRepository, ReferralKey,
+    ReferralKeyRepository, RepositoryError, Session, SessionId, SessionRepository, Timestamp,
+    TokenHash, TokenUsage, TokenUsageRepository, UsageEntry, User, UserId, UserRepository,
 };
 
 #[derive(Debug, Default)]
@@ -20,6 +20,17 @@ struct Tables {
     messages: Vec<Message>,
     datasets: Vec<Dataset>,
     token_usage: Vec<TokenUsage>,
+    pending_logins: Vec<PendingLogin>,
+    referral_keys: Vec<StoredReferralKey>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredReferralKey {
+    key: String,
+    created_by: Option<UserId>,
+    used_by: Option<UserId>,
+    created_at: Timestamp,
+    used_at: Option<Timestamp>,
 }
 
 /// Every repository port in memory, behind one lock (so each method is one "transaction").
@@ -64,6 +75,19 @@ impl InMemoryStore {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn new_user(identity: &Identity, now: Timestamp) -> User {
+    User {
+        id: UserId::new(),
+        oidc_issuer: identity.issuer.clone(),
+        oidc_subject: identity.subject.clone(),
+        email: identity.email.clone(),
+        name: identity.name.clone(),
+        avatar_url: identity.avatar_url.clone(),
+        created_at: now,
+        last_login_at: now,
+    }
 }
 
 fn constraint(rule: &str) -> RepositoryError {
@@ -141,18 +165,50 @@ impl UserRepository for InMemoryStore {
             user.last_login_at = now;
             return Ok(user.clone());
         }
-        let user = User {
-            id: UserId::new(),
-            oidc_issuer: identity.issuer.clone(),
-            oidc_subject: identity.subject.clone(),
-            email: identity.email.clone(),
-            name: identity.name.clone(),
-            avatar_url: identity.avatar_url.clone(),
-            created_at: now,
-            last_login_at: now,
-        };
+        let user = new_user(identity, now);
         tables.users.push(user.clone());
         Ok(user)
+    }
+
+    async fn find_by_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<User>, RepositoryError> {
+        let tables = self.open("users.find_by_identity")?;
+        Ok(tables
+            .users
+            .iter()
+            .find(|u| u.oidc_issuer == issuer && u.oidc_subject == subject)
+            .cloned())
+    }
+
+    async fn create_with_referral(
+        &self,
+        identity: &Identity,
+        referral_key: &str,
+        now: Timestamp,
+    ) -> Result<Option<User>, RepositoryError> {
+        let mut tables = self.open("users.create_with_referral")?;
+        if tables
+            .users
+            .iter()
+            .any(|u| u.oidc_issuer == identity.issuer && u.oidc_subject == identity.subject)
+        {
+            return Err(constraint("users (oidc_issuer, oidc_subject) is unique"));
+        }
+        let user = new_user(identity, now);
+        let Some(key) = tables
+            .referral_keys
+            .iter_mut()
+            .find(|k| k.key == referral_key && k.used_at.is_none())
+        else {
+            return Ok(None);
+        };
+        key.used_by = Some(user.id);
+        key.used_at = Some(now);
+        tables.users.push(user.clone());
+        Ok(Some(user))
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
@@ -430,5 +486,97 @@ impl TokenUsageRepository for InMemoryStore {
 impl DatabaseHealth for InMemoryStore {
     async fn ping(&self) -> Result<(), RepositoryError> {
         self.open("health.ping").map(|_| ())
+    }
+}
+
+#[async_trait]
+impl PendingLoginRepository for InMemoryStore {
+    async fn insert(&self, login: &PendingLogin) -> Result<(), RepositoryError> {
+        let mut tables = self.open("pending_logins.insert")?;
+        if tables.pending_logins.iter().any(|p| p.state == login.state) {
+            return Err(constraint("oidc_pending_logins.state is unique"));
+        }
+        tables.pending_logins.push(login.clone());
+        Ok(())
+    }
+
+    async fn consume(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingLogin>, RepositoryError> {
+        let mut tables = self.open("pending_logins.consume")?;
+        let Some(index) = tables
+            .pending_logins
+            .iter()
+            .position(|p| p.state == state && p.expires_at > now)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(tables.pending_logins.remove(index)))
+    }
+
+    async fn discard(&self, state: &str) -> Result<(), RepositoryError> {
+        self.open("pending_logins.discard")?
+            .pending_logins
+            .retain(|p| p.state != state);
+        Ok(())
+    }
+
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("pending_logins.delete_expired")?;
+        let before = tables.pending_logins.len();
+        tables.pending_logins.retain(|p| p.expires_at > now);
+        Ok((before - tables.pending_logins.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl ReferralKeyRepository for InMemoryStore {
+    async fn create(
+        &self,
+        keys: &[String],
+        created_by: Option<UserId>,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        let mut tables = self.open("referral_keys.create")?;
+        if keys
+            .iter()
+            .enumerate()
+            .any(|(i, k)| keys[..i].contains(k) || tables.referral_keys.iter().any(|r| &r.key == k))
+        {
+            return Err(constraint("referral_keys.key is unique"));
+        }
+        for key in keys {
+            tables.referral_keys.push(StoredReferralKey {
+                key: key.clone(),
+                created_by,
+                used_by: None,
+                created_at: now,
+                used_at: None,
+            });
+        }
+        Ok(())
+    }
+
+    async fn list(&self, unused_only: bool) -> Result<Vec<ReferralKey>, RepositoryError> {
+        let tables = self.open("referral_keys.list")?;
+        let mut keys: Vec<ReferralKey> = tables
+            .referral_keys
+            .iter()
+            .filter(|k| !unused_only || k.used_at.is_none())
+            .map(|k| ReferralKey {
+                key: k.key.clone(),
+                created_by: k.created_by,
+                created_at: k.created_at,
+                used_at: k.used_at,
+                used_by_email: k
+                    .used_by
+                    .and_then(|id| tables.users.iter().find(|u| u.id == id))
+                    .map(|u| u.email.clone()),
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(keys)
     }
 }
