@@ -117,8 +117,9 @@ async fn a_first_sign_in_needs_a_referral_key_and_a_returning_user_does_not() {
         "the key is consumed"
     );
 
+    referral_keys(&app, &["invite-2"]).await;
     let returning = app.new_client();
-    let url = authorize(&app, None).await;
+    let url = authorize(&app, Some(json!({"referral_key": "invite-2"}))).await;
     let response = returning.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 302);
     assert_eq!(
@@ -135,6 +136,12 @@ async fn a_first_sign_in_needs_a_referral_key_and_a_returning_user_does_not() {
         .await
         .unwrap();
     assert_eq!(again["user_id"], me["user_id"]);
+    let unused = app.repositories().referral_keys.list(true).await.unwrap();
+    assert_eq!(
+        unused.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+        ["invite-2"],
+        "a returning user's key stays unused"
+    );
 }
 
 #[actix_web::test]

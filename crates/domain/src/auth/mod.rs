@@ -7,6 +7,8 @@ mod throttle;
 mod token;
 
 #[cfg(test)]
+mod oidc_tests;
+#[cfg(test)]
 mod tests;
 
 pub use oidc::{
