@@ -1,4 +1,5 @@
-//! Tabletalk's services and rules: sign-in and sessions, conversations, the token budget and health. Services
+//! Tabletalk's services and rules: sign-in and sessions, conversations, the token budget, health and the retry
+//! policy for model calls. Services
 //! talk to the outside world only through the traits of `tabletalk-ports`, held as `Arc<dyn Port>`.
 //!
 //! Must not import adapters, actix, diesel, reqwest, datafusion or openidconnect.
@@ -6,6 +7,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod health;
+pub mod llm_retry;
 pub mod usage;
 
 pub use auth::{

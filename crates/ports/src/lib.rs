@@ -11,6 +11,7 @@ mod dataset;
 mod error;
 mod identity;
 mod ids;
+mod llm;
 mod message;
 mod repositories;
 mod session;
@@ -34,6 +35,10 @@ pub use identity::{
 };
 pub use ids::{
     ConversationId, DatasetId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId,
+};
+pub use llm::{
+    FinishReason, LlmClient, LlmError, LlmEvent, LlmMessage, LlmReply, LlmRequest, LlmStream,
+    ProviderState, TokenCounts, ToolCall, ToolDeclaration, ToolMode, ToolResult,
 };
 pub use message::{Message, MessageRole, MessageStatus};
 pub use repositories::{

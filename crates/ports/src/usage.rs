@@ -22,7 +22,7 @@ impl CallKind {
 }
 
 /// Which provider answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LlmProvider {
     Gemini,
     OpenAi,

@@ -4,8 +4,10 @@
 
 mod clock;
 mod identity;
+mod llm;
 mod store;
 
 pub use clock::ManualClock;
 pub use identity::ScriptedIdentityProvider;
+pub use llm::{ScriptedCall, ScriptedLlm};
 pub use store::InMemoryStore;
