@@ -357,3 +357,25 @@ async fn a_failing_database_degrades_health_and_hides_internals() {
         "no internal text leaks: {body}"
     );
 }
+
+#[actix_web::test]
+async fn health_reports_a_configured_llm() {
+    let gemini = TestApp::builder()
+        .env("GEMINI_API_KEY", "gm-key")
+        .spawn()
+        .await;
+    assert_eq!(
+        json_with_status(gemini.get("/health").await, 200).await["llm"],
+        "configured"
+    );
+    let openai = TestApp::builder()
+        .env("TABLETALK__LLM__PROVIDER", "openai")
+        .env("TABLETALK__LLM__MODEL", "qwen2.5:7b")
+        .env("TABLETALK__LLM__BASE_URL", "http://127.0.0.1:11434/v1")
+        .spawn()
+        .await;
+    assert_eq!(
+        json_with_status(openai.get("/health").await, 200).await["llm"],
+        "configured"
+    );
+}

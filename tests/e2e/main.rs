@@ -14,6 +14,8 @@ mod config;
 mod contract;
 mod conversations;
 mod http_conventions;
+mod llm_gemini;
+mod llm_openai;
 mod oidc;
 mod process;
 mod storage;

@@ -10,6 +10,7 @@
 )]
 
 pub mod fake_oidc;
+pub mod scripted_server;
 mod test_app;
 
 pub use test_app::{ACCESS_KEY, TestApp, TestAppBuilder, json_with_status};

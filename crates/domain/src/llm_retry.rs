@@ -165,7 +165,7 @@ mod tests {
         let notices = Mutex::new(Vec::new());
         let started = tokio::time::Instant::now();
         let outcome = start_with_retries(&llm, &request(), &POLICY, &|n| {
-            notices.lock().unwrap().push(n.delay)
+            notices.lock().unwrap().push(n.delay);
         })
         .await;
         assert!(outcome.is_ok());

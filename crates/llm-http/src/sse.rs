@@ -122,10 +122,10 @@ mod tests {
 
     #[test]
     fn every_split_point_and_line_ending_gives_the_same_events() {
-        for ending in ["\n", "\r\n", "\r"] {
+        for e in ["\n", "\r\n", "\r"] {
+            let ending = e;
             let body = format!(
-                ": keep-alive{e}data: {{\"a\":1}}{e}{e}event: x{e}data: é{e}data: two{e}{e}data: [DONE]{e}{e}",
-                e = ending
+                ": keep-alive{e}data: {{\"a\":1}}{e}{e}event: x{e}data: é{e}data: two{e}{e}data: [DONE]{e}{e}"
             );
             for split in 0..=body.len() {
                 let events = decode_in_pieces(body.as_bytes(), split);

@@ -16,7 +16,7 @@ use crate::LlmProvider;
 pub struct ToolDeclaration {
     pub name: String,
     pub description: String,
-    /// JSON Schema (OpenAPI subset) of the arguments object, as JSON text.
+    /// JSON Schema (the `OpenAPI` subset) of the arguments object, as JSON text.
     pub parameters: String,
 }
 
@@ -32,7 +32,7 @@ pub enum ToolMode {
 /// A function call the model made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolCall {
-    /// The provider's call id, when it sends one (OpenAI always, Gemini sometimes).
+    /// The provider's call id, when it sends one (`OpenAI`-style servers always, Gemini sometimes).
     pub id: Option<String>,
     pub name: String,
     /// The arguments object, as JSON text.

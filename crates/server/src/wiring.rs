@@ -3,15 +3,18 @@
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
+use tabletalk_adapters_gemini::{GeminiClient, GeminiSettings};
 use tabletalk_adapters_oauth::{OidcProvider, OidcProviderSettings};
+use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
 use tabletalk_domain::auth::{OidcSettings, OidcSignIn, ReferralService, sha256};
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService,
 };
 use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits};
+use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
-    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, IdentityProvider,
+    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, IdentityProvider, LlmClient,
     MessageRepository, PendingLoginRepository, ReferralKeyRepository, SessionRepository,
     SystemClock, TokenUsageRepository, UserRepository,
 };
@@ -38,6 +41,8 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     /// The OpenID Connect issuer; `None` in local mode.
     pub identity: Option<Arc<dyn IdentityProvider>>,
+    /// The chat model; `None` when `llm.provider = "none"`.
+    pub llm: Option<Arc<dyn LlmClient>>,
 }
 
 impl Adapters {
@@ -66,6 +71,7 @@ impl Adapters {
             referral_keys: store,
             clock,
             identity: None,
+            llm: None,
         }
     }
 }
@@ -86,7 +92,47 @@ pub fn real_adapters(config: &Config) -> Result<Adapters, StartupError> {
     let database = Arc::new(open_database(config)?);
     let mut adapters = Adapters::from_store(database, Arc::new(SystemClock));
     adapters.identity = identity_provider(config)?;
+    adapters.llm = llm_client(config)?;
     Ok(adapters)
+}
+
+/// The LLM adapter `llm.provider` names, or `None` for `"none"`.
+pub fn llm_client(config: &Config) -> Result<Option<Arc<dyn LlmClient>>, StartupError> {
+    let llm = &config.llm;
+    let timeouts = CallTimeouts {
+        idle: llm.idle_timeout,
+        call: llm.call_timeout,
+    };
+    let connect_timeout = llm.idle_timeout.min(std::time::Duration::from_secs(10));
+    let invalid = |e: &dyn std::fmt::Display| {
+        StartupError::Invalid(format!("cannot build the LLM HTTP client: {e}"))
+    };
+    let client: Arc<dyn LlmClient> = match llm.provider {
+        LlmProviderKind::None => return Ok(None),
+        LlmProviderKind::Gemini => {
+            let api_key = llm
+                .api_key
+                .clone()
+                .ok_or_else(|| StartupError::Invalid("llm.api_key is required".to_owned()))?;
+            let settings = GeminiSettings {
+                base_url: llm.base_url.clone(),
+                api_key,
+                connect_timeout,
+                timeouts,
+            };
+            Arc::new(GeminiClient::new(settings).map_err(|e| invalid(&e))?)
+        }
+        LlmProviderKind::OpenAi => {
+            let settings = OpenAiSettings {
+                base_url: llm.base_url.clone(),
+                api_key: llm.api_key.clone(),
+                connect_timeout,
+                timeouts,
+            };
+            Arc::new(OpenAiClient::new(settings).map_err(|e| invalid(&e))?)
+        }
+    };
+    Ok(Some(client))
 }
 
 /// The OIDC adapter for the configured issuer, or `None` in local mode.
@@ -189,7 +235,7 @@ pub fn build_state(
         origins: origin_policy(config)?,
         secure_cookies,
         trust_forwarded_headers: config.server.trust_forwarded_headers,
-        llm_configured: config.llm.provider != LlmProviderKind::None,
+        llm_configured: adapters.llm.is_some(),
         query_engine: QueryEngineLimits {
             max_concurrency: config.query.max_concurrency,
             queue_capacity: config.query.queue_capacity,
