@@ -18,5 +18,6 @@ mod llm_gemini;
 mod llm_openai;
 mod oidc;
 mod process;
+mod ssrf;
 mod storage;
 mod usage;

@@ -41,6 +41,16 @@ impl Reply {
         }
     }
 
+    /// A redirect to `location`.
+    pub fn redirect(location: &str) -> Self {
+        Self {
+            status: 302,
+            headers: vec![("location".into(), location.to_owned())],
+            delay: Duration::ZERO,
+            chunks: Vec::new(),
+        }
+    }
+
     /// A JSON reply with this status.
     pub fn json(status: u16, body: &Value) -> Self {
         Self {
@@ -101,8 +111,13 @@ pub struct ScriptedServer {
 
 impl ScriptedServer {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        Self::start_on("127.0.0.1")
+    }
+
+    /// On another loopback address (Linux routes all of 127.0.0.0/8 to the loopback interface).
+    pub fn start_on(ip: &str) -> Self {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let base = format!("http://{ip}:{}", listener.local_addr().unwrap().port());
         let shared = Arc::new(Shared::default());
         let data = web::Data::from(shared.clone());
         let server = HttpServer::new(move || {

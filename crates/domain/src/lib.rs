@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod datasets;
 pub mod health;
 pub mod llm_retry;
 pub mod usage;

@@ -1,0 +1,147 @@
+//! The guarded request: resolve once, check every address, connect to exactly those addresses (the name is never
+//! resolved again for that connection), ignore proxies, and follow at most five redirects by hand, each through
+//! the same checks.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::{Method, Response};
+use url::{Host, Url};
+
+use super::{AddressPolicy, FetchError};
+
+const MAX_REDIRECTS: usize = 5;
+
+/// What the guard needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub policy: AddressPolicy,
+    /// Sent on every request: `Tabletalk/<version>`.
+    pub user_agent: String,
+}
+
+/// A response and the URL that finally answered (after redirects; never stored as the dataset's URL).
+#[derive(Debug)]
+pub struct Fetched {
+    pub response: Response,
+    pub final_url: Url,
+}
+
+/// Sends dataset requests through the SSRF guard.
+#[derive(Debug, Clone)]
+pub struct GuardedFetcher {
+    settings: FetchSettings,
+}
+
+impl GuardedFetcher {
+    pub fn new(settings: FetchSettings) -> Self {
+        Self { settings }
+    }
+
+    /// Resolves the URL's host (a literal IP as is) and checks every address; one blocked address blocks all.
+    async fn checked_addresses(
+        &self,
+        url: &Url,
+    ) -> Result<(Option<String>, Vec<SocketAddr>), FetchError> {
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| FetchError::Other("no port".to_owned()))?;
+        let (name, addresses) = match url.host() {
+            Some(Host::Ipv4(ip)) => (None, vec![SocketAddr::new(IpAddr::V4(ip), port)]),
+            Some(Host::Ipv6(ip)) => (None, vec![SocketAddr::new(IpAddr::V6(ip), port)]),
+            Some(Host::Domain(name)) => {
+                let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+                    .await
+                    .map_err(|_| FetchError::HostNotFound)?
+                    .collect();
+                if resolved.is_empty() {
+                    return Err(FetchError::HostNotFound);
+                }
+                (Some(name.to_owned()), resolved)
+            }
+            None => return Err(FetchError::HostNotFound),
+        };
+        if addresses
+            .iter()
+            .any(|a| !self.settings.policy.allows(name.as_deref(), a.ip()))
+        {
+            tracing::warn!(host = ?url.host_str(), "dataset URL refused by the SSRF guard");
+            return Err(FetchError::Blocked);
+        }
+        Ok((name, addresses))
+    }
+
+    /// One hop: a client pinned to the checked addresses, without proxies or automatic redirects.
+    async fn hop(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        timeout: Duration,
+    ) -> Result<Response, FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::UnsupportedScheme(url.scheme().to_owned()));
+        }
+        let (name, addresses) = self.checked_addresses(url).await?;
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(self.settings.user_agent.clone())
+            .connect_timeout(timeout)
+            .timeout(timeout);
+        if let Some(name) = &name {
+            // `Host` and TLS SNI keep the name; the connection goes only to the addresses checked above.
+            builder = builder.resolve_to_addrs(name, &addresses);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| FetchError::Other(e.to_string()))?;
+        client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone())
+            .send()
+            .await
+            .map_err(|e| FetchError::from_transport(&e, timeout))
+    }
+
+    /// Sends `method url` with `headers` through the guard. `timeout` bounds connect and each hop's whole exchange
+    /// up to the response headers and body reads started from it.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<Fetched, FetchError> {
+        let mut current = url.clone();
+        for redirects in 0..=MAX_REDIRECTS {
+            let response = self.hop(&method, &current, &headers, timeout).await?;
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let Some(location) = location.filter(|_| response.status().is_redirection()) else {
+                return Ok(Fetched {
+                    response,
+                    final_url: current,
+                });
+            };
+            if redirects == MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects);
+            }
+            let next = current
+                .join(&location)
+                .map_err(|_| FetchError::NonHttpRedirect)?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::NonHttpRedirect);
+            }
+            if current.scheme() == "https" && next.scheme() == "http" {
+                return Err(FetchError::HttpsToHttp);
+            }
+            current = next;
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+}
