@@ -18,6 +18,7 @@ mod llm_gemini;
 mod llm_openai;
 mod oidc;
 mod process;
+mod query_engine;
 mod ssrf;
 mod storage;
 mod usage;

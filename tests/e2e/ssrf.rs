@@ -6,8 +6,12 @@ use std::time::Duration;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::json;
+use std::net::IpAddr;
 use tabletalk_domain::datasets::DatasetUrl;
-use tabletalk_query_engine::fetch::{AddressPolicy, FetchError, FetchSettings, GuardedFetcher};
+
+use tabletalk_query_engine::fetch::{
+    AddressPolicy, Cidr, FetchError, FetchSettings, GuardedFetcher, is_blocked,
+};
 use tabletalk_tests::scripted_server::{Reply, ScriptedServer};
 
 fn fetcher(policy: AddressPolicy) -> GuardedFetcher {
@@ -235,4 +239,84 @@ async fn unreachable_hosts_get_the_documented_reasons() {
         .unwrap_err();
     assert!(matches!(error, FetchError::TimedOut(_)), "{error:?}");
     assert_eq!(error.code(), "url_unreachable");
+}
+
+// The address policy on its own.
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn private_special_and_embedded_addresses_are_blocked() {
+    for blocked in [
+        "0.0.0.0",
+        "10.1.2.3",
+        "100.64.0.1",
+        "127.0.0.1",
+        "127.255.255.254",
+        "169.254.169.254",
+        "172.31.255.255",
+        "192.0.0.8",
+        "192.0.2.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::127.0.0.1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a00:1",
+        "64:ff9b:1::1",
+        "2001:db8::1",
+        "2002::1",
+        "fc00::1",
+        "fd12::1",
+        "fe80::1",
+        "fec0::1",
+        "ff02::1",
+        "100::1",
+        "3fff::1",
+    ] {
+        assert!(is_blocked(ip(blocked)), "{blocked} must be blocked");
+    }
+    for public in [
+        "8.8.8.8",
+        "172.32.0.1",
+        "100.128.0.1",
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+    ] {
+        assert!(!is_blocked(ip(public)), "{public} must be allowed");
+    }
+}
+
+#[test]
+fn exceptions_open_exactly_what_they_name() {
+    let policy = AddressPolicy {
+        allow_private_networks: false,
+        allowed_hosts: vec!["data.internal".into(), "*.corp.example".into()],
+        allowed_cidrs: vec!["10.20.0.0/16".parse().unwrap()],
+    };
+    assert!(policy.allows(Some("data.internal"), ip("10.0.0.5")));
+    assert!(policy.allows(Some("files.corp.example"), ip("192.168.1.1")));
+    assert!(
+        !policy.allows(Some("corp.example"), ip("192.168.1.1")),
+        "*.x does not cover x itself"
+    );
+    assert!(!policy.allows(Some("evilcorp.example"), ip("192.168.1.1")));
+    assert!(policy.allows(None, ip("10.20.3.4")));
+    assert!(!policy.allows(None, ip("10.21.3.4")));
+    assert!(
+        AddressPolicy {
+            allow_private_networks: true,
+            ..AddressPolicy::default()
+        }
+        .allows(None, ip("127.0.0.1"))
+    );
+    assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+    assert!("::/0".parse::<Cidr>().unwrap().contains(ip("::1")));
 }

@@ -3,18 +3,22 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tabletalk_ports::DatabaseHealth;
+use tabletalk_ports::{DatabaseHealth, QueryEngine};
 
 /// What `/health` and `/ready` report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthReport {
     pub database_ok: bool,
     pub uptime_seconds: f64,
+    /// Queries running and waiting in the engine.
+    pub queries_running: usize,
+    pub queries_queued: usize,
 }
 
 /// Probes the database and tracks uptime.
 pub struct HealthService {
     database: Arc<dyn DatabaseHealth>,
+    query_engine: Arc<dyn QueryEngine>,
     started: Instant,
 }
 
@@ -27,14 +31,15 @@ impl std::fmt::Debug for HealthService {
 }
 
 impl HealthService {
-    pub fn new(database: Arc<dyn DatabaseHealth>) -> Self {
+    pub fn new(database: Arc<dyn DatabaseHealth>, query_engine: Arc<dyn QueryEngine>) -> Self {
         Self {
             database,
+            query_engine,
             started: Instant::now(),
         }
     }
 
-    /// Probes the database now.
+    /// Probes the database and reads the query engine's load now.
     pub async fn check(&self) -> HealthReport {
         let database_ok = match self.database.ping().await {
             Ok(()) => true,
@@ -43,9 +48,12 @@ impl HealthService {
                 false
             }
         };
+        let (queries_running, queries_queued) = self.query_engine.load();
         HealthReport {
             database_ok,
             uptime_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            queries_running,
+            queries_queued,
         }
     }
 }

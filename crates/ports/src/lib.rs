@@ -13,6 +13,7 @@ mod identity;
 mod ids;
 mod llm;
 mod message;
+mod query;
 mod repositories;
 mod session;
 mod timestamp;
@@ -41,6 +42,9 @@ pub use llm::{
     ProviderState, TokenCounts, ToolCall, ToolDeclaration, ToolMode, ToolResult,
 };
 pub use message::{Message, MessageRole, MessageStatus};
+pub use query::{
+    QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits, TableLocation,
+};
 pub use repositories::{
     ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
     PendingLoginRepository, ReferralKeyRepository, SessionRepository, TokenUsageRepository,

@@ -1,7 +1,8 @@
-//! Dataset access for Tabletalk. So far: the SSRF-safe fetcher every outbound read of dataset data goes through
-//! (behaviour.md §3.3) — address policy, pinned resolution, re-validated redirects. The DataFusion query engine,
-//! the file cache and the dataset pipelines build on it.
+//! Dataset access for Tabletalk: the DataFusion query engine (`engine`: sandbox, limits, queue, row caps, cell
+//! encoding) and the SSRF-safe fetcher every outbound read of dataset data goes through (`fetch`, behaviour.md
+//! §3.3). The file cache, remote tables over the guarded fetcher and the dataset pipelines build on them.
 //!
 //! Imports `tabletalk-ports` and its own technology only: never the domain, http-api, server or another adapter.
 
+pub mod engine;
 pub mod fetch;

@@ -15,9 +15,10 @@ use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits
 use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
     Clock, ConversationRepository, DatabaseHealth, DatasetRepository, IdentityProvider, LlmClient,
-    MessageRepository, PendingLoginRepository, ReferralKeyRepository, SessionRepository,
-    SystemClock, TokenUsageRepository, UserRepository,
+    MessageRepository, PendingLoginRepository, QueryEngine, ReferralKeyRepository,
+    SessionRepository, SystemClock, TokenUsageRepository, UserRepository,
 };
+use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
 
 use crate::config::{Config, LlmProviderKind, SecureCookies};
 use crate::{AccessKey, StartupError};
@@ -43,11 +44,16 @@ pub struct Adapters {
     pub identity: Option<Arc<dyn IdentityProvider>>,
     /// The chat model; `None` when `llm.provider = "none"`.
     pub llm: Option<Arc<dyn LlmClient>>,
+    pub query_engine: Arc<dyn QueryEngine>,
 }
 
 impl Adapters {
     /// Every repository served by one store (the SQLite database, or an in-memory fake in tests).
-    pub fn from_store<T>(store: Arc<T>, clock: Arc<dyn Clock>) -> Self
+    pub fn from_store<T>(
+        store: Arc<T>,
+        clock: Arc<dyn Clock>,
+        query_engine: Arc<dyn QueryEngine>,
+    ) -> Self
     where
         T: UserRepository
             + SessionRepository
@@ -72,6 +78,7 @@ impl Adapters {
             clock,
             identity: None,
             llm: None,
+            query_engine,
         }
     }
 }
@@ -90,7 +97,11 @@ pub fn open_database(config: &Config) -> Result<SqliteDatabase, StartupError> {
 /// (not contacted yet: discovery happens in the background and on first use). Blocking.
 pub fn real_adapters(config: &Config) -> Result<Adapters, StartupError> {
     let database = Arc::new(open_database(config)?);
-    let mut adapters = Adapters::from_store(database, Arc::new(SystemClock));
+    let mut adapters = Adapters::from_store(
+        database,
+        Arc::new(SystemClock),
+        Arc::new(query_engine(config)?),
+    );
     adapters.identity = identity_provider(config)?;
     adapters.llm = llm_client(config)?;
     Ok(adapters)
@@ -133,6 +144,20 @@ pub fn llm_client(config: &Config) -> Result<Option<Arc<dyn LlmClient>>, Startup
         }
     };
     Ok(Some(client))
+}
+
+/// The DataFusion engine with the `query.*` limits; it runs on its own threads.
+pub fn query_engine(config: &Config) -> Result<DataFusionEngine, StartupError> {
+    let query = &config.query;
+    let settings = EngineSettings {
+        timeout: query.timeout,
+        memory_limit: usize::try_from(query.memory_limit).unwrap_or(usize::MAX),
+        max_concurrency: query.max_concurrency,
+        queue_capacity: query.queue_capacity,
+        queue_timeout: query.queue_timeout,
+    };
+    DataFusionEngine::new(settings)
+        .map_err(|e| StartupError::Invalid(format!("cannot start the query engine: {e}")))
 }
 
 /// The OIDC adapter for the configured issuer, or `None` in local mode.
@@ -247,7 +272,10 @@ pub fn build_state(
         auth,
         conversations: Arc::new(conversations),
         usage: Arc::new(usage),
-        health: Arc::new(HealthService::new(adapters.database)),
+        health: Arc::new(HealthService::new(
+            adapters.database,
+            adapters.query_engine.clone(),
+        )),
         oidc,
         settings: Arc::new(settings),
     })

@@ -6,4 +6,4 @@ mod policy;
 
 pub use error::FetchError;
 pub use guarded::{FetchSettings, Fetched, GuardedFetcher};
-pub use policy::{AddressPolicy, Cidr, CidrParseError};
+pub use policy::{AddressPolicy, Cidr, CidrParseError, is_blocked};

@@ -1,0 +1,98 @@
+//! The query port: run one read-only SQL statement over a conversation's tables and get back a neutral table
+//! (columns with types, rows as JSON values encoded per behaviour.md §4.4). Arrow stays inside the engine.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use crate::DatasetFormat;
+
+/// Where a table's content is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableLocation {
+    /// A file on this machine (an upload, or a downloaded remote file in the cache).
+    File(PathBuf),
+}
+
+/// One table registered for a query, under its lower-case name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTable {
+    pub name: String,
+    pub location: TableLocation,
+    pub format: DatasetFormat,
+}
+
+/// Row limits of one query (behaviour.md §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowLimits {
+    /// `query.auto_limit`: more rows than this are not produced; `limit_applied` says so.
+    pub auto_limit: u64,
+    /// `query.max_returned_rows`: rows kept; the rest are only counted.
+    pub kept_rows: u64,
+}
+
+/// A result column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryColumn {
+    pub name: String,
+    /// The SQL type name (`BIGINT`, `VARCHAR`, `TIMESTAMP`, …).
+    pub sql_type: String,
+}
+
+/// A finished query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryOutput {
+    pub columns: Vec<QueryColumn>,
+    /// The first `kept_rows` rows, cells encoded as JSON.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Rows the query produced, capped at `auto_limit`.
+    pub total_rows: u64,
+    /// The auto limit cut the result.
+    pub limit_applied: bool,
+    pub execution_ms: f64,
+}
+
+/// Why a query did not produce a result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// More than one statement.
+    #[error("Only one SQL statement can run at a time. Remove the extra statements.")]
+    MultipleStatements,
+    /// Not a query (DDL, DML, COPY, SET, EXPLAIN, …).
+    #[error(
+        "Tabletalk runs read-only queries: only SELECT (including WITH … SELECT) is allowed. CREATE, INSERT, UPDATE, \
+         DELETE, COPY, SET, EXPLAIN and other statements are refused."
+    )]
+    ReadOnlyViolation,
+    /// The engine refused or failed the query; `raw` is its message without backtrace.
+    #[error("{raw}")]
+    Sql { raw: String },
+    #[error("the query ran longer than {seconds} s and was stopped")]
+    Timeout { seconds: u64 },
+    #[error("the query needed more memory than its limit")]
+    MemoryExceeded,
+    /// The queue is full or the wait for a slot ran out.
+    #[error("Server busy, try again shortly")]
+    Busy,
+    /// A table's content could not be read.
+    #[error("dataset unavailable: {0}")]
+    DatasetUnavailable(String),
+}
+
+/// Runs read-only SQL in a fresh context holding exactly the given tables.
+#[async_trait]
+pub trait QueryEngine: Send + Sync + 'static {
+    /// Runs `sql` over `tables`.
+    ///
+    /// # Errors
+    /// Every variant of [`QueryError`], as its documentation says.
+    async fn run(
+        &self,
+        tables: &[QueryTable],
+        sql: &str,
+        limits: RowLimits,
+    ) -> Result<QueryOutput, QueryError>;
+
+    /// Queries running and waiting now.
+    fn load(&self) -> (usize, usize);
+}

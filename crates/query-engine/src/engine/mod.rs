@@ -1,0 +1,10 @@
+//! The DataFusion query engine (behaviour.md §4.1–4.4): a fresh context per query holding only the given tables,
+//! the read-only barriers, per-query memory and time limits, a bounded FIFO queue, the auto limit on the plan,
+//! and the JSON encoding of cells.
+
+mod admission;
+mod cells;
+mod run;
+mod sandbox;
+
+pub use run::{DataFusionEngine, EngineSettings};

@@ -1,0 +1,344 @@
+//! The DataFusion engine for real, over Parquet and CSV files the tests write: results and their JSON encoding,
+//! the read-only sandbox, row caps, memory and time limits, and the queue.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{
+    ArrayRef, BinaryArray, Date32Array, Float64Array, Int64Array, StringArray,
+    TimestampMillisecondArray,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use serde_json::json;
+use tabletalk_ports::{
+    DatasetFormat, QueryEngine, QueryError, QueryTable, RowLimits, TableLocation,
+};
+use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
+
+const LIMITS: RowLimits = RowLimits {
+    auto_limit: 10_000,
+    kept_rows: 1_000,
+};
+
+fn settings() -> EngineSettings {
+    EngineSettings {
+        timeout: Duration::from_secs(30),
+        memory_limit: 256 << 20,
+        max_concurrency: 2,
+        queue_capacity: 4,
+        queue_timeout: Duration::from_secs(5),
+    }
+}
+
+fn write_sales(dir: &Path) -> QueryTable {
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
+        (
+            "Region",
+            Arc::new(StringArray::from(vec![Some("north"), None, Some("south")])),
+        ),
+        (
+            "amount",
+            Arc::new(Float64Array::from(vec![10.5, f64::NAN, f64::INFINITY])),
+        ),
+        (
+            "big",
+            Arc::new(Int64Array::from(vec![1 << 60, 42, -(1 << 53)])),
+        ),
+        (
+            "day",
+            Arc::new(Date32Array::from(vec![19_723, 19_724, 19_725])),
+        ),
+        (
+            "ts",
+            Arc::new(TimestampMillisecondArray::from(vec![
+                1_704_067_200_123,
+                0,
+                86_400_000,
+            ])),
+        ),
+        (
+            "blob",
+            Arc::new(BinaryArray::from(vec![&b"\x00\xff"[..], b"ab", b""])),
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let path = dir.join("0193-sales-upload");
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    QueryTable {
+        name: "sales".into(),
+        location: TableLocation::File(path),
+        format: DatasetFormat::Parquet,
+    }
+}
+
+fn write_csv(dir: &Path) -> QueryTable {
+    let path = dir.join("regions-cached");
+    std::fs::write(&path, "region,manager\nnorth,Ada\nsouth,Grace\n").unwrap();
+    QueryTable {
+        name: "regions".into(),
+        location: TableLocation::File(path),
+        format: DatasetFormat::Csv,
+    }
+}
+
+#[tokio::test]
+async fn queries_over_parquet_and_csv_return_typed_json_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = [write_sales(dir.path()), write_csv(dir.path())];
+    let engine = DataFusionEngine::new(settings()).unwrap();
+
+    let out = engine
+        .run(
+            &tables,
+            r#"SELECT id, "Region", amount, big, day, ts, blob FROM sales ORDER BY id"#,
+            LIMITS,
+        )
+        .await
+        .unwrap();
+    let types: Vec<&str> = out.columns.iter().map(|c| c.sql_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "BIGINT",
+            "VARCHAR",
+            "DOUBLE",
+            "BIGINT",
+            "DATE",
+            "TIMESTAMP",
+            "BYTEA"
+        ]
+    );
+    assert_eq!(
+        out.rows[0],
+        vec![
+            json!(1),
+            json!("north"),
+            json!(10.5),
+            json!("1152921504606846976"),
+            json!("2024-01-01"),
+            json!("2024-01-01T00:00:00.123"),
+            json!("\\x00ff")
+        ]
+    );
+    assert_eq!(out.rows[1][1], json!(null));
+    assert_eq!(out.rows[1][2], json!("NaN"));
+    assert_eq!(out.rows[2][2], json!("Infinity"));
+    assert_eq!(
+        out.rows[2][3],
+        json!("-9007199254740992"),
+        "beyond ±(2^53−1) integers are strings"
+    );
+    assert_eq!(out.rows[1][3], json!(42));
+    assert_eq!((out.total_rows, out.limit_applied), (3, false));
+
+    let joined = engine
+        .run(&tables, r#"SELECT r.manager, count(*) AS n FROM sales s JOIN regions r ON s."Region" = r.region GROUP BY r.manager ORDER BY n DESC, r.manager"#, LIMITS)
+        .await
+        .unwrap();
+    assert_eq!(
+        joined.rows,
+        vec![vec![json!("Ada"), json!(1)], vec![json!("Grace"), json!(1)]]
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = [write_sales(dir.path())];
+    let engine = DataFusionEngine::new(settings()).unwrap();
+    for refused in [
+        "CREATE TABLE t AS SELECT 1",
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+        "INSERT INTO sales VALUES (1)",
+        "COPY (SELECT * FROM sales) TO '/tmp/leak.csv'",
+        "SET datafusion.execution.batch_size = 1",
+        "EXPLAIN SELECT * FROM sales",
+        "DROP TABLE sales",
+        "DELETE FROM sales",
+        "UPDATE sales SET id = 1",
+        "DESCRIBE sales",
+        "SHOW TABLES",
+        "CREATE VIEW v AS SELECT 1",
+        "PREPARE p AS SELECT 1",
+    ] {
+        assert_eq!(
+            engine.run(&tables, refused, LIMITS).await,
+            Err(QueryError::ReadOnlyViolation),
+            "{refused}"
+        );
+    }
+    assert!(!Path::new("/tmp/leak.csv").exists());
+    assert_eq!(
+        engine.run(&tables, "SELECT 1; SELECT 2", LIMITS).await,
+        Err(QueryError::MultipleStatements)
+    );
+    assert_eq!(
+        engine
+            .run(&tables, "SELECT 1; DROP TABLE sales", LIMITS)
+            .await,
+        Err(QueryError::MultipleStatements)
+    );
+    assert!(matches!(
+        engine.run(&tables, "SELEC 1", LIMITS).await,
+        Err(QueryError::Sql { .. })
+    ));
+    for accepted in [
+        "select id from sales;",
+        "WITH t AS (SELECT id FROM sales) SELECT id FROM t",
+        "VALUES (1), (2)",
+        "SELECT 1 UNION SELECT 2",
+    ] {
+        assert!(
+            engine.run(&tables, accepted, LIMITS).await.is_ok(),
+            "{accepted}"
+        );
+    }
+    for unreachable in [
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM \"/etc/passwd\"",
+        "SELECT * FROM 'https://example.com/data.parquet'",
+        "SELECT * FROM other_conversations_table",
+        "SELECT * FROM information_schema.tables",
+    ] {
+        let outcome = engine.run(&tables, unreachable, LIMITS).await;
+        assert!(
+            matches!(&outcome, Err(QueryError::Sql { raw }) if raw.to_lowercase().contains("not found")),
+            "{unreachable}: {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_auto_limit_and_the_kept_rows_cap_results() {
+    let engine = DataFusionEngine::new(settings()).unwrap();
+    let out = engine
+        .run(&[], "SELECT value FROM generate_series(1, 20000)", LIMITS)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.total_rows, out.limit_applied, out.rows.len()),
+        (10_000, true, 1_000)
+    );
+    let exact = engine
+        .run(&[], "SELECT value FROM generate_series(1, 10000)", LIMITS)
+        .await
+        .unwrap();
+    assert_eq!(
+        (exact.total_rows, exact.limit_applied),
+        (10_000, false),
+        "exactly the limit is not a cut"
+    );
+    let ordered = engine
+        .run(
+            &[],
+            "SELECT value FROM generate_series(1, 20000) ORDER BY value DESC LIMIT 3",
+            LIMITS,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ordered.rows,
+        vec![
+            vec![json!(20_000)],
+            vec![json!(19_999)],
+            vec![json!(19_998)]
+        ],
+        "the user's ORDER BY and LIMIT keep their meaning"
+    );
+}
+
+/// Slow but cooperative: the series yields between batches, so an aborted query stops within a batch.
+const SLOW: &str = "SELECT count(*) FROM generate_series(1, 100000000000) WHERE value % 7 = 3";
+
+#[tokio::test]
+async fn memory_and_time_limits_stop_queries_and_the_engine_recovers() {
+    let engine = DataFusionEngine::new(EngineSettings {
+        memory_limit: 8 << 20,
+        ..settings()
+    })
+    .unwrap();
+    // A scrambled key defeats streaming aggregation: the hash table must hold every group.
+    let hungry = "SELECT (value * 7919) % 3000017 AS k, count(*) FROM generate_series(1, 3000000) GROUP BY k";
+    assert_eq!(
+        engine.run(&[], hungry, LIMITS).await.map(|o| o.total_rows),
+        Err(QueryError::MemoryExceeded)
+    );
+    assert_eq!(
+        engine
+            .run(&[], "SELECT 1 AS one", LIMITS)
+            .await
+            .unwrap()
+            .rows,
+        vec![vec![json!(1)]]
+    );
+
+    let impatient = DataFusionEngine::new(EngineSettings {
+        timeout: Duration::from_millis(500),
+        ..settings()
+    })
+    .unwrap();
+    assert_eq!(
+        impatient.run(&[], SLOW, LIMITS).await.map(|o| o.total_rows),
+        Err(QueryError::Timeout { seconds: 0 })
+    );
+    assert_eq!(
+        impatient
+            .run(&[], "SELECT 1 AS one", LIMITS)
+            .await
+            .unwrap()
+            .rows,
+        vec![vec![json!(1)]]
+    );
+    assert_eq!(impatient.load(), (0, 0), "slots were given back");
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_busy() {
+    let engine = Arc::new(
+        DataFusionEngine::new(EngineSettings {
+            timeout: Duration::from_secs(2),
+            max_concurrency: 1,
+            queue_capacity: 1,
+            queue_timeout: Duration::from_millis(300),
+            ..settings()
+        })
+        .unwrap(),
+    );
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(&[], SLOW, LIMITS).await }
+    });
+    while engine.load().0 == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waiter = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(&[], "SELECT 1", LIMITS).await }
+    });
+    while engine.load().1 == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        engine
+            .run(&[], "SELECT 2", LIMITS)
+            .await
+            .map(|o| o.total_rows),
+        Err(QueryError::Busy),
+        "the queue is full"
+    );
+    assert_eq!(
+        waiter.await.unwrap().map(|o| o.total_rows),
+        Err(QueryError::Busy),
+        "the wait ran out"
+    );
+    assert!(matches!(
+        running.await.unwrap(),
+        Err(QueryError::Timeout { .. })
+    ));
+}
