@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use tabletalk_llm_http::{CallTimeouts, start_stream};
+use tabletalk_llm_http::{CallTimeouts, http_client, start_stream};
 use tabletalk_ports::{LlmClient, LlmError, LlmProvider, LlmRequest, LlmStream};
 
 use crate::parser::GeminiParser;
@@ -36,14 +36,12 @@ pub struct GeminiClient {
 }
 
 impl GeminiClient {
-    /// Builds the HTTP client. It follows no redirects: the API never redirects, and a redirect would carry the
-    /// key header elsewhere.
+    /// Builds the client (one `reqwest::Client`, built once; see `tabletalk_llm_http::http_client`).
     pub fn new(settings: GeminiSettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { http, settings })
+        Ok(Self {
+            http: http_client(settings.connect_timeout)?,
+            settings,
+        })
     }
 }
 

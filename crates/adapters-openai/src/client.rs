@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use tabletalk_llm_http::{CallTimeouts, start_stream};
+use tabletalk_llm_http::{CallTimeouts, http_client, start_stream};
 use tabletalk_ports::{LlmClient, LlmError, LlmProvider, LlmRequest, LlmStream};
 
 use crate::parser::OpenAiParser;
@@ -37,13 +37,12 @@ pub struct OpenAiClient {
 }
 
 impl OpenAiClient {
-    /// Builds the HTTP client. It follows no redirects, so the bearer token never travels elsewhere.
+    /// Builds the client (one `reqwest::Client`, built once; see `tabletalk_llm_http::http_client`).
     pub fn new(settings: OpenAiSettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { http, settings })
+        Ok(Self {
+            http: http_client(settings.connect_timeout)?,
+            settings,
+        })
     }
 }
 

@@ -18,6 +18,15 @@ pub struct CallTimeouts {
     pub call: Duration,
 }
 
+/// The HTTP client of an LLM adapter: connect timeout, and no redirects — the providers never redirect, and a
+/// redirect would carry the key to another host.
+pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 /// Maps a refused call (status, body, `Retry-After`) onto the port's error.
 pub type ErrorMapper = fn(u16, &str, Option<Duration>) -> LlmError;
 

@@ -9,6 +9,6 @@ mod call;
 mod sse;
 mod stream;
 
-pub use call::{CallTimeouts, ErrorMapper, start_stream};
+pub use call::{CallTimeouts, ErrorMapper, http_client, start_stream};
 pub use sse::{SseDecoder, SseEvent};
 pub use stream::{EventParser, ReadFailure, Timeouts, parse_stream};
