@@ -328,3 +328,84 @@ impl TryFrom<DatasetRow> for Dataset {
         })
     }
 }
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::uploads, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct UploadRow {
+    pub id: String,
+    pub user_id: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub original_name: String,
+    pub format: String,
+    pub compression: String,
+    pub created_at: String,
+}
+
+impl From<&tabletalk_ports::Upload> for UploadRow {
+    fn from(u: &tabletalk_ports::Upload) -> Self {
+        Self {
+            id: u.id.to_string(),
+            user_id: u.user_id.to_string(),
+            sha256: u.sha256.clone(),
+            size_bytes: u.size_bytes,
+            original_name: u.original_name.clone(),
+            format: u.format.as_str().to_owned(),
+            compression: u.compression.as_str().to_owned(),
+            created_at: u.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::query_history, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct HistoryRow {
+    pub id: String,
+    pub user_id: String,
+    pub conversation_id: Option<String>,
+    pub source: String,
+    pub query: String,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub row_count: Option<i64>,
+    pub execution_time_ms: Option<f64>,
+    pub is_starred: bool,
+    pub created_at: String,
+}
+
+impl From<&tabletalk_ports::QueryHistoryEntry> for HistoryRow {
+    fn from(e: &tabletalk_ports::QueryHistoryEntry) -> Self {
+        Self {
+            id: e.id.to_string(),
+            user_id: e.user_id.to_string(),
+            conversation_id: e.conversation_id.map(|c| c.to_string()),
+            source: e.source.as_str().to_owned(),
+            query: e.query.clone(),
+            status: e.status().to_owned(),
+            error_message: e.error_message.clone(),
+            row_count: e.row_count,
+            execution_time_ms: e.execution_time_ms,
+            is_starred: e.is_starred,
+            created_at: e.created_at.to_string(),
+        }
+    }
+}
+
+impl TryFrom<HistoryRow> for tabletalk_ports::QueryHistoryEntry {
+    type Error = RepositoryError;
+
+    fn try_from(row: HistoryRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse(&row.id, "query_history.id")?,
+            user_id: parse(&row.user_id, "query_history.user_id")?,
+            conversation_id: parse_opt(row.conversation_id.as_deref(), "query_history.conversation_id")?,
+            source: enumeration(&row.source, "query_history.source", tabletalk_ports::QuerySource::parse)?,
+            query: row.query,
+            error_message: row.error_message,
+            row_count: row.row_count,
+            execution_time_ms: row.execution_time_ms,
+            is_starred: row.is_starred,
+            created_at: parse(&row.created_at, "query_history.created_at")?,
+        })
+    }
+}

@@ -99,6 +99,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    uploads (id) {
+        id -> Text,
+        user_id -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        original_name -> Text,
+        format -> Text,
+        compression -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    query_history (id) {
+        id -> Text,
+        user_id -> Text,
+        conversation_id -> Nullable<Text>,
+        source -> Text,
+        query -> Text,
+        status -> Text,
+        error_message -> Nullable<Text>,
+        row_count -> Nullable<BigInt>,
+        execution_time_ms -> Nullable<Double>,
+        is_starred -> Bool,
+        created_at -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(conversations -> users (user_id));
 diesel::joinable!(messages -> conversations (conversation_id));

@@ -1,6 +1,6 @@
 //! Datasets attached to a conversation (their content lives outside the database).
 
-use crate::{ConversationId, DatasetId, Timestamp, UploadId};
+use crate::{ConversationId, DatasetId, Timestamp, UploadId, UserId};
 
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -66,4 +66,20 @@ pub struct Dataset {
     pub version: Option<String>,
     pub created_at: Timestamp,
     pub loaded_at: Option<Timestamp>,
+}
+
+/// One stored upload file, shared by every dataset of its user that has the same content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// Also the file's name inside the upload directory.
+    pub id: UploadId,
+    pub user_id: UserId,
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+    pub size_bytes: i64,
+    /// The client's file name without path components.
+    pub original_name: String,
+    pub format: DatasetFormat,
+    pub compression: Compression,
+    pub created_at: Timestamp,
 }

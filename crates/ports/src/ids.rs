@@ -87,6 +87,10 @@ id_type!(
     /// Identifies a token-usage row.
     UsageId
 );
+id_type!(
+    /// Identifies a query-history entry.
+    HistoryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,11 @@
 //! both the fakes and the real adapters must pass.
 
 mod clock;
+mod content;
 mod conversation;
 mod dataset;
 mod error;
+mod history;
 mod identity;
 mod ids;
 mod llm;
@@ -29,13 +31,18 @@ pub use clock::{Clock, SystemClock};
 pub use conversation::{
     Conversation, ConversationSummary, ConversationTitle, PREVIEW_CHARS, TitleError,
 };
-pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus};
+pub use content::{
+    DatasetContent, LoadError, LoadErrorKind, LoadedContent, ProgressSink, Refreshed,
+    StagedUpload, UploadSink,
+};
+pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus, Upload};
+pub use history::{QueryHistoryEntry, QueryHistoryFilter, QuerySource};
 pub use error::RepositoryError;
 pub use identity::{
     AuthorizationParams, IdentityError, IdentityProvider, PendingLogin, ReferralKey, VerifiedClaims,
 };
 pub use ids::{
-    ConversationId, DatasetId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId,
+    ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId,
 };
 pub use llm::{
     FinishReason, LlmClient, LlmError, LlmEvent, LlmMessage, LlmReply, LlmRequest, LlmStream,
@@ -43,11 +50,11 @@ pub use llm::{
 };
 pub use message::{Message, MessageRole, MessageStatus};
 pub use query::{
-    QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits, TableLocation,
+    CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits, TableLocation,
 };
 pub use repositories::{
-    ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
-    PendingLoginRepository, ReferralKeyRepository, SessionRepository, TokenUsageRepository,
+    AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,
+    MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository, SessionRepository, TokenUsageRepository,
     UserRepository,
 };
 pub use session::{Session, TokenHash};

@@ -5,21 +5,44 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::DatasetFormat;
+use crate::{Compression, DatasetFormat, UploadId};
 
 /// Where a table's content is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableLocation {
-    /// A file on this machine (an upload, or a downloaded remote file in the cache).
+    /// A file on this machine given by path (tools and tests).
     File(PathBuf),
+    /// A kept upload.
+    Upload(UploadId),
+    /// A URL dataset: Parquet is read with range requests through the SSRF guard; other formats come from the
+    /// file cache, downloaded again (and checked against `version`) when evicted.
+    Remote {
+        url: String,
+        etag: Option<String>,
+        size: Option<u64>,
+        version: String,
+    },
 }
 
 /// One table registered for a query, under its lower-case name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryTable {
+    /// The dataset's name as stored (registered lower-cased).
     pub name: String,
     pub location: TableLocation,
     pub format: DatasetFormat,
+    pub compression: Compression,
+    /// The stored schema (name and SQL type per column), so text formats are not inferred again; empty to infer.
+    pub columns: Vec<QueryColumn>,
+}
+
+/// A statement after the read-only checks, printed back by the parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalSql {
+    /// Canonical spacing, comments dropped: the result-cache key's SQL.
+    pub text: String,
+    /// Calls a volatile function (`random`, `now`, …): never cached.
+    pub volatile: bool,
 }
 
 /// Row limits of one query (behaviour.md §4.4).
@@ -74,9 +97,14 @@ pub enum QueryError {
     /// The queue is full or the wait for a slot ran out.
     #[error("Server busy, try again shortly")]
     Busy,
-    /// A table's content could not be read.
-    #[error("dataset unavailable: {0}")]
-    DatasetUnavailable(String),
+    /// A table's remote content could not be read.
+    #[error("Could not read dataset '{name}' from its URL: {reason}")]
+    DatasetUnavailable { name: String, reason: String },
+    /// A table's remote content no longer matches the version recorded when it was added.
+    #[error(
+        "The file at {url} has changed since it was added. Refresh the dataset to use the new version."
+    )]
+    DatasetChanged { url: String },
 }
 
 /// Runs read-only SQL in a fresh context holding exactly the given tables.
@@ -92,6 +120,12 @@ pub trait QueryEngine: Send + Sync + 'static {
         sql: &str,
         limits: RowLimits,
     ) -> Result<QueryOutput, QueryError>;
+
+    /// Checks that `sql` is one read-only statement and prints it back canonically.
+    ///
+    /// # Errors
+    /// `MultipleStatements`, `ReadOnlyViolation`, `Sql` for a parse error.
+    fn canonical_sql(&self, sql: &str) -> Result<CanonicalSql, QueryError>;
 
     /// Queries running and waiting now.
     fn load(&self) -> (usize, usize);

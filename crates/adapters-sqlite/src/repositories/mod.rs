@@ -5,6 +5,7 @@ mod datasets;
 mod health;
 mod messages;
 mod pending_logins;
+mod query_history;
 mod referral_keys;
 mod sessions;
 mod token_usage;

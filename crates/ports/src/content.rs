@@ -1,0 +1,164 @@
+//! The dataset-content port: everything that touches a dataset's bytes — fetching through the SSRF guard,
+//! format detection and verification, the file cache, staged uploads, and schema extraction (behaviour.md
+//! §3.1, §3.3–3.5, §3.7–3.9). The domain owns the rules around it (naming, duplicates, limits, storage).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{Compression, Dataset, DatasetFormat, Timestamp, UploadId};
+
+/// Which rule refused or failed a load; each maps to one API error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    InvalidUrl,
+    UnsupportedScheme,
+    Blocked,
+    Unreachable,
+    FileTooLarge,
+    UnsupportedFormat,
+    InvalidFile,
+    SchemaExtraction,
+    UploadTooLarge,
+    /// The content no longer matches the recorded version.
+    Changed,
+    /// Local storage failed (disk full, permissions).
+    Storage,
+}
+
+impl LoadErrorKind {
+    /// The API error code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::InvalidUrl => "invalid_url",
+            Self::UnsupportedScheme => "unsupported_url_scheme",
+            Self::Blocked => "url_blocked",
+            Self::Unreachable => "url_unreachable",
+            Self::FileTooLarge => "file_too_large",
+            Self::UnsupportedFormat => "unsupported_format",
+            Self::InvalidFile => "invalid_file",
+            Self::SchemaExtraction => "schema_extraction_failed",
+            Self::UploadTooLarge => "upload_too_large",
+            Self::Changed => "dataset_changed",
+            Self::Storage => "internal_error",
+        }
+    }
+}
+
+/// A failed load; `message` is the sentence users see (behaviour.md §3.4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LoadError {
+    pub kind: LoadErrorKind,
+    pub message: String,
+}
+
+impl LoadError {
+    pub fn new(kind: LoadErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A loaded dataset's description: what the dataset row stores about its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedContent {
+    pub format: DatasetFormat,
+    pub compression: Compression,
+    pub file_size_bytes: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<Timestamp>,
+    /// `etag:<etag>`, `size:<n>;mtime:<ts>` or `sha256:<hex>` (data-model.md `datasets.version`).
+    pub version: String,
+    pub row_count: i64,
+    /// Column objects of api.md §1.6 in file order.
+    pub columns: Vec<serde_json::Value>,
+}
+
+/// Download progress: bytes so far and the total when known. Called at most a few times per second, and only
+/// for downloads that take longer than a second.
+pub type ProgressSink = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
+
+/// An upload streamed to a temporary file, not yet kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedUpload {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size_bytes: u64,
+}
+
+/// Receives an upload's bytes as they arrive; dropping it without `finish` deletes the temporary file.
+#[async_trait]
+pub trait UploadSink: Send {
+    /// Appends a chunk.
+    ///
+    /// # Errors
+    /// `UploadTooLarge` beyond `datasets.max_upload_bytes` (the file is deleted); `Storage`.
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), LoadError>;
+
+    /// Flushes and closes the file.
+    ///
+    /// # Errors
+    /// `Storage`.
+    async fn finish(self: Box<Self>) -> Result<StagedUpload, LoadError>;
+}
+
+/// Result of a refresh probe.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refreshed {
+    /// The validators say the content did not change.
+    Unchanged,
+    Changed(LoadedContent),
+}
+
+/// Reads, verifies and describes dataset content.
+#[async_trait]
+pub trait DatasetContent: Send + Sync + 'static {
+    /// Steps 7–14 of behaviour.md §3.4 for a normalised http(s) URL.
+    ///
+    /// # Errors
+    /// The pipeline errors of those steps.
+    async fn load_url(&self, url: &str, progress: ProgressSink) -> Result<LoadedContent, LoadError>;
+
+    /// Refresh of a URL dataset (§3.9): a conditional probe, then the load again when the content changed.
+    ///
+    /// # Errors
+    /// As [`DatasetContent::load_url`].
+    async fn refresh_url(
+        &self,
+        dataset: &Dataset,
+        progress: ProgressSink,
+    ) -> Result<Refreshed, LoadError>;
+
+    /// Opens a temporary file in the upload directory for an incoming upload.
+    ///
+    /// # Errors
+    /// `Storage`.
+    async fn begin_upload(&self) -> Result<Box<dyn UploadSink>, LoadError>;
+
+    /// Verifies a staged upload and extracts its schema and statistics (§3.5 steps 6 and 8).
+    ///
+    /// # Errors
+    /// `InvalidFile`, `SchemaExtraction`.
+    async fn inspect_upload(
+        &self,
+        staged: &StagedUpload,
+        format: DatasetFormat,
+        compression: Compression,
+    ) -> Result<LoadedContent, LoadError>;
+
+    /// Moves a staged upload to its permanent place under the given id.
+    ///
+    /// # Errors
+    /// `Storage`.
+    async fn keep_upload(&self, staged: &StagedUpload, id: UploadId) -> Result<(), LoadError>;
+
+    /// Deletes a staged upload's temporary file.
+    async fn discard_upload(&self, staged: &StagedUpload);
+
+    /// Deletes a kept upload's file (after its last dataset is gone).
+    async fn remove_upload(&self, id: UploadId);
+}

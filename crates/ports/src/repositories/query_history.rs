@@ -1,0 +1,27 @@
+use async_trait::async_trait;
+
+use crate::{QueryHistoryEntry, QueryHistoryFilter, RepositoryError, UserId};
+
+/// Stores the per-user query history (behaviour.md §4.7, data-model.md `query_history`).
+#[async_trait]
+pub trait QueryHistoryRepository: Send + Sync + 'static {
+    /// Appends an entry, then deletes the user's oldest non-starred entries beyond `max_entries`.
+    ///
+    /// # Errors
+    /// `Constraint` when the user does not exist; `Unavailable`.
+    async fn record(
+        &self,
+        entry: &QueryHistoryEntry,
+        max_entries: u64,
+    ) -> Result<(), RepositoryError>;
+
+    /// The user's entries matching the filter, newest first, and how many match in total.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt`.
+    async fn list(
+        &self,
+        user: UserId,
+        filter: &QueryHistoryFilter,
+    ) -> Result<(Vec<QueryHistoryEntry>, u64), RepositoryError>;
+}
