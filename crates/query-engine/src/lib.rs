@@ -4,5 +4,8 @@
 //!
 //! Imports `tabletalk-ports` and its own technology only: never the domain, http-api, server or another adapter.
 
+pub mod content;
 pub mod engine;
 pub mod fetch;
+pub mod files;
+pub mod remote;

@@ -3,8 +3,9 @@
 //! and the JSON encoding of cells.
 
 mod admission;
-mod cells;
-mod run;
+pub(crate) mod cells;
+pub(crate) mod run;
 mod sandbox;
+pub(crate) mod tables;
 
 pub use run::{DataFusionEngine, EngineSettings};

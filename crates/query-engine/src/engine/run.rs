@@ -1,23 +1,26 @@
 //! Running one query: admission, a fresh context with only the given tables, the two read-only barriers, the
-//! auto limit on the logical plan, the row caps, and cancellation at the timeout.
+//! auto limit on the logical plan, the row caps, and cancellation at the timeout (or when the caller goes away).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use datafusion::error::DataFusionError;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{
-    CsvReadOptions, JsonReadOptions, ParquetReadOptions, SQLOptions, SessionConfig, SessionContext,
-};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures_util::StreamExt;
 use tabletalk_ports::{
-    DatasetFormat, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits,
+    CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits,
     TableLocation,
 };
+use tokio::task::JoinHandle;
 
 use super::admission::Admission;
-use super::{cells, sandbox};
+use super::{cells, sandbox, tables};
+use crate::files::DatasetFiles;
+use crate::remote::StoreFailure;
 
 /// `query.*` as the engine needs it.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,7 @@ pub struct EngineSettings {
 #[derive(Debug)]
 pub struct DataFusionEngine {
     settings: EngineSettings,
+    files: Arc<DatasetFiles>,
     admission: Admission,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -48,16 +52,33 @@ impl Drop for DataFusionEngine {
     }
 }
 
+/// Aborts the spawned execution when the caller stops waiting (timeout, stop, client gone).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why an execution failed.
+enum Failure {
+    Query(QueryError),
+    /// A remote Parquet server ignored `Range`: the file must come from the cache instead.
+    RangeUnsupported(String),
+}
+
 /// The owned inputs of one execution, moved onto the engine's runtime.
 struct Job {
     settings: EngineSettings,
+    files: Arc<DatasetFiles>,
     tables: Vec<QueryTable>,
     sql: String,
     limits: RowLimits,
 }
 
 /// The engine's message without a backtrace.
-fn raw_message(error: &DataFusionError) -> String {
+pub(crate) fn raw_message(error: &DataFusionError) -> String {
     let text = error.to_string();
     text.split("\n\nbacktrace")
         .next()
@@ -66,10 +87,37 @@ fn raw_message(error: &DataFusionError) -> String {
         .to_owned()
 }
 
-fn classify(error: &DataFusionError) -> QueryError {
+/// The guarded store's failure somewhere in the error's causes.
+fn store_failure(error: &DataFusionError) -> Option<StoreFailure> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(failure) = cause.downcast_ref::<StoreFailure>() {
+            return Some(failure.clone());
+        }
+        if let Some(datafusion::object_store::Error::Generic { source: inner, .. }) =
+            cause.downcast_ref::<datafusion::object_store::Error>()
+            && let Some(failure) = inner.downcast_ref::<StoreFailure>()
+        {
+            return Some(failure.clone());
+        }
+        source = cause.source();
+    }
+    None
+}
+
+fn classify(error: &DataFusionError) -> Failure {
+    if let Some(failure) = store_failure(error) {
+        return match failure {
+            StoreFailure::Changed { url } => Failure::Query(QueryError::DatasetChanged { url }),
+            StoreFailure::Unavailable { table, reason } => {
+                Failure::Query(QueryError::DatasetUnavailable { name: table, reason })
+            }
+            StoreFailure::RangeUnsupported { table } => Failure::RangeUnsupported(table),
+        };
+    }
     let raw = raw_message(error);
     let lower = raw.to_lowercase();
-    if matches!(error.find_root(), DataFusionError::ResourcesExhausted(_))
+    let query = if matches!(error.find_root(), DataFusionError::ResourcesExhausted(_))
         || lower.contains("resources exhausted")
     {
         QueryError::MemoryExceeded
@@ -78,23 +126,38 @@ fn classify(error: &DataFusionError) -> QueryError {
         || lower.contains("statement not supported")
     {
         QueryError::ReadOnlyViolation
-    } else if matches!(
-        error.find_root(),
-        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_)
-    ) {
-        QueryError::DatasetUnavailable(raw)
     } else {
         QueryError::Sql { raw }
-    }
+    };
+    Failure::Query(query)
 }
 
-fn sql_error(error: &DataFusionError) -> QueryError {
-    classify(error)
+/// A context that knows nothing but what is registered into it: its own memory pool, no spill files, no
+/// information schema, no URL tables, UTC, and the shared footer-metadata cache.
+pub(crate) fn fresh_context(
+    memory_limit: usize,
+    files: &DatasetFiles,
+) -> Result<SessionContext, DataFusionError> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(memory_limit, 1.0)
+        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+        .with_cache_manager(
+            CacheManagerConfig::default()
+                .with_file_metadata_cache(Some(files.metadata_cache.clone()))
+                .with_metadata_cache_limit(64 << 20),
+        )
+        .build_arc()?;
+    let mut config = SessionConfig::new().with_information_schema(false);
+    config.options_mut().execution.time_zone = Some("+00:00".to_owned());
+    Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 impl DataFusionEngine {
     /// Starts the engine's runtime (one worker per allowed concurrent query, at least two).
-    pub fn new(settings: EngineSettings) -> std::io::Result<Self> {
+    ///
+    /// # Errors
+    /// When the runtime's threads cannot be started.
+    pub fn new(settings: EngineSettings, files: Arc<DatasetFiles>) -> std::io::Result<Self> {
         let admission = Admission::new(
             settings.max_concurrency,
             settings.queue_capacity,
@@ -107,83 +170,89 @@ impl DataFusionEngine {
             .build()?;
         Ok(Self {
             settings,
+            files,
             admission,
             runtime: Some(runtime),
         })
     }
+
+    /// A handle on the engine's runtime, for other heavy dataset work (loads, schema extraction).
+    pub fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|r| r.handle().clone())
+    }
+
+    /// The files layer (shared with the content loader).
+    pub fn files(&self) -> &Arc<DatasetFiles> {
+        &self.files
+    }
+
+    /// Runs `work` on the engine's runtime; dropping the returned future aborts it.
+    async fn on_runtime<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+        timeout: Option<Duration>,
+    ) -> Result<T, QueryError> {
+        let Some(runtime) = &self.runtime else {
+            return Err(QueryError::Busy);
+        };
+        let mut task = AbortOnDrop(runtime.spawn(work));
+        let joined = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, &mut task.0).await {
+                Ok(joined) => joined,
+                // Dropping `task` aborts the plan's streams and spawned tasks at their next yield.
+                Err(_) => {
+                    return Err(QueryError::Timeout {
+                        seconds: limit.as_secs(),
+                    });
+                }
+            },
+            None => (&mut task.0).await,
+        };
+        joined.map_err(|join| QueryError::Sql {
+            raw: format!("the query failed unexpectedly: {join}"),
+        })
+    }
+
+    async fn attempt(&self, tables: &[QueryTable], sql: &str, limits: RowLimits) -> Result<QueryOutput, Failure> {
+        // Re-downloads of evicted files happen here, before the query's own timeout starts.
+        let files = self.files.clone();
+        let owned = tables.to_vec();
+        let prepared = self
+            .on_runtime(async move { tables::prepare(&files, &owned).await }, None)
+            .await
+            .map_err(Failure::Query)?
+            .map_err(Failure::Query)?;
+        let job = Job {
+            settings: self.settings,
+            files: self.files.clone(),
+            tables: tables.to_vec(),
+            sql: sql.to_owned(),
+            limits,
+        };
+        self.on_runtime(job.execute(prepared), Some(self.settings.timeout))
+            .await
+            .map_err(Failure::Query)?
+    }
 }
 
 impl Job {
-    /// A context that knows nothing but the given tables: its own memory pool, no spill files, no information
-    /// schema, no URL tables.
-    async fn context(&self, tables: &[QueryTable]) -> Result<SessionContext, QueryError> {
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(self.settings.memory_limit, 1.0)
-            .with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-            )
-            .build_arc()
-            .map_err(|e| sql_error(&e))?;
-        let config = SessionConfig::new().with_information_schema(false);
-        let context = SessionContext::new_with_config_rt(config, runtime);
-        for table in tables {
-            let TableLocation::File(path) = &table.location;
-            let path = path.to_string_lossy();
-            let name = table.name.to_lowercase();
-            // Stored files have no extension (uploads are named by id), so none is required.
-            let registered = match table.format {
-                DatasetFormat::Parquet => {
-                    let options = ParquetReadOptions {
-                        file_extension: "",
-                        ..ParquetReadOptions::default()
-                    };
-                    context
-                        .register_parquet(name.as_str(), path.as_ref(), options)
-                        .await
-                }
-                DatasetFormat::Csv | DatasetFormat::Tsv => {
-                    let delimiter = if table.format == DatasetFormat::Tsv {
-                        b'\t'
-                    } else {
-                        b','
-                    };
-                    let options = CsvReadOptions::new()
-                        .has_header(true)
-                        .delimiter(delimiter)
-                        .file_extension("");
-                    context
-                        .register_csv(name.as_str(), path.as_ref(), options)
-                        .await
-                }
-                DatasetFormat::Ndjson => {
-                    let options = JsonReadOptions::default().file_extension("");
-                    context
-                        .register_json(name.as_str(), path.as_ref(), options)
-                        .await
-                }
-            };
-            registered.map_err(|e| QueryError::DatasetUnavailable(raw_message(&e)))?;
-        }
-        Ok(context)
-    }
-
-    async fn execute(self) -> Result<QueryOutput, QueryError> {
+    async fn execute(self, prepared: tables::Prepared) -> Result<QueryOutput, Failure> {
+        let fail = |e: DataFusionError| classify(&e);
         let started = Instant::now();
         let limits = self.limits;
-        let context = self.context(&self.tables).await?;
+        let context = fresh_context(self.settings.memory_limit, &self.files).map_err(fail)?;
+        tables::register(&context, &self.files, &prepared)
+            .await
+            .map_err(fail)?;
+        drop(self.tables);
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let frame = context
-            .sql_with_options(&self.sql, options)
-            .await
-            .map_err(|e| sql_error(&e))?;
+        let frame = context.sql_with_options(&self.sql, options).await.map_err(fail)?;
         // The auto limit goes on the plan, never into the SQL text: one extra row tells whether it cut.
         let cap = usize::try_from(limits.auto_limit).unwrap_or(usize::MAX);
-        let frame = frame
-            .limit(0, Some(cap.saturating_add(1)))
-            .map_err(|e| sql_error(&e))?;
+        let frame = frame.limit(0, Some(cap.saturating_add(1))).map_err(fail)?;
         let columns: Vec<QueryColumn> = frame
             .schema()
             .fields()
@@ -193,31 +262,31 @@ impl Job {
                 sql_type: cells::sql_type(f.data_type()),
             })
             .collect();
-        let mut stream = frame.execute_stream().await.map_err(|e| sql_error(&e))?;
+        let mut stream = frame.execute_stream().await.map_err(fail)?;
         let kept = usize::try_from(limits.kept_rows).unwrap_or(usize::MAX);
         let mut rows = Vec::new();
         let mut produced: usize = 0;
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| sql_error(&e))?;
-            for row in 0..batch.num_rows() {
-                produced += 1;
-                if rows.len() < kept && produced <= cap {
-                    rows.push(
-                        batch
-                            .columns()
-                            .iter()
-                            .map(|column| cells::cell(column, row))
-                            .collect(),
-                    );
-                }
+            let batch = batch.map_err(fail)?;
+            let take = batch.num_rows().min(kept.saturating_sub(rows.len()));
+            for row in 0..take {
+                rows.push(
+                    batch
+                        .columns()
+                        .iter()
+                        .map(|column| cells::cell(column, row))
+                        .collect(),
+                );
             }
+            produced += batch.num_rows();
         }
-        let limit_applied = produced > cap;
+        rows.truncate(cap);
+        drop(prepared);
         Ok(QueryOutput {
             columns,
             rows,
             total_rows: u64::try_from(produced.min(cap)).unwrap_or(u64::MAX),
-            limit_applied,
+            limit_applied: produced > cap,
             execution_ms: (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
         })
     }
@@ -233,29 +302,55 @@ impl QueryEngine for DataFusionEngine {
     ) -> Result<QueryOutput, QueryError> {
         sandbox::check(sql)?;
         let _slot = self.admission.enter().await?;
-        let Some(runtime) = &self.runtime else {
-            return Err(QueryError::Busy);
-        };
-        let job = Job {
-            settings: self.settings,
-            tables: tables.to_vec(),
-            sql: sql.to_owned(),
-            limits,
-        };
-        let mut task = runtime.spawn(job.execute());
-        match tokio::time::timeout(self.settings.timeout, &mut task).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(join)) => Err(QueryError::Sql {
-                raw: format!("the query failed unexpectedly: {join}"),
-            }),
-            Err(_) => {
-                // Aborting drops the plan's streams and spawned tasks at their next yield, returning the memory.
-                task.abort();
-                Err(QueryError::Timeout {
-                    seconds: self.settings.timeout.as_secs(),
-                })
+        match self.attempt(tables, sql, limits).await {
+            Ok(output) => Ok(output),
+            Err(Failure::Query(error)) => Err(error),
+            Err(Failure::RangeUnsupported(name)) => {
+                // The server stopped answering ranges: fetch the whole file into the cache once, then retry.
+                let Some(table) = tables.iter().find(|t| t.name == name) else {
+                    return Err(QueryError::DatasetUnavailable {
+                        name,
+                        reason: "the server does not answer range requests".to_owned(),
+                    });
+                };
+                if let TableLocation::Remote { url, version, .. } = &table.location {
+                    let parsed = url::Url::parse(url).map_err(|e| QueryError::DatasetUnavailable {
+                        name: name.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    let files = self.files.clone();
+                    let version = version.clone();
+                    let url_text = url.clone();
+                    self.on_runtime(
+                        async move { files.cached_remote(&parsed, &version, false, true, None).await.map(drop) },
+                        None,
+                    )
+                    .await?
+                    .map_err(|e| {
+                        if e.kind == tabletalk_ports::LoadErrorKind::Changed {
+                            QueryError::DatasetChanged { url: url_text }
+                        } else {
+                            QueryError::DatasetUnavailable {
+                                name: name.clone(),
+                                reason: e.message,
+                            }
+                        }
+                    })?;
+                }
+                match self.attempt(tables, sql, limits).await {
+                    Ok(output) => Ok(output),
+                    Err(Failure::Query(error)) => Err(error),
+                    Err(Failure::RangeUnsupported(name)) => Err(QueryError::DatasetUnavailable {
+                        name,
+                        reason: "the server does not answer range requests".to_owned(),
+                    }),
+                }
             }
         }
+    }
+
+    fn canonical_sql(&self, sql: &str) -> Result<CanonicalSql, QueryError> {
+        sandbox::canonical(sql)
     }
 
     fn load(&self) -> (usize, usize) {

@@ -4,11 +4,24 @@
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use tabletalk_ports::QueryError;
+use tabletalk_ports::{CanonicalSql, QueryError};
 
-/// Checks `sql` before anything is planned.
-pub(crate) fn check(sql: &str) -> Result<(), QueryError> {
-    let statements =
+/// Functions whose result changes between calls: such queries are never served from the result cache.
+const VOLATILE: &[&str] = &[
+    "random",
+    "now",
+    "uuid",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "localtime",
+    "localtimestamp",
+    "today",
+];
+
+/// The single query statement of `sql`.
+fn parse(sql: &str) -> Result<Statement, QueryError> {
+    let mut statements =
         DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| QueryError::Sql {
             raw: format!("SQL error: {e}"),
         })?;
@@ -16,12 +29,27 @@ pub(crate) fn check(sql: &str) -> Result<(), QueryError> {
         0 => Err(QueryError::Sql {
             raw: "SQL error: the query is empty".to_owned(),
         }),
-        1 => match &statements[0] {
-            DfStatement::Statement(statement) if matches!(**statement, Statement::Query(_)) => {
-                Ok(())
+        1 => match statements.pop_front() {
+            Some(DfStatement::Statement(statement)) if matches!(*statement, Statement::Query(_)) => {
+                Ok(*statement)
             }
             _ => Err(QueryError::ReadOnlyViolation),
         },
         _ => Err(QueryError::MultipleStatements),
     }
+}
+
+/// Checks `sql` before anything is planned.
+pub(crate) fn check(sql: &str) -> Result<(), QueryError> {
+    parse(sql).map(drop)
+}
+
+/// The statement printed back by the parser (canonical spacing, no comments) and whether it is volatile.
+pub(crate) fn canonical(sql: &str) -> Result<CanonicalSql, QueryError> {
+    let text = parse(sql)?.to_string();
+    let lower = text.to_lowercase();
+    let volatile = lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| VOLATILE.contains(&word));
+    Ok(CanonicalSql { text, volatile })
 }

@@ -26,6 +26,9 @@ pub struct FetchSettings {
 pub struct Fetched {
     pub response: Response,
     pub final_url: Url,
+    /// The client pinned to the final hop's checked addresses: later range reads of the same query reuse it (and
+    /// its connections) instead of resolving the name again.
+    pub pinned: reqwest::Client,
 }
 
 /// Sends dataset requests through the SSRF guard.
@@ -79,7 +82,7 @@ impl GuardedFetcher {
         url: &Url,
         headers: &HeaderMap,
         timeout: Duration,
-    ) -> Result<Response, FetchError> {
+    ) -> Result<(Response, reqwest::Client), FetchError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::UnsupportedScheme(url.scheme().to_owned()));
         }
@@ -97,12 +100,13 @@ impl GuardedFetcher {
         let client = builder
             .build()
             .map_err(|e| FetchError::Other(e.to_string()))?;
-        client
+        let response = client
             .request(method.clone(), url.clone())
             .headers(headers.clone())
             .send()
             .await
-            .map_err(|e| FetchError::from_transport(&e, timeout))
+            .map_err(|e| FetchError::from_transport(&e, timeout))?;
+        Ok((response, client))
     }
 
     /// Sends `method url` with `headers` through the guard. `timeout` bounds connect and each hop's whole exchange
@@ -116,7 +120,7 @@ impl GuardedFetcher {
     ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         for redirects in 0..=MAX_REDIRECTS {
-            let response = self.hop(&method, &current, &headers, timeout).await?;
+            let (response, pinned) = self.hop(&method, &current, &headers, timeout).await?;
             let location = response
                 .headers()
                 .get(LOCATION)
@@ -126,6 +130,7 @@ impl GuardedFetcher {
                 return Ok(Fetched {
                     response,
                     final_url: current,
+                    pinned,
                 });
             };
             if redirects == MAX_REDIRECTS {
