@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod datasets;
+pub mod events;
 pub mod health;
 pub mod llm_retry;
 pub mod usage;
@@ -15,6 +16,7 @@ pub use auth::{
     AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession,
     LogoutError, SessionToken,
 };
+pub use events::{DomainEvent, EventBus, InProcessBus};
 pub use conversations::{ConversationDetail, ConversationError, ConversationService};
 pub use health::{HealthReport, HealthService};
 pub use usage::{UsageError, UsageService, UsageStatus};

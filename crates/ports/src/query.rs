@@ -52,6 +52,8 @@ pub struct RowLimits {
     pub auto_limit: u64,
     /// `query.max_returned_rows`: rows kept; the rest are only counted.
     pub kept_rows: u64,
+    /// Read files in order with one partition (previews, samples): `LIMIT` then means "the first rows of the file".
+    pub file_order: bool,
 }
 
 /// A result column.

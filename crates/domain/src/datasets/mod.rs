@@ -1,5 +1,24 @@
-//! Dataset rules. So far: the URL normalisation every dataset URL goes through (behaviour.md §3.2).
+//! Dataset rules and use cases: URL normalisation (behaviour.md §3.2), table names (§3.6), the dataset service
+//! (D1–D10), profiles and previews, the SQL runner with its result cache and history (C22, §4.5–4.7), and the
+//! translation of engine errors (§4.6).
 
 mod dataset_url;
+mod errors;
+mod names;
+mod profile;
+mod query_errors;
+mod result_cache;
+mod service;
+mod sql_runner;
+mod tables;
+mod wire;
 
 pub use dataset_url::{DatasetUrl, DatasetUrlError};
+pub use errors::{DatasetError, QueryFailure, query_failure, size_text};
+pub use names::validate_table_name;
+pub use profile::{PreviewRequest, Profiles};
+pub use query_errors::{TableColumns, sql_identifier, translate};
+pub use service::{DatasetService, DatasetSettings, PendingUpload, PendingUploadMeta, sanitise_file_name, upload_format};
+pub use sql_runner::{SqlResult, SqlRunner, SqlRunnerSettings};
+pub use tables::{query_table, query_tables, schema_columns, table_columns};
+pub use wire::dataset_json;

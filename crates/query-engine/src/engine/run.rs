@@ -241,6 +241,9 @@ impl Job {
         let started = Instant::now();
         let limits = self.limits;
         let context = fresh_context(self.settings.memory_limit, &self.files).map_err(fail)?;
+        if limits.file_order {
+            context.state_ref().write().config_mut().options_mut().execution.target_partitions = 1;
+        }
         tables::register(&context, &self.files, &prepared)
             .await
             .map_err(fail)?;

@@ -1,0 +1,536 @@
+//! Dataset use cases (api.md D1–D10; behaviour.md §3.4–3.12): the rules around the content port — ownership,
+//! normalisation, duplicates, names, limits, the one-transaction insert — and the events they publish.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tabletalk_ports::{
+    Clock, Compression, ConversationId, Dataset, DatasetContent, DatasetFormat, DatasetId,
+    DatasetRepository, DatasetSource, DatasetStatus, DatasetWriteError, LoadedContent, NewDataset,
+    ProgressSink, QueryEngine, QueryOutput, Refreshed, RowLimits, StagedUpload, Timestamp, Upload,
+    UploadId, UploadSink, UserId,
+};
+
+use super::errors::{DatasetError, query_failure};
+use super::names::validate_table_name;
+use super::query_errors::translate;
+use super::tables::{query_tables, schema_columns, table_columns};
+use super::wire::dataset_json;
+use super::DatasetUrl;
+use crate::ConversationService;
+use crate::events::{DomainEvent, EventBus};
+
+/// `datasets.*` and the query limits dataset work uses.
+#[derive(Debug, Clone, Copy)]
+pub struct DatasetSettings {
+    pub max_per_conversation: u32,
+    pub profile_sample_rows: u64,
+    pub query_timeout_secs: u64,
+    pub memory_limit: u64,
+}
+
+/// Adds, renames, refreshes, deletes, describes and samples datasets.
+pub struct DatasetService {
+    conversations: Arc<ConversationService>,
+    datasets: Arc<dyn DatasetRepository>,
+    content: Arc<dyn DatasetContent>,
+    engine: Arc<dyn QueryEngine>,
+    events: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    settings: DatasetSettings,
+}
+
+impl std::fmt::Debug for DatasetService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasetService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An upload accepted up to its content: the checks before reading the file have passed.
+pub struct PendingUpload {
+    sink: Box<dyn UploadSink>,
+    meta: PendingUploadMeta,
+}
+
+impl std::fmt::Debug for PendingUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingUpload").field("meta", &self.meta).finish_non_exhaustive()
+    }
+}
+
+/// Format and compression from an upload's file name (api.md D2 list).
+pub fn upload_format(file_name: &str) -> Option<(DatasetFormat, Compression)> {
+    let lower = file_name.to_lowercase();
+    let (stem, compression) = match lower.strip_suffix(".gz") {
+        Some(stem) => (stem, Compression::Gzip),
+        None => (lower.as_str(), Compression::None),
+    };
+    let format = match stem.rsplit_once('.')?.1 {
+        "parquet" | "pq" if compression == Compression::None => DatasetFormat::Parquet,
+        "csv" => DatasetFormat::Csv,
+        "tsv" => DatasetFormat::Tsv,
+        "ndjson" | "jsonl" => DatasetFormat::Ndjson,
+        _ => return None,
+    };
+    Some((format, compression))
+}
+
+/// The client's file name without path components, at most 255 characters.
+pub fn sanitise_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    if cleaned.is_empty() { "upload".to_owned() } else { cleaned }
+}
+
+fn write_error(error: DatasetWriteError) -> DatasetError {
+    match error {
+        DatasetWriteError::UrlExists => DatasetError::Exists,
+        DatasetWriteError::NameTaken(name) => DatasetError::NameTaken(name),
+        DatasetWriteError::LimitReached(n) => DatasetError::LimitReached(n),
+        DatasetWriteError::Repository(e) => DatasetError::Storage(e),
+    }
+}
+
+fn apply_content(dataset: &mut Dataset, content: LoadedContent, now: Timestamp) {
+    dataset.format = content.format;
+    dataset.compression = content.compression;
+    dataset.status = DatasetStatus::Ready;
+    dataset.error_message = None;
+    dataset.row_count = content.row_count;
+    dataset.column_count = i64::try_from(content.columns.len()).unwrap_or(i64::MAX);
+    // Descriptions of columns that no longer exist are dropped.
+    let names: Vec<&str> = content
+        .columns
+        .iter()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let descriptions: Map<String, Value> = serde_json::from_str(&dataset.column_descriptions).unwrap_or_default();
+    let kept: Map<String, Value> = descriptions
+        .into_iter()
+        .filter(|(k, _)| names.contains(&k.as_str()))
+        .collect();
+    dataset.column_descriptions = Value::Object(kept).to_string();
+    dataset.schema_json = Value::Array(content.columns).to_string();
+    dataset.file_size_bytes = content.file_size_bytes;
+    dataset.etag = content.etag;
+    dataset.last_modified = content.last_modified;
+    dataset.version = Some(content.version);
+    dataset.loaded_at = Some(now);
+}
+
+/// Rounds to `places` decimals.
+pub fn round(value: f64, places: i32) -> f64 {
+    let factor = 10_f64.powi(places);
+    (value * factor).round() / factor
+}
+
+impl DatasetService {
+    pub fn new(
+        conversations: Arc<ConversationService>,
+        datasets: Arc<dyn DatasetRepository>,
+        content: Arc<dyn DatasetContent>,
+        engine: Arc<dyn QueryEngine>,
+        events: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        settings: DatasetSettings,
+    ) -> Self {
+        Self {
+            conversations,
+            datasets,
+            content,
+            engine,
+            events,
+            clock,
+            settings,
+        }
+    }
+
+    fn publish(&self, user: UserId, conversation: ConversationId, kind: &'static str, payload: Value) {
+        let Value::Object(payload) = payload else { return };
+        self.events.publish(DomainEvent {
+            user_id: user,
+            conversation_id: conversation,
+            kind,
+            payload,
+        });
+    }
+
+    /// Progress of a long download, published on the bus (`dataset_progress`).
+    fn progress(&self, user: UserId, conversation: ConversationId, url: &str) -> ProgressSink {
+        let events = self.events.clone();
+        let url = url.to_owned();
+        Arc::new(move |bytes, total| {
+            events.publish(DomainEvent {
+                user_id: user,
+                conversation_id: conversation,
+                kind: "dataset_progress",
+                payload: match json!({"url": url, "bytes_loaded": bytes, "total_bytes": total}) {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
+            });
+        })
+    }
+
+    /// The user's dataset of an owned conversation ([ds] checks in order).
+    pub async fn owned(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Dataset, DatasetError> {
+        self.conversations.owned(user, conversation).await?;
+        self.datasets
+            .find(conversation, id)
+            .await?
+            .ok_or(DatasetError::NotFound)
+    }
+
+    async fn pre_checks(&self, conversation: ConversationId, url: Option<&str>, name: Option<&str>) -> Result<(), DatasetError> {
+        let existing = self.datasets.list_for_conversation(conversation).await?;
+        if let Some(url) = url
+            && existing.iter().any(|d| d.source == DatasetSource::Url && d.url == url)
+        {
+            return Err(DatasetError::Exists);
+        }
+        if let Some(name) = name
+            && existing.iter().any(|d| d.name.eq_ignore_ascii_case(name))
+        {
+            return Err(DatasetError::NameTaken(name.to_owned()));
+        }
+        if existing.len() >= usize::try_from(self.settings.max_per_conversation).unwrap_or(usize::MAX) {
+            return Err(DatasetError::LimitReached(self.settings.max_per_conversation));
+        }
+        Ok(())
+    }
+
+    fn validate_name(name: Option<&str>) -> Result<(), DatasetError> {
+        if let Some(name) = name {
+            validate_table_name(name).map_err(|message| DatasetError::Validation { field: "name", message })?;
+        }
+        Ok(())
+    }
+
+    /// D1 and the LLM's `load_dataset`: the add-by-URL pipeline, fail-fast; nothing is stored on failure.
+    pub async fn add_url(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        raw_url: &str,
+        name: Option<&str>,
+    ) -> Result<Dataset, DatasetError> {
+        Self::validate_name(name)?;
+        self.conversations.owned(user, conversation).await?;
+        let url = DatasetUrl::parse(raw_url)?;
+        self.pre_checks(conversation, Some(url.as_str()), name).await?;
+        let content = self
+            .content
+            .load_url(url.as_str(), self.progress(user, conversation, url.as_str()))
+            .await?;
+        let now = self.clock.now();
+        let mut dataset = Dataset {
+            id: DatasetId::new(),
+            conversation_id: conversation,
+            name: name.unwrap_or_default().to_owned(),
+            source: DatasetSource::Url,
+            url: url.as_str().to_owned(),
+            upload_id: None,
+            format: content.format,
+            compression: content.compression,
+            status: DatasetStatus::Ready,
+            error_message: None,
+            row_count: 0,
+            column_count: 0,
+            schema_json: "[]".to_owned(),
+            column_descriptions: "{}".to_owned(),
+            file_size_bytes: None,
+            etag: None,
+            last_modified: None,
+            version: None,
+            created_at: now,
+            loaded_at: None,
+        };
+        apply_content(&mut dataset, content, now);
+        let added = self
+            .datasets
+            .add(NewDataset {
+                dataset,
+                custom_name: name.is_some(),
+                max_per_conversation: self.settings.max_per_conversation,
+                upload: None,
+            })
+            .await
+            .map_err(write_error)?;
+        self.after_load(user, &added.dataset);
+        Ok(added.dataset)
+    }
+
+    /// Publishes `dataset_loaded` and schedules the automatic profile (`dataset_profiled`).
+    fn after_load(&self, user: UserId, dataset: &Dataset) {
+        self.publish(user, dataset.conversation_id, "dataset_loaded", json!({"dataset": dataset_json(dataset)}));
+        self.schedule_profile(user, dataset.clone());
+    }
+
+    fn schedule_profile(&self, user: UserId, dataset: Dataset) {
+        let engine = self.engine.clone();
+        let events = self.events.clone();
+        let settings = self.settings;
+        tokio::spawn(async move {
+            match profile(engine.as_ref(), &dataset, &settings).await {
+                Ok(profiles) => events.publish(DomainEvent {
+                    user_id: user,
+                    conversation_id: dataset.conversation_id,
+                    kind: "dataset_profiled",
+                    payload: match json!({"dataset_id": dataset.id.to_string(), "profiles": profiles.profiles}) {
+                        Value::Object(map) => map,
+                        _ => Map::new(),
+                    },
+                }),
+                Err(error) => tracing::info!(dataset = %dataset.id, %error, "automatic profile failed"),
+            }
+        });
+    }
+
+    /// D2 steps 1–4: the checks made before any byte of the file is read, then a staging file.
+    pub async fn begin_upload(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        file_name: &str,
+        name: Option<&str>,
+    ) -> Result<PendingUpload, DatasetError> {
+        Self::validate_name(name)?;
+        self.conversations.owned(user, conversation).await?;
+        let (format, compression) = upload_format(file_name).ok_or(DatasetError::UnsupportedUpload)?;
+        self.pre_checks(conversation, None, name).await?;
+        let sink = self.content.begin_upload().await?;
+        Ok(PendingUpload {
+            sink,
+            meta: PendingUploadMeta {
+                user,
+                conversation,
+                original_name: sanitise_file_name(file_name),
+                custom_name: name.map(str::to_owned),
+                format,
+                compression,
+            },
+        })
+    }
+
+    /// D2 steps 6–9 once the file is on disk. The staged file is always consumed (kept or deleted).
+    pub async fn finish_upload(&self, upload: PendingUploadMeta, staged: StagedUpload) -> Result<Dataset, DatasetError> {
+        let content = match self.content.inspect_upload(&staged, upload.format, upload.compression).await {
+            Ok(content) => content,
+            Err(error) => {
+                self.content.discard_upload(&staged).await;
+                return Err(error.into());
+            }
+        };
+        let now = self.clock.now();
+        let upload_id = UploadId::new();
+        if let Err(error) = self.content.keep_upload(&staged, upload_id).await {
+            self.content.discard_upload(&staged).await;
+            return Err(error.into());
+        }
+        let mut dataset = Dataset {
+            id: DatasetId::new(),
+            conversation_id: upload.conversation,
+            name: upload.custom_name.clone().unwrap_or_default(),
+            source: DatasetSource::Upload,
+            url: format!("upload://{}", upload.original_name),
+            upload_id: Some(upload_id),
+            format: upload.format,
+            compression: upload.compression,
+            status: DatasetStatus::Ready,
+            error_message: None,
+            row_count: 0,
+            column_count: 0,
+            schema_json: "[]".to_owned(),
+            column_descriptions: "{}".to_owned(),
+            file_size_bytes: None,
+            etag: None,
+            last_modified: None,
+            version: None,
+            created_at: now,
+            loaded_at: None,
+        };
+        apply_content(&mut dataset, content, now);
+        let record = Upload {
+            id: upload_id,
+            user_id: upload.user,
+            sha256: staged.sha256.clone(),
+            size_bytes: i64::try_from(staged.size_bytes).unwrap_or(i64::MAX),
+            original_name: upload.original_name.clone(),
+            format: upload.format,
+            compression: upload.compression,
+            created_at: now,
+        };
+        let added = self
+            .datasets
+            .add(NewDataset {
+                dataset,
+                custom_name: upload.custom_name.is_some(),
+                max_per_conversation: self.settings.max_per_conversation,
+                upload: Some(record),
+            })
+            .await;
+        match added {
+            Ok(added) => {
+                if added.reused_upload {
+                    // The same content is already stored for this user: keep one copy.
+                    self.content.remove_upload(upload_id).await;
+                }
+                self.after_load(upload.user, &added.dataset);
+                Ok(added.dataset)
+            }
+            Err(error) => {
+                self.content.remove_upload(upload_id).await;
+                Err(write_error(error))
+            }
+        }
+    }
+
+    /// D3.
+    pub async fn rename(&self, user: UserId, conversation: ConversationId, id: DatasetId, name: &str) -> Result<Dataset, DatasetError> {
+        validate_table_name(name).map_err(|message| DatasetError::Validation { field: "tableName", message })?;
+        let mut dataset = self.owned(user, conversation, id).await?;
+        if dataset.name != name {
+            self.datasets.rename(id, name).await.map_err(write_error)?;
+            name.clone_into(&mut dataset.name);
+        }
+        Ok(dataset)
+    }
+
+    /// D4: unchanged content keeps everything; changed content is re-described; errors leave the row as it was.
+    pub async fn refresh(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Dataset, DatasetError> {
+        let mut dataset = self.owned(user, conversation, id).await?;
+        if dataset.source == DatasetSource::Upload {
+            return Ok(dataset);
+        }
+        let progress = self.progress(user, conversation, &dataset.url);
+        let outcome = if dataset.status == DatasetStatus::Ready {
+            self.content.refresh_url(&dataset, progress).await?
+        } else {
+            Refreshed::Changed(self.content.load_url(&dataset.url, progress).await?)
+        };
+        let Refreshed::Changed(content) = outcome else {
+            return Ok(dataset);
+        };
+        apply_content(&mut dataset, content, self.clock.now());
+        self.datasets.update_content(&dataset).await?;
+        self.schedule_profile(user, dataset.clone());
+        Ok(dataset)
+    }
+
+    /// D5: the upload file goes after the commit when no dataset references it any more.
+    pub async fn delete(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<(), DatasetError> {
+        self.owned(user, conversation, id).await?;
+        if let Some(upload) = self.datasets.delete(id).await? {
+            self.content.remove_upload(upload).await;
+        }
+        Ok(())
+    }
+
+    /// D9.
+    pub async fn descriptions(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Map<String, Value>, DatasetError> {
+        let dataset = self.owned(user, conversation, id).await?;
+        Ok(serde_json::from_str(&dataset.column_descriptions).unwrap_or_default())
+    }
+
+    /// D10: replaces the map; empty strings remove entries.
+    pub async fn set_descriptions(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+        descriptions: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, DatasetError> {
+        let dataset = self.owned(user, conversation, id).await?;
+        let invalid = |message: String| DatasetError::Validation { field: "descriptions", message };
+        if descriptions.len() > 2000 {
+            return Err(invalid("at most 2000 descriptions".to_owned()));
+        }
+        let columns: Vec<String> = schema_columns(&dataset).into_iter().map(|c| c.name).collect();
+        let mut kept = Map::new();
+        for (key, value) in descriptions {
+            let Value::String(text) = value else {
+                return Err(invalid("All keys and values must be strings".to_owned()));
+            };
+            if text.chars().count() > 500 {
+                return Err(invalid(format!("Description for '{key}' exceeds 500 chars")));
+            }
+            if !columns.contains(key) {
+                return Err(invalid(format!("Unknown column '{key}'")));
+            }
+            if !text.is_empty() {
+                kept.insert(key.clone(), value.clone());
+            }
+        }
+        self.datasets
+            .set_descriptions(id, &Value::Object(kept.clone()).to_string())
+            .await?;
+        Ok(kept)
+    }
+
+    /// A ready dataset of an owned conversation, and the conversation's ready datasets.
+    async fn ready(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<(Dataset, Vec<Dataset>), DatasetError> {
+        let dataset = self.owned(user, conversation, id).await?;
+        if dataset.status != DatasetStatus::Ready {
+            return Err(DatasetError::NotReady);
+        }
+        Ok((dataset.clone(), vec![dataset]))
+    }
+
+    /// D6.
+    pub async fn profile(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Profiles, DatasetError> {
+        let (dataset, _) = self.ready(user, conversation, id).await?;
+        profile(self.engine.as_ref(), &dataset, &self.settings).await
+    }
+
+    /// D7.
+    pub async fn profile_column(&self, user: UserId, conversation: ConversationId, id: DatasetId, column: &str) -> Result<(Map<String, Value>, u64), DatasetError> {
+        let (dataset, _) = self.ready(user, conversation, id).await?;
+        super::profile::profile_column(self.engine.as_ref(), &dataset, &self.settings, column).await
+    }
+
+    /// D8.
+    pub async fn preview(&self, user: UserId, conversation: ConversationId, id: DatasetId, request: &super::profile::PreviewRequest) -> Result<QueryOutput, DatasetError> {
+        let (dataset, _) = self.ready(user, conversation, id).await?;
+        super::profile::preview(self.engine.as_ref(), &dataset, &self.settings, request).await
+    }
+}
+
+/// Who and what a pending upload is for, once its sink has been consumed.
+#[derive(Debug)]
+pub struct PendingUploadMeta {
+    user: UserId,
+    conversation: ConversationId,
+    original_name: String,
+    custom_name: Option<String>,
+    format: DatasetFormat,
+    compression: Compression,
+}
+
+impl PendingUpload {
+    /// Splits the sink from the rest.
+    pub fn into_parts(self) -> (Box<dyn UploadSink>, PendingUploadMeta) {
+        (self.sink, self.meta)
+    }
+}
+
+pub use super::profile::Profiles;
+
+/// Runs one internal query over a single dataset.
+pub(crate) async fn run_on(
+    engine: &dyn QueryEngine,
+    dataset: &Dataset,
+    settings: &DatasetSettings,
+    sql: &str,
+    limits: RowLimits,
+) -> Result<QueryOutput, DatasetError> {
+    let tables = query_tables(std::slice::from_ref(dataset));
+    engine.run(&tables, sql, limits).await.map_err(|error| {
+        DatasetError::Query(query_failure(error, settings.query_timeout_secs, settings.memory_limit, |raw| {
+            translate(raw, sql, &table_columns(std::slice::from_ref(dataset)))
+        }))
+    })
+}
+
+use super::profile::profile;

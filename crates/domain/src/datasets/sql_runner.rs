@@ -1,0 +1,160 @@
+//! The SQL runner (api.md C22, behaviour.md §4.5–4.7): one read-only statement over the conversation's ready
+//! datasets, through the result cache, translated errors, and one query-history row per call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tabletalk_ports::{
+    Clock, ConversationId, DatasetRepository, HistoryId, QueryEngine, QueryHistoryEntry,
+    QueryHistoryRepository, QueryOutput, QuerySource, RowLimits, UserId,
+};
+
+use super::errors::{DatasetError, QueryFailure, query_failure};
+use super::query_errors::translate;
+use super::result_cache::{CacheLimits, ResultCache, cache_key};
+use super::tables::{query_tables, table_columns};
+use crate::ConversationService;
+
+/// `query.*` and `history.*` as the runner needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlRunnerSettings {
+    pub limits: RowLimits,
+    pub timeout_secs: u64,
+    pub memory_limit: u64,
+    pub cache_entries: usize,
+    pub cache_max_bytes: usize,
+    pub cache_ttl_millis: i64,
+    pub history_max_entries: u64,
+}
+
+/// A successful run.
+#[derive(Debug, Clone)]
+pub struct SqlResult {
+    pub output: QueryOutput,
+    pub cached: bool,
+    /// Wall time including the cache lookup, 2 decimals.
+    pub execution_ms: f64,
+}
+
+/// Runs SQL for the SQL panel and the model.
+pub struct SqlRunner {
+    conversations: Arc<ConversationService>,
+    datasets: Arc<dyn DatasetRepository>,
+    engine: Arc<dyn QueryEngine>,
+    history: Arc<dyn QueryHistoryRepository>,
+    clock: Arc<dyn Clock>,
+    cache: ResultCache,
+    settings: SqlRunnerSettings,
+}
+
+impl std::fmt::Debug for SqlRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlRunner").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl SqlRunner {
+    pub fn new(
+        conversations: Arc<ConversationService>,
+        datasets: Arc<dyn DatasetRepository>,
+        engine: Arc<dyn QueryEngine>,
+        history: Arc<dyn QueryHistoryRepository>,
+        clock: Arc<dyn Clock>,
+        settings: SqlRunnerSettings,
+    ) -> Self {
+        let cache = ResultCache::new(CacheLimits {
+            entries: settings.cache_entries,
+            max_bytes: settings.cache_max_bytes,
+            ttl_millis: settings.cache_ttl_millis,
+        });
+        Self {
+            conversations,
+            datasets,
+            engine,
+            history,
+            clock,
+            cache,
+            settings,
+        }
+    }
+
+    /// C22 (`source = sql_panel`) and the model's `execute_sql` (`source = llm`). Every call that reaches the
+    /// engine or the cache writes one history row.
+    pub async fn run(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        sql: &str,
+        source: QuerySource,
+    ) -> Result<SqlResult, DatasetError> {
+        self.conversations.owned(user, conversation).await?;
+        let started = Instant::now();
+        let datasets = self.datasets.list_for_conversation(conversation).await?;
+        let tables = query_tables(&datasets);
+        let outcome = if tables.is_empty() {
+            Err(DatasetError::NoDatasets)
+        } else {
+            self.execute(user, &datasets, &tables, sql).await
+        };
+        let elapsed = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+        let (row_count, error_message) = match &outcome {
+            Ok((output, _)) => (i64::try_from(output.total_rows).ok(), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        let entry = QueryHistoryEntry {
+            id: HistoryId::new(),
+            user_id: user,
+            conversation_id: Some(conversation),
+            source,
+            query: sql.to_owned(),
+            error_message,
+            row_count,
+            execution_time_ms: Some(elapsed),
+            is_starred: false,
+            created_at: self.clock.now(),
+        };
+        if let Err(error) = self.history.record(&entry, self.settings.history_max_entries).await {
+            // History is a convenience: losing one row must not fail the query.
+            tracing::warn!(%error, "could not record query history");
+        }
+        let (output, cached) = outcome?;
+        Ok(SqlResult {
+            output,
+            cached,
+            execution_ms: elapsed,
+        })
+    }
+
+    async fn execute(
+        &self,
+        user: UserId,
+        datasets: &[tabletalk_ports::Dataset],
+        tables: &[tabletalk_ports::QueryTable],
+        sql: &str,
+    ) -> Result<(QueryOutput, bool), DatasetError> {
+        let fail = |error| {
+            DatasetError::Query(query_failure(error, self.settings.timeout_secs, self.settings.memory_limit, |raw| {
+                translate(raw, sql, &table_columns(datasets))
+            }))
+        };
+        let canonical = self.engine.canonical_sql(sql).map_err(fail)?;
+        let limits = self.settings.limits;
+        let key = (!canonical.volatile).then(|| cache_key(user, &canonical.text, limits, tables));
+        let now = self.clock.now().unix_millis();
+        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
+            return Ok((hit, true));
+        }
+        let output = self.engine.run(tables, sql, limits).await.map_err(fail)?;
+        if let Some(key) = key {
+            self.cache.put(key, &output, self.clock.now().unix_millis());
+        }
+        Ok((output, false))
+    }
+}
+
+impl QueryFailure {
+    /// Whether the client should be told to retry later (`Retry-After: 2`).
+    pub fn is_busy(&self) -> bool {
+        self.code == "server_busy"
+    }
+}
