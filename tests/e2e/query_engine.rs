@@ -13,14 +13,42 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::json;
 use tabletalk_ports::{
-    DatasetFormat, QueryEngine, QueryError, QueryTable, RowLimits, TableLocation,
+    Compression, DatasetFormat, QueryEngine, QueryError, QueryTable, RowLimits, TableLocation,
 };
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
+use tabletalk_query_engine::fetch::{AddressPolicy, FetchSettings};
+use tabletalk_query_engine::files::{DatasetFiles, FileSettings};
 
 const LIMITS: RowLimits = RowLimits {
     auto_limit: 10_000,
     kept_rows: 1_000,
+    file_order: false,
 };
+
+/// The engine's file layer in a temporary directory (nothing remote is reachable: private networks refused).
+fn files(dir: &Path) -> Arc<DatasetFiles> {
+    DatasetFiles::open(FileSettings {
+        fetch: FetchSettings {
+            policy: AddressPolicy::default(),
+            user_agent: "Tabletalk/test".to_owned(),
+        },
+        upload_dir: dir.join("uploads"),
+        cache_dir: dir.join("cache"),
+        cache_max_bytes: 1 << 30,
+        max_upload_bytes: 1 << 30,
+        max_download_bytes: 1 << 30,
+        probe_timeout: Duration::from_secs(5),
+        download_timeout: Duration::from_secs(30),
+    })
+    .unwrap()
+}
+
+/// A fresh engine with its own scratch directory (kept alive by the returned guard).
+fn engine_with(settings: EngineSettings) -> (DataFusionEngine, tempfile::TempDir) {
+    let scratch = tempfile::tempdir().unwrap();
+    let engine = DataFusionEngine::new(settings, files(scratch.path())).unwrap();
+    (engine, scratch)
+}
 
 fn settings() -> EngineSettings {
     EngineSettings {
@@ -74,6 +102,8 @@ fn write_sales(dir: &Path) -> QueryTable {
         name: "sales".into(),
         location: TableLocation::File(path),
         format: DatasetFormat::Parquet,
+        compression: Compression::None,
+        columns: Vec::new(),
     }
 }
 
@@ -84,6 +114,8 @@ fn write_csv(dir: &Path) -> QueryTable {
         name: "regions".into(),
         location: TableLocation::File(path),
         format: DatasetFormat::Csv,
+        compression: Compression::None,
+        columns: Vec::new(),
     }
 }
 
@@ -91,7 +123,7 @@ fn write_csv(dir: &Path) -> QueryTable {
 async fn queries_over_parquet_and_csv_return_typed_json_rows() {
     let dir = tempfile::tempdir().unwrap();
     let tables = [write_sales(dir.path()), write_csv(dir.path())];
-    let engine = DataFusionEngine::new(settings()).unwrap();
+    let (engine, _scratch) = engine_with(settings());
 
     let out = engine
         .run(
@@ -151,7 +183,7 @@ async fn queries_over_parquet_and_csv_return_typed_json_rows() {
 async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
     let dir = tempfile::tempdir().unwrap();
     let tables = [write_sales(dir.path())];
-    let engine = DataFusionEngine::new(settings()).unwrap();
+    let (engine, _scratch) = engine_with(settings());
     for refused in [
         "CREATE TABLE t AS SELECT 1",
         "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
@@ -216,7 +248,7 @@ async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
 
 #[tokio::test]
 async fn the_auto_limit_and_the_kept_rows_cap_results() {
-    let engine = DataFusionEngine::new(settings()).unwrap();
+    let (engine, _scratch) = engine_with(settings());
     let out = engine
         .run(&[], "SELECT value FROM generate_series(1, 20000)", LIMITS)
         .await
@@ -258,11 +290,10 @@ const SLOW: &str = "SELECT count(*) FROM generate_series(1, 100000000000) WHERE 
 
 #[tokio::test]
 async fn memory_and_time_limits_stop_queries_and_the_engine_recovers() {
-    let engine = DataFusionEngine::new(EngineSettings {
+    let (engine, _scratch_engine) = engine_with(EngineSettings {
         memory_limit: 8 << 20,
         ..settings()
-    })
-    .unwrap();
+    });
     // A scrambled key defeats streaming aggregation: the hash table must hold every group.
     let hungry = "SELECT (value * 7919) % 3000017 AS k, count(*) FROM generate_series(1, 3000000) GROUP BY k";
     assert_eq!(
@@ -278,11 +309,10 @@ async fn memory_and_time_limits_stop_queries_and_the_engine_recovers() {
         vec![vec![json!(1)]]
     );
 
-    let impatient = DataFusionEngine::new(EngineSettings {
+    let (impatient, _scratch_impatient) = engine_with(EngineSettings {
         timeout: Duration::from_millis(500),
         ..settings()
-    })
-    .unwrap();
+    });
     assert_eq!(
         impatient.run(&[], SLOW, LIMITS).await.map(|o| o.total_rows),
         Err(QueryError::Timeout { seconds: 0 })
@@ -301,14 +331,14 @@ async fn memory_and_time_limits_stop_queries_and_the_engine_recovers() {
 #[tokio::test]
 async fn a_full_queue_answers_busy() {
     let engine = Arc::new(
-        DataFusionEngine::new(EngineSettings {
+        engine_with(EngineSettings {
             timeout: Duration::from_secs(2),
             max_concurrency: 1,
             queue_capacity: 1,
             queue_timeout: Duration::from_millis(300),
             ..settings()
         })
-        .unwrap(),
+        .0,
     );
     let running = tokio::spawn({
         let engine = engine.clone();

@@ -80,12 +80,8 @@ impl TestAppBuilder {
         prepare_directories(&config).unwrap();
         let store = self.in_memory.then(|| Arc::new(InMemoryStore::new()));
         let adapters = if let Some(store) = &store {
-            let engine = Arc::new(tabletalk_server::query_engine(&config).unwrap());
-            Adapters::from_store(
-                store.clone(),
-                Arc::new(tabletalk_ports::SystemClock),
-                engine,
-            )
+            let access = tabletalk_server::dataset_access(&config).unwrap();
+            Adapters::from_store(store.clone(), Arc::new(tabletalk_ports::SystemClock), access)
         } else {
             let for_blocking = config.clone();
             tokio::task::spawn_blocking(move || tabletalk_server::real_adapters(&for_blocking))

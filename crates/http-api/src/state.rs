@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tabletalk_domain::auth::OidcSignIn;
-use tabletalk_domain::{AuthService, ConversationService, HealthService, UsageService};
+use tabletalk_domain::datasets::{DatasetService, SqlRunner};
+use tabletalk_domain::{AuthService, ConversationService, HealthService, InProcessBus, UsageService};
 
 use crate::OriginPolicy;
 
@@ -29,6 +30,8 @@ pub struct HttpSettings {
     /// Whether an LLM provider is configured.
     pub llm_configured: bool,
     pub query_engine: QueryEngineLimits,
+    /// `datasets.max_upload_bytes` plus 64 KiB of multipart overhead.
+    pub max_upload_body: u64,
     /// The session lifetime, i.e. the cookie's `Max-Age`.
     pub session_ttl: Duration,
     /// Where sign-in redirects the browser (`server.frontend_url`, no trailing slash).
@@ -42,6 +45,10 @@ pub struct ApiState {
     pub conversations: Arc<ConversationService>,
     pub usage: Arc<UsageService>,
     pub health: Arc<HealthService>,
+    pub datasets: Arc<DatasetService>,
+    pub sql: Arc<SqlRunner>,
+    /// Where use cases publish events; the WebSocket subscribes.
+    pub events: Arc<InProcessBus>,
     /// OIDC sign-in; `None` in local mode.
     pub oidc: Option<Arc<OidcSignIn>>,
     pub settings: Arc<HttpSettings>,

@@ -13,12 +13,18 @@ use tabletalk_domain::{
 };
 use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits};
 use tabletalk_llm_http::CallTimeouts;
+use tabletalk_domain::InProcessBus;
+use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
 use tabletalk_ports::{
-    Clock, ConversationRepository, DatabaseHealth, DatasetRepository, IdentityProvider, LlmClient,
-    MessageRepository, PendingLoginRepository, QueryEngine, ReferralKeyRepository,
-    SessionRepository, SystemClock, TokenUsageRepository, UserRepository,
+    Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
+    IdentityProvider, LlmClient, MessageRepository, PendingLoginRepository, QueryEngine,
+    QueryHistoryRepository, ReferralKeyRepository, RowLimits, SessionRepository, SystemClock,
+    TokenUsageRepository, UserRepository,
 };
+use tabletalk_query_engine::content::{ContentLoader, ContentSettings};
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
+use tabletalk_query_engine::fetch::{AddressPolicy, Cidr, FetchSettings};
+use tabletalk_query_engine::files::{DatasetFiles, FileSettings};
 
 use crate::config::{Config, LlmProviderKind, SecureCookies};
 use crate::{AccessKey, StartupError};
@@ -44,7 +50,17 @@ pub struct Adapters {
     pub identity: Option<Arc<dyn IdentityProvider>>,
     /// The chat model; `None` when `llm.provider = "none"`.
     pub llm: Option<Arc<dyn LlmClient>>,
+    pub query_history: Arc<dyn QueryHistoryRepository>,
     pub query_engine: Arc<dyn QueryEngine>,
+    pub content: Arc<dyn DatasetContent>,
+}
+
+/// The query engine and the dataset-content adapter, which share the dataset files and the engine's threads.
+#[derive(Clone)]
+#[expect(missing_debug_implementations, reason = "trait objects of ports are not Debug")]
+pub struct DatasetAccess {
+    pub engine: Arc<dyn QueryEngine>,
+    pub content: Arc<dyn DatasetContent>,
 }
 
 impl Adapters {
@@ -52,7 +68,7 @@ impl Adapters {
     pub fn from_store<T>(
         store: Arc<T>,
         clock: Arc<dyn Clock>,
-        query_engine: Arc<dyn QueryEngine>,
+        access: DatasetAccess,
     ) -> Self
     where
         T: UserRepository
@@ -63,7 +79,8 @@ impl Adapters {
             + TokenUsageRepository
             + DatabaseHealth
             + PendingLoginRepository
-            + ReferralKeyRepository,
+            + ReferralKeyRepository
+            + QueryHistoryRepository,
     {
         Self {
             users: store.clone(),
@@ -74,11 +91,13 @@ impl Adapters {
             token_usage: store.clone(),
             database: store.clone(),
             pending_logins: store.clone(),
-            referral_keys: store,
+            referral_keys: store.clone(),
+            query_history: store,
             clock,
             identity: None,
             llm: None,
-            query_engine,
+            query_engine: access.engine,
+            content: access.content,
         }
     }
 }
@@ -100,7 +119,7 @@ pub fn real_adapters(config: &Config) -> Result<Adapters, StartupError> {
     let mut adapters = Adapters::from_store(
         database,
         Arc::new(SystemClock),
-        Arc::new(query_engine(config)?),
+        dataset_access(config)?,
     );
     adapters.identity = identity_provider(config)?;
     adapters.llm = llm_client(config)?;
@@ -146,18 +165,60 @@ pub fn llm_client(config: &Config) -> Result<Option<Arc<dyn LlmClient>>, Startup
     Ok(Some(client))
 }
 
-/// The DataFusion engine with the `query.*` limits; it runs on its own threads.
-pub fn query_engine(config: &Config) -> Result<DataFusionEngine, StartupError> {
+/// The DataFusion engine with the `query.*` limits (on its own threads) and the dataset-content adapter, both
+/// reading through the one SSRF-guarded fetcher and the shared file cache.
+pub fn dataset_access(config: &Config) -> Result<DatasetAccess, StartupError> {
     let query = &config.query;
+    let datasets = &config.datasets;
+    let invalid = |e: &dyn std::fmt::Display| StartupError::Invalid(format!("cannot start the query engine: {e}"));
+    let allowed_cidrs = datasets
+        .allowed_cidrs
+        .iter()
+        .map(|c| c.parse::<Cidr>().map_err(|e| invalid(&e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let files = DatasetFiles::open(FileSettings {
+        fetch: FetchSettings {
+            policy: AddressPolicy {
+                allow_private_networks: datasets.allow_private_networks,
+                allowed_hosts: datasets.allowed_hosts.clone(),
+                allowed_cidrs,
+            },
+            user_agent: format!("Tabletalk/{}", env!("CARGO_PKG_VERSION")),
+        },
+        upload_dir: config.storage.upload_dir.clone(),
+        cache_dir: config.storage.cache_dir.clone(),
+        cache_max_bytes: config.storage.cache_max_bytes,
+        max_upload_bytes: datasets.max_upload_bytes,
+        max_download_bytes: datasets.max_download_bytes,
+        probe_timeout: datasets.probe_timeout,
+        download_timeout: datasets.download_timeout,
+    })
+    .map_err(|e| invalid(&e))?;
+    let memory_limit = usize::try_from(query.memory_limit).unwrap_or(usize::MAX);
     let settings = EngineSettings {
         timeout: query.timeout,
-        memory_limit: usize::try_from(query.memory_limit).unwrap_or(usize::MAX),
+        memory_limit,
         max_concurrency: query.max_concurrency,
         queue_capacity: query.queue_capacity,
         queue_timeout: query.queue_timeout,
     };
-    DataFusionEngine::new(settings)
-        .map_err(|e| StartupError::Invalid(format!("cannot start the query engine: {e}")))
+    let engine = DataFusionEngine::new(settings, files.clone()).map_err(|e| invalid(&e))?;
+    let handle = engine
+        .runtime_handle()
+        .ok_or_else(|| StartupError::Invalid("the query engine has no runtime".to_owned()))?;
+    let content = ContentLoader::new(
+        files,
+        ContentSettings {
+            infer_rows: usize::try_from(datasets.csv_infer_rows).unwrap_or(10_000),
+            schema_timeout: query.timeout,
+            memory_limit,
+        },
+        handle,
+    );
+    Ok(DatasetAccess {
+        engine: Arc::new(engine),
+        content: Arc::new(content),
+    })
 }
 
 /// The OIDC adapter for the configured issuer, or `None` in local mode.
@@ -244,6 +305,44 @@ pub fn build_state(
         adapters.datasets.clone(),
         adapters.clock.clone(),
     );
+    let conversations = Arc::new(conversations);
+    let events = Arc::new(InProcessBus::new(1024));
+    let memory_limit = config.query.memory_limit;
+    let timeout_secs = config.query.timeout.as_secs();
+    let datasets = DatasetService::new(
+        conversations.clone(),
+        adapters.datasets.clone(),
+        adapters.content.clone(),
+        adapters.query_engine.clone(),
+        events.clone(),
+        adapters.clock.clone(),
+        DatasetSettings {
+            max_per_conversation: config.datasets.max_per_conversation,
+            profile_sample_rows: u64::from(config.datasets.profile_sample_rows),
+            query_timeout_secs: timeout_secs,
+            memory_limit,
+        },
+    );
+    let sql = SqlRunner::new(
+        conversations.clone(),
+        adapters.datasets.clone(),
+        adapters.query_engine.clone(),
+        adapters.query_history.clone(),
+        adapters.clock.clone(),
+        SqlRunnerSettings {
+            limits: RowLimits {
+                auto_limit: config.query.auto_limit,
+                kept_rows: config.query.max_returned_rows,
+                file_order: false,
+            },
+            timeout_secs,
+            memory_limit,
+            cache_entries: usize::try_from(config.query.result_cache_entries).unwrap_or(usize::MAX),
+            cache_max_bytes: usize::try_from(config.query.result_cache_max_bytes).unwrap_or(usize::MAX),
+            cache_ttl_millis: i64::try_from(config.query.result_cache_ttl.as_millis()).unwrap_or(i64::MAX),
+            history_max_entries: config.history.max_entries_per_user,
+        },
+    );
     let usage = UsageService::new(
         adapters.token_usage.clone(),
         adapters.clock.clone(),
@@ -266,12 +365,16 @@ pub fn build_state(
             queue_capacity: config.query.queue_capacity,
         },
         session_ttl: config.auth.session_ttl,
+        max_upload_body: config.datasets.max_upload_bytes.saturating_add(64 * 1024),
         frontend_url: config.server.frontend_url.clone(),
     };
     Ok(ApiState {
         auth,
-        conversations: Arc::new(conversations),
+        conversations,
         usage: Arc::new(usage),
+        datasets: Arc::new(datasets),
+        sql: Arc::new(sql),
+        events,
         health: Arc::new(HealthService::new(
             adapters.database,
             adapters.query_engine.clone(),

@@ -387,6 +387,11 @@ impl DatasetService {
         }
     }
 
+    /// Deletes a staged upload that will not be kept.
+    pub async fn discard_staged(&self, staged: &StagedUpload) {
+        self.content.discard_upload(staged).await;
+    }
+
     /// D3.
     pub async fn rename(&self, user: UserId, conversation: ConversationId, id: DatasetId, name: &str) -> Result<Dataset, DatasetError> {
         validate_table_name(name).map_err(|message| DatasetError::Validation { field: "tableName", message })?;
@@ -506,6 +511,20 @@ pub struct PendingUploadMeta {
     custom_name: Option<String>,
     format: DatasetFormat,
     compression: Compression,
+}
+
+impl PendingUploadMeta {
+    /// The custom name when its part came after the file part.
+    pub fn set_custom_name(&mut self, name: Option<String>) {
+        if name.is_some() {
+            self.custom_name = name;
+        }
+    }
+
+    /// The name given before the file part, if any.
+    pub fn custom_name(&self) -> Option<&str> {
+        self.custom_name.as_deref()
+    }
 }
 
 impl PendingUpload {

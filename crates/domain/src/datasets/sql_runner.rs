@@ -125,6 +125,18 @@ impl SqlRunner {
         })
     }
 
+    /// The user's history, newest first, and the number of matching entries.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn history(
+        &self,
+        user: UserId,
+        filter: &tabletalk_ports::QueryHistoryFilter,
+    ) -> Result<(Vec<QueryHistoryEntry>, u64), DatasetError> {
+        Ok(self.history.list(user, filter).await?)
+    }
+
     async fn execute(
         &self,
         user: UserId,

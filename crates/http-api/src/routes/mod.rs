@@ -3,6 +3,8 @@
 
 mod auth;
 mod conversations;
+mod datasets;
+mod query;
 mod health;
 mod oidc;
 mod usage;
@@ -18,6 +20,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     oidc::configure(cfg);
     usage::configure(cfg);
     conversations::configure(cfg);
+    datasets::configure(cfg);
+    query::configure(cfg);
 }
 
 /// Any path no route matches.

@@ -1,0 +1,237 @@
+//! Dataset endpoints D1–D10 (api.md §2.5). The pipelines and their rules live in the domain's `DatasetService`.
+
+mod upload;
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tabletalk_domain::datasets::{PreviewRequest, dataset_json};
+use tabletalk_ports::{ConversationId, Dataset, DatasetId};
+
+use super::resource;
+use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::{ApiError, ApiState};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let base = "/conversations/{conversation_id}/datasets";
+    cfg.service(resource(base, &[Method::POST]).route(web::post().to(add)));
+    cfg.service(resource(&format!("{base}/upload"), &[Method::POST]).route(web::post().to(upload::upload)));
+    cfg.service(
+        resource(&format!("{base}/{{dataset_id}}"), &[Method::PATCH, Method::DELETE])
+            .route(web::patch().to(rename))
+            .route(web::delete().to(delete)),
+    );
+    cfg.service(resource(&format!("{base}/{{dataset_id}}/refresh"), &[Method::POST]).route(web::post().to(refresh)));
+    cfg.service(resource(&format!("{base}/{{dataset_id}}/profile"), &[Method::POST]).route(web::post().to(profile)));
+    cfg.service(
+        resource(&format!("{base}/{{dataset_id}}/profile-column"), &[Method::POST])
+            .route(web::post().to(profile_column)),
+    );
+    cfg.service(resource(&format!("{base}/{{dataset_id}}/preview"), &[Method::POST]).route(web::post().to(preview)));
+    cfg.service(
+        resource(&format!("{base}/{{dataset_id}}/column-descriptions"), &[Method::GET, Method::PATCH])
+            .route(web::get().to(descriptions))
+            .route(web::patch().to(set_descriptions)),
+    );
+}
+
+/// Conversation and dataset ids from the path; a malformed dataset id answers like an unknown one (after the
+/// conversation checks, which the service makes first).
+fn ids(path: &(String, String)) -> Result<(ConversationId, DatasetId), ApiError> {
+    let conversation = conversation_id(&path.0)?;
+    let dataset = path.1.parse().unwrap_or_else(|_| DatasetId::from_uuid(uuid::Uuid::nil()));
+    Ok((conversation, dataset))
+}
+
+/// 201 of D1/D2.
+pub(super) fn created(dataset: &Dataset) -> HttpResponse {
+    HttpResponse::Created().json(json!({
+        "dataset_id": dataset.id.to_string(),
+        "status": dataset.status.as_str(),
+        "dataset": dataset_json(dataset),
+    }))
+}
+
+/// The D3/D4 shape.
+fn detail(dataset: &Dataset) -> HttpResponse {
+    let columns: Value = serde_json::from_str(&dataset.schema_json).unwrap_or_else(|_| json!([]));
+    HttpResponse::Ok().json(json!({
+        "id": dataset.id.to_string(),
+        "name": dataset.name,
+        "tableName": dataset.name,
+        "url": dataset.url,
+        "row_count": dataset.row_count,
+        "column_count": dataset.column_count,
+        "schema": {"columns": columns},
+        "dataset": dataset_json(dataset),
+    }))
+}
+
+#[derive(Deserialize)]
+struct AddRequest {
+    url: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn add(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<AddRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let url = body.url.trim();
+    if url.is_empty() || url.chars().count() > 2048 {
+        return Err(ApiError::validation(&[("url", "must be 1 to 2048 characters")]));
+    }
+    let conversation = conversation_id(&path)?;
+    let dataset = state
+        .datasets
+        .add_url(user.user.id, conversation, url, body.name.as_deref())
+        .await?;
+    Ok(created(&dataset))
+}
+
+#[derive(Deserialize)]
+struct RenameRequest {
+    #[serde(rename = "tableName")]
+    table_name: String,
+}
+
+async fn rename(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+    body: ApiJson<RenameRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let (conversation, id) = ids(&path)?;
+    let dataset = state.datasets.rename(user.user.id, conversation, id, &body.table_name).await?;
+    Ok(detail(&dataset))
+}
+
+async fn refresh(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let (conversation, id) = ids(&path)?;
+    let dataset = state.datasets.refresh(user.user.id, conversation, id).await?;
+    Ok(detail(&dataset))
+}
+
+async fn delete(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let (conversation, id) = ids(&path)?;
+    state.datasets.delete(user.user.id, conversation, id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true})))
+}
+
+async fn profile(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let (conversation, id) = ids(&path)?;
+    let profiles = state.datasets.profile(user.user.id, conversation, id).await?;
+    Ok(HttpResponse::Ok().json(json!({"profiles": profiles.profiles, "sampled_rows": profiles.sampled_rows})))
+}
+
+#[derive(Deserialize)]
+struct ProfileColumnRequest {
+    column_name: String,
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted for compatibility and ignored: the stored schema decides")]
+    column_type: Option<String>,
+}
+
+async fn profile_column(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+    body: ApiJson<ProfileColumnRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    if body.column_name.is_empty() || body.column_name.chars().count() > 1024 {
+        return Err(ApiError::validation(&[("column_name", "must be 1 to 1024 characters")]));
+    }
+    let (conversation, id) = ids(&path)?;
+    let (stats, sampled) = state
+        .datasets
+        .profile_column(user.user.id, conversation, id, &body.column_name)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"stats": stats, "sampled_rows": sampled})))
+}
+
+/// D8's query parameters, validated by hand so every problem is a 422 naming its parameter.
+fn preview_request(req: &HttpRequest) -> Result<PreviewRequest, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let invalid = |field: &str, message: &str| ApiError::validation(&[(field, message)]);
+    let sample_size = match get("sample_size") {
+        None => 10,
+        Some(v) => v.parse::<u64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| invalid("sample_size", "must be an integer from 1 to 100"))?,
+    };
+    let random_sample = match get("random_sample").as_deref() {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(_) => return Err(invalid("random_sample", "must be true or false")),
+    };
+    let method = get("sample_method").unwrap_or_else(|| "head".to_owned());
+    if !["head", "tail", "random", "stratified", "percentage"].contains(&method.as_str()) {
+        return Err(invalid("sample_method", "must be one of head, tail, random, stratified, percentage"));
+    }
+    let sample_percentage = match get("sample_percentage") {
+        None => 1.0,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|p| (0.01..=100.0).contains(p))
+            .ok_or_else(|| invalid("sample_percentage", "must be a number from 0.01 to 100"))?,
+    };
+    Ok(PreviewRequest {
+        sample_size,
+        random_sample,
+        method,
+        sample_column: get("sample_column").filter(|c| !c.is_empty()),
+        sample_percentage,
+    })
+}
+
+async fn preview(
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = preview_request(&req)?;
+    let (conversation, id) = ids(&path)?;
+    let dataset = state.datasets.owned(user.user.id, conversation, id).await?;
+    let output = state.datasets.preview(user.user.id, conversation, id, &request).await?;
+    let method = if request.random_sample && request.method == "head" { "random".to_owned() } else { request.method };
+    Ok(HttpResponse::Ok().json(json!({
+        "columns": output.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "rows": output.rows,
+        "total_rows": dataset.row_count,
+        "sample_method": method,
+    })))
+}
+
+async fn descriptions(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let (conversation, id) = ids(&path)?;
+    let descriptions = state.datasets.descriptions(user.user.id, conversation, id).await?;
+    Ok(HttpResponse::Ok().json(json!({"descriptions": descriptions})))
+}
+
+async fn set_descriptions(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+    body: ApiJson<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let Some(Value::Object(descriptions)) = body.get("descriptions").cloned() else {
+        return Err(ApiError::validation(&[("descriptions", "descriptions must be an object")]));
+    };
+    let (conversation, id) = ids(&path)?;
+    let kept: Map<String, Value> = state
+        .datasets
+        .set_descriptions(user.user.id, conversation, id, &descriptions)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "descriptions": kept})))
+}

@@ -1,0 +1,110 @@
+//! D2: a multipart upload streamed to a staging file chunk by chunk — never held whole in memory.
+
+use actix_multipart::Multipart;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use tabletalk_domain::datasets::{PendingUpload, validate_table_name};
+
+use super::created;
+use crate::extract::{CurrentUser, conversation_id};
+use crate::{ApiError, ApiState};
+
+/// The `name` text part is small; anything longer is refused.
+const MAX_NAME_PART: usize = 1024;
+
+fn upload_too_large(max: u64) -> ApiError {
+    ApiError::from(tabletalk_domain::datasets::DatasetError::Load(tabletalk_ports::LoadError::new(
+        tabletalk_ports::LoadErrorKind::UploadTooLarge,
+        format!("File too large (max {} MB)", max / 1_048_576),
+    )))
+}
+
+async fn read_name(field: &mut actix_multipart::Field) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_NAME_PART {
+            return Err(ApiError::validation(&[("name", "must be at most 63 characters")]));
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| ApiError::validation(&[("name", "must be text")]))
+}
+
+pub(super) async fn upload(
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let is_multipart = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let max_body = state.settings.max_upload_body;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body) {
+        return Err(upload_too_large(max_body.saturating_sub(64 * 1024)));
+    }
+    let conversation = conversation_id(&path)?;
+    let mut multipart = Multipart::new(req.headers(), payload);
+    let mut name: Option<String> = None;
+    let mut staged = None;
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        let field_name = field.name().unwrap_or_default().to_owned();
+        match field_name.as_str() {
+            "name" => {
+                let text = read_name(&mut field).await?;
+                name = Some(text).filter(|t| !t.is_empty());
+            }
+            "file" if staged.is_none() => {
+                let file_name = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or_default()
+                    .to_owned();
+                let pending: PendingUpload = state
+                    .datasets
+                    .begin_upload(user.user.id, conversation, &file_name, name.as_deref())
+                    .await?;
+                let (mut sink, meta) = pending.into_parts();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+                    sink.write(&chunk).await.map_err(tabletalk_domain::datasets::DatasetError::from)?;
+                }
+                let file = sink.finish().await.map_err(tabletalk_domain::datasets::DatasetError::from)?;
+                staged = Some((meta, file));
+            }
+            _ => {
+                // Unknown parts are read and ignored.
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+                }
+            }
+        }
+    }
+    let Some((mut meta, file)) = staged else {
+        return Err(ApiError::validation(&[("file", "is required")]));
+    };
+    if meta.custom_name().is_none()
+        && let Some(late) = &name
+        && let Err(message) = validate_table_name(late)
+    {
+        state.datasets.discard_staged(&file).await;
+        return Err(ApiError::validation(&[("name", &message)]));
+    }
+    meta.set_custom_name(name);
+    let dataset = state.datasets.finish_upload(meta, file).await?;
+    Ok(created(&dataset))
+}
