@@ -13,6 +13,7 @@ mod binary;
 mod config;
 mod contract;
 mod conversations;
+mod datasets;
 mod http_conventions;
 mod llm_gemini;
 mod llm_openai;

@@ -10,6 +10,7 @@
 )]
 
 pub mod fake_oidc;
+pub mod file_server;
 pub mod scripted_server;
 mod test_app;
 

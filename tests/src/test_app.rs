@@ -91,6 +91,7 @@ impl TestAppBuilder {
         };
         let key = AccessKey::resolve(&config).unwrap();
         let state = build_state(adapters, &config, &key).unwrap();
+        let events = state.events.clone();
         let server = http_server(state, &config, listener).unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);
@@ -101,6 +102,7 @@ impl TestAppBuilder {
             dir,
             config,
             store,
+            events,
         }
     }
 }
@@ -124,6 +126,8 @@ pub struct TestApp {
     dir: TempDir,
     pub config: Config,
     store: Option<Arc<InMemoryStore>>,
+    /// The domain's event bus (what the WebSocket delivers).
+    pub events: Arc<tabletalk_domain::InProcessBus>,
 }
 
 impl TestApp {

@@ -154,7 +154,7 @@ impl ContentLoader {
         // A content type naming gzip text overrides nothing: the extension or magic decided; gzip text is
         // recognised by its magic when verified below.
         let validators = probe.validators.clone();
-        let ranged = format == DatasetFormat::Parquet && probe.ranges && validators.size.is_some();
+        let ranged = format == DatasetFormat::Parquet && probe.ranges && validators.size.is_some_and(|s| s >= 12);
         let max = files.settings.max_download_bytes;
         if !ranged && let Some(size) = validators.size.filter(|s| *s > max) {
             return Err(too_large(size, max));

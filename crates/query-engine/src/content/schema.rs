@@ -161,7 +161,10 @@ pub async fn describe_remote_parquet(
     let mut reader = ParquetObjectReader::new(store.clone(), path.clone().into())
         .with_file_size(size)
         .with_footer_size_hint(hint);
-    let invalid = |_| LoadError::new(LoadErrorKind::InvalidFile, "Not a valid parquet file");
+    let invalid = |error: datafusion::parquet::errors::ParquetError| {
+        tracing::info!(%error, "parquet footer could not be decoded");
+        LoadError::new(LoadErrorKind::InvalidFile, "Not a valid parquet file")
+    };
     let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(invalid)?;
