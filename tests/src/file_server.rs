@@ -2,6 +2,14 @@
 //! `If-Match` (412) and `If-None-Match` (304). It counts the body bytes it serves, so tests can prove how much of a
 //! file a load or a query read. Files can be replaced, refuse `HEAD`, ignore ranges, or trickle slowly.
 
+#![allow(
+    clippy::return_self_not_must_use,
+    clippy::must_use_candidate,
+    clippy::cast_possible_truncation,
+    clippy::unused_async,
+    reason = "test fixture: small files, async for symmetry with the other fixture servers"
+)]
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +37,11 @@ pub struct ServedFile {
 
 impl ServedFile {
     pub fn new(body: Vec<u8>) -> Self {
-        let etag = format!("\"v{}-{}\"", body.len(), body.iter().map(|b| u64::from(*b)).sum::<u64>());
+        let etag = format!(
+            "\"v{}-{}\"",
+            body.len(),
+            body.iter().map(|b| u64::from(*b)).sum::<u64>()
+        );
         Self {
             body: Arc::new(body),
             content_type: None,
@@ -96,13 +108,21 @@ fn parse_range(header: &str, size: u64) -> Option<(u64, u64)> {
             (size.saturating_sub(n), size.checked_sub(1)?)
         }
         (start, "") => (start.parse().ok()?, size.checked_sub(1)?),
-        (start, end) => (start.parse().ok()?, end.parse::<u64>().ok()?.min(size.checked_sub(1)?)),
+        (start, end) => (
+            start.parse().ok()?,
+            end.parse::<u64>().ok()?.min(size.checked_sub(1)?),
+        ),
     };
     (start <= end && start < size).then_some((start, end))
 }
 
 async fn serve(req: HttpRequest, state: web::Data<Arc<State>>) -> HttpResponse {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let range = header("range");
     state.seen.lock().unwrap().push(SeenRequest {
         method: req.method().to_string(),
@@ -144,14 +164,22 @@ async fn serve(req: HttpRequest, state: web::Data<Arc<State>>) -> HttpResponse {
         // actix-web keeps the body's length in `Content-Length` and sends no body for HEAD.
         return builder(actix_web::http::StatusCode::OK).body(file.body.to_vec());
     }
-    let (status, start, end) = match range.as_deref().filter(|_| file.ranges).and_then(|r| parse_range(r, size)) {
+    let (status, start, end) = match range
+        .as_deref()
+        .filter(|_| file.ranges)
+        .and_then(|r| parse_range(r, size))
+    {
         Some((start, end)) => (actix_web::http::StatusCode::PARTIAL_CONTENT, start, end),
         None if range.is_some() && file.ranges => {
             return HttpResponse::RangeNotSatisfiable().finish();
         }
         None => (actix_web::http::StatusCode::OK, 0, size.saturating_sub(1)),
     };
-    let body = if size == 0 { Vec::new() } else { file.body[start as usize..=end as usize].to_vec() };
+    let body = if size == 0 {
+        Vec::new()
+    } else {
+        file.body[start as usize..=end as usize].to_vec()
+    };
     let mut response = builder(status);
     if status == actix_web::http::StatusCode::PARTIAL_CONTENT {
         response.insert_header(("Content-Range", format!("bytes {start}-{end}/{size}")));
@@ -166,7 +194,9 @@ async fn serve(req: HttpRequest, state: web::Data<Arc<State>>) -> HttpResponse {
         let counter = counter.clone();
         async move {
             tokio::time::sleep(pause).await;
-            counter.bytes.fetch_add(piece.len() as u64, Ordering::SeqCst);
+            counter
+                .bytes
+                .fetch_add(piece.len() as u64, Ordering::SeqCst);
             Ok::<_, actix_web::Error>(Bytes::from(piece))
         }
     });
@@ -203,7 +233,11 @@ impl FileServer {
 
     /// Serves (or replaces) a file at `path` and returns its URL.
     pub fn put(&self, path: &str, file: ServedFile) -> String {
-        self.state.files.lock().unwrap().insert(path.to_owned(), file);
+        self.state
+            .files
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), file);
         format!("{}{path}", self.base)
     }
 

@@ -81,7 +81,11 @@ impl TestAppBuilder {
         let store = self.in_memory.then(|| Arc::new(InMemoryStore::new()));
         let adapters = if let Some(store) = &store {
             let access = tabletalk_server::dataset_access(&config).unwrap();
-            Adapters::from_store(store.clone(), Arc::new(tabletalk_ports::SystemClock), access)
+            Adapters::from_store(
+                store.clone(),
+                Arc::new(tabletalk_ports::SystemClock),
+                access,
+            )
         } else {
             let for_blocking = config.clone();
             tokio::task::spawn_blocking(move || tabletalk_server::real_adapters(&for_blocking))

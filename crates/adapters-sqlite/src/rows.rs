@@ -398,8 +398,15 @@ impl TryFrom<HistoryRow> for tabletalk_ports::QueryHistoryEntry {
         Ok(Self {
             id: parse(&row.id, "query_history.id")?,
             user_id: parse(&row.user_id, "query_history.user_id")?,
-            conversation_id: parse_opt(row.conversation_id.as_deref(), "query_history.conversation_id")?,
-            source: enumeration(&row.source, "query_history.source", tabletalk_ports::QuerySource::parse)?,
+            conversation_id: parse_opt(
+                row.conversation_id.as_deref(),
+                "query_history.conversation_id",
+            )?,
+            source: enumeration(
+                &row.source,
+                "query_history.source",
+                tabletalk_ports::QuerySource::parse,
+            )?,
             query: row.query,
             error_message: row.error_message,
             row_count: row.row_count,

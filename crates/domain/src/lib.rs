@@ -16,7 +16,7 @@ pub use auth::{
     AuthError, AuthMode, AuthService, AuthSettings, Authenticated, DevLoginError, IssuedSession,
     LogoutError, SessionToken,
 };
-pub use events::{DomainEvent, EventBus, InProcessBus};
 pub use conversations::{ConversationDetail, ConversationError, ConversationService};
+pub use events::{DomainEvent, EventBus, InProcessBus};
 pub use health::{HealthReport, HealthService};
 pub use usage::{UsageError, UsageService, UsageStatus};

@@ -363,7 +363,8 @@ impl From<StartSignInError> for ApiError {
 impl From<DatasetError> for ApiError {
     fn from(error: DatasetError) -> Self {
         let message = error.to_string();
-        let plain = |status: StatusCode, code: &'static str| Self::new(status, code, message.clone());
+        let plain =
+            |status: StatusCode, code: &'static str| Self::new(status, code, message.clone());
         match error {
             DatasetError::ConversationNotFound => Self::conversation_not_found(),
             DatasetError::Forbidden => Self::forbidden(),
@@ -372,20 +373,27 @@ impl From<DatasetError> for ApiError {
             DatasetError::Url(url) => plain(StatusCode::BAD_REQUEST, url.code()),
             DatasetError::Exists => plain(StatusCode::CONFLICT, "dataset_exists"),
             DatasetError::NameTaken(_) => plain(StatusCode::CONFLICT, "dataset_name_taken"),
-            DatasetError::LimitReached(_) => plain(StatusCode::BAD_REQUEST, "dataset_limit_reached"),
+            DatasetError::LimitReached(_) => {
+                plain(StatusCode::BAD_REQUEST, "dataset_limit_reached")
+            }
             DatasetError::UnsupportedUpload => plain(StatusCode::BAD_REQUEST, "unsupported_format"),
             DatasetError::Load(load) => match load.kind {
                 LoadErrorKind::Storage => Self::internal(&load),
-                LoadErrorKind::UploadTooLarge => plain(StatusCode::PAYLOAD_TOO_LARGE, load.kind.code()),
+                LoadErrorKind::UploadTooLarge => {
+                    plain(StatusCode::PAYLOAD_TOO_LARGE, load.kind.code())
+                }
                 LoadErrorKind::Changed => plain(StatusCode::CONFLICT, load.kind.code()),
                 kind => plain(StatusCode::BAD_REQUEST, kind.code()),
             },
             DatasetError::NotReady => plain(StatusCode::CONFLICT, "dataset_not_ready"),
             DatasetError::ColumnNotFound(_) => plain(StatusCode::BAD_REQUEST, "column_not_found"),
-            DatasetError::SampleColumnRequired => plain(StatusCode::BAD_REQUEST, "sample_column_required"),
+            DatasetError::SampleColumnRequired => {
+                plain(StatusCode::BAD_REQUEST, "sample_column_required")
+            }
             DatasetError::NoDatasets => plain(StatusCode::BAD_REQUEST, "no_datasets"),
             DatasetError::Query(failure) => {
-                let status = StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                let status =
+                    StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);
                 let mut api = Self::new(status, failure.code, failure.message.clone());
                 if let Some(raw) = &failure.raw {
                     api = api.with_details(json!({ "raw": raw }));

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
-use tabletalk_domain::{AuthService, ConversationService, HealthService, InProcessBus, UsageService};
+use tabletalk_domain::{
+    AuthService, ConversationService, HealthService, InProcessBus, UsageService,
+};
 
 use crate::OriginPolicy;
 

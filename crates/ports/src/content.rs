@@ -121,7 +121,8 @@ pub trait DatasetContent: Send + Sync + 'static {
     ///
     /// # Errors
     /// The pipeline errors of those steps.
-    async fn load_url(&self, url: &str, progress: ProgressSink) -> Result<LoadedContent, LoadError>;
+    async fn load_url(&self, url: &str, progress: ProgressSink)
+    -> Result<LoadedContent, LoadError>;
 
     /// Refresh of a URL dataset (§3.9): a conditional probe, then the load again when the content changed.
     ///

@@ -28,21 +28,22 @@ pub mod contract;
 pub mod fakes;
 
 pub use clock::{Clock, SystemClock};
+pub use content::{
+    DatasetContent, LoadError, LoadErrorKind, LoadedContent, ProgressSink, Refreshed, StagedUpload,
+    UploadSink,
+};
 pub use conversation::{
     Conversation, ConversationSummary, ConversationTitle, PREVIEW_CHARS, TitleError,
 };
-pub use content::{
-    DatasetContent, LoadError, LoadErrorKind, LoadedContent, ProgressSink, Refreshed,
-    StagedUpload, UploadSink,
-};
 pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus, Upload};
-pub use history::{QueryHistoryEntry, QueryHistoryFilter, QuerySource};
 pub use error::RepositoryError;
+pub use history::{QueryHistoryEntry, QueryHistoryFilter, QuerySource};
 pub use identity::{
     AuthorizationParams, IdentityError, IdentityProvider, PendingLogin, ReferralKey, VerifiedClaims,
 };
 pub use ids::{
-    ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SessionId, UploadId, UsageId, UserId,
+    ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SessionId, UploadId, UsageId,
+    UserId,
 };
 pub use llm::{
     FinishReason, LlmClient, LlmError, LlmEvent, LlmMessage, LlmReply, LlmRequest, LlmStream,
@@ -50,12 +51,13 @@ pub use llm::{
 };
 pub use message::{Message, MessageRole, MessageStatus};
 pub use query::{
-    CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits, TableLocation,
+    CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits,
+    TableLocation,
 };
 pub use repositories::{
     AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,
-    MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository, SessionRepository, TokenUsageRepository,
-    UserRepository,
+    MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository,
+    ReferralKeyRepository, SessionRepository, TokenUsageRepository, UserRepository,
 };
 pub use session::{Session, TokenHash};
 pub use timestamp::{Timestamp, TimestampParseError};

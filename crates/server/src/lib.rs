@@ -13,6 +13,6 @@ pub use config::{Config, ConfigErrors, ConfigInputs};
 pub use serve::{http_server, serve};
 pub use startup::{AccessKey, StartupError, prepare_directories};
 pub use wiring::{
-    Adapters, DatasetAccess, build_state, dataset_access, identity_provider, open_database, real_adapters,
-    referral_service,
+    Adapters, DatasetAccess, build_state, dataset_access, identity_provider, open_database,
+    real_adapters, referral_service,
 };

@@ -7,14 +7,14 @@ use tabletalk_adapters_gemini::{GeminiClient, GeminiSettings};
 use tabletalk_adapters_oauth::{OidcProvider, OidcProviderSettings};
 use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
+use tabletalk_domain::InProcessBus;
 use tabletalk_domain::auth::{OidcSettings, OidcSignIn, ReferralService, sha256};
+use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService,
 };
 use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits};
 use tabletalk_llm_http::CallTimeouts;
-use tabletalk_domain::InProcessBus;
-use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
 use tabletalk_ports::{
     Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
     IdentityProvider, LlmClient, MessageRepository, PendingLoginRepository, QueryEngine,
@@ -57,7 +57,10 @@ pub struct Adapters {
 
 /// The query engine and the dataset-content adapter, which share the dataset files and the engine's threads.
 #[derive(Clone)]
-#[expect(missing_debug_implementations, reason = "trait objects of ports are not Debug")]
+#[expect(
+    missing_debug_implementations,
+    reason = "trait objects of ports are not Debug"
+)]
 pub struct DatasetAccess {
     pub engine: Arc<dyn QueryEngine>,
     pub content: Arc<dyn DatasetContent>,
@@ -65,11 +68,7 @@ pub struct DatasetAccess {
 
 impl Adapters {
     /// Every repository served by one store (the SQLite database, or an in-memory fake in tests).
-    pub fn from_store<T>(
-        store: Arc<T>,
-        clock: Arc<dyn Clock>,
-        access: DatasetAccess,
-    ) -> Self
+    pub fn from_store<T>(store: Arc<T>, clock: Arc<dyn Clock>, access: DatasetAccess) -> Self
     where
         T: UserRepository
             + SessionRepository
@@ -116,11 +115,8 @@ pub fn open_database(config: &Config) -> Result<SqliteDatabase, StartupError> {
 /// (not contacted yet: discovery happens in the background and on first use). Blocking.
 pub fn real_adapters(config: &Config) -> Result<Adapters, StartupError> {
     let database = Arc::new(open_database(config)?);
-    let mut adapters = Adapters::from_store(
-        database,
-        Arc::new(SystemClock),
-        dataset_access(config)?,
-    );
+    let mut adapters =
+        Adapters::from_store(database, Arc::new(SystemClock), dataset_access(config)?);
     adapters.identity = identity_provider(config)?;
     adapters.llm = llm_client(config)?;
     Ok(adapters)
@@ -170,7 +166,9 @@ pub fn llm_client(config: &Config) -> Result<Option<Arc<dyn LlmClient>>, Startup
 pub fn dataset_access(config: &Config) -> Result<DatasetAccess, StartupError> {
     let query = &config.query;
     let datasets = &config.datasets;
-    let invalid = |e: &dyn std::fmt::Display| StartupError::Invalid(format!("cannot start the query engine: {e}"));
+    let invalid = |e: &dyn std::fmt::Display| {
+        StartupError::Invalid(format!("cannot start the query engine: {e}"))
+    };
     let allowed_cidrs = datasets
         .allowed_cidrs
         .iter()
@@ -258,6 +256,54 @@ fn origin_policy(config: &Config) -> Result<OriginPolicy, StartupError> {
     .map_err(|e| StartupError::Invalid(e.to_string()))
 }
 
+/// The dataset use cases and the SQL runner over the shared engine, content adapter and repositories.
+fn dataset_services(
+    adapters: &Adapters,
+    config: &Config,
+    conversations: &Arc<ConversationService>,
+    events: &Arc<InProcessBus>,
+) -> (DatasetService, SqlRunner) {
+    let memory_limit = config.query.memory_limit;
+    let timeout_secs = config.query.timeout.as_secs();
+    let datasets = DatasetService::new(
+        conversations.clone(),
+        adapters.datasets.clone(),
+        adapters.content.clone(),
+        adapters.query_engine.clone(),
+        events.clone(),
+        adapters.clock.clone(),
+        DatasetSettings {
+            max_per_conversation: config.datasets.max_per_conversation,
+            profile_sample_rows: u64::from(config.datasets.profile_sample_rows),
+            query_timeout_secs: timeout_secs,
+            memory_limit,
+        },
+    );
+    let sql = SqlRunner::new(
+        conversations.clone(),
+        adapters.datasets.clone(),
+        adapters.query_engine.clone(),
+        adapters.query_history.clone(),
+        adapters.clock.clone(),
+        SqlRunnerSettings {
+            limits: RowLimits {
+                auto_limit: config.query.auto_limit,
+                kept_rows: config.query.max_returned_rows,
+                file_order: false,
+            },
+            timeout_secs,
+            memory_limit,
+            cache_entries: usize::try_from(config.query.result_cache_entries).unwrap_or(usize::MAX),
+            cache_max_bytes: usize::try_from(config.query.result_cache_max_bytes)
+                .unwrap_or(usize::MAX),
+            cache_ttl_millis: i64::try_from(config.query.result_cache_ttl.as_millis())
+                .unwrap_or(i64::MAX),
+            history_max_entries: config.history.max_entries_per_user,
+        },
+    );
+    (datasets, sql)
+}
+
 /// Builds every service from the adapters and the configuration.
 pub fn build_state(
     adapters: Adapters,
@@ -307,42 +353,7 @@ pub fn build_state(
     );
     let conversations = Arc::new(conversations);
     let events = Arc::new(InProcessBus::new(1024));
-    let memory_limit = config.query.memory_limit;
-    let timeout_secs = config.query.timeout.as_secs();
-    let datasets = DatasetService::new(
-        conversations.clone(),
-        adapters.datasets.clone(),
-        adapters.content.clone(),
-        adapters.query_engine.clone(),
-        events.clone(),
-        adapters.clock.clone(),
-        DatasetSettings {
-            max_per_conversation: config.datasets.max_per_conversation,
-            profile_sample_rows: u64::from(config.datasets.profile_sample_rows),
-            query_timeout_secs: timeout_secs,
-            memory_limit,
-        },
-    );
-    let sql = SqlRunner::new(
-        conversations.clone(),
-        adapters.datasets.clone(),
-        adapters.query_engine.clone(),
-        adapters.query_history.clone(),
-        adapters.clock.clone(),
-        SqlRunnerSettings {
-            limits: RowLimits {
-                auto_limit: config.query.auto_limit,
-                kept_rows: config.query.max_returned_rows,
-                file_order: false,
-            },
-            timeout_secs,
-            memory_limit,
-            cache_entries: usize::try_from(config.query.result_cache_entries).unwrap_or(usize::MAX),
-            cache_max_bytes: usize::try_from(config.query.result_cache_max_bytes).unwrap_or(usize::MAX),
-            cache_ttl_millis: i64::try_from(config.query.result_cache_ttl.as_millis()).unwrap_or(i64::MAX),
-            history_max_entries: config.history.max_entries_per_user,
-        },
-    );
+    let (datasets, sql) = dataset_services(&adapters, config, &conversations, &events);
     let usage = UsageService::new(
         adapters.token_usage.clone(),
         adapters.clock.clone(),

@@ -32,7 +32,12 @@ impl From<TxError> for DatasetWriteError {
     }
 }
 
-fn name_taken(conn: &mut SqliteConnection, conversation: &str, name: &str, except: &str) -> Result<bool, DieselError> {
+fn name_taken(
+    conn: &mut SqliteConnection,
+    conversation: &str,
+    name: &str,
+    except: &str,
+) -> Result<bool, DieselError> {
     let lower = name.to_lowercase();
     let names: Vec<String> = datasets::table
         .filter(datasets::conversation_id.eq(conversation))
@@ -42,7 +47,10 @@ fn name_taken(conn: &mut SqliteConnection, conversation: &str, name: &str, excep
     Ok(names.iter().any(|n| n.to_lowercase() == lower))
 }
 
-fn add_in_transaction(conn: &mut SqliteConnection, new: NewDataset) -> Result<AddedDataset, TxError> {
+fn add_in_transaction(
+    conn: &mut SqliteConnection,
+    new: NewDataset,
+) -> Result<AddedDataset, TxError> {
     let mut dataset = new.dataset;
     let conversation = dataset.conversation_id.to_string();
     let counter: i64 = conversations::table
@@ -68,7 +76,9 @@ fn add_in_transaction(conn: &mut SqliteConnection, new: NewDataset) -> Result<Ad
         .count()
         .get_result(conn)?;
     if count >= i64::from(new.max_per_conversation) {
-        return Err(TxError::Refused(DatasetWriteError::LimitReached(new.max_per_conversation)));
+        return Err(TxError::Refused(DatasetWriteError::LimitReached(
+            new.max_per_conversation,
+        )));
     }
     if !new.custom_name {
         let mut number = counter;
@@ -127,9 +137,7 @@ impl DatasetRepository for SqliteDatabase {
 
     async fn add(&self, new: NewDataset) -> Result<AddedDataset, DatasetWriteError> {
         let outcome = self
-            .run(move |conn| {
-                Ok(conn.immediate_transaction(|conn| add_in_transaction(conn, new)))
-            })
+            .run(move |conn| Ok(conn.immediate_transaction(|conn| add_in_transaction(conn, new))))
             .await?;
         outcome.map_err(DatasetWriteError::from)
     }
@@ -264,7 +272,11 @@ impl DatasetRepository for SqliteDatabase {
                 Ok(Some(upload))
             })
             .map_err(repository_error)?
-            .map(|upload| upload.parse().map_err(|_| RepositoryError::Corrupt("uploads.id".to_owned())))
+            .map(|upload| {
+                upload
+                    .parse()
+                    .map_err(|_| RepositoryError::Corrupt("uploads.id".to_owned()))
+            })
             .transpose()
         })
         .await

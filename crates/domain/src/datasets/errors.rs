@@ -37,7 +37,10 @@ pub enum DatasetError {
     NotFound,
     /// 422 for one field.
     #[error("{message}")]
-    Validation { field: &'static str, message: String },
+    Validation {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Url(#[from] DatasetUrlError),
     #[error("This dataset is already loaded")]
@@ -78,7 +81,7 @@ impl From<ConversationError> for DatasetError {
 pub fn size_text(bytes: u64) -> String {
     const GIB: u64 = 1 << 30;
     const MIB: u64 = 1 << 20;
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else {
         format!("{} MiB", bytes / MIB)

@@ -2,11 +2,70 @@
 
 /// Words the SQL parser cannot take as an unquoted table name.
 const RESERVED: &[&str] = &[
-    "all", "and", "as", "between", "by", "case", "cross", "distinct", "else", "end", "except", "false", "from",
-    "full", "group", "having", "ilike", "in", "inner", "intersect", "is", "join", "lateral", "left", "like", "limit",
-    "natural", "not", "null", "offset", "on", "or", "order", "outer", "qualify", "right", "select", "table", "then",
-    "true", "union", "using", "values", "when", "where", "window", "with", "asc", "desc", "create", "drop", "insert",
-    "update", "delete", "into", "set", "over", "partition", "interval", "cast", "array", "exists", "any", "some",
+    "all",
+    "and",
+    "as",
+    "between",
+    "by",
+    "case",
+    "cross",
+    "distinct",
+    "else",
+    "end",
+    "except",
+    "false",
+    "from",
+    "full",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "inner",
+    "intersect",
+    "is",
+    "join",
+    "lateral",
+    "left",
+    "like",
+    "limit",
+    "natural",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "or",
+    "order",
+    "outer",
+    "qualify",
+    "right",
+    "select",
+    "table",
+    "then",
+    "true",
+    "union",
+    "using",
+    "values",
+    "when",
+    "where",
+    "window",
+    "with",
+    "asc",
+    "desc",
+    "create",
+    "drop",
+    "insert",
+    "update",
+    "delete",
+    "into",
+    "set",
+    "over",
+    "partition",
+    "interval",
+    "cast",
+    "array",
+    "exists",
+    "any",
+    "some",
 ];
 
 /// Checks a custom table name; the error is the `validation_failed` message.
@@ -15,7 +74,9 @@ const RESERVED: &[&str] = &[
 /// The message for the field.
 pub fn validate_table_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !first_ok || !rest_ok || name.len() > 63 {
         return Err(
@@ -25,7 +86,9 @@ pub fn validate_table_name(name: &str) -> Result<(), String> {
         );
     }
     if RESERVED.contains(&name.to_lowercase().as_str()) {
-        return Err(format!("'{name}' is a reserved SQL word; choose another table name"));
+        return Err(format!(
+            "'{name}' is a reserved SQL word; choose another table name"
+        ));
     }
     Ok(())
 }
@@ -44,6 +107,9 @@ mod tests {
         assert!(validate_table_name("my-table").is_err());
         assert!(validate_table_name("").is_err());
         let reserved = validate_table_name("Select").unwrap_err();
-        assert_eq!(reserved, "'Select' is a reserved SQL word; choose another table name");
+        assert_eq!(
+            reserved,
+            "'Select' is a reserved SQL word; choose another table name"
+        );
     }
 }

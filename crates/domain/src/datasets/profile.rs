@@ -38,9 +38,11 @@ fn kind(sql_type: &str) -> Kind {
     let t = sql_type.to_uppercase();
     if t.ends_with("[]") || t.starts_with("STRUCT") || t.starts_with("MAP") {
         Kind::Nested
-    } else if ["INT", "BIGINT", "SMALLINT", "TINYINT", "REAL", "DOUBLE", "DECIMAL"]
-        .iter()
-        .any(|n| t.starts_with(n))
+    } else if [
+        "INT", "BIGINT", "SMALLINT", "TINYINT", "REAL", "DOUBLE", "DECIMAL",
+    ]
+    .iter()
+    .any(|n| t.starts_with(n))
     {
         Kind::Numeric
     } else if t == "VARCHAR" {
@@ -57,7 +59,10 @@ fn quote(name: &str) -> String {
 }
 
 fn sample_from(dataset: &Dataset, rows: u64) -> String {
-    format!("(SELECT * FROM {} LIMIT {rows}) AS sample", quote(&dataset.name.to_lowercase()))
+    format!(
+        "(SELECT * FROM {} LIMIT {rows}) AS sample",
+        quote(&dataset.name.to_lowercase())
+    )
 }
 
 const AGGREGATE_LIMITS: RowLimits = RowLimits {
@@ -67,19 +72,34 @@ const AGGREGATE_LIMITS: RowLimits = RowLimits {
 };
 
 fn cell(output: &QueryOutput, index: usize) -> Value {
-    output.rows.first().and_then(|r| r.get(index)).cloned().unwrap_or(Value::Null)
+    output
+        .rows
+        .first()
+        .and_then(|r| r.get(index))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 fn number(value: &Value) -> f64 {
-    value.as_f64().or_else(|| value.as_str().and_then(|s| s.parse().ok())).unwrap_or(0.0)
+    value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 fn integer(value: &Value) -> u64 {
-    value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())).unwrap_or(0)
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// D6 and the automatic profile.
-pub async fn profile(engine: &dyn QueryEngine, dataset: &Dataset, settings: &DatasetSettings) -> Result<Profiles, DatasetError> {
+pub async fn profile(
+    engine: &dyn QueryEngine,
+    dataset: &Dataset,
+    settings: &DatasetSettings,
+) -> Result<Profiles, DatasetError> {
     let columns = schema_columns(dataset);
     let mut select = vec!["count(*)".to_owned()];
     for column in &columns {
@@ -106,7 +126,11 @@ pub async fn profile(engine: &dyn QueryEngine, dataset: &Dataset, settings: &Dat
             Kind::Nested | Kind::Other => {}
         }
     }
-    let sql = format!("SELECT {} FROM {}", select.join(", "), sample_from(dataset, settings.profile_sample_rows));
+    let sql = format!(
+        "SELECT {} FROM {}",
+        select.join(", "),
+        sample_from(dataset, settings.profile_sample_rows)
+    );
     let output = run_on(engine, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
     let sampled = integer(&cell(&output, 0));
     let mut index = 1;
@@ -120,21 +144,36 @@ pub async fn profile(engine: &dyn QueryEngine, dataset: &Dataset, settings: &Dat
         let non_null = integer(&next());
         let nulls = sampled.saturating_sub(non_null);
         #[allow(clippy::cast_precision_loss, reason = "row counts are far below 2^52")]
-        let percent = if sampled == 0 { 0.0 } else { round(100.0 * nulls as f64 / sampled as f64, 1) };
+        let percent = if sampled == 0 {
+            0.0
+        } else {
+            round(100.0 * nulls as f64 / sampled as f64, 1)
+        };
         let mut object = Map::new();
         object.insert("name".into(), json!(column.name));
         object.insert("type".into(), json!(column.sql_type));
         object.insert("null_count".into(), json!(nulls));
         object.insert("null_percent".into(), json!(percent));
         let column_kind = kind(&column.sql_type);
-        let unique = if column_kind == Kind::Nested { Value::Null } else { json!(integer(&next())) };
+        let unique = if column_kind == Kind::Nested {
+            Value::Null
+        } else {
+            json!(integer(&next()))
+        };
         object.insert("unique_count".into(), unique);
         match column_kind {
             Kind::Numeric => {
                 object.insert("min".into(), next());
                 object.insert("max".into(), next());
                 let mean = next();
-                object.insert("mean".into(), if mean.is_null() { mean } else { json!(round(number(&mean), 2)) });
+                object.insert(
+                    "mean".into(),
+                    if mean.is_null() {
+                        mean
+                    } else {
+                        json!(round(number(&mean), 2))
+                    },
+                );
             }
             Kind::Text => {
                 object.insert("min_length".into(), next());
@@ -148,10 +187,16 @@ pub async fn profile(engine: &dyn QueryEngine, dataset: &Dataset, settings: &Dat
         }
         profiles.push(Value::Object(object));
     }
-    Ok(Profiles { profiles, sampled_rows: sampled })
+    Ok(Profiles {
+        profiles,
+        sampled_rows: sampled,
+    })
 }
 
-fn find_column<'a>(columns: &'a [QueryColumn], name: &str) -> Result<&'a QueryColumn, DatasetError> {
+fn find_column<'a>(
+    columns: &'a [QueryColumn],
+    name: &str,
+) -> Result<&'a QueryColumn, DatasetError> {
     columns
         .iter()
         .find(|c| c.name == name)
@@ -181,23 +226,43 @@ pub async fn profile_column(
             format!("avg(CAST({c} AS DOUBLE))"),
             format!("median(CAST({c} AS DOUBLE))"),
         ]),
-        Kind::Text => select.extend([format!("min(character_length({c}))"), format!("max(character_length({c}))")]),
-        Kind::Temporal => select.extend([format!("CAST(min({c}) AS VARCHAR)"), format!("CAST(max({c}) AS VARCHAR)")]),
+        Kind::Text => select.extend([
+            format!("min(character_length({c}))"),
+            format!("max(character_length({c}))"),
+        ]),
+        Kind::Temporal => select.extend([
+            format!("CAST(min({c}) AS VARCHAR)"),
+            format!("CAST(max({c}) AS VARCHAR)"),
+        ]),
         Kind::Nested | Kind::Other => {}
     }
     let sql = format!("SELECT {} FROM {from}", select.join(", "));
     let output = run_on(engine, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
     let sampled = integer(&cell(&output, 0));
     let mut stats = Map::new();
-    stats.insert("null_count".into(), json!(sampled.saturating_sub(integer(&cell(&output, 1)))));
-    let distinct = if column_kind == Kind::Nested { Value::Null } else { json!(integer(&cell(&output, 2))) };
+    stats.insert(
+        "null_count".into(),
+        json!(sampled.saturating_sub(integer(&cell(&output, 1)))),
+    );
+    let distinct = if column_kind == Kind::Nested {
+        Value::Null
+    } else {
+        json!(integer(&cell(&output, 2)))
+    };
     stats.insert("distinct_count".into(), distinct);
     match column_kind {
         Kind::Numeric => {
             stats.insert("min".into(), cell(&output, 3));
             stats.insert("max".into(), cell(&output, 4));
             let mean = cell(&output, 5);
-            stats.insert("mean".into(), if mean.is_null() { mean } else { json!(round(number(&mean), 4)) });
+            stats.insert(
+                "mean".into(),
+                if mean.is_null() {
+                    mean
+                } else {
+                    json!(round(number(&mean), 4))
+                },
+            );
             stats.insert("median".into(), cell(&output, 6));
         }
         Kind::Text => {
@@ -233,23 +298,43 @@ pub async fn preview(
 ) -> Result<QueryOutput, DatasetError> {
     let columns = schema_columns(dataset);
     let table = quote(&dataset.name.to_lowercase());
-    let list = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
+    let list = columns
+        .iter()
+        .map(|c| quote(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
     let n = request.sample_size;
-    let method = if request.random_sample && request.method == "head" { "random" } else { request.method.as_str() };
+    let method = if request.random_sample && request.method == "head" {
+        "random"
+    } else {
+        request.method.as_str()
+    };
     let sql = match method {
         "head" => format!("SELECT * FROM {table} LIMIT {n}"),
         "tail" => {
-            let skip = u64::try_from(dataset.row_count).unwrap_or(0).saturating_sub(n);
+            let skip = u64::try_from(dataset.row_count)
+                .unwrap_or(0)
+                .saturating_sub(n);
             format!("SELECT * FROM {table} LIMIT {n} OFFSET {skip}")
         }
         "random" => format!("SELECT * FROM {table} ORDER BY random() LIMIT {n}"),
         "percentage" => {
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bounded to 1..=100")]
-            let k = (dataset.row_count as f64 * request.sample_percentage / 100.0).round().clamp(1.0, 100.0) as u64;
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "bounded to 1..=100"
+            )]
+            let k = (dataset.row_count as f64 * request.sample_percentage / 100.0)
+                .round()
+                .clamp(1.0, 100.0) as u64;
             format!("SELECT * FROM {table} ORDER BY random() LIMIT {k}")
         }
         "stratified" => {
-            let name = request.sample_column.as_deref().ok_or(DatasetError::SampleColumnRequired)?;
+            let name = request
+                .sample_column
+                .as_deref()
+                .ok_or(DatasetError::SampleColumnRequired)?;
             let c = quote(&find_column(&columns, name)?.name);
             format!(
                 "SELECT {list} FROM (SELECT {list}, __rank FROM (SELECT *, row_number() OVER (PARTITION BY {c} ORDER \

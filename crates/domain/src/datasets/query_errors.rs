@@ -1,6 +1,8 @@
 //! Error translation (behaviour.md §4.6): an engine message becomes `<guidance>\n\nTechnical details: <raw>`.
 //! Patterns are tested case-insensitively in the table's order; the first match wins.
 
+use std::fmt::Write as _;
+
 /// A table of the conversation as the guidance names it.
 #[derive(Debug, Clone)]
 pub struct TableColumns {
@@ -28,12 +30,18 @@ const FOREIGN_FUNCTIONS: &[(&[&str], &str)] = &[
     (&["dateadd", "date_add"], "`ts + INTERVAL '7 days'`"),
     (&["strftime", "format_date"], "`to_char(ts, '%Y-%m')`"),
     (&["str_to_date", "parse_date"], "`to_date(s, '%d/%m/%Y')`"),
-    (&["year", "month", "day"], "`date_part('year', ts)` or `EXTRACT(YEAR FROM ts)`"),
+    (
+        &["year", "month", "day"],
+        "`date_part('year', ts)` or `EXTRACT(YEAR FROM ts)`",
+    ),
     (&["getdate", "sysdate"], "`now()`"),
     (&["ifnull", "isnull", "nvl2"], "`coalesce(a, b)`"),
     (&["group_concat", "listagg"], "`string_agg(x, ', ')`"),
     (&["charindex", "instr", "locate"], "`strpos(s, sub)`"),
-    (&["percentile", "quantile"], "`approx_percentile_cont(0.9) WITHIN GROUP (ORDER BY x)`"),
+    (
+        &["percentile", "quantile"],
+        "`approx_percentile_cont(0.9) WITHIN GROUP (ORDER BY x)`",
+    ),
     (&["stdev"], "`stddev(x)`"),
     (&["lcase"], "`lower(s)`"),
     (&["ucase"], "`upper(s)`"),
@@ -82,10 +90,15 @@ fn squash(name: &str) -> String {
 /// The field named in `No field named <x>`: (qualifier, column).
 fn missing_field(raw: &str) -> Option<(Option<String>, String)> {
     let rest = after(raw, "no field named ")?;
-    let end = rest.find(". ").or_else(|| rest.find('\n')).unwrap_or(rest.len());
+    let end = rest
+        .find(". ")
+        .or_else(|| rest.find('\n'))
+        .unwrap_or(rest.len());
     let token = rest[..end].trim().trim_end_matches('.');
     let (qualifier, column) = match token.rsplit_once('.') {
-        Some((q, c)) if !token.starts_with('"') || q.ends_with('"') => (Some(q.trim_matches('"').to_owned()), c),
+        Some((q, c)) if !token.starts_with('"') || q.ends_with('"') => {
+            (Some(q.trim_matches('"').to_owned()), c)
+        }
         _ => (None, token),
     };
     Some((qualifier, column.trim_matches('"').to_owned()))
@@ -93,9 +106,10 @@ fn missing_field(raw: &str) -> Option<(Option<String>, String)> {
 
 fn columns_text(tables: &[TableColumns], qualifier: Option<&str>) -> String {
     let chosen: Vec<&TableColumns> = match qualifier {
-        Some(q) if tables.iter().any(|t| t.name.eq_ignore_ascii_case(q)) => {
-            tables.iter().filter(|t| t.name.eq_ignore_ascii_case(q)).collect()
-        }
+        Some(q) if tables.iter().any(|t| t.name.eq_ignore_ascii_case(q)) => tables
+            .iter()
+            .filter(|t| t.name.eq_ignore_ascii_case(q))
+            .collect(),
         _ => tables.iter().collect(),
     };
     chosen
@@ -129,7 +143,7 @@ fn field_guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> Option<Strin
         columns_text(tables, qualifier.as_deref())
     );
     if let Some(suggestion) = did_you_mean(raw) {
-        text.push_str(&format!(" Did you mean '{suggestion}'?"));
+        let _ = write!(text, " Did you mean '{suggestion}'?");
     }
     Some(text)
 }
@@ -145,10 +159,13 @@ fn function_guidance(raw: &str) -> Option<String> {
     }
     let mut text = format!("{name} is not a DataFusion function.");
     if let Some(suggestion) = did_you_mean(raw) {
-        text.push_str(&format!(" Did you mean '{suggestion}'?"));
+        let _ = write!(text, " Did you mean '{suggestion}'?");
     }
-    if let Some((_, replacement)) = FOREIGN_FUNCTIONS.iter().find(|(names, _)| names.contains(&lower.as_str())) {
-        text.push_str(&format!(" Use {replacement} instead."));
+    if let Some((_, replacement)) = FOREIGN_FUNCTIONS
+        .iter()
+        .find(|(names, _)| names.contains(&lower.as_str()))
+    {
+        let _ = write!(text, " Use {replacement} instead.");
     }
     Some(text)
 }
@@ -158,7 +175,9 @@ fn parser_guidance(raw: &str) -> String {
         .map(|rest| {
             let token = rest.split([',', ')', '"']).next().unwrap_or_default();
             let lower = token.to_lowercase();
-            token[..lower.find(" at line").unwrap_or(token.len())].trim().to_owned()
+            token[..lower.find(" at line").unwrap_or(token.len())]
+                .trim()
+                .to_owned()
         })
         .filter(|f| !f.is_empty());
     let position = after(raw, "line: ").map(|rest| {
@@ -187,13 +206,20 @@ fn is_temporal_word(text: &str) -> bool {
 /// The guidance sentence for an engine message (without the technical details).
 pub fn guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> String {
     let lower = raw.to_lowercase();
-    if contains_any(&lower, &["ddl not supported", "dml not supported", "statement not supported"]) {
+    if contains_any(
+        &lower,
+        &[
+            "ddl not supported",
+            "dml not supported",
+            "statement not supported",
+        ],
+    ) {
         return "Tabletalk is read-only; only SELECT / WITH … SELECT is allowed.".to_owned();
     }
-    if lower.contains("no field named") {
-        if let Some(text) = field_guidance(raw, sql, tables) {
-            return text;
-        }
+    if lower.contains("no field named")
+        && let Some(text) = field_guidance(raw, sql, tables)
+    {
+        return text;
     }
     if let Some(rest) = after(raw, "table '") {
         let name = rest.split('\'').next().unwrap_or_default();
@@ -202,21 +228,36 @@ pub fn guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> String {
             let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
             return format!(
                 "Table {short} does not exist. Tables in this conversation: {}. Names are case-insensitive.",
-                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
             );
         }
     }
     if let Some(rest) = after(raw, "ambiguous reference to unqualified field ") {
-        let field = rest.split_whitespace().next().unwrap_or_default().trim_matches(['"', '.']);
-        return format!("{field} exists in more than one joined table; qualify it, e.g. a.{field}.");
+        let field = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_matches(['"', '.']);
+        return format!(
+            "{field} exists in more than one joined table; qualify it, e.g. a.{field}."
+        );
     }
-    if lower.contains("invalid function") {
-        if let Some(text) = function_guidance(raw) {
-            return text;
-        }
+    if lower.contains("invalid function")
+        && let Some(text) = function_guidance(raw)
+    {
+        return text;
     }
+    type_guidance(raw, &lower).unwrap_or_else(|| other_guidance(raw, &lower))
+}
+
+/// Rows 10–15: argument types, arithmetic, comparisons, casts and date literals.
+fn type_guidance(raw: &str, lower: &str) -> Option<String> {
     if contains_any(
-        &lower,
+        lower,
         &[
             "no function matches the given name and argument types",
             "failed to coerce arguments to satisfy a call to",
@@ -224,24 +265,29 @@ pub fn guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> String {
             "coercion failed",
         ],
     ) {
-        return "The function does not accept these argument types; cast explicitly, e.g. CAST(x AS DOUBLE), \
+        return Some("The function does not accept these argument types; cast explicitly, e.g. CAST(x AS DOUBLE), \
                 x::DATE, CAST(x AS VARCHAR)."
-            .to_owned();
+            .to_owned());
     }
     if let Some(rest) = after(raw, "cannot coerce arithmetic expression") {
         let expression = rest.lines().next().unwrap_or_default();
-        let numeric = contains_any(&expression.to_lowercase(), &["int", "float", "decimal", "double"]);
+        let numeric = contains_any(
+            &expression.to_lowercase(),
+            &["int", "float", "decimal", "double"],
+        );
         if is_temporal_word(expression) && numeric {
-            return "Date arithmetic uses intervals: d + INTERVAL '7 days'; days between: \
+            return Some(
+                "Date arithmetic uses intervals: d + INTERVAL '7 days'; days between: \
                     (to_unixtime(b) - to_unixtime(a)) / 86400."
-                .to_owned();
+                    .to_owned(),
+            );
         }
-        return "Arithmetic on text: CAST(col AS DOUBLE) (or TRY_CAST to turn bad values into NULL) first.".to_owned();
+        return Some("Arithmetic on text: CAST(col AS DOUBLE) (or TRY_CAST to turn bad values into NULL) first.".to_owned());
     }
     if lower.contains("cannot infer common argument type for comparison operation") {
-        return "The two sides have incompatible types; cast one side, compare timestamps with TIMESTAMP \
+        return Some("The two sides have incompatible types; cast one side, compare timestamps with TIMESTAMP \
                 '2024-01-01 00:00:00', dates with DATE '2024-01-01', booleans with true/false."
-            .to_owned();
+            .to_owned());
     }
     if let Some(rest) = after(raw, "cannot cast string ") {
         let value = quoted(rest).unwrap_or_default();
@@ -249,21 +295,38 @@ pub fn guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> String {
             .and_then(|t| t.split_whitespace().next())
             .unwrap_or("the target type")
             .to_owned();
-        return format!("'{value}' is not a valid {target}; use TRY_CAST(col AS {target}) or filter the bad values out.");
+        return Some(format!(
+            "'{value}' is not a valid {target}; use TRY_CAST(col AS {target}) or filter the bad values out."
+        ));
     }
     if lower.contains("cast error") {
-        return "A value is not valid for the requested type; use TRY_CAST(col AS <type>) or filter the bad values out."
-            .to_owned();
+        return Some("A value is not valid for the requested type; use TRY_CAST(col AS <type>) or filter the bad values out."
+            .to_owned());
     }
     if contains_any(
-        &lower,
-        &["error parsing timestamp from", "invalid input syntax for type interval", "error parsing date"],
+        lower,
+        &[
+            "error parsing timestamp from",
+            "invalid input syntax for type interval",
+            "error parsing date",
+        ],
     ) {
-        return "Write dates as 'YYYY-MM-DD', timestamps as 'YYYY-MM-DD HH:MM:SS', intervals as INTERVAL '3 months'; \
+        return Some("Write dates as 'YYYY-MM-DD', timestamps as 'YYYY-MM-DD HH:MM:SS', intervals as INTERVAL '3 months'; \
                 parse other layouts with to_timestamp(s, '%d/%m/%Y %H:%M') (chrono format codes)."
-            .to_owned();
+            .to_owned());
     }
-    if contains_any(&lower, &["projection references non-aggregate values", "must appear in the group by clause"]) {
+    None
+}
+
+/// Rows 16–25 and the fallback.
+fn other_guidance(raw: &str, lower: &str) -> String {
+    if contains_any(
+        lower,
+        &[
+            "projection references non-aggregate values",
+            "must appear in the group by clause",
+        ],
+    ) {
         let column = after(raw, "expression ")
             .and_then(|r| r.split_whitespace().next())
             .unwrap_or("x")
@@ -275,8 +338,11 @@ pub fn guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> String {
         );
     }
     if contains_any(
-        &lower,
-        &["aggregate functions are not allowed in the where clause", "having clause references non-aggregate values"],
+        lower,
+        &[
+            "aggregate functions are not allowed in the where clause",
+            "having clause references non-aggregate values",
+        ],
     ) {
         return "Filter on aggregates with HAVING after GROUP BY; filter rows with WHERE before it.".to_owned();
     }
@@ -294,20 +360,24 @@ pub fn guidance(raw: &str, sql: &str, tables: &[TableColumns]) -> String {
     if lower.contains("divide by zero") {
         return "Guard divisions: a / NULLIF(b, 0).".to_owned();
     }
-    if contains_any(&lower, &["arithmetic overflow", "overflow happened"]) {
+    if contains_any(lower, &["arithmetic overflow", "overflow happened"]) {
         return "Cast to BIGINT or DOUBLE before multiplying or summing large values.".to_owned();
     }
     if lower.contains("sql error: parsererror") || lower.contains("parsererror(") {
         return parser_guidance(raw);
     }
-    if contains_any(&lower, &["regular expression did not compile", "regex parse error"]) {
+    if contains_any(
+        lower,
+        &["regular expression did not compile", "regex parse error"],
+    ) {
         return "Patterns use Rust regex syntax (no look-around, no backreferences).".to_owned();
     }
     if lower.contains("this feature is not implemented") {
         return "DataFusion does not support this construct; rewrite with CTEs, CASE, window functions or joins."
             .to_owned();
     }
-    "The query failed. Check table and column names (see the schema), quoting, and value types.".to_owned()
+    "The query failed. Check table and column names (see the schema), quoting, and value types."
+        .to_owned()
 }
 
 /// `<guidance>\n\nTechnical details: <raw>`.
@@ -322,7 +392,11 @@ mod tests {
     fn tables() -> Vec<TableColumns> {
         vec![TableColumns {
             name: "sales".to_owned(),
-            columns: vec!["Order Date".to_owned(), "amount".to_owned(), "region".to_owned()],
+            columns: vec![
+                "Order Date".to_owned(),
+                "amount".to_owned(),
+                "region".to_owned(),
+            ],
         }]
     }
 
@@ -330,18 +404,62 @@ mod tests {
     fn patterns_pick_their_guidance_in_order() {
         let t = tables();
         let cases: &[(&str, &str, &str)] = &[
-            ("Schema error: No field named orderdate. Valid fields are sales.\"Order Date\".", "select orderdate from sales", "\"Order Date\""),
-            ("Schema error: No field named \"east\".", "select * from sales where region = \"east\"", "single quotes: 'east'"),
-            ("Schema error: No field named sales.price. Did you mean 'sales.region'?", "select price from sales", "Available columns: sales: \"Order Date\", amount, region"),
-            ("Error during planning: table 'datafusion.public.salez' not found", "", "Table salez does not exist. Tables in this conversation: sales"),
-            ("Error during planning: Invalid function 'row_number'.", "", "OVER (…)"),
-            ("Error during planning: Invalid function 'datediff'.\nDid you mean 'date_diff'?", "", "to_unixtime"),
-            ("Cannot coerce arithmetic expression Date32 + Int64 to valid types", "", "INTERVAL '7 days'"),
-            ("Cannot coerce arithmetic expression Utf8 * Int64 to valid types", "", "CAST(col AS DOUBLE)"),
-            ("Arrow error: Cast error: Cannot cast string 'abc' to value of Int64 type", "", "'abc' is not a valid Int64"),
+            (
+                "Schema error: No field named orderdate. Valid fields are sales.\"Order Date\".",
+                "select orderdate from sales",
+                "\"Order Date\"",
+            ),
+            (
+                "Schema error: No field named \"east\".",
+                "select * from sales where region = \"east\"",
+                "single quotes: 'east'",
+            ),
+            (
+                "Schema error: No field named sales.price. Did you mean 'sales.region'?",
+                "select price from sales",
+                "Available columns: sales: \"Order Date\", amount, region",
+            ),
+            (
+                "Error during planning: table 'datafusion.public.salez' not found",
+                "",
+                "Table salez does not exist. Tables in this conversation: sales",
+            ),
+            (
+                "Error during planning: Invalid function 'row_number'.",
+                "",
+                "OVER (…)",
+            ),
+            (
+                "Error during planning: Invalid function 'datediff'.\nDid you mean 'date_diff'?",
+                "",
+                "to_unixtime",
+            ),
+            (
+                "Cannot coerce arithmetic expression Date32 + Int64 to valid types",
+                "",
+                "INTERVAL '7 days'",
+            ),
+            (
+                "Cannot coerce arithmetic expression Utf8 * Int64 to valid types",
+                "",
+                "CAST(col AS DOUBLE)",
+            ),
+            (
+                "Arrow error: Cast error: Cannot cast string 'abc' to value of Int64 type",
+                "",
+                "'abc' is not a valid Int64",
+            ),
             ("Arrow error: Divide by zero error", "", "NULLIF"),
-            ("SQL error: ParserError(\"Expected: end of statement, found: 10 at Line: 1, Column: 12\")", "", "near '10' (line 1, column 12)"),
-            ("Error during planning: Projections require unique expression names", "", "alias"),
+            (
+                "SQL error: ParserError(\"Expected: end of statement, found: 10 at Line: 1, Column: 12\")",
+                "",
+                "near '10' (line 1, column 12)",
+            ),
+            (
+                "Error during planning: Projections require unique expression names",
+                "",
+                "alias",
+            ),
             ("something else entirely", "", "The query failed."),
         ];
         for (raw, sql, expected) in cases {

@@ -37,7 +37,12 @@ pub struct ResultCache {
 }
 
 /// The cache key of one query.
-pub fn cache_key(user: UserId, canonical_sql: &str, limits: RowLimits, tables: &[QueryTable]) -> [u8; 32] {
+pub fn cache_key(
+    user: UserId,
+    canonical_sql: &str,
+    limits: RowLimits,
+    tables: &[QueryTable],
+) -> [u8; 32] {
     let mut hasher = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -45,9 +50,15 @@ pub fn cache_key(user: UserId, canonical_sql: &str, limits: RowLimits, tables: &
     };
     field(user.to_string().as_bytes());
     field(canonical_sql.as_bytes());
-    field(format!("{}/{}/{}", limits.auto_limit, limits.kept_rows, limits.file_order).as_bytes());
+    field(
+        format!(
+            "{}/{}/{}",
+            limits.auto_limit, limits.kept_rows, limits.file_order
+        )
+        .as_bytes(),
+    );
     let mut sorted: Vec<&QueryTable> = tables.iter().collect();
-    sorted.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    sorted.sort_by_key(|a| a.name.to_lowercase());
     for table in sorted {
         let (url, version) = match &table.location {
             TableLocation::Remote { url, version, .. } => (url.clone(), version.clone()),
@@ -67,7 +78,11 @@ fn estimate(output: &QueryOutput) -> usize {
         .iter()
         .map(|row| row.iter().map(|v| v.to_string().len() + 8).sum::<usize>() + 24)
         .sum::<usize>()
-        + output.columns.iter().map(|c| c.name.len() + c.sql_type.len() + 48).sum::<usize>()
+        + output
+            .columns
+            .iter()
+            .map(|c| c.name.len() + c.sql_type.len() + 48)
+            .sum::<usize>()
 }
 
 impl ResultCache {
@@ -127,7 +142,12 @@ impl ResultCache {
         }
         state.bytes += bytes;
         while state.entries.len() > self.limits.entries || state.bytes > self.limits.max_bytes {
-            let Some(victim) = state.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| *k) else {
+            let Some(victim) = state
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| *k)
+            else {
                 break;
             };
             if let Some(entry) = state.entries.remove(&victim) {
@@ -167,7 +187,10 @@ mod tests {
         cache.put([2; 32], &output(2), 0);
         assert!(cache.get(&[1; 32], 10).is_some());
         cache.put([3; 32], &output(3), 20);
-        assert!(cache.get(&[2; 32], 30).is_none(), "least recently used is evicted");
+        assert!(
+            cache.get(&[2; 32], 30).is_none(),
+            "least recently used is evicted"
+        );
         assert_eq!(cache.get(&[1; 32], 30).map(|o| o.total_rows), Some(1));
         assert!(cache.get(&[1; 32], 1000).is_none(), "expired after the ttl");
     }
@@ -175,7 +198,11 @@ mod tests {
     #[test]
     fn keys_change_with_user_sql_limits_and_table_versions() {
         let user = UserId::new();
-        let limits = RowLimits { auto_limit: 10, kept_rows: 5, file_order: false };
+        let limits = RowLimits {
+            auto_limit: 10,
+            kept_rows: 5,
+            file_order: false,
+        };
         let table = |version: &str| QueryTable {
             name: "t".to_owned(),
             location: TableLocation::Remote {
@@ -190,9 +217,23 @@ mod tests {
         };
         let base = cache_key(user, "SELECT 1", limits, &[table("v1")]);
         assert_eq!(base, cache_key(user, "SELECT 1", limits, &[table("v1")]));
-        assert_ne!(base, cache_key(UserId::new(), "SELECT 1", limits, &[table("v1")]));
+        assert_ne!(
+            base,
+            cache_key(UserId::new(), "SELECT 1", limits, &[table("v1")])
+        );
         assert_ne!(base, cache_key(user, "SELECT 2", limits, &[table("v1")]));
         assert_ne!(base, cache_key(user, "SELECT 1", limits, &[table("v2")]));
-        assert_ne!(base, cache_key(user, "SELECT 1", RowLimits { kept_rows: 6, ..limits }, &[table("v1")]));
+        assert_ne!(
+            base,
+            cache_key(
+                user,
+                "SELECT 1",
+                RowLimits {
+                    kept_rows: 6,
+                    ..limits
+                },
+                &[table("v1")]
+            )
+        );
     }
 }

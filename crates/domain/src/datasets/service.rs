@@ -11,12 +11,12 @@ use tabletalk_ports::{
     UploadId, UploadSink, UserId,
 };
 
+use super::DatasetUrl;
 use super::errors::{DatasetError, query_failure};
 use super::names::validate_table_name;
 use super::query_errors::translate;
 use super::tables::{query_tables, schema_columns, table_columns};
 use super::wire::dataset_json;
-use super::DatasetUrl;
 use crate::ConversationService;
 use crate::events::{DomainEvent, EventBus};
 
@@ -56,7 +56,9 @@ pub struct PendingUpload {
 
 impl std::fmt::Debug for PendingUpload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingUpload").field("meta", &self.meta).finish_non_exhaustive()
+        f.debug_struct("PendingUpload")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +83,11 @@ pub fn upload_format(file_name: &str) -> Option<(DatasetFormat, Compression)> {
 pub fn sanitise_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
-    if cleaned.is_empty() { "upload".to_owned() } else { cleaned }
+    if cleaned.is_empty() {
+        "upload".to_owned()
+    } else {
+        cleaned
+    }
 }
 
 fn write_error(error: DatasetWriteError) -> DatasetError {
@@ -106,7 +112,8 @@ fn apply_content(dataset: &mut Dataset, content: LoadedContent, now: Timestamp) 
         .iter()
         .filter_map(|c| c.get("name").and_then(Value::as_str))
         .collect();
-    let descriptions: Map<String, Value> = serde_json::from_str(&dataset.column_descriptions).unwrap_or_default();
+    let descriptions: Map<String, Value> =
+        serde_json::from_str(&dataset.column_descriptions).unwrap_or_default();
     let kept: Map<String, Value> = descriptions
         .into_iter()
         .filter(|(k, _)| names.contains(&k.as_str()))
@@ -147,8 +154,16 @@ impl DatasetService {
         }
     }
 
-    fn publish(&self, user: UserId, conversation: ConversationId, kind: &'static str, payload: Value) {
-        let Value::Object(payload) = payload else { return };
+    fn publish(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        kind: &'static str,
+        payload: Value,
+    ) {
+        let Value::Object(payload) = payload else {
+            return;
+        };
         self.events.publish(DomainEvent {
             user_id: user,
             conversation_id: conversation,
@@ -175,7 +190,12 @@ impl DatasetService {
     }
 
     /// The user's dataset of an owned conversation ([ds] checks in order).
-    pub async fn owned(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Dataset, DatasetError> {
+    pub async fn owned(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+    ) -> Result<Dataset, DatasetError> {
         self.conversations.owned(user, conversation).await?;
         self.datasets
             .find(conversation, id)
@@ -183,10 +203,17 @@ impl DatasetService {
             .ok_or(DatasetError::NotFound)
     }
 
-    async fn pre_checks(&self, conversation: ConversationId, url: Option<&str>, name: Option<&str>) -> Result<(), DatasetError> {
+    async fn pre_checks(
+        &self,
+        conversation: ConversationId,
+        url: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<(), DatasetError> {
         let existing = self.datasets.list_for_conversation(conversation).await?;
         if let Some(url) = url
-            && existing.iter().any(|d| d.source == DatasetSource::Url && d.url == url)
+            && existing
+                .iter()
+                .any(|d| d.source == DatasetSource::Url && d.url == url)
         {
             return Err(DatasetError::Exists);
         }
@@ -195,15 +222,22 @@ impl DatasetService {
         {
             return Err(DatasetError::NameTaken(name.to_owned()));
         }
-        if existing.len() >= usize::try_from(self.settings.max_per_conversation).unwrap_or(usize::MAX) {
-            return Err(DatasetError::LimitReached(self.settings.max_per_conversation));
+        if existing.len()
+            >= usize::try_from(self.settings.max_per_conversation).unwrap_or(usize::MAX)
+        {
+            return Err(DatasetError::LimitReached(
+                self.settings.max_per_conversation,
+            ));
         }
         Ok(())
     }
 
     fn validate_name(name: Option<&str>) -> Result<(), DatasetError> {
         if let Some(name) = name {
-            validate_table_name(name).map_err(|message| DatasetError::Validation { field: "name", message })?;
+            validate_table_name(name).map_err(|message| DatasetError::Validation {
+                field: "name",
+                message,
+            })?;
         }
         Ok(())
     }
@@ -219,10 +253,14 @@ impl DatasetService {
         Self::validate_name(name)?;
         self.conversations.owned(user, conversation).await?;
         let url = DatasetUrl::parse(raw_url)?;
-        self.pre_checks(conversation, Some(url.as_str()), name).await?;
+        self.pre_checks(conversation, Some(url.as_str()), name)
+            .await?;
         let content = self
             .content
-            .load_url(url.as_str(), self.progress(user, conversation, url.as_str()))
+            .load_url(
+                url.as_str(),
+                self.progress(user, conversation, url.as_str()),
+            )
             .await?;
         let now = self.clock.now();
         let mut dataset = Dataset {
@@ -264,7 +302,12 @@ impl DatasetService {
 
     /// Publishes `dataset_loaded` and schedules the automatic profile (`dataset_profiled`).
     fn after_load(&self, user: UserId, dataset: &Dataset) {
-        self.publish(user, dataset.conversation_id, "dataset_loaded", json!({"dataset": dataset_json(dataset)}));
+        self.publish(
+            user,
+            dataset.conversation_id,
+            "dataset_loaded",
+            json!({"dataset": dataset_json(dataset)}),
+        );
         self.schedule_profile(user, dataset.clone());
     }
 
@@ -298,7 +341,8 @@ impl DatasetService {
     ) -> Result<PendingUpload, DatasetError> {
         Self::validate_name(name)?;
         self.conversations.owned(user, conversation).await?;
-        let (format, compression) = upload_format(file_name).ok_or(DatasetError::UnsupportedUpload)?;
+        let (format, compression) =
+            upload_format(file_name).ok_or(DatasetError::UnsupportedUpload)?;
         self.pre_checks(conversation, None, name).await?;
         let sink = self.content.begin_upload().await?;
         Ok(PendingUpload {
@@ -315,8 +359,16 @@ impl DatasetService {
     }
 
     /// D2 steps 6–9 once the file is on disk. The staged file is always consumed (kept or deleted).
-    pub async fn finish_upload(&self, upload: PendingUploadMeta, staged: StagedUpload) -> Result<Dataset, DatasetError> {
-        let content = match self.content.inspect_upload(&staged, upload.format, upload.compression).await {
+    pub async fn finish_upload(
+        &self,
+        upload: PendingUploadMeta,
+        staged: StagedUpload,
+    ) -> Result<Dataset, DatasetError> {
+        let content = match self
+            .content
+            .inspect_upload(&staged, upload.format, upload.compression)
+            .await
+        {
             Ok(content) => content,
             Err(error) => {
                 self.content.discard_upload(&staged).await;
@@ -393,8 +445,17 @@ impl DatasetService {
     }
 
     /// D3.
-    pub async fn rename(&self, user: UserId, conversation: ConversationId, id: DatasetId, name: &str) -> Result<Dataset, DatasetError> {
-        validate_table_name(name).map_err(|message| DatasetError::Validation { field: "tableName", message })?;
+    pub async fn rename(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+        name: &str,
+    ) -> Result<Dataset, DatasetError> {
+        validate_table_name(name).map_err(|message| DatasetError::Validation {
+            field: "tableName",
+            message,
+        })?;
         let mut dataset = self.owned(user, conversation, id).await?;
         if dataset.name != name {
             self.datasets.rename(id, name).await.map_err(write_error)?;
@@ -404,7 +465,12 @@ impl DatasetService {
     }
 
     /// D4: unchanged content keeps everything; changed content is re-described; errors leave the row as it was.
-    pub async fn refresh(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Dataset, DatasetError> {
+    pub async fn refresh(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+    ) -> Result<Dataset, DatasetError> {
         let mut dataset = self.owned(user, conversation, id).await?;
         if dataset.source == DatasetSource::Upload {
             return Ok(dataset);
@@ -425,7 +491,12 @@ impl DatasetService {
     }
 
     /// D5: the upload file goes after the commit when no dataset references it any more.
-    pub async fn delete(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<(), DatasetError> {
+    pub async fn delete(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+    ) -> Result<(), DatasetError> {
         self.owned(user, conversation, id).await?;
         if let Some(upload) = self.datasets.delete(id).await? {
             self.content.remove_upload(upload).await;
@@ -434,7 +505,12 @@ impl DatasetService {
     }
 
     /// D9.
-    pub async fn descriptions(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Map<String, Value>, DatasetError> {
+    pub async fn descriptions(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+    ) -> Result<Map<String, Value>, DatasetError> {
         let dataset = self.owned(user, conversation, id).await?;
         Ok(serde_json::from_str(&dataset.column_descriptions).unwrap_or_default())
     }
@@ -448,18 +524,26 @@ impl DatasetService {
         descriptions: &Map<String, Value>,
     ) -> Result<Map<String, Value>, DatasetError> {
         let dataset = self.owned(user, conversation, id).await?;
-        let invalid = |message: String| DatasetError::Validation { field: "descriptions", message };
+        let invalid = |message: String| DatasetError::Validation {
+            field: "descriptions",
+            message,
+        };
         if descriptions.len() > 2000 {
             return Err(invalid("at most 2000 descriptions".to_owned()));
         }
-        let columns: Vec<String> = schema_columns(&dataset).into_iter().map(|c| c.name).collect();
+        let columns: Vec<String> = schema_columns(&dataset)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         let mut kept = Map::new();
         for (key, value) in descriptions {
             let Value::String(text) = value else {
                 return Err(invalid("All keys and values must be strings".to_owned()));
             };
             if text.chars().count() > 500 {
-                return Err(invalid(format!("Description for '{key}' exceeds 500 chars")));
+                return Err(invalid(format!(
+                    "Description for '{key}' exceeds 500 chars"
+                )));
             }
             if !columns.contains(key) {
                 return Err(invalid(format!("Unknown column '{key}'")));
@@ -475,7 +559,12 @@ impl DatasetService {
     }
 
     /// A ready dataset of an owned conversation, and the conversation's ready datasets.
-    async fn ready(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<(Dataset, Vec<Dataset>), DatasetError> {
+    async fn ready(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+    ) -> Result<(Dataset, Vec<Dataset>), DatasetError> {
         let dataset = self.owned(user, conversation, id).await?;
         if dataset.status != DatasetStatus::Ready {
             return Err(DatasetError::NotReady);
@@ -484,19 +573,36 @@ impl DatasetService {
     }
 
     /// D6.
-    pub async fn profile(&self, user: UserId, conversation: ConversationId, id: DatasetId) -> Result<Profiles, DatasetError> {
+    pub async fn profile(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+    ) -> Result<Profiles, DatasetError> {
         let (dataset, _) = self.ready(user, conversation, id).await?;
         profile(self.engine.as_ref(), &dataset, &self.settings).await
     }
 
     /// D7.
-    pub async fn profile_column(&self, user: UserId, conversation: ConversationId, id: DatasetId, column: &str) -> Result<(Map<String, Value>, u64), DatasetError> {
+    pub async fn profile_column(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+        column: &str,
+    ) -> Result<(Map<String, Value>, u64), DatasetError> {
         let (dataset, _) = self.ready(user, conversation, id).await?;
         super::profile::profile_column(self.engine.as_ref(), &dataset, &self.settings, column).await
     }
 
     /// D8.
-    pub async fn preview(&self, user: UserId, conversation: ConversationId, id: DatasetId, request: &super::profile::PreviewRequest) -> Result<QueryOutput, DatasetError> {
+    pub async fn preview(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        id: DatasetId,
+        request: &super::profile::PreviewRequest,
+    ) -> Result<QueryOutput, DatasetError> {
         let (dataset, _) = self.ready(user, conversation, id).await?;
         super::profile::preview(self.engine.as_ref(), &dataset, &self.settings, request).await
     }
@@ -546,9 +652,12 @@ pub(crate) async fn run_on(
 ) -> Result<QueryOutput, DatasetError> {
     let tables = query_tables(std::slice::from_ref(dataset));
     engine.run(&tables, sql, limits).await.map_err(|error| {
-        DatasetError::Query(query_failure(error, settings.query_timeout_secs, settings.memory_limit, |raw| {
-            translate(raw, sql, &table_columns(std::slice::from_ref(dataset)))
-        }))
+        DatasetError::Query(query_failure(
+            error,
+            settings.query_timeout_secs,
+            settings.memory_limit,
+            |raw| translate(raw, sql, &table_columns(std::slice::from_ref(dataset))),
+        ))
     })
 }
 

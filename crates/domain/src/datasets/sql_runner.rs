@@ -49,7 +49,9 @@ pub struct SqlRunner {
 
 impl std::fmt::Debug for SqlRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlRunner").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("SqlRunner")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +115,11 @@ impl SqlRunner {
             is_starred: false,
             created_at: self.clock.now(),
         };
-        if let Err(error) = self.history.record(&entry, self.settings.history_max_entries).await {
+        if let Err(error) = self
+            .history
+            .record(&entry, self.settings.history_max_entries)
+            .await
+        {
             // History is a convenience: losing one row must not fail the query.
             tracing::warn!(%error, "could not record query history");
         }
@@ -145,9 +151,12 @@ impl SqlRunner {
         sql: &str,
     ) -> Result<(QueryOutput, bool), DatasetError> {
         let fail = |error| {
-            DatasetError::Query(query_failure(error, self.settings.timeout_secs, self.settings.memory_limit, |raw| {
-                translate(raw, sql, &table_columns(datasets))
-            }))
+            DatasetError::Query(query_failure(
+                error,
+                self.settings.timeout_secs,
+                self.settings.memory_limit,
+                |raw| translate(raw, sql, &table_columns(datasets)),
+            ))
         };
         let canonical = self.engine.canonical_sql(sql).map_err(fail)?;
         let limits = self.settings.limits;

@@ -1,6 +1,8 @@
 //! What the query engine sees of a conversation's datasets: the `ready` ones, under their names.
 
-use tabletalk_ports::{Dataset, DatasetSource, DatasetStatus, QueryColumn, QueryTable, TableLocation};
+use tabletalk_ports::{
+    Dataset, DatasetSource, DatasetStatus, QueryColumn, QueryTable, TableLocation,
+};
 
 use super::query_errors::TableColumns;
 

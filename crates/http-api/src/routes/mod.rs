@@ -4,9 +4,9 @@
 mod auth;
 mod conversations;
 mod datasets;
-mod query;
 mod health;
 mod oidc;
+mod query;
 mod usage;
 
 use actix_web::http::Method;

@@ -11,7 +11,10 @@ use crate::extract::{ApiJson, CurrentUser, conversation_id};
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/conversations/{conversation_id}/query", &[Method::POST]).route(web::post().to(run)));
+    cfg.service(
+        resource("/conversations/{conversation_id}/query", &[Method::POST])
+            .route(web::post().to(run)),
+    );
     cfg.service(resource("/query-history", &[Method::GET]).route(web::get().to(history)));
 }
 
@@ -33,7 +36,10 @@ async fn run(
     let body = body.into_inner()?;
     let length = body.sql.chars().count();
     if length == 0 || length > 50_000 || body.sql.trim().is_empty() {
-        return Err(ApiError::validation(&[("sql", "must be 1 to 50000 characters")]));
+        return Err(ApiError::validation(&[(
+            "sql",
+            "must be 1 to 50000 characters",
+        )]));
     }
     let page = body.page.unwrap_or(1);
     if page < 1 {
@@ -41,7 +47,10 @@ async fn run(
     }
     let page_size = body.page_size.unwrap_or(100);
     if !(1..=1000).contains(&page_size) {
-        return Err(ApiError::validation(&[("page_size", "must be from 1 to 1000")]));
+        return Err(ApiError::validation(&[(
+            "page_size",
+            "must be from 1 to 1000",
+        )]));
     }
     let conversation = conversation_id(&path)?;
     let result = state
@@ -51,7 +60,9 @@ async fn run(
     let output = result.output;
     let returned = output.rows.len();
     let size = usize::try_from(page_size).unwrap_or(100);
-    let start = usize::try_from(page - 1).unwrap_or(usize::MAX).saturating_mul(size);
+    let start = usize::try_from(page - 1)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(size);
     let rows: Vec<_> = output.rows.into_iter().skip(start).take(size).collect();
     Ok(HttpResponse::Ok().json(json!({
         "columns": output.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
@@ -68,19 +79,35 @@ async fn run(
     })))
 }
 
-async fn history(user: CurrentUser, req: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn history(
+    user: CurrentUser,
+    req: HttpRequest,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
-    let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
     let invalid = |field: &str, message: &str| ApiError::validation(&[(field, message)]);
     let limit = match get("limit") {
         None => 50,
-        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| invalid("limit", "must be from 1 to 200"))?,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| invalid("limit", "must be from 1 to 200"))?,
     };
     let offset = match get("offset") {
         None => 0,
-        Some(v) => v.parse::<u64>().map_err(|_| invalid("offset", "must be 0 or more"))?,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| invalid("offset", "must be 0 or more"))?,
     };
     let starred = match get("starred").as_deref() {
         None => None,
@@ -90,9 +117,16 @@ async fn history(user: CurrentUser, req: HttpRequest, state: web::Data<ApiState>
     };
     let source = match get("source") {
         None => None,
-        Some(v) => Some(QuerySource::parse(&v).ok_or_else(|| invalid("source", "must be sql_panel or llm"))?),
+        Some(v) => Some(
+            QuerySource::parse(&v).ok_or_else(|| invalid("source", "must be sql_panel or llm"))?,
+        ),
     };
-    let filter = QueryHistoryFilter { limit, offset, starred, source };
+    let filter = QueryHistoryFilter {
+        limit,
+        offset,
+        starred,
+        source,
+    };
     let (entries, total) = state.sql.history(user.user.id, &filter).await?;
     let history: Vec<_> = entries
         .iter()

@@ -5,13 +5,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle,
-    AddedDataset, DatabaseHealth, Dataset, DatasetId, DatasetRepository, DatasetSource,
-    DatasetWriteError, Identity, Message, NewDataset, QueryHistoryEntry, QueryHistoryFilter,
-    QueryHistoryRepository, Upload, UploadId,
-    MessageRepository, PREVIEW_CHARS, PendingLogin, PendingLoginRepository, ReferralKey,
-    ReferralKeyRepository, RepositoryError, Session, SessionId, SessionRepository, Timestamp,
-    TokenHash, TokenUsage, TokenUsageRepository, UsageEntry, User, UserId, UserRepository,
+    AddedDataset, Conversation, ConversationId, ConversationRepository, ConversationSummary,
+    ConversationTitle, DatabaseHealth, Dataset, DatasetId, DatasetRepository, DatasetSource,
+    DatasetWriteError, Identity, Message, MessageRepository, NewDataset, PREVIEW_CHARS,
+    PendingLogin, PendingLoginRepository, QueryHistoryEntry, QueryHistoryFilter,
+    QueryHistoryRepository, ReferralKey, ReferralKeyRepository, RepositoryError, Session,
+    SessionId, SessionRepository, Timestamp, TokenHash, TokenUsage, TokenUsageRepository, Upload,
+    UploadId, UsageEntry, User, UserId, UserRepository,
 };
 
 #[derive(Debug, Default)]
@@ -450,15 +450,14 @@ impl DatasetRepository for InMemoryStore {
             .iter()
             .filter(|d| d.conversation_id == conversation_id)
             .count();
-        if let Some(conflict @ DatasetWriteError::UrlExists) =
-            tables.dataset_conflict(&dataset, "")
+        if let Some(conflict @ DatasetWriteError::UrlExists) = tables.dataset_conflict(&dataset, "")
         {
             return Err(conflict);
         }
-        if new.custom_name {
-            if let Some(conflict) = tables.dataset_conflict(&dataset, &dataset.name) {
-                return Err(conflict);
-            }
+        if new.custom_name
+            && let Some(conflict) = tables.dataset_conflict(&dataset, &dataset.name)
+        {
+            return Err(conflict);
         }
         if count >= usize::try_from(new.max_per_conversation).unwrap_or(usize::MAX) {
             return Err(DatasetWriteError::LimitReached(new.max_per_conversation));
@@ -534,11 +533,11 @@ impl DatasetRepository for InMemoryStore {
         let Some(current) = tables.datasets.iter().find(|d| d.id == id).cloned() else {
             return Ok(());
         };
-        if tables
-            .datasets
-            .iter()
-            .any(|d| d.conversation_id == current.conversation_id && d.id != id && d.name.eq_ignore_ascii_case(name))
-        {
+        if tables.datasets.iter().any(|d| {
+            d.conversation_id == current.conversation_id
+                && d.id != id
+                && d.name.eq_ignore_ascii_case(name)
+        }) {
             return Err(DatasetWriteError::NameTaken(name.to_owned()));
         }
         if let Some(dataset) = tables.datasets.iter_mut().find(|d| d.id == id) {
@@ -612,8 +611,11 @@ impl QueryHistoryRepository for InMemoryStore {
             .count();
         let excess = total.saturating_sub(usize::try_from(max_entries).unwrap_or(usize::MAX));
         unstarred.sort();
-        let doomed: Vec<crate::HistoryId> =
-            unstarred.into_iter().take(excess).map(|(_, id)| id).collect();
+        let doomed: Vec<crate::HistoryId> = unstarred
+            .into_iter()
+            .take(excess)
+            .map(|(_, id)| id)
+            .collect();
         tables.query_history.retain(|e| !doomed.contains(&e.id));
         Ok(())
     }

@@ -94,8 +94,11 @@ pub trait DatasetRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable`.
-    async fn set_descriptions(&self, id: DatasetId, descriptions: &str)
-    -> Result<(), RepositoryError>;
+    async fn set_descriptions(
+        &self,
+        id: DatasetId,
+        descriptions: &str,
+    ) -> Result<(), RepositoryError>;
 
     /// Deletes a dataset. When it referenced an upload that no other dataset references, the upload row goes in
     /// the same transaction and its id is returned so the caller can unlink the file after the commit.

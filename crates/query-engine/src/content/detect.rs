@@ -98,7 +98,15 @@ fn text_kind(text: &[u8]) -> DatasetFormat {
 
 /// Well-known binary containers that are certainly not data files we read.
 fn foreign_binary(sample: &[u8]) -> bool {
-    const SIGNATURES: &[&[u8]] = &[b"PK\x03\x04", b"%PDF", b"\x89PNG", b"\xFF\xD8\xFF", b"GIF8", b"7z\xBC\xAF", b"BZh"];
+    const SIGNATURES: &[&[u8]] = &[
+        b"PK\x03\x04",
+        b"%PDF",
+        b"\x89PNG",
+        b"\xFF\xD8\xFF",
+        b"GIF8",
+        b"7z\xBC\xAF",
+        b"BZh",
+    ];
     SIGNATURES.iter().any(|s| sample.starts_with(s))
 }
 
@@ -126,7 +134,11 @@ fn format_label(format: DatasetFormat) -> &'static str {
 }
 
 /// Verification of a file's first bytes (the Parquet tail is checked separately).
-pub fn verify_start(sample: &[u8], format: DatasetFormat, compression: Compression) -> Result<(), LoadError> {
+pub fn verify_start(
+    sample: &[u8],
+    format: DatasetFormat,
+    compression: Compression,
+) -> Result<(), LoadError> {
     if format == DatasetFormat::Parquet {
         return if sample.starts_with(b"PAR1") {
             Ok(())

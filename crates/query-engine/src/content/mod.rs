@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 use tabletalk_ports::{
     Compression, Dataset, DatasetContent, DatasetFormat, LoadError, LoadErrorKind, LoadedContent,
     ProgressSink, Refreshed, StagedUpload, UploadId, UploadSink,
@@ -52,7 +52,14 @@ fn invalid_url() -> LoadError {
     LoadError::new(LoadErrorKind::InvalidUrl, "Invalid URL format")
 }
 
-fn loaded(described: Described, format: DatasetFormat, compression: Compression, validators: &Validators, size: Option<u64>, sha256: Option<&str>) -> LoadedContent {
+fn loaded(
+    described: Described,
+    format: DatasetFormat,
+    compression: Compression,
+    validators: &Validators,
+    size: Option<u64>,
+    sha256: Option<&str>,
+) -> LoadedContent {
     LoadedContent {
         format,
         compression,
@@ -67,7 +74,9 @@ fn loaded(described: Described, format: DatasetFormat, compression: Compression,
 
 /// The first bytes of a local file.
 async fn file_start(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| storage_error(&e))?;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| storage_error(&e))?;
     let mut buffer = Vec::with_capacity(4096);
     (&mut file)
         .take(SNIFF_BYTES)
@@ -79,18 +88,26 @@ async fn file_start(path: &Path) -> Result<Vec<u8>, LoadError> {
 
 /// The last 8 bytes of a local file.
 async fn file_tail(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| storage_error(&e))?;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| storage_error(&e))?;
     let length = file.metadata().await.map_err(|e| storage_error(&e))?.len();
     file.seek(std::io::SeekFrom::Start(length.saturating_sub(8)))
         .await
         .map_err(|e| storage_error(&e))?;
     let mut tail = Vec::new();
-    file.read_to_end(&mut tail).await.map_err(|e| storage_error(&e))?;
+    file.read_to_end(&mut tail)
+        .await
+        .map_err(|e| storage_error(&e))?;
     Ok(tail)
 }
 
 impl ContentLoader {
-    pub fn new(files: Arc<DatasetFiles>, settings: ContentSettings, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(
+        files: Arc<DatasetFiles>,
+        settings: ContentSettings,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
         Self {
             files,
             settings,
@@ -118,13 +135,21 @@ impl ContentLoader {
             }
         }
         let mut task = Abort(self.runtime.spawn(work));
-        (&mut task.0)
-            .await
-            .map_err(|_| LoadError::new(LoadErrorKind::Storage, "the dataset load failed unexpectedly"))?
+        (&mut task.0).await.map_err(|_| {
+            LoadError::new(
+                LoadErrorKind::Storage,
+                "the dataset load failed unexpectedly",
+            )
+        })?
     }
 
     /// Steps 8–14 of behaviour.md §3.4.
-    async fn load(self, url: Url, conditional: HeaderMap, progress: ProgressSink) -> Result<Option<LoadedContent>, LoadError> {
+    async fn load(
+        self,
+        url: Url,
+        conditional: HeaderMap,
+        progress: ProgressSink,
+    ) -> Result<Option<LoadedContent>, LoadError> {
         let files = &self.files;
         let timeout = files.settings.probe_timeout;
         let probe = probe::probe(&files.fetcher, &url, timeout, conditional).await?;
@@ -144,7 +169,8 @@ impl ContentLoader {
                 }
                 ByContentType::Unknown => {
                     if sample.is_none() {
-                        let (_, _, body) = probe::range_get(&files.fetcher, &url, "0-4095", timeout, 4096).await?;
+                        let (_, _, body) =
+                            probe::range_get(&files.fetcher, &url, "0-4095", timeout, 4096).await?;
                         sample = Some(body);
                     }
                     detect::by_magic(sample.as_deref().unwrap_or_default())?
@@ -154,7 +180,9 @@ impl ContentLoader {
         // A content type naming gzip text overrides nothing: the extension or magic decided; gzip text is
         // recognised by its magic when verified below.
         let validators = probe.validators.clone();
-        let ranged = format == DatasetFormat::Parquet && probe.ranges && validators.size.is_some_and(|s| s >= 12);
+        let ranged = format == DatasetFormat::Parquet
+            && probe.ranges
+            && validators.size.is_some_and(|s| s >= 12);
         let max = files.settings.max_download_bytes;
         if !ranged && let Some(size) = validators.size.filter(|s| *s > max) {
             return Err(too_large(size, max));
@@ -163,15 +191,30 @@ impl ContentLoader {
             let size = validators.size.unwrap_or_default();
             let start = match sample {
                 Some(bytes) => bytes,
-                None => probe::range_get(&files.fetcher, &url, "0-3", timeout, 4).await?.2,
+                None => {
+                    probe::range_get(&files.fetcher, &url, "0-3", timeout, 4)
+                        .await?
+                        .2
+                }
             };
             detect::verify_start(&start, format, compression)?;
-            let (status, _, tail) = probe::range_get(&files.fetcher, &url, &format!("{}-{}", size.saturating_sub(8), size.saturating_sub(1)), timeout, 8).await?;
+            let (status, _, tail) = probe::range_get(
+                &files.fetcher,
+                &url,
+                &format!("{}-{}", size.saturating_sub(8), size.saturating_sub(1)),
+                timeout,
+                8,
+            )
+            .await?;
             if status != StatusCode::PARTIAL_CONTENT || tail.len() != 8 {
-                return Err(LoadError::new(LoadErrorKind::InvalidFile, "Not a valid parquet file"));
+                return Err(LoadError::new(
+                    LoadErrorKind::InvalidFile,
+                    "Not a valid parquet file",
+                ));
             }
             detect::verify_parquet_tail(&tail)?;
-            let metadata_length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+            let metadata_length =
+                u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
             let object = RemoteObject {
                 table: "dataset".to_owned(),
                 url: url.clone(),
@@ -180,11 +223,20 @@ impl ContentLoader {
                 last_modified: chrono::DateTime::UNIX_EPOCH,
             };
             let described = schema::describe_remote_parquet(files, object, metadata_length).await?;
-            return Ok(Some(loaded(described, format, compression, &validators, Some(size), None)));
+            return Ok(Some(loaded(
+                described,
+                format,
+                compression,
+                &validators,
+                Some(size),
+                None,
+            )));
         }
         // Everything else is downloaded once into the file cache (expanded when gzip).
         let provisional = validators.version(None);
-        let key_version = if validators.etag.is_some() || (validators.size.is_some() && validators.last_modified.is_some()) {
+        let key_version = if validators.etag.is_some()
+            || (validators.size.is_some() && validators.last_modified.is_some())
+        {
             provisional
         } else {
             format!("unverified:{}", tabletalk_ports::UploadId::new())
@@ -208,32 +260,59 @@ impl ContentLoader {
         }
         let described = schema::describe_local(files, lease.path(), format, self.limits()).await?;
         let validators = downloaded.map_or(validators, |d| d.validators);
-        Ok(Some(loaded(described, format, compression, &validators, size, sha.as_deref())))
+        Ok(Some(loaded(
+            described,
+            format,
+            compression,
+            &validators,
+            size,
+            sha.as_deref(),
+        )))
     }
 }
 
 #[async_trait]
 impl DatasetContent for ContentLoader {
-    async fn load_url(&self, url: &str, progress: ProgressSink) -> Result<LoadedContent, LoadError> {
+    async fn load_url(
+        &self,
+        url: &str,
+        progress: ProgressSink,
+    ) -> Result<LoadedContent, LoadError> {
         let url = Url::parse(url).map_err(|_| invalid_url())?;
         let loader = self.clone();
         self.spawn(async move {
             loader
                 .load(url, HeaderMap::new(), progress)
                 .await?
-                .ok_or_else(|| LoadError::new(LoadErrorKind::Unreachable, "Could not access URL (HTTP 304)"))
+                .ok_or_else(|| {
+                    LoadError::new(
+                        LoadErrorKind::Unreachable,
+                        "Could not access URL (HTTP 304)",
+                    )
+                })
         })
         .await
     }
 
-    async fn refresh_url(&self, dataset: &Dataset, progress: ProgressSink) -> Result<Refreshed, LoadError> {
+    async fn refresh_url(
+        &self,
+        dataset: &Dataset,
+        progress: ProgressSink,
+    ) -> Result<Refreshed, LoadError> {
         let url = Url::parse(&dataset.url).map_err(|_| invalid_url())?;
         let mut conditional = HeaderMap::new();
         if dataset.version.is_some() {
-            if let Some(etag) = dataset.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            if let Some(etag) = dataset
+                .etag
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
                 conditional.insert(IF_NONE_MATCH, etag);
             } else if let Some(modified) = dataset.last_modified {
-                let http_date = modified.as_datetime().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+                let http_date = modified
+                    .as_datetime()
+                    .format("%a, %d %b %Y %H:%M:%S GMT")
+                    .to_string();
                 if let Ok(value) = HeaderValue::from_str(&http_date) {
                     conditional.insert(IF_MODIFIED_SINCE, value);
                 }
@@ -244,7 +323,9 @@ impl DatasetContent for ContentLoader {
         self.spawn(async move {
             match loader.load(url, conditional, progress).await? {
                 None => Ok(Refreshed::Unchanged),
-                Some(content) if Some(&content.version) == previous.as_ref() => Ok(Refreshed::Unchanged),
+                Some(content) if Some(&content.version) == previous.as_ref() => {
+                    Ok(Refreshed::Unchanged)
+                }
                 Some(content) => Ok(Refreshed::Changed(content)),
             }
         })
@@ -283,7 +364,14 @@ impl DatasetContent for ContentLoader {
                 schema::describe_local(files, &staged.path, format, loader.limits()).await?
             };
             let validators = Validators::default();
-            let mut content = loaded(described, format, compression, &validators, Some(staged.size_bytes), Some(&staged.sha256));
+            let mut content = loaded(
+                described,
+                format,
+                compression,
+                &validators,
+                Some(staged.size_bytes),
+                Some(&staged.sha256),
+            );
             content.version = format!("sha256:{}", staged.sha256);
             Ok(content)
         })

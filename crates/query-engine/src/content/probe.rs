@@ -38,11 +38,11 @@ pub async fn range_get(
     if let Ok(value) = HeaderValue::from_str(&format!("bytes={spec}")) {
         headers.insert(RANGE, value);
     }
-    let fetched = fetcher
+    let reply = fetcher
         .send(Method::GET, url, headers, timeout)
         .await
         .map_err(|e| unreachable(&e))?;
-    let mut response = fetched.response;
+    let mut response = reply.response;
     let status = response.status();
     if status.as_u16() >= 400 {
         return Err(http_status(status));
@@ -55,7 +55,9 @@ pub async fn range_get(
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             Ok(None) => break,
             Err(error) => {
-                return Err(unreachable(&crate::fetch::FetchError::from_transport(&error, timeout)));
+                return Err(unreachable(&crate::fetch::FetchError::from_transport(
+                    &error, timeout,
+                )));
             }
         }
     }
@@ -73,14 +75,14 @@ pub async fn probe(
     timeout: Duration,
     conditional: HeaderMap,
 ) -> Result<Probe, LoadError> {
-    let fetched = fetcher
+    let reply = fetcher
         .send(Method::HEAD, url, conditional.clone(), timeout)
         .await
         .map_err(|e| unreachable(&e))?;
-    let status = fetched.response.status();
+    let status = reply.response.status();
     if status == StatusCode::NOT_MODIFIED {
         return Ok(Probe {
-            validators: Validators::from_headers(fetched.response.headers()),
+            validators: Validators::from_headers(reply.response.headers()),
             content_type: None,
             ranges: false,
             head: None,
@@ -100,7 +102,7 @@ pub async fn probe(
     if status.as_u16() >= 400 {
         return Err(http_status(status));
     }
-    let headers = fetched.response.headers();
+    let headers = reply.response.headers();
     Ok(Probe {
         validators: Validators::from_headers(headers),
         content_type: header(headers, &CONTENT_TYPE),
@@ -111,5 +113,8 @@ pub async fn probe(
 }
 
 fn header(headers: &HeaderMap, name: &reqwest::header::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

@@ -90,20 +90,26 @@ fn is_numeric(data_type: &DataType) -> bool {
 fn is_temporal(data_type: &DataType) -> bool {
     matches!(
         data_type,
-        DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Timestamp(..)
+        DataType::Date32
+            | DataType::Date64
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Timestamp(..)
     )
 }
 
 fn is_string(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        || matches!(data_type, DataType::Dictionary(_, v) if is_string(v))
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) || matches!(data_type, DataType::Dictionary(_, v) if is_string(v))
 }
 
 fn column_object(
     field: &datafusion::arrow::datatypes::Field,
     nullable: bool,
-    samples: Vec<String>,
-    stats: Map<String, Value>,
+    samples: &[String],
+    stats: &Map<String, Value>,
 ) -> Value {
     json!({
         "name": field.name(),
@@ -116,7 +122,9 @@ fn column_object(
 
 /// The first non-null value of an array.
 fn values(array: &ArrayRef) -> impl Iterator<Item = Value> + '_ {
-    (0..array.len()).filter(|i| !array.is_null(*i)).map(|i| cells::cell(array, i))
+    (0..array.len())
+        .filter(|i| !array.is_null(*i))
+        .map(|i| cells::cell(array, i))
 }
 
 fn pick(values: impl Iterator<Item = Value>, want_max: bool) -> Option<Value> {
@@ -175,17 +183,22 @@ pub async fn describe_remote_parquet(
         return Err(schema_failure("the file has no columns"));
     }
     // Sample values come from the first row group only when it is small: adding must read a tiny part of the file.
-    let first_group_bytes = parquet.row_groups().first().map_or(0, |g| g.compressed_size());
+    let first_group_bytes = parquet.row_groups().first().map_or(
+        0,
+        datafusion::parquet::file::metadata::RowGroupMetaData::compressed_size,
+    );
     let budget = i64::try_from((size / 200).min(8 << 20)).unwrap_or(i64::MAX);
     let mut sample_values = vec![Vec::new(); schema.fields().len()];
     if parquet.num_row_groups() > 0 && first_group_bytes <= budget {
         let reader = ParquetObjectReader::new(store, path.into()).with_file_size(size);
-        if let Ok(builder) = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-            .with_row_groups(vec![0])
-            .with_limit(SAMPLE_ROWS)
-            .build()
+        if let Ok(builder) =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
+                .with_row_groups(vec![0])
+                .with_limit(SAMPLE_ROWS)
+                .build()
         {
-            let batches: Vec<RecordBatch> = builder.filter_map(|b| async { b.ok() }).collect().await;
+            let batches: Vec<RecordBatch> =
+                builder.filter_map(|b| async { b.ok() }).collect().await;
             sample_values = samples(&batches, schema.fields().len());
         }
     }
@@ -196,10 +209,17 @@ pub async fn describe_remote_parquet(
         .zip(sample_values)
         .map(|(field, sample)| {
             let mut stats = Map::new();
-            if let Ok(converter) = StatisticsConverter::try_new(field.name(), &schema, parquet.file_metadata().schema_descr()) {
+            if let Ok(converter) = StatisticsConverter::try_new(
+                field.name(),
+                &schema,
+                parquet.file_metadata().schema_descr(),
+            ) {
                 let nulls = converter.row_group_null_counts(groups.iter()).ok();
                 if let Some(nulls) = nulls.filter(|n| n.null_count() == 0 && !n.is_empty()) {
-                    stats.insert("null_count".into(), json!(nulls.values().iter().sum::<u64>()));
+                    stats.insert(
+                        "null_count".into(),
+                        json!(nulls.values().iter().sum::<u64>()),
+                    );
                 }
                 let data_type = field.data_type();
                 if is_numeric(data_type) || is_temporal(data_type) {
@@ -218,7 +238,7 @@ pub async fn describe_remote_parquet(
                     }
                 }
             }
-            column_object(field, field.is_nullable(), sample, stats)
+            column_object(field, field.is_nullable(), &sample, &stats)
         })
         .collect();
     Ok(Described { row_count, columns })
@@ -277,7 +297,9 @@ async fn read_header(path: &Path, delimiter: char) -> Result<Vec<String>, LoadEr
         .read_line(&mut line)
         .await
         .map_err(|_| schema_failure("the file is not valid UTF-8"))?;
-    let line = line.trim_start_matches('\u{feff}').trim_end_matches(['\r', '\n']);
+    let line = line
+        .trim_start_matches('\u{feff}')
+        .trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() {
         return Err(schema_failure("the file has no columns"));
     }
@@ -304,27 +326,36 @@ async fn infer_text_types(
         .schema()
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "BIGINT",
-            DataType::Float16 | DataType::Float32 | DataType::Float64 => "DOUBLE",
-            DataType::Boolean => "BOOLEAN",
-            DataType::Date32 | DataType::Date64 => "DATE",
-            DataType::Timestamp(..) => "TIMESTAMP",
-            _ => "VARCHAR",
-        }
-        .to_owned())
+        .map(|f| {
+            match f.data_type() {
+                DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "BIGINT",
+                DataType::Float16 | DataType::Float32 | DataType::Float64 => "DOUBLE",
+                DataType::Boolean => "BOOLEAN",
+                DataType::Date32 | DataType::Date64 => "DATE",
+                DataType::Timestamp(..) => "TIMESTAMP",
+                _ => "VARCHAR",
+            }
+            .to_owned()
+        })
         .collect())
 }
 
 /// The next wider type: integer → float → string; boolean, date, timestamp → string.
 fn widen(sql_type: &str) -> &'static str {
-    if sql_type == "BIGINT" { "DOUBLE" } else { "VARCHAR" }
+    if sql_type == "BIGINT" {
+        "DOUBLE"
+    } else {
+        "VARCHAR"
+    }
 }
 
 /// `… for column N …` in an arrow-csv parse error.
 fn failing_column(message: &str) -> Option<usize> {
     let rest = message.split("for column ").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The statistics query of a table named `t`.
@@ -344,7 +375,10 @@ fn stats_sql(schema: &Schema) -> String {
     format!("SELECT {} FROM t", select.join(", "))
 }
 
-async fn collect(context: &SessionContext, sql: &str) -> datafusion::error::Result<Vec<RecordBatch>> {
+async fn collect(
+    context: &SessionContext,
+    sql: &str,
+) -> datafusion::error::Result<Vec<RecordBatch>> {
     context.sql(sql).await?.collect().await
 }
 
@@ -398,12 +432,24 @@ pub async fn describe_local(
     let fail = |e: datafusion::error::DataFusionError| schema_failure(&raw_message(&e));
     let mut columns: Vec<QueryColumn> = Vec::new();
     if matches!(format, DatasetFormat::Csv | DatasetFormat::Tsv) {
-        let delimiter = if format == DatasetFormat::Tsv { '\t' } else { ',' };
+        let delimiter = if format == DatasetFormat::Tsv {
+            '\t'
+        } else {
+            ','
+        };
         let names = read_header(path, delimiter).await?;
         let context = fresh_context(limits.memory_limit, files).map_err(fail)?;
-        let types = infer_text_types(&context, path, u8::try_from(delimiter).unwrap_or(b','), limits.infer_rows).await?;
+        let types = infer_text_types(
+            &context,
+            path,
+            u8::try_from(delimiter).unwrap_or(b','),
+            limits.infer_rows,
+        )
+        .await?;
         if types.len() != names.len() {
-            return Err(schema_failure("the header and the rows have different numbers of columns"));
+            return Err(schema_failure(
+                "the header and the rows have different numbers of columns",
+            ));
         }
         columns = names
             .into_iter()
@@ -434,7 +480,12 @@ pub async fn describe_local(
             Ok::<_, datafusion::error::DataFusionError>((stats, sample))
         })
         .await
-        .map_err(|_| schema_failure(&format!("the file could not be read within {} s", limits.timeout.as_secs())))?;
+        .map_err(|_| {
+            schema_failure(&format!(
+                "the file could not be read within {} s",
+                limits.timeout.as_secs()
+            ))
+        })?;
         match pass {
             Ok((stats, sample)) => {
                 let Some(row) = stats.into_iter().find(|b| b.num_rows() > 0) else {
@@ -450,7 +501,7 @@ pub async fn describe_local(
                     .map(|((field, sample), stats)| {
                         // Text formats have no declared nullability: any value may be missing.
                         let nullable = format == DatasetFormat::Parquet && !field.is_nullable();
-                        column_object(field, !nullable, sample, stats)
+                        column_object(field, !nullable, &sample, &stats)
                     })
                     .collect();
                 return Ok(Described { row_count, columns });
@@ -458,14 +509,15 @@ pub async fn describe_local(
             Err(error) => {
                 let message = raw_message(&error);
                 let textual = !columns.is_empty();
-                let parse_error = message.to_lowercase().contains("pars") || message.to_lowercase().contains("cast");
+                let parse_error = message.to_lowercase().contains("pars")
+                    || message.to_lowercase().contains("cast");
                 if !textual || !parse_error || widenings >= MAX_WIDENINGS {
                     return Err(schema_failure(&message));
                 }
                 widenings += 1;
                 match failing_column(&message).filter(|i| *i < columns.len()) {
                     Some(index) => {
-                        columns[index].sql_type = widen(&columns[index].sql_type).to_owned();
+                        widen(&columns[index].sql_type).clone_into(&mut columns[index].sql_type);
                     }
                     None => {
                         for column in &mut columns {

@@ -110,7 +110,10 @@ fn classify(error: &DataFusionError) -> Failure {
         return match failure {
             StoreFailure::Changed { url } => Failure::Query(QueryError::DatasetChanged { url }),
             StoreFailure::Unavailable { table, reason } => {
-                Failure::Query(QueryError::DatasetUnavailable { name: table, reason })
+                Failure::Query(QueryError::DatasetUnavailable {
+                    name: table,
+                    reason,
+                })
             }
             StoreFailure::RangeUnsupported { table } => Failure::RangeUnsupported(table),
         };
@@ -140,7 +143,9 @@ pub(crate) fn fresh_context(
 ) -> Result<SessionContext, DataFusionError> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(memory_limit, 1.0)
-        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
         .with_cache_manager(
             CacheManagerConfig::default()
                 .with_file_metadata_cache(Some(files.metadata_cache.clone()))
@@ -149,6 +154,8 @@ pub(crate) fn fresh_context(
         .build_arc()?;
     let mut config = SessionConfig::new().with_information_schema(false);
     config.options_mut().execution.time_zone = Some("+00:00".to_owned());
+    // Footers of remote files are small; the default 512 KiB first read would dominate a cheap query's traffic.
+    config.options_mut().execution.parquet.metadata_size_hint = Some(64 << 10);
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
@@ -213,7 +220,12 @@ impl DataFusionEngine {
         })
     }
 
-    async fn attempt(&self, tables: &[QueryTable], sql: &str, limits: RowLimits) -> Result<QueryOutput, Failure> {
+    async fn attempt(
+        &self,
+        tables: &[QueryTable],
+        sql: &str,
+        limits: RowLimits,
+    ) -> Result<QueryOutput, Failure> {
         // Re-downloads of evicted files happen here, before the query's own timeout starts.
         let files = self.files.clone();
         let owned = tables.to_vec();
@@ -242,7 +254,13 @@ impl Job {
         let limits = self.limits;
         let context = fresh_context(self.settings.memory_limit, &self.files).map_err(fail)?;
         if limits.file_order {
-            context.state_ref().write().config_mut().options_mut().execution.target_partitions = 1;
+            context
+                .state_ref()
+                .write()
+                .config_mut()
+                .options_mut()
+                .execution
+                .target_partitions = 1;
         }
         tables::register(&context, &self.files, &prepared)
             .await
@@ -252,7 +270,10 @@ impl Job {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let frame = context.sql_with_options(&self.sql, options).await.map_err(fail)?;
+        let frame = context
+            .sql_with_options(&self.sql, options)
+            .await
+            .map_err(fail)?;
         // The auto limit goes on the plan, never into the SQL text: one extra row tells whether it cut.
         let cap = usize::try_from(limits.auto_limit).unwrap_or(usize::MAX);
         let frame = frame.limit(0, Some(cap.saturating_add(1))).map_err(fail)?;
@@ -317,15 +338,21 @@ impl QueryEngine for DataFusionEngine {
                     });
                 };
                 if let TableLocation::Remote { url, version, .. } = &table.location {
-                    let parsed = url::Url::parse(url).map_err(|e| QueryError::DatasetUnavailable {
-                        name: name.clone(),
-                        reason: e.to_string(),
-                    })?;
+                    let parsed =
+                        url::Url::parse(url).map_err(|e| QueryError::DatasetUnavailable {
+                            name: name.clone(),
+                            reason: e.to_string(),
+                        })?;
                     let files = self.files.clone();
                     let version = version.clone();
                     let url_text = url.clone();
                     self.on_runtime(
-                        async move { files.cached_remote(&parsed, &version, false, true, None).await.map(drop) },
+                        async move {
+                            files
+                                .cached_remote(&parsed, &version, false, true, None)
+                                .await
+                                .map(drop)
+                        },
                         None,
                     )
                     .await?

@@ -30,7 +30,9 @@ fn parse(sql: &str) -> Result<Statement, QueryError> {
             raw: "SQL error: the query is empty".to_owned(),
         }),
         1 => match statements.pop_front() {
-            Some(DfStatement::Statement(statement)) if matches!(*statement, Statement::Query(_)) => {
+            Some(DfStatement::Statement(statement))
+                if matches!(*statement, Statement::Query(_)) =>
+            {
                 Ok(*statement)
             }
             _ => Err(QueryError::ReadOnlyViolation),

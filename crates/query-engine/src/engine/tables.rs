@@ -32,20 +32,28 @@ pub(crate) struct Prepared {
     pub remote: Vec<(String, String, RemoteObject)>,
 }
 
-fn load_failure(table: &QueryTable, url: &str, error: LoadError) -> QueryError {
+fn load_failure(table: &QueryTable, url: &str, error: &LoadError) -> QueryError {
     if error.kind == LoadErrorKind::Changed {
-        QueryError::DatasetChanged { url: url.to_owned() }
+        QueryError::DatasetChanged {
+            url: url.to_owned(),
+        }
     } else {
         QueryError::DatasetUnavailable {
             name: table.name.clone(),
-            reason: error.message.trim_start_matches("Could not access URL: ").to_owned(),
+            reason: error
+                .message
+                .trim_start_matches("Could not access URL: ")
+                .to_owned(),
         }
     }
 }
 
 /// Resolves every table; a remote file that is not in the cache (and is not range-readable Parquet) is downloaded
 /// again here, before the query's own timeout starts.
-pub(crate) async fn prepare(files: &DatasetFiles, tables: &[QueryTable]) -> Result<Prepared, QueryError> {
+pub(crate) async fn prepare(
+    files: &DatasetFiles,
+    tables: &[QueryTable],
+) -> Result<Prepared, QueryError> {
     let mut prepared = Prepared::default();
     for table in tables {
         let name = table.name.to_lowercase();
@@ -62,7 +70,7 @@ pub(crate) async fn prepare(files: &DatasetFiles, tables: &[QueryTable]) -> Resu
                 let lease = files
                     .expanded_upload(*id)
                     .await
-                    .map_err(|e| load_failure(table, &table.name, e))?;
+                    .map_err(|e| load_failure(table, &table.name, &e))?;
                 prepared.local.push(local(lease.path().to_owned()));
                 prepared.leases.push(lease);
             }
@@ -91,13 +99,15 @@ pub(crate) async fn prepare(files: &DatasetFiles, tables: &[QueryTable]) -> Resu
                             size: *size,
                             last_modified: chrono::DateTime::UNIX_EPOCH,
                         };
-                        prepared.remote.push((name.clone(), object_path(url, version), object));
+                        prepared
+                            .remote
+                            .push((name.clone(), object_path(url, version), object));
                     }
                     _ => {
                         let (lease, _) = files
                             .cached_remote(&parsed, version, gzip, true, None)
                             .await
-                            .map_err(|e| load_failure(table, url, e))?;
+                            .map_err(|e| load_failure(table, url, &e))?;
                         prepared.local.push(local(lease.path().to_owned()));
                         prepared.leases.push(lease);
                     }
@@ -142,10 +152,16 @@ pub(crate) async fn register_local(
                 file_extension: "",
                 ..ParquetReadOptions::default()
             };
-            context.register_parquet(table.name.as_str(), path.as_ref(), options).await
+            context
+                .register_parquet(table.name.as_str(), path.as_ref(), options)
+                .await
         }
         DatasetFormat::Csv | DatasetFormat::Tsv => {
-            let delimiter = if table.format == DatasetFormat::Tsv { b'\t' } else { b',' };
+            let delimiter = if table.format == DatasetFormat::Tsv {
+                b'\t'
+            } else {
+                b','
+            };
             let schema = text_schema(&table.columns);
             let mut options = CsvReadOptions::new()
                 .has_header(true)
@@ -154,11 +170,15 @@ pub(crate) async fn register_local(
             if !table.columns.is_empty() {
                 options = options.schema(&schema);
             }
-            context.register_csv(table.name.as_str(), path.as_ref(), options).await
+            context
+                .register_csv(table.name.as_str(), path.as_ref(), options)
+                .await
         }
         DatasetFormat::Ndjson => {
             let options = JsonReadOptions::default().file_extension("");
-            context.register_json(table.name.as_str(), path.as_ref(), options).await
+            context
+                .register_json(table.name.as_str(), path.as_ref(), options)
+                .await
         }
     }
 }
@@ -176,8 +196,11 @@ pub(crate) async fn register(
             .map(|(_, path, object)| (path.clone(), object.clone()))
             .collect();
         let store = GuardedStore::new(files.fetcher.clone(), files.settings.probe_timeout, objects);
-        let base = Url::parse(STORE_URL).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        context.runtime_env().register_object_store(&base, Arc::new(store));
+        let base = Url::parse(STORE_URL)
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        context
+            .runtime_env()
+            .register_object_store(&base, Arc::new(store));
     }
     for table in &prepared.local {
         register_local(context, table).await?;

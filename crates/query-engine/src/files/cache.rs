@@ -67,10 +67,12 @@ pub fn remote_key(url: &str, version: &str) -> String {
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 impl FileCache {
@@ -177,7 +179,9 @@ impl FileCache {
         if let Some(lease) = self.lookup(key) {
             return Ok(lease);
         }
-        let temporary = self.dir.join(format!("{key}.{}{TEMP_SUFFIX}", std::process::id()));
+        let temporary = self
+            .dir
+            .join(format!("{key}.{}{TEMP_SUFFIX}", std::process::id()));
         let filled = fill(temporary.clone()).await;
         if let Err(error) = filled {
             let _ = tokio::fs::remove_file(&temporary).await;

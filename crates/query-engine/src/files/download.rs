@@ -36,7 +36,7 @@ pub(crate) fn storage_error(error: &std::io::Error) -> LoadError {
 /// `File is too large (<n> MB). Maximum supported size is <max> MB.`
 pub(crate) fn too_large(bytes: u64, max: u64) -> LoadError {
     const MB: f64 = 1_048_576.0;
-    #[allow(clippy::cast_precision_loss)]
+    #[allow(clippy::cast_precision_loss, reason = "a size shown with one decimal")]
     let message = format!(
         "File is too large ({:.1} MB). Maximum supported size is {} MB.",
         bytes as f64 / MB,
@@ -73,11 +73,11 @@ pub async fn download(
     progress: &ProgressSink,
     to: &Path,
 ) -> Result<Downloaded, LoadError> {
-    let fetched = fetcher
+    let reply = fetcher
         .send(Method::GET, url, HeaderMap::new(), timeout)
         .await
         .map_err(|e| unreachable(&e))?;
-    let mut response = fetched.response;
+    let mut response = reply.response;
     if !response.status().is_success() {
         return Err(http_status(response.status()));
     }
@@ -141,15 +141,14 @@ pub async fn gunzip(from: &Path, to: &Path, max_bytes: u64) -> Result<(), LoadEr
     tokio::task::spawn_blocking(move || {
         let input = std::fs::File::open(&from).map_err(|e| storage_error(&e))?;
         let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input));
-        let mut output = std::io::BufWriter::new(
-            std::fs::File::create(&to).map_err(|e| storage_error(&e))?,
-        );
+        let mut output =
+            std::io::BufWriter::new(std::fs::File::create(&to).map_err(|e| storage_error(&e))?);
         let mut buffer = vec![0_u8; 1 << 16];
         let mut written: u64 = 0;
         loop {
-            let read = decoder.read(&mut buffer).map_err(|_| {
-                LoadError::new(LoadErrorKind::InvalidFile, "Not a valid gzip file")
-            })?;
+            let read = decoder
+                .read(&mut buffer)
+                .map_err(|_| LoadError::new(LoadErrorKind::InvalidFile, "Not a valid gzip file"))?;
             if read == 0 {
                 break;
             }

@@ -66,9 +66,8 @@ impl DatasetFiles {
     pub fn open(settings: FileSettings) -> std::io::Result<Arc<Self>> {
         let cache = FileCache::open(settings.cache_dir.clone(), settings.cache_max_bytes)?;
         let uploads = UploadDir::open(settings.upload_dir.clone(), settings.max_upload_bytes)?;
-        let metadata_cache: Arc<FileMetadataCache> = Arc::new(
-            DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkParquetFooters"),
-        );
+        let metadata_cache: Arc<FileMetadataCache> =
+            Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkParquetFooters"));
         Ok(Arc::new(Self {
             fetcher: GuardedFetcher::new(settings.fetch.clone()),
             cache,
@@ -86,9 +85,11 @@ impl DatasetFiles {
         let source = self.uploads.path_of(id);
         let cap = self.settings.cache_max_bytes;
         self.cache
-            .get_or_fill(&remote_key("upload", &id.to_string()), |e| storage_error(&e), |to| async move {
-                gunzip(&source, &to, cap).await
-            })
+            .get_or_fill(
+                &remote_key("upload", &id.to_string()),
+                |e| storage_error(&e),
+                |to| async move { gunzip(&source, &to, cap).await },
+            )
             .await
     }
 

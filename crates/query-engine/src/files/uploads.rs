@@ -26,7 +26,11 @@ impl UploadDir {
         std::fs::create_dir_all(&dir)?;
         for item in std::fs::read_dir(&dir)? {
             let item = item?;
-            if item.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+            if item
+                .file_name()
+                .to_string_lossy()
+                .starts_with(STAGING_PREFIX)
+            {
                 let _ = std::fs::remove_file(item.path());
             }
         }
@@ -107,14 +111,20 @@ impl UploadSink for StagingFile {
         }
         self.hasher.update(chunk);
         let Some(file) = self.file.as_mut() else {
-            return Err(LoadError::new(LoadErrorKind::Storage, "upload already closed"));
+            return Err(LoadError::new(
+                LoadErrorKind::Storage,
+                "upload already closed",
+            ));
         };
         file.write_all(chunk).await.map_err(|e| storage_error(&e))
     }
 
     async fn finish(mut self: Box<Self>) -> Result<StagedUpload, LoadError> {
         let Some(mut file) = self.file.take() else {
-            return Err(LoadError::new(LoadErrorKind::Storage, "upload already closed"));
+            return Err(LoadError::new(
+                LoadErrorKind::Storage,
+                "upload already closed",
+            ));
         };
         file.flush().await.map_err(|e| storage_error(&e))?;
         file.get_mut()

@@ -14,7 +14,10 @@ pub struct Validators {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &reqwest::header::HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -37,7 +40,9 @@ impl Validators {
             }
         });
         Self {
-            etag: header(headers, &ETAG).filter(|e| !e.is_empty()).map(str::to_owned),
+            etag: header(headers, &ETAG)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
             last_modified: header(headers, &LAST_MODIFIED).and_then(http_date),
             size,
         }
@@ -51,7 +56,10 @@ impl Validators {
         match (self.size, self.last_modified, sha256) {
             (Some(size), Some(modified), _) => format!("size:{size};mtime:{modified}"),
             (_, _, Some(sha)) => format!("sha256:{sha}"),
-            (size, _, None) => format!("size:{}", size.map_or_else(|| "unknown".to_owned(), |s| s.to_string())),
+            (size, _, None) => format!(
+                "size:{}",
+                size.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+            ),
         }
     }
 

@@ -93,7 +93,11 @@ fn not_supported(operation: &str) -> object_store::Error {
 }
 
 impl GuardedStore {
-    pub fn new(fetcher: GuardedFetcher, timeout: Duration, objects: Vec<(String, RemoteObject)>) -> Self {
+    pub fn new(
+        fetcher: GuardedFetcher,
+        timeout: Duration,
+        objects: Vec<(String, RemoteObject)>,
+    ) -> Self {
         Self {
             fetcher,
             timeout,
@@ -123,14 +127,22 @@ impl GuardedStore {
 
     /// One range request; the first goes through the guard (redirects included), later ones reuse its pinned
     /// client and final URL.
-    async fn read(&self, key: &str, object: &RemoteObject, range: &Range<u64>) -> Result<Bytes, StoreFailure> {
+    async fn read(
+        &self,
+        key: &str,
+        object: &RemoteObject,
+        range: &Range<u64>,
+    ) -> Result<Bytes, StoreFailure> {
         let unavailable = |reason: String| StoreFailure::Unavailable {
             table: object.table.clone(),
             reason,
         };
         let mut headers = HeaderMap::new();
         let spec = format!("bytes={}-{}", range.start, range.end.saturating_sub(1));
-        headers.insert(RANGE, HeaderValue::from_str(&spec).map_err(|e| unavailable(e.to_string()))?);
+        headers.insert(
+            RANGE,
+            HeaderValue::from_str(&spec).map_err(|e| unavailable(e.to_string()))?,
+        );
         if let Some(etag) = Validators::strong_etag(object.etag.as_deref())
             && let Ok(value) = HeaderValue::from_str(etag)
         {
@@ -154,20 +166,19 @@ impl GuardedStore {
                 }
             }
         }
-        let response = match response {
-            Some(answer) => answer,
-            None => {
-                let fetched = self
-                    .fetcher
-                    .send(Method::GET, &object.url, headers, self.timeout)
-                    .await
-                    .map_err(|e| unavailable(e.to_string()))?;
-                self.pinned
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key.to_owned(), (fetched.final_url, fetched.pinned));
-                fetched.response
-            }
+        let response = if let Some(answer) = response {
+            answer
+        } else {
+            let fetched = self
+                .fetcher
+                .send(Method::GET, &object.url, headers, self.timeout)
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            self.pinned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_owned(), (fetched.final_url, fetched.pinned));
+            fetched.response
         };
         let status = response.status();
         let whole_file = range.start == 0 && range.end >= object.size;
@@ -186,10 +197,9 @@ impl GuardedStore {
             }
             other => return Err(unavailable(format!("HTTP {}", other.as_u16()))),
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unavailable(crate::fetch::FetchError::from_transport(&e, self.timeout).to_string()))?;
+        let body = response.bytes().await.map_err(|e| {
+            unavailable(crate::fetch::FetchError::from_transport(&e, self.timeout).to_string())
+        })?;
         let expected = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
         if body.len() != expected {
             return Err(unavailable(format!(
@@ -220,7 +230,11 @@ impl ObjectStore for GuardedStore {
         Err(not_supported("put_multipart"))
     }
 
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
         let object = self.object(location)?;
         let meta = Self::meta(location, object);
         let size = object.size;
@@ -267,11 +281,19 @@ impl ObjectStore for GuardedStore {
         stream::once(async { Err(not_supported("list")) }).boxed()
     }
 
-    async fn list_with_delimiter(&self, _prefix: Option<&Path>) -> object_store::Result<ListResult> {
+    async fn list_with_delimiter(
+        &self,
+        _prefix: Option<&Path>,
+    ) -> object_store::Result<ListResult> {
         Err(not_supported("list_with_delimiter"))
     }
 
-    async fn copy_opts(&self, _from: &Path, _to: &Path, _options: CopyOptions) -> object_store::Result<()> {
+    async fn copy_opts(
+        &self,
+        _from: &Path,
+        _to: &Path,
+        _options: CopyOptions,
+    ) -> object_store::Result<()> {
         Err(not_supported("copy"))
     }
 }

@@ -16,23 +16,43 @@ use crate::{ApiError, ApiState};
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     let base = "/conversations/{conversation_id}/datasets";
     cfg.service(resource(base, &[Method::POST]).route(web::post().to(add)));
-    cfg.service(resource(&format!("{base}/upload"), &[Method::POST]).route(web::post().to(upload::upload)));
     cfg.service(
-        resource(&format!("{base}/{{dataset_id}}"), &[Method::PATCH, Method::DELETE])
-            .route(web::patch().to(rename))
-            .route(web::delete().to(delete)),
+        resource(&format!("{base}/upload"), &[Method::POST]).route(web::post().to(upload::upload)),
     );
-    cfg.service(resource(&format!("{base}/{{dataset_id}}/refresh"), &[Method::POST]).route(web::post().to(refresh)));
-    cfg.service(resource(&format!("{base}/{{dataset_id}}/profile"), &[Method::POST]).route(web::post().to(profile)));
     cfg.service(
-        resource(&format!("{base}/{{dataset_id}}/profile-column"), &[Method::POST])
-            .route(web::post().to(profile_column)),
+        resource(
+            &format!("{base}/{{dataset_id}}"),
+            &[Method::PATCH, Method::DELETE],
+        )
+        .route(web::patch().to(rename))
+        .route(web::delete().to(delete)),
     );
-    cfg.service(resource(&format!("{base}/{{dataset_id}}/preview"), &[Method::POST]).route(web::post().to(preview)));
     cfg.service(
-        resource(&format!("{base}/{{dataset_id}}/column-descriptions"), &[Method::GET, Method::PATCH])
-            .route(web::get().to(descriptions))
-            .route(web::patch().to(set_descriptions)),
+        resource(&format!("{base}/{{dataset_id}}/refresh"), &[Method::POST])
+            .route(web::post().to(refresh)),
+    );
+    cfg.service(
+        resource(&format!("{base}/{{dataset_id}}/profile"), &[Method::POST])
+            .route(web::post().to(profile)),
+    );
+    cfg.service(
+        resource(
+            &format!("{base}/{{dataset_id}}/profile-column"),
+            &[Method::POST],
+        )
+        .route(web::post().to(profile_column)),
+    );
+    cfg.service(
+        resource(&format!("{base}/{{dataset_id}}/preview"), &[Method::POST])
+            .route(web::post().to(preview)),
+    );
+    cfg.service(
+        resource(
+            &format!("{base}/{{dataset_id}}/column-descriptions"),
+            &[Method::GET, Method::PATCH],
+        )
+        .route(web::get().to(descriptions))
+        .route(web::patch().to(set_descriptions)),
     );
 }
 
@@ -40,7 +60,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 /// conversation checks, which the service makes first).
 fn ids(path: &(String, String)) -> Result<(ConversationId, DatasetId), ApiError> {
     let conversation = conversation_id(&path.0)?;
-    let dataset = path.1.parse().unwrap_or_else(|_| DatasetId::from_uuid(uuid::Uuid::nil()));
+    let dataset = path
+        .1
+        .parse()
+        .unwrap_or_else(|_| DatasetId::from_uuid(uuid::Uuid::nil()));
     Ok((conversation, dataset))
 }
 
@@ -84,7 +107,10 @@ async fn add(
     let body = body.into_inner()?;
     let url = body.url.trim();
     if url.is_empty() || url.chars().count() > 2048 {
-        return Err(ApiError::validation(&[("url", "must be 1 to 2048 characters")]));
+        return Err(ApiError::validation(&[(
+            "url",
+            "must be 1 to 2048 characters",
+        )]));
     }
     let conversation = conversation_id(&path)?;
     let dataset = state
@@ -108,33 +134,61 @@ async fn rename(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let (conversation, id) = ids(&path)?;
-    let dataset = state.datasets.rename(user.user.id, conversation, id, &body.table_name).await?;
+    let dataset = state
+        .datasets
+        .rename(user.user.id, conversation, id, &body.table_name)
+        .await?;
     Ok(detail(&dataset))
 }
 
-async fn refresh(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn refresh(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let (conversation, id) = ids(&path)?;
-    let dataset = state.datasets.refresh(user.user.id, conversation, id).await?;
+    let dataset = state
+        .datasets
+        .refresh(user.user.id, conversation, id)
+        .await?;
     Ok(detail(&dataset))
 }
 
-async fn delete(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn delete(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let (conversation, id) = ids(&path)?;
-    state.datasets.delete(user.user.id, conversation, id).await?;
+    state
+        .datasets
+        .delete(user.user.id, conversation, id)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
 
-async fn profile(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn profile(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let (conversation, id) = ids(&path)?;
-    let profiles = state.datasets.profile(user.user.id, conversation, id).await?;
-    Ok(HttpResponse::Ok().json(json!({"profiles": profiles.profiles, "sampled_rows": profiles.sampled_rows})))
+    let profiles = state
+        .datasets
+        .profile(user.user.id, conversation, id)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"profiles": profiles.profiles, "sampled_rows": profiles.sampled_rows})))
 }
 
 #[derive(Deserialize)]
 struct ProfileColumnRequest {
     column_name: String,
     #[serde(default)]
-    #[allow(dead_code, reason = "accepted for compatibility and ignored: the stored schema decides")]
+    #[allow(
+        dead_code,
+        reason = "accepted for compatibility and ignored: the stored schema decides"
+    )]
     column_type: Option<String>,
 }
 
@@ -146,14 +200,17 @@ async fn profile_column(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     if body.column_name.is_empty() || body.column_name.chars().count() > 1024 {
-        return Err(ApiError::validation(&[("column_name", "must be 1 to 1024 characters")]));
+        return Err(ApiError::validation(&[(
+            "column_name",
+            "must be 1 to 1024 characters",
+        )]));
     }
     let (conversation, id) = ids(&path)?;
-    let (stats, sampled) = state
+    let (column_stats, sampled) = state
         .datasets
         .profile_column(user.user.id, conversation, id, &body.column_name)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"stats": stats, "sampled_rows": sampled})))
+    Ok(HttpResponse::Ok().json(json!({"stats": column_stats, "sampled_rows": sampled})))
 }
 
 /// D8's query parameters, validated by hand so every problem is a 422 naming its parameter.
@@ -161,11 +218,21 @@ fn preview_request(req: &HttpRequest) -> Result<PreviewRequest, ApiError> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
-    let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
     let invalid = |field: &str, message: &str| ApiError::validation(&[(field, message)]);
     let sample_size = match get("sample_size") {
         None => 10,
-        Some(v) => v.parse::<u64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| invalid("sample_size", "must be an integer from 1 to 100"))?,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| invalid("sample_size", "must be an integer from 1 to 100"))?,
     };
     let random_sample = match get("random_sample").as_deref() {
         None | Some("false" | "0") => false,
@@ -174,7 +241,10 @@ fn preview_request(req: &HttpRequest) -> Result<PreviewRequest, ApiError> {
     };
     let method = get("sample_method").unwrap_or_else(|| "head".to_owned());
     if !["head", "tail", "random", "stratified", "percentage"].contains(&method.as_str()) {
-        return Err(invalid("sample_method", "must be one of head, tail, random, stratified, percentage"));
+        return Err(invalid(
+            "sample_method",
+            "must be one of head, tail, random, stratified, percentage",
+        ));
     }
     let sample_percentage = match get("sample_percentage") {
         None => 1.0,
@@ -202,8 +272,15 @@ async fn preview(
     let request = preview_request(&req)?;
     let (conversation, id) = ids(&path)?;
     let dataset = state.datasets.owned(user.user.id, conversation, id).await?;
-    let output = state.datasets.preview(user.user.id, conversation, id, &request).await?;
-    let method = if request.random_sample && request.method == "head" { "random".to_owned() } else { request.method };
+    let output = state
+        .datasets
+        .preview(user.user.id, conversation, id, &request)
+        .await?;
+    let method = if request.random_sample && request.method == "head" {
+        "random".to_owned()
+    } else {
+        request.method
+    };
     Ok(HttpResponse::Ok().json(json!({
         "columns": output.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "rows": output.rows,
@@ -212,9 +289,16 @@ async fn preview(
     })))
 }
 
-async fn descriptions(user: CurrentUser, path: web::Path<(String, String)>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn descriptions(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let (conversation, id) = ids(&path)?;
-    let descriptions = state.datasets.descriptions(user.user.id, conversation, id).await?;
+    let descriptions = state
+        .datasets
+        .descriptions(user.user.id, conversation, id)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"descriptions": descriptions})))
 }
 
@@ -226,7 +310,10 @@ async fn set_descriptions(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let Some(Value::Object(descriptions)) = body.get("descriptions").cloned() else {
-        return Err(ApiError::validation(&[("descriptions", "descriptions must be an object")]));
+        return Err(ApiError::validation(&[(
+            "descriptions",
+            "descriptions must be an object",
+        )]));
     };
     let (conversation, id) = ids(&path)?;
     let kept: Map<String, Value> = state

@@ -14,19 +14,25 @@ use crate::{ApiError, ApiState};
 const MAX_NAME_PART: usize = 1024;
 
 fn upload_too_large(max: u64) -> ApiError {
-    ApiError::from(tabletalk_domain::datasets::DatasetError::Load(tabletalk_ports::LoadError::new(
-        tabletalk_ports::LoadErrorKind::UploadTooLarge,
-        format!("File too large (max {} MB)", max / 1_048_576),
-    )))
+    ApiError::from(tabletalk_domain::datasets::DatasetError::Load(
+        tabletalk_ports::LoadError::new(
+            tabletalk_ports::LoadErrorKind::UploadTooLarge,
+            format!("File too large (max {} MB)", max / 1_048_576),
+        ),
+    ))
 }
 
 async fn read_name(field: &mut actix_multipart::Field) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
         bytes.extend_from_slice(&chunk);
         if bytes.len() > MAX_NAME_PART {
-            return Err(ApiError::validation(&[("name", "must be at most 63 characters")]));
+            return Err(ApiError::validation(&[(
+                "name",
+                "must be at most 63 characters",
+            )]));
         }
     }
     String::from_utf8(bytes).map_err(|_| ApiError::validation(&[("name", "must be text")]))
@@ -61,7 +67,8 @@ pub(super) async fn upload(
     let mut name: Option<String> = None;
     let mut staged = None;
     while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        let mut field =
+            field.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
         let field_name = field.name().unwrap_or_default().to_owned();
         match field_name.as_str() {
             "name" => {
@@ -80,16 +87,25 @@ pub(super) async fn upload(
                     .await?;
                 let (mut sink, meta) = pending.into_parts();
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
-                    sink.write(&chunk).await.map_err(tabletalk_domain::datasets::DatasetError::from)?;
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::bad_request(format!("Malformed multipart body: {e}"))
+                    })?;
+                    sink.write(&chunk)
+                        .await
+                        .map_err(tabletalk_domain::datasets::DatasetError::from)?;
                 }
-                let file = sink.finish().await.map_err(tabletalk_domain::datasets::DatasetError::from)?;
+                let file = sink
+                    .finish()
+                    .await
+                    .map_err(tabletalk_domain::datasets::DatasetError::from)?;
                 staged = Some((meta, file));
             }
             _ => {
                 // Unknown parts are read and ignored.
                 while let Some(chunk) = field.next().await {
-                    chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+                    chunk.map_err(|e| {
+                        ApiError::bad_request(format!("Malformed multipart body: {e}"))
+                    })?;
                 }
             }
         }
