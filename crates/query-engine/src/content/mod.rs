@@ -143,6 +143,63 @@ impl ContentLoader {
         })?
     }
 
+    /// Step 12 for Parquet with range support: verification and the footer, read with range requests only.
+    async fn load_ranged(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        sample: Option<bytes::Bytes>,
+        format: DatasetFormat,
+        compression: Compression,
+    ) -> Result<LoadedContent, LoadError> {
+        let files = &self.files;
+        let timeout = files.settings.probe_timeout;
+        let url = url.clone();
+        let validators = validators.clone();
+        let size = validators.size.unwrap_or_default();
+        let start = match sample {
+            Some(bytes) => bytes,
+            None => {
+                probe::range_get(&files.fetcher, &url, "0-3", timeout, 4)
+                    .await?
+                    .2
+            }
+        };
+        detect::verify_start(&start, format, compression)?;
+        let (status, _, tail) = probe::range_get(
+            &files.fetcher,
+            &url,
+            &format!("{}-{}", size.saturating_sub(8), size.saturating_sub(1)),
+            timeout,
+            8,
+        )
+        .await?;
+        if status != StatusCode::PARTIAL_CONTENT || tail.len() != 8 {
+            return Err(LoadError::new(
+                LoadErrorKind::InvalidFile,
+                "Not a valid parquet file",
+            ));
+        }
+        detect::verify_parquet_tail(&tail)?;
+        let metadata_length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+        let object = RemoteObject {
+            table: "dataset".to_owned(),
+            url: url.clone(),
+            etag: validators.etag.clone(),
+            size,
+            last_modified: chrono::DateTime::UNIX_EPOCH,
+        };
+        let described = schema::describe_remote_parquet(files, object, metadata_length).await?;
+        Ok(loaded(
+            described,
+            format,
+            compression,
+            &validators,
+            Some(size),
+            None,
+        ))
+    }
+
     /// Steps 8–14 of behaviour.md §3.4.
     async fn load(
         self,
@@ -188,49 +245,10 @@ impl ContentLoader {
             return Err(too_large(size, max));
         }
         if ranged {
-            let size = validators.size.unwrap_or_default();
-            let start = match sample {
-                Some(bytes) => bytes,
-                None => {
-                    probe::range_get(&files.fetcher, &url, "0-3", timeout, 4)
-                        .await?
-                        .2
-                }
-            };
-            detect::verify_start(&start, format, compression)?;
-            let (status, _, tail) = probe::range_get(
-                &files.fetcher,
-                &url,
-                &format!("{}-{}", size.saturating_sub(8), size.saturating_sub(1)),
-                timeout,
-                8,
-            )
-            .await?;
-            if status != StatusCode::PARTIAL_CONTENT || tail.len() != 8 {
-                return Err(LoadError::new(
-                    LoadErrorKind::InvalidFile,
-                    "Not a valid parquet file",
-                ));
-            }
-            detect::verify_parquet_tail(&tail)?;
-            let metadata_length =
-                u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-            let object = RemoteObject {
-                table: "dataset".to_owned(),
-                url: url.clone(),
-                etag: validators.etag.clone(),
-                size,
-                last_modified: chrono::DateTime::UNIX_EPOCH,
-            };
-            let described = schema::describe_remote_parquet(files, object, metadata_length).await?;
-            return Ok(Some(loaded(
-                described,
-                format,
-                compression,
-                &validators,
-                Some(size),
-                None,
-            )));
+            let content = self
+                .load_ranged(&url, &validators, sample, format, compression)
+                .await?;
+            return Ok(Some(content));
         }
         // Everything else is downloaded once into the file cache (expanded when gzip).
         let provisional = validators.version(None);
