@@ -36,9 +36,10 @@ class Client:
         except urllib.error.HTTPError as error:
             raise SystemExit(f"{method} {path}: {error.code} {error.read().decode()}")
 
-    def upload(self, path, file_path):
+    def upload(self, path, file_path, name):
         boundary = uuid.uuid4().hex
         head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n{name}\r\n'
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{os.path.basename(file_path)}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
@@ -100,12 +101,20 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--big", default="big.parquet")
     parser.add_argument("--trips", default="trips.parquet")
+    parser.add_argument("--skip-fetch", action="store_true")
     args = parser.parse_args()
     client = Client(args.server, args.key)
     conversation = client.call("POST", "/conversations")["id"]
     lines = []
 
     # Fetch: adding the big remote Parquet, then a one-column query on it.
+    if not args.skip_fetch:
+        fetch(client, args, conversation)
+    engine(client, args, conversation)
+
+
+def fetch(client, args, conversation):
+    lines = []
     big = os.path.join(args.data, args.big)
     size = os.path.getsize(big)
     counter(args.files, "/__reset")
@@ -131,9 +140,14 @@ def main():
         "",
     ]
 
+    print("\n".join(lines), flush=True)
+
+
+def engine(client, args, conversation):
+    lines = []
     # Engine: the same filtered aggregate through the SQL runner and in DuckDB, on the same local file.
     trips = os.path.join(args.data, args.trips)
-    client.upload(f"/conversations/{conversation}/datasets/upload", trips)
+    client.upload(f"/conversations/{conversation}/datasets/upload", trips, "trips")
     sql = "SELECT count(*) AS n, sum(fare) AS total FROM {t} WHERE fare > 20"
     ours = sql.format(t="trips")
     client.call("POST", f"/conversations/{conversation}/query", {"sql": ours})  # warm-up

@@ -870,3 +870,56 @@ async fn upload_limits_answer_413_and_keep_nothing() {
     );
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn another_conversations_tables_files_and_urls_stay_out_of_reach() {
+    let files = FileServer::start().await;
+    let url = files.put("/cities.csv", ServedFile::new(CSV.as_bytes().to_vec()));
+    let (app, first) = app().await;
+    let body = json_with_status(
+        add(&app, &first, json!({"url": url, "name": "secret"})).await,
+        201,
+    )
+    .await;
+    let id = body["dataset_id"].as_str().unwrap().to_owned();
+    let second = app.create_conversation().await;
+    let empty = json_with_status(
+        query(&app, &second, json!({"sql": "SELECT * FROM secret"})).await,
+        400,
+    )
+    .await;
+    assert_eq!(empty["code"], "no_datasets");
+    let other = files.put("/other.csv", ServedFile::new(CSV.as_bytes().to_vec()));
+    json_with_status(add(&app, &second, json!({"url": other})).await, 201).await;
+    for sql in [
+        "SELECT * FROM secret",
+        "SELECT * FROM 'cities.csv'",
+        &format!("SELECT * FROM '{url}'"),
+        "SELECT * FROM '/etc/passwd'",
+    ] {
+        let refused = json_with_status(query(&app, &second, json!({"sql": sql})).await, 400).await;
+        assert_eq!(refused["code"], "sql_error", "{sql}");
+        assert!(
+            refused["error"]
+                .as_str()
+                .unwrap()
+                .contains("does not exist"),
+            "{sql}: {refused}"
+        );
+    }
+    let moved = json_with_status(
+        app.get(&format!(
+            "/conversations/{second}/datasets/{id}/column-descriptions"
+        ))
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(
+        moved["code"], "dataset_not_found",
+        "a dataset is reached only through its own conversation"
+    );
+
+    app.stop().await;
+    files.stop().await;
+}

@@ -369,7 +369,7 @@ fn stats_sql(schema: &Schema) -> String {
             select.push(format!("min({column})"));
             select.push(format!("max({column})"));
         } else if is_string(data_type) {
-            select.push(format!("approx_distinct({column})"));
+            select.push(format!("approx_distinct(CAST({column} AS VARCHAR))"));
         }
     }
     format!("SELECT {} FROM t", select.join(", "))
@@ -503,6 +503,23 @@ pub async fn describe_local(
                         let nullable = format == DatasetFormat::Parquet && !field.is_nullable();
                         column_object(field, !nullable, &sample, &stats)
                     })
+                    .collect();
+                return Ok(Described { row_count, columns });
+            }
+            Err(_) if format == DatasetFormat::Parquet => {
+                // Statistics are best effort for Parquet: the footer gave the schema, a count always works.
+                let counted = collect(&context, "SELECT count(*) FROM t")
+                    .await
+                    .map_err(fail)?;
+                let row_count = counted
+                    .first()
+                    .filter(|b| b.num_rows() > 0)
+                    .and_then(|b| cells::cell(b.column(0), 0).as_i64())
+                    .unwrap_or(0);
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .map(|field| column_object(field, field.is_nullable(), &[], &Map::new()))
                     .collect();
                 return Ok(Described { row_count, columns });
             }
