@@ -419,16 +419,13 @@ pub struct LocalLimits {
     pub timeout: Duration,
 }
 
-/// Describes a local file (cache entry or upload), widening text columns whose values do not fit.
-///
-/// # Errors
-/// `SchemaExtraction` with the translated reason.
-pub async fn describe_local(
+/// Names and inferred types of a CSV/TSV file (empty for other formats, which carry their own schema).
+async fn text_columns(
     files: &DatasetFiles,
     path: &Path,
     format: DatasetFormat,
     limits: LocalLimits,
-) -> Result<Described, LoadError> {
+) -> Result<Vec<QueryColumn>, LoadError> {
     let fail = |e: datafusion::error::DataFusionError| schema_failure(&raw_message(&e));
     let mut columns: Vec<QueryColumn> = Vec::new();
     if matches!(format, DatasetFormat::Csv | DatasetFormat::Tsv) {
@@ -457,6 +454,39 @@ pub async fn describe_local(
             .map(|(name, sql_type)| QueryColumn { name, sql_type })
             .collect();
     }
+    Ok(columns)
+}
+
+/// A Parquet file whose statistics pass failed: the row count only.
+async fn count_only(context: &SessionContext, schema: &Schema) -> Result<Described, LoadError> {
+    let counted = collect(context, "SELECT count(*) FROM t")
+        .await
+        .map_err(|e| schema_failure(&raw_message(&e)))?;
+    let row_count = counted
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .and_then(|b| cells::cell(b.column(0), 0).as_i64())
+        .unwrap_or(0);
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| column_object(field, field.is_nullable(), &[], &Map::new()))
+        .collect();
+    Ok(Described { row_count, columns })
+}
+
+/// Describes a local file (cache entry or upload), widening text columns whose values do not fit.
+///
+/// # Errors
+/// `SchemaExtraction` with the translated reason.
+pub async fn describe_local(
+    files: &DatasetFiles,
+    path: &Path,
+    format: DatasetFormat,
+    limits: LocalLimits,
+) -> Result<Described, LoadError> {
+    let fail = |e: datafusion::error::DataFusionError| schema_failure(&raw_message(&e));
+    let mut columns = text_columns(files, path, format, limits).await?;
     let mut widenings = 0;
     loop {
         let context = fresh_context(limits.memory_limit, files).map_err(fail)?;
@@ -506,22 +536,9 @@ pub async fn describe_local(
                     .collect();
                 return Ok(Described { row_count, columns });
             }
+            // Statistics are best effort for Parquet: the footer gave the schema, a count always works.
             Err(_) if format == DatasetFormat::Parquet => {
-                // Statistics are best effort for Parquet: the footer gave the schema, a count always works.
-                let counted = collect(&context, "SELECT count(*) FROM t")
-                    .await
-                    .map_err(fail)?;
-                let row_count = counted
-                    .first()
-                    .filter(|b| b.num_rows() > 0)
-                    .and_then(|b| cells::cell(b.column(0), 0).as_i64())
-                    .unwrap_or(0);
-                let columns = schema
-                    .fields()
-                    .iter()
-                    .map(|field| column_object(field, field.is_nullable(), &[], &Map::new()))
-                    .collect();
-                return Ok(Described { row_count, columns });
+                return count_only(&context, &schema).await;
             }
             Err(error) => {
                 let message = raw_message(&error);
