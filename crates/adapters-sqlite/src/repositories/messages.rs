@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use tabletalk_ports::{ConversationId, Message, MessageRepository, RepositoryError};
+use tabletalk_ports::{ConversationId, Message, MessageRepository, RepositoryError, TokenUsage};
 
 use crate::SqliteDatabase;
 use crate::error::repository_error;
 use crate::rows::MessageRow;
-use crate::schema::{conversations, messages};
+use crate::schema::{conversations, messages, token_usage};
 
 #[async_trait]
 impl MessageRepository for SqliteDatabase {
@@ -20,6 +20,100 @@ impl MessageRepository for SqliteDatabase {
                     .set(conversations::updated_at.eq(&row.created_at))
                     .execute(conn)?;
                 Ok(())
+            })
+            .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn append_user_message(
+        &self,
+        message: &Message,
+        title: &str,
+    ) -> Result<bool, RepositoryError> {
+        let row = MessageRow::from(message);
+        let title = title.to_owned();
+        self.run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                diesel::insert_into(messages::table)
+                    .values(&row)
+                    .execute(conn)?;
+                diesel::update(conversations::table.find(&row.conversation_id))
+                    .set(conversations::updated_at.eq(&row.created_at))
+                    .execute(conn)?;
+                if title.is_empty() {
+                    return Ok(false);
+                }
+                let titled = diesel::update(
+                    conversations::table
+                        .find(&row.conversation_id)
+                        .filter(conversations::title.eq("")),
+                )
+                .set(conversations::title.eq(&title))
+                .execute(conn)?;
+                Ok(titled == 1)
+            })
+            .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn finish_turn(
+        &self,
+        message: Option<&Message>,
+        usage: Option<&TokenUsage>,
+    ) -> Result<bool, RepositoryError> {
+        let row = message.map(MessageRow::from);
+        let usage = usage.cloned();
+        self.run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                let mut stored = false;
+                if let Some(row) = &row {
+                    let exists: i64 = conversations::table
+                        .find(&row.conversation_id)
+                        .count()
+                        .get_result(conn)?;
+                    if exists == 1 {
+                        diesel::insert_into(messages::table)
+                            .values(row)
+                            .execute(conn)?;
+                        diesel::update(conversations::table.find(&row.conversation_id))
+                            .set(conversations::updated_at.eq(&row.created_at))
+                            .execute(conn)?;
+                        stored = true;
+                    }
+                }
+                if let Some(usage) = &usage {
+                    let mut conversation = usage.conversation_id.map(|c| c.to_string());
+                    if let Some(id) = &conversation {
+                        let exists: i64 = conversations::table.find(id).count().get_result(conn)?;
+                        if exists == 0 {
+                            conversation = None;
+                        }
+                    }
+                    let message_id = if stored {
+                        usage.message_id.map(|m| m.to_string())
+                    } else {
+                        None
+                    };
+                    diesel::insert_into(token_usage::table)
+                        .values((
+                            token_usage::id.eq(usage.id.to_string()),
+                            token_usage::user_id.eq(usage.user_id.to_string()),
+                            token_usage::conversation_id.eq(conversation),
+                            token_usage::message_id.eq(message_id),
+                            token_usage::call_kind.eq(usage.call_kind.as_str()),
+                            token_usage::provider.eq(usage.provider.as_str()),
+                            token_usage::model_name.eq(usage.model_name.clone()),
+                            token_usage::input_tokens.eq(usage.input_tokens),
+                            token_usage::output_tokens.eq(usage.output_tokens),
+                            token_usage::estimated.eq(usage.estimated),
+                            token_usage::cost.eq(usage.cost),
+                            token_usage::timestamp.eq(usage.timestamp.to_string()),
+                        ))
+                        .execute(conn)?;
+                }
+                Ok(stored)
             })
             .map_err(repository_error)
         })

@@ -36,6 +36,30 @@ impl TokenUsageRepository for SqliteDatabase {
         .await
     }
 
+    async fn totals_for_conversation(
+        &self,
+        conversation: tabletalk_ports::ConversationId,
+    ) -> Result<(i64, i64, f64, i64), RepositoryError> {
+        self.run(move |conn| {
+            let rows: Vec<(i64, i64, f64)> = token_usage::table
+                .filter(token_usage::conversation_id.eq(conversation.to_string()))
+                .select((
+                    token_usage::input_tokens,
+                    token_usage::output_tokens,
+                    token_usage::cost,
+                ))
+                .load(conn)
+                .map_err(repository_error)?;
+            Ok((
+                rows.iter().map(|r| r.0).sum(),
+                rows.iter().map(|r| r.1).sum(),
+                rows.iter().map(|r| r.2).sum(),
+                i64::try_from(rows.len()).unwrap_or(i64::MAX),
+            ))
+        })
+        .await
+    }
+
     async fn entries_since(
         &self,
         user: UserId,

@@ -392,6 +392,57 @@ impl MessageRepository for InMemoryStore {
         Ok(())
     }
 
+    async fn append_user_message(
+        &self,
+        message: &Message,
+        title: &str,
+    ) -> Result<bool, RepositoryError> {
+        let mut tables = self.open("messages.append_user_message")?;
+        let Some(conversation) = tables.conversation_mut(message.conversation_id) else {
+            return Err(constraint(
+                "messages.conversation_id references conversations",
+            ));
+        };
+        conversation.updated_at = message.created_at;
+        let titled = conversation.title.is_empty() && !title.is_empty();
+        if titled {
+            title.clone_into(&mut conversation.title);
+        }
+        tables.messages.push(message.clone());
+        Ok(titled)
+    }
+
+    async fn finish_turn(
+        &self,
+        message: Option<&Message>,
+        usage: Option<&TokenUsage>,
+    ) -> Result<bool, RepositoryError> {
+        let mut tables = self.open("messages.finish_turn")?;
+        let mut stored = false;
+        if let Some(message) = message
+            && let Some(conversation) = tables.conversation_mut(message.conversation_id)
+        {
+            conversation.updated_at = message.created_at;
+            tables.messages.push(message.clone());
+            stored = true;
+        }
+        if let Some(usage) = usage {
+            let mut usage = usage.clone();
+            if usage
+                .conversation_id
+                .is_some_and(|c| tables.conversation_mut(c).is_none())
+            {
+                usage.conversation_id = None;
+                usage.message_id = None;
+            }
+            if !stored {
+                usage.message_id = None;
+            }
+            tables.token_usage.push(usage);
+        }
+        Ok(stored)
+    }
+
     async fn list_for_conversation(
         &self,
         conversation: ConversationId,
@@ -674,6 +725,24 @@ impl TokenUsageRepository for InMemoryStore {
         }
         tables.token_usage.push(usage.clone());
         Ok(())
+    }
+
+    async fn totals_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<(i64, i64, f64, i64), RepositoryError> {
+        let tables = self.open("token_usage.totals_for_conversation")?;
+        let rows: Vec<&TokenUsage> = tables
+            .token_usage
+            .iter()
+            .filter(|u| u.conversation_id == Some(conversation))
+            .collect();
+        Ok((
+            rows.iter().map(|u| u.input_tokens).sum(),
+            rows.iter().map(|u| u.output_tokens).sum(),
+            rows.iter().map(|u| u.cost).sum(),
+            i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        ))
     }
 
     async fn entries_since(

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{ConversationId, Message, RepositoryError};
+use crate::{ConversationId, Message, RepositoryError, TokenUsage};
 
 /// Stores the messages of conversations.
 #[async_trait]
@@ -11,6 +11,29 @@ pub trait MessageRepository: Send + Sync + 'static {
     /// # Errors
     /// `Constraint` when the conversation does not exist or the id is taken; `Unavailable`.
     async fn append(&self, message: &Message) -> Result<(), RepositoryError>;
+
+    /// Starts a chat turn (behaviour.md §5.1 step 5), in one transaction: appends the user message, moves
+    /// `updated_at`, and sets the title to `title` when it is empty. Returns `true` when the title was set.
+    ///
+    /// # Errors
+    /// `Constraint` when the conversation does not exist; `Unavailable`.
+    async fn append_user_message(
+        &self,
+        message: &Message,
+        title: &str,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Ends a chat turn (§5.9), in one transaction: the assistant message (when given, and only if its conversation
+    /// still exists), the turn's token-usage row (its conversation unlinked when the conversation is gone), and
+    /// the conversation's `updated_at`. Returns whether the message was stored.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn finish_turn(
+        &self,
+        message: Option<&Message>,
+        usage: Option<&TokenUsage>,
+    ) -> Result<bool, RepositoryError>;
 
     /// The conversation's messages ordered by `(created_at, id)`.
     ///

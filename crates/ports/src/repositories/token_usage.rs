@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{RepositoryError, Timestamp, TokenUsage, UsageEntry, UserId};
+use crate::{ConversationId, RepositoryError, Timestamp, TokenUsage, UsageEntry, UserId};
 
 /// Stores token usage; rows outlive the conversations they belong to.
 #[async_trait]
@@ -20,4 +20,13 @@ pub trait TokenUsageRepository: Send + Sync + 'static {
         user: UserId,
         since: Timestamp,
     ) -> Result<Vec<UsageEntry>, RepositoryError>;
+
+    /// `(input, output, cost, rows)` summed over a conversation's rows.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn totals_for_conversation(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<(i64, i64, f64, i64), RepositoryError>;
 }

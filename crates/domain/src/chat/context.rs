@@ -1,0 +1,203 @@
+//! The turn's context (behaviour.md §5.3): earlier messages as text, past SQL as compact notes, trimmed to the
+//! message count and the token estimate.
+
+use serde_json::Value;
+use tabletalk_ports::{LlmMessage, Message, MessageRole, MessageStatus};
+
+/// `ceil(characters / 4)`.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// The note of queries run for an answer (at most 5 entries), or `None`.
+fn query_note(message: &Message) -> Option<String> {
+    let executions: Vec<Value> = serde_json::from_str(message.sql_query.as_deref()?).ok()?;
+    if executions.is_empty() {
+        return None;
+    }
+    let mut lines = vec!["[Queries run for this answer]".to_owned()];
+    for (index, execution) in executions.iter().take(5).enumerate() {
+        let query = one_line(execution["query"].as_str().unwrap_or_default(), 1000);
+        let outcome = if let Some(error) = execution["error"].as_str() {
+            let first: String = error
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            format!("error: {first}")
+        } else {
+            let columns: Vec<&str> = execution["columns"]
+                .as_array()
+                .map(|c| c.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!(
+                "{} rows; columns: {}",
+                execution["total_rows"],
+                columns.join(", ")
+            )
+        };
+        lines.push(format!("{}. {query} → {outcome}", index + 1));
+    }
+    Some(lines.join("\n"))
+}
+
+/// One context entry: the text sent and whether it carries a query note.
+struct Entry {
+    message: LlmMessage,
+    chars: u64,
+    noted: bool,
+}
+
+/// Builds the context from the stored messages (the new user message last).
+pub fn build(messages: &[Message], keep: usize, budget: u64, fixed_tokens: u64) -> Vec<LlmMessage> {
+    let usable: Vec<&Message> = messages
+        .iter()
+        .filter(|m| {
+            !(m.role == MessageRole::Assistant
+                && m.status == MessageStatus::Error
+                && m.content.is_empty())
+        })
+        .collect();
+    let start = usable.len().saturating_sub(keep);
+    let mut entries: Vec<Entry> = usable[start..]
+        .iter()
+        .map(|m| match m.role {
+            MessageRole::User => Entry {
+                chars: estimate_tokens(&m.content),
+                message: LlmMessage::User {
+                    text: m.content.clone(),
+                },
+                noted: false,
+            },
+            MessageRole::Assistant => {
+                let mut text = m.content.clone();
+                let note = query_note(m);
+                if let Some(note) = &note {
+                    text.push_str("\n\n");
+                    text.push_str(note);
+                }
+                if m.status == MessageStatus::Stopped {
+                    text.push_str("\n\n[This answer was stopped before it finished.]");
+                }
+                Entry {
+                    chars: estimate_tokens(&text),
+                    message: LlmMessage::Assistant {
+                        text,
+                        tool_calls: Vec::new(),
+                        provider_state: None,
+                    },
+                    noted: note.is_some(),
+                }
+            }
+        })
+        .collect();
+    // Over the budget: drop the oldest message without a note, then the oldest with one; never the new message.
+    let total = |entries: &[Entry]| fixed_tokens + entries.iter().map(|e| e.chars).sum::<u64>();
+    while total(&entries) > budget && entries.len() > 1 {
+        let last = entries.len() - 1;
+        let victim = entries[..last].iter().position(|e| !e.noted).unwrap_or(0);
+        entries.remove(victim);
+    }
+    entries.into_iter().map(|e| e.message).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use tabletalk_ports::{ConversationId, Timestamp};
+
+    use super::*;
+
+    fn message(
+        role: MessageRole,
+        content: &str,
+        sql: Option<&str>,
+        status: MessageStatus,
+    ) -> Message {
+        let mut m = Message::user(
+            ConversationId::new(),
+            content,
+            Timestamp::from_unix_millis(0).unwrap(),
+        );
+        m.role = role;
+        m.sql_query = sql.map(str::to_owned);
+        m.status = status;
+        m
+    }
+
+    #[test]
+    fn notes_stand_in_for_queries_and_failed_empty_answers_are_skipped() {
+        let sql = r#"[{"query":"SELECT a,\n b FROM t","columns":["a","b"],"total_rows":3,"error":null},{"query":"SELECT x","error":"Column x does not exist.\n\nTechnical details: …"}]"#;
+        let messages = vec![
+            message(MessageRole::User, "hi", None, MessageStatus::Complete),
+            message(MessageRole::Assistant, "", None, MessageStatus::Error),
+            message(
+                MessageRole::Assistant,
+                "Three rows.",
+                Some(sql),
+                MessageStatus::Stopped,
+            ),
+            message(MessageRole::User, "and now?", None, MessageStatus::Complete),
+        ];
+        let context = build(&messages, 50, 1_000_000, 0);
+        assert_eq!(context.len(), 3);
+        let LlmMessage::Assistant { text, .. } = &context[1] else {
+            panic!("assistant expected")
+        };
+        assert_eq!(
+            text,
+            "Three rows.\n\n[Queries run for this answer]\n1. SELECT a, b FROM t → 3 rows; columns: a, b\n2. SELECT x → \
+             error: Column x does not exist.\n\n[This answer was stopped before it finished.]"
+        );
+    }
+
+    #[test]
+    fn the_budget_drops_old_unnoted_messages_first_and_never_the_new_one() {
+        let sql = r#"[{"query":"SELECT 1","columns":["x"],"total_rows":1,"error":null}]"#;
+        let messages = vec![
+            message(
+                MessageRole::User,
+                &"a".repeat(400),
+                None,
+                MessageStatus::Complete,
+            ),
+            message(
+                MessageRole::Assistant,
+                "noted",
+                Some(sql),
+                MessageStatus::Complete,
+            ),
+            message(
+                MessageRole::User,
+                &"b".repeat(400),
+                None,
+                MessageStatus::Complete,
+            ),
+            message(
+                MessageRole::User,
+                &"c".repeat(4000),
+                None,
+                MessageStatus::Complete,
+            ),
+        ];
+        let context = build(&messages, 50, 1040, 0);
+        assert_eq!(context.len(), 2, "{context:?}");
+        assert!(matches!(&context[0], LlmMessage::Assistant { .. }));
+        assert!(matches!(&context[1], LlmMessage::User { text } if text.starts_with('c')));
+        assert_eq!(
+            build(&messages, 2, 1_000_000, 0).len(),
+            2,
+            "the message count is kept"
+        );
+    }
+}

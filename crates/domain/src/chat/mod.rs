@@ -1,0 +1,14 @@
+//! Chat turns (behaviour.md §5): accepting a message, the tool loop with its caps, stop and cancellation, the
+//! one-transaction persistence, and the events of websocket.md §5 published on the domain's bus.
+
+mod cancel;
+mod context;
+mod prompt;
+mod service;
+mod tools;
+mod turn;
+mod turns;
+
+pub use cancel::{Cancel, CancelReason};
+pub use prompt::{PromptLimits, system_prompt, tables_section, tool_declarations};
+pub use service::{Accepted, ChatError, ChatParts, ChatService, ChatSettings, title_from};

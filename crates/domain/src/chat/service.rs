@@ -1,0 +1,310 @@
+//! The chat use case (behaviour.md §5.1, §5.8, C12/C15/C16): accepting a message, stopping a turn, reporting a
+//! conversation's token usage. The turn itself runs in `turn`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tabletalk_ports::{
+    Clock, ConversationId, DatasetRepository, LlmClient, LlmProvider, Message, MessageId,
+    MessageRepository, RepositoryError, TokenUsageRepository, UserId,
+};
+
+use super::cancel::CancelReason;
+use super::prompt::PromptLimits;
+use super::turns::{ActiveTurns, RegisterError};
+use crate::datasets::{DatasetService, SqlRunner};
+use crate::events::{DomainEvent, EventBus};
+use crate::llm_retry::RetryPolicy;
+use crate::{ConversationError, ConversationService, UsageError, UsageService, UsageStatus};
+
+/// `llm.*` and the row limits a turn uses.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    pub model: String,
+    pub thinking: bool,
+    pub max_tool_calls: u32,
+    pub max_sql_errors: u32,
+    pub context_messages: usize,
+    pub context_token_budget: u64,
+    pub retry: RetryPolicy,
+    pub price_input_per_mtok: f64,
+    pub price_output_per_mtok: f64,
+    pub llm_rows: usize,
+    pub ws_rows: usize,
+    pub prompt: PromptLimits,
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    Conversation(#[from] ConversationError),
+    #[error(
+        "No LLM is configured on this server, so chat is unavailable. Datasets and the SQL runner still work."
+    )]
+    NotConfigured,
+    #[error("A reply is already being generated in this conversation. Wait for it or stop it.")]
+    TurnInProgress,
+    #[error("Server busy, try again shortly")]
+    Busy,
+    /// The 24 h budget is used up.
+    #[error("Daily token limit reached.")]
+    BudgetExceeded(UsageStatus),
+    #[error(transparent)]
+    Storage(#[from] RepositoryError),
+}
+
+impl From<UsageError> for ChatError {
+    fn from(error: UsageError) -> Self {
+        match error {
+            UsageError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
+/// A message accepted for a turn.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub message_id: MessageId,
+    pub user_message_id: MessageId,
+}
+
+/// The chat use case.
+pub struct ChatService {
+    pub(super) conversations: Arc<ConversationService>,
+    pub(super) messages: Arc<dyn MessageRepository>,
+    pub(super) datasets: Arc<dyn DatasetRepository>,
+    pub(super) dataset_service: Arc<DatasetService>,
+    pub(super) sql: Arc<SqlRunner>,
+    pub(super) usage: Arc<UsageService>,
+    pub(super) token_usage: Arc<dyn TokenUsageRepository>,
+    pub(super) llm: Option<Arc<dyn LlmClient>>,
+    pub(super) events: Arc<dyn EventBus>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) turns: ActiveTurns,
+    pub(super) settings: ChatSettings,
+}
+
+impl std::fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The collaborators of the chat service.
+#[expect(
+    missing_debug_implementations,
+    reason = "trait objects of ports are not Debug"
+)]
+pub struct ChatParts {
+    pub conversations: Arc<ConversationService>,
+    pub messages: Arc<dyn MessageRepository>,
+    pub datasets: Arc<dyn DatasetRepository>,
+    pub dataset_service: Arc<DatasetService>,
+    pub sql: Arc<SqlRunner>,
+    pub usage: Arc<UsageService>,
+    pub token_usage: Arc<dyn TokenUsageRepository>,
+    pub llm: Option<Arc<dyn LlmClient>>,
+    pub events: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The title rule (§5.2): whitespace collapsed, first 50 characters, `…` when cut.
+pub fn title_from(message: &str) -> String {
+    let flat = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 50 {
+        format!("{}…", flat.chars().take(50).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// The `usage_update` / `rate_limit_warning` payload keys of a status.
+pub(super) fn usage_payload(status: &UsageStatus) -> Value {
+    json!({
+        "tokens_used": status.tokens_used,
+        "token_limit": status.token_limit,
+        "remaining": status.remaining,
+        "usage_percent": status.usage_percent,
+    })
+}
+
+pub(super) fn warning_payload(status: &UsageStatus) -> Value {
+    json!({
+        "usage_percent": status.usage_percent,
+        "remaining_tokens": status.remaining,
+        "daily_limit_reached": !status.allowed(),
+        "tokens_used": status.tokens_used,
+        "token_limit": status.token_limit,
+    })
+}
+
+impl ChatService {
+    pub fn new(parts: ChatParts, max_concurrent_turns: usize, settings: ChatSettings) -> Self {
+        Self {
+            conversations: parts.conversations,
+            messages: parts.messages,
+            datasets: parts.datasets,
+            dataset_service: parts.dataset_service,
+            sql: parts.sql,
+            usage: parts.usage,
+            token_usage: parts.token_usage,
+            llm: parts.llm,
+            events: parts.events,
+            clock: parts.clock,
+            turns: ActiveTurns::new(max_concurrent_turns),
+            settings,
+        }
+    }
+
+    pub(super) fn publish(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        kind: &'static str,
+        payload: Value,
+    ) {
+        let Value::Object(payload) = payload else {
+            return;
+        };
+        self.events.publish(DomainEvent {
+            user_id: user,
+            conversation_id: conversation,
+            kind,
+            payload,
+        });
+    }
+
+    /// The provider the turns use.
+    pub(super) fn provider(&self) -> LlmProvider {
+        self.llm
+            .as_ref()
+            .map_or(LlmProvider::Gemini, |l| l.provider())
+    }
+
+    /// C12 (§5.1): checks in the spec's order, commits the user message, starts the turn in the background.
+    ///
+    /// # Errors
+    /// The refusals of [`ChatError`]; nothing is stored on any of them.
+    pub async fn send(
+        self: &Arc<Self>,
+        user: UserId,
+        conversation: ConversationId,
+        content: &str,
+    ) -> Result<Accepted, ChatError> {
+        self.conversations.owned(user, conversation).await?;
+        if self.llm.is_none() {
+            return Err(ChatError::NotConfigured);
+        }
+        let cancel = self.turns.register(conversation).map_err(|e| match e {
+            RegisterError::InProgress => ChatError::TurnInProgress,
+            RegisterError::Busy => ChatError::Busy,
+        })?;
+        let accepted = self.start(user, conversation, content).await;
+        match accepted {
+            Ok((accepted, status)) => {
+                let service = self.clone();
+                tokio::spawn(async move {
+                    let _registration = service.turns.guard(conversation);
+                    super::turn::run(
+                        service.clone(),
+                        user,
+                        conversation,
+                        accepted.message_id,
+                        cancel,
+                        status,
+                    )
+                    .await;
+                });
+                Ok(accepted)
+            }
+            Err(error) => {
+                self.turns.release(conversation);
+                Err(error)
+            }
+        }
+    }
+
+    /// Steps 4–6 before the background turn.
+    async fn start(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        content: &str,
+    ) -> Result<(Accepted, UsageStatus), ChatError> {
+        let status = self.usage.status(user).await?;
+        if !status.allowed() {
+            self.publish(
+                user,
+                conversation,
+                "rate_limit_warning",
+                warning_payload(&status),
+            );
+            self.publish(
+                user,
+                conversation,
+                "rate_limit_exceeded",
+                json!({"resets_in_seconds": status.resets_in_seconds}),
+            );
+            return Err(ChatError::BudgetExceeded(status));
+        }
+        let message = Message::user(conversation, content, self.clock.now());
+        let title = title_from(content);
+        if self.messages.append_user_message(&message, &title).await? {
+            self.publish(
+                user,
+                conversation,
+                "conversation_title_updated",
+                json!({"title": title}),
+            );
+        }
+        Ok((
+            Accepted {
+                message_id: MessageId::new(),
+                user_message_id: message.id,
+            },
+            status,
+        ))
+    }
+
+    /// C15: asks the running turn to stop; `true` when one was running.
+    ///
+    /// # Errors
+    /// Ownership failures.
+    pub async fn stop(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Result<bool, ChatError> {
+        self.conversations.owned(user, conversation).await?;
+        Ok(self.turns.cancel(conversation, CancelReason::Stopped))
+    }
+
+    /// Cancels the turn of a conversation that is being deleted; it sends no further events.
+    pub fn conversation_deleted(&self, conversation: ConversationId) {
+        self.turns.cancel(conversation, CancelReason::Deleted);
+    }
+
+    /// C16: `(input, output, cost, rows)` of the conversation.
+    ///
+    /// # Errors
+    /// Ownership and storage failures.
+    pub async fn token_usage(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Result<(i64, i64, f64, i64), ChatError> {
+        self.conversations.owned(user, conversation).await?;
+        Ok(self
+            .token_usage
+            .totals_for_conversation(conversation)
+            .await?)
+    }
+
+    /// Turns running now.
+    pub fn active_turns(&self) -> usize {
+        self.turns.count()
+    }
+}

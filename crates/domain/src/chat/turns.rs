@@ -1,0 +1,85 @@
+//! The in-memory set of active turns (behaviour.md §5.1 step 3): one per conversation, a server-wide cap.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use tabletalk_ports::ConversationId;
+
+use super::cancel::{Cancel, CancelReason};
+
+/// Why a turn could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterError {
+    InProgress,
+    Busy,
+}
+
+/// Active turns by conversation.
+#[derive(Debug)]
+pub struct ActiveTurns {
+    turns: Mutex<HashMap<ConversationId, Cancel>>,
+    max: usize,
+}
+
+/// Removes the registration when the turn ends, whatever the outcome.
+#[derive(Debug)]
+pub struct Registration<'a> {
+    turns: &'a ActiveTurns,
+    conversation: ConversationId,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.turns.release(self.conversation);
+    }
+}
+
+impl ActiveTurns {
+    pub fn new(max: usize) -> Self {
+        Self {
+            turns: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
+
+    /// Atomic test-and-set.
+    pub fn register(&self, conversation: ConversationId) -> Result<Cancel, RegisterError> {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        if turns.contains_key(&conversation) {
+            return Err(RegisterError::InProgress);
+        }
+        if turns.len() >= self.max {
+            return Err(RegisterError::Busy);
+        }
+        let cancel = Cancel::default();
+        turns.insert(conversation, cancel.clone());
+        Ok(cancel)
+    }
+
+    pub fn guard(&self, conversation: ConversationId) -> Registration<'_> {
+        Registration {
+            turns: self,
+            conversation,
+        }
+    }
+
+    pub fn release(&self, conversation: ConversationId) {
+        self.turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&conversation);
+    }
+
+    /// Cancels the conversation's turn; `true` when one was running.
+    pub fn cancel(&self, conversation: ConversationId, reason: CancelReason) -> bool {
+        let turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        turns.get(&conversation).map(|c| c.cancel(reason)).is_some()
+    }
+
+    pub fn count(&self) -> usize {
+        self.turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
