@@ -10,6 +10,7 @@
 
 mod auth;
 mod binary;
+mod chat;
 mod config;
 mod contract;
 mod conversations;

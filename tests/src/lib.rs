@@ -13,5 +13,6 @@ pub mod fake_oidc;
 pub mod file_server;
 pub mod scripted_server;
 mod test_app;
+pub mod ws_client;
 
 pub use test_app::{ACCESS_KEY, TestApp, TestAppBuilder, json_with_status};

@@ -7,6 +7,7 @@ use actix_web::dev::ServerHandle;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
+use tabletalk_ports::Clock as _;
 use tabletalk_ports::contract::Repositories;
 use tabletalk_ports::fakes::InMemoryStore;
 use tabletalk_server::{
@@ -18,11 +19,20 @@ use tempfile::TempDir;
 pub const ACCESS_KEY: &str = "test-access-key-0123456789";
 
 /// Configures a [`TestApp`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TestAppBuilder {
     env: BTreeMap<String, String>,
     in_memory: bool,
     oidc: bool,
+    llm: Option<Arc<dyn tabletalk_ports::LlmClient>>,
+}
+
+impl std::fmt::Debug for TestAppBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAppBuilder")
+            .field("env", &self.env)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestAppBuilder {
@@ -40,6 +50,13 @@ impl TestAppBuilder {
         self.env("TABLETALK__AUTH__OIDC__ISSUER", &provider.issuer)
             .env("GOOGLE_CLIENT_ID", crate::fake_oidc::CLIENT_ID)
             .env("GOOGLE_CLIENT_SECRET", crate::fake_oidc::CLIENT_SECRET)
+    }
+
+    /// Chat through this model (a port-level fake or a real adapter pointed at a wire-level fake).
+    #[must_use]
+    pub fn llm(mut self, llm: Arc<dyn tabletalk_ports::LlmClient>) -> Self {
+        self.llm = Some(llm);
+        self
     }
 
     /// Uses the in-memory fakes instead of SQLite (for handler tests that do not need storage).
@@ -93,9 +110,14 @@ impl TestAppBuilder {
                 .unwrap()
                 .unwrap()
         };
+        let mut adapters = adapters;
+        if let Some(llm) = self.llm {
+            adapters.llm = Some(llm);
+        }
         let key = AccessKey::resolve(&config).unwrap();
         let state = build_state(adapters, &config, &key).unwrap();
         let events = state.events.clone();
+        let connections = state.connections.clone();
         let server = http_server(state, &config, listener).unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);
@@ -107,6 +129,7 @@ impl TestAppBuilder {
             config,
             store,
             events,
+            connections,
         }
     }
 }
@@ -132,6 +155,7 @@ pub struct TestApp {
     store: Option<Arc<InMemoryStore>>,
     /// The domain's event bus (what the WebSocket delivers).
     pub events: Arc<tabletalk_domain::InProcessBus>,
+    connections: Arc<tabletalk_http_api::Connections>,
 }
 
 impl TestApp {
@@ -248,6 +272,51 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A new session token of the local user (as the `session_token` cookie would carry it).
+    pub async fn session_token(&self) -> String {
+        let client = self.new_client();
+        let response = self.dev_login(&client, ACCESS_KEY).await;
+        assert_eq!(response.status(), 200);
+        let cookie = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("session_token="))
+            .unwrap()
+            .to_owned();
+        cookie["session_token=".len()..]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A session token for another user (created directly in storage).
+    pub async fn other_user_token(&self, subject: &str) -> (tabletalk_ports::UserId, String) {
+        let repos = self.repositories();
+        let now = tabletalk_ports::SystemClock.now();
+        let identity = tabletalk_ports::Identity {
+            issuer: "https://issuer.example".into(),
+            subject: subject.into(),
+            email: format!("{subject}@example.com"),
+            name: subject.into(),
+            avatar_url: None,
+        };
+        let user = repos.users.sign_in(&identity, now).await.unwrap();
+        let token = tabletalk_domain::SessionToken::generate().unwrap();
+        let session = tabletalk_ports::Session {
+            id: tabletalk_ports::SessionId::new(),
+            token_hash: token.hash(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + std::time::Duration::from_hours(1),
+            last_extended_at: now,
+        };
+        repos.sessions.create(&session).await.unwrap();
+        (user.id, token.expose().to_owned())
+    }
+
     /// Creates a conversation and returns its id.
     pub async fn create_conversation(&self) -> String {
         let response = self.post_empty("/conversations").await;
@@ -260,6 +329,7 @@ impl TestApp {
 
     /// Stops the server and waits for it.
     pub async fn stop(self) {
+        self.connections.shutdown();
         self.handle.stop(true).await;
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tabletalk_domain::auth::StartSignInError;
+use tabletalk_domain::chat::ChatError;
 use tabletalk_domain::datasets::DatasetError;
 use tabletalk_domain::{AuthError, ConversationError, DevLoginError, LogoutError, UsageError};
 use tabletalk_ports::LoadErrorKind;
@@ -404,6 +405,57 @@ impl From<DatasetError> for ApiError {
                 api
             }
             DatasetError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// `Daily token limit reached. Try again in <H> h <M> min.` (or `<M> min` under an hour).
+fn budget_message(seconds: u64) -> String {
+    let minutes = seconds.div_ceil(60);
+    if minutes >= 60 {
+        format!(
+            "Daily token limit reached. Try again in {} h {} min.",
+            minutes / 60,
+            minutes % 60
+        )
+    } else {
+        format!("Daily token limit reached. Try again in {minutes} min.")
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(error: ChatError) -> Self {
+        let message = error.to_string();
+        match error {
+            ChatError::Conversation(e) => e.into(),
+            ChatError::NotConfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "llm_not_configured",
+                message,
+            ),
+            ChatError::TurnInProgress => {
+                Self::new(StatusCode::CONFLICT, "turn_in_progress", message)
+            }
+            ChatError::Busy => {
+                let mut api = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);
+                api.retry_after = Some(2);
+                api
+            }
+            ChatError::BudgetExceeded(status) => {
+                let mut api = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "token_budget_exceeded",
+                    budget_message(status.resets_in_seconds),
+                )
+                .with_details(json!({
+                    "resets_in_seconds": status.resets_in_seconds,
+                    "tokens_used": status.tokens_used,
+                    "token_limit": status.token_limit,
+                }));
+                api.retry_after = Some(status.resets_in_seconds.max(1));
+                api
+            }
+            ChatError::Storage(e) => e.into(),
         }
     }
 }

@@ -13,8 +13,10 @@ mod middleware;
 mod origin;
 mod routes;
 mod state;
+mod ws;
 
 pub use app::app;
 pub use error::ApiError;
 pub use origin::{OriginPolicy, OriginPolicyError};
 pub use state::{ApiState, HttpSettings, QueryEngineLimits};
+pub use ws::{Connections, WebsocketSettings};

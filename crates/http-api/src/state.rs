@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tabletalk_domain::auth::OidcSignIn;
+use tabletalk_domain::chat::ChatService;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
 use tabletalk_domain::{
     AuthService, ConversationService, HealthService, InProcessBus, UsageService,
@@ -32,6 +33,7 @@ pub struct HttpSettings {
     /// Whether an LLM provider is configured.
     pub llm_configured: bool,
     pub query_engine: QueryEngineLimits,
+    pub websocket: crate::ws::WebsocketSettings,
     /// `datasets.max_upload_bytes` plus 64 KiB of multipart overhead.
     pub max_upload_body: u64,
     /// The session lifetime, i.e. the cookie's `Max-Age`.
@@ -51,6 +53,9 @@ pub struct ApiState {
     pub sql: Arc<SqlRunner>,
     /// Where use cases publish events; the WebSocket subscribes.
     pub events: Arc<InProcessBus>,
+    pub chat: Arc<ChatService>,
+    /// Open WebSocket connections by user.
+    pub connections: Arc<crate::ws::Connections>,
     /// OIDC sign-in; `None` in local mode.
     pub oidc: Option<Arc<OidcSignIn>>,
     pub settings: Arc<HttpSettings>,

@@ -84,8 +84,36 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     if let Some(oidc) = state.oidc.clone() {
         actix_web::rt::spawn(discover_until_ready(oidc));
     }
+    let connections = state.connections.clone();
+    actix_web::rt::spawn(async move {
+        // actix stops accepting and drains requests on these signals; open WebSockets are told to go (1001).
+        shutdown_signal().await;
+        connections.shutdown();
+    });
     actix_web::rt::spawn(clean_up_periodically(state));
     server.await.map_err(StartupError::Server)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 /// Retries OIDC discovery with backoff until it succeeds, so `/ready` turns green without a sign-in attempt.

@@ -9,11 +9,16 @@ use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
 use tabletalk_domain::InProcessBus;
 use tabletalk_domain::auth::{OidcSettings, OidcSignIn, ReferralService, sha256};
+use tabletalk_domain::chat::{ChatParts, ChatService, ChatSettings, PromptLimits};
+use tabletalk_domain::datasets::size_text;
 use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
+use tabletalk_domain::llm_retry::RetryPolicy;
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService,
 };
-use tabletalk_http_api::{ApiState, HttpSettings, OriginPolicy, QueryEngineLimits};
+use tabletalk_http_api::{
+    ApiState, Connections, HttpSettings, OriginPolicy, QueryEngineLimits, WebsocketSettings,
+};
 use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
     Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
@@ -304,6 +309,94 @@ fn dataset_services(
     (datasets, sql)
 }
 
+/// The chat use case over the LLM adapter, the dataset services and the repositories.
+fn chat_service(
+    adapters: &Adapters,
+    config: &Config,
+    conversations: &Arc<ConversationService>,
+    datasets: &Arc<DatasetService>,
+    sql: &Arc<SqlRunner>,
+    usage: &Arc<UsageService>,
+    events: &Arc<InProcessBus>,
+) -> ChatService {
+    let llm = &config.llm;
+    let query = &config.query;
+    let settings = ChatSettings {
+        model: llm.model.clone(),
+        thinking: llm.thinking,
+        max_tool_calls: llm.max_tool_calls,
+        max_sql_errors: llm.max_sql_errors,
+        context_messages: usize::try_from(llm.context_messages).unwrap_or(50),
+        context_token_budget: llm.context_token_budget,
+        retry: RetryPolicy {
+            max_retries: llm.max_retries,
+            base_delay: llm.retry_base_delay,
+        },
+        price_input_per_mtok: llm.price_input_per_mtok,
+        price_output_per_mtok: llm.price_output_per_mtok,
+        llm_rows: usize::try_from(query.llm_rows).unwrap_or(20),
+        ws_rows: usize::try_from(query.ws_rows).unwrap_or(100),
+        prompt: PromptLimits {
+            auto_limit: query.auto_limit,
+            llm_rows: query.llm_rows,
+            max_returned_rows: query.max_returned_rows,
+            timeout_secs: query.timeout.as_secs(),
+            memory_text: size_text(query.memory_limit),
+            max_datasets: config.datasets.max_per_conversation,
+            max_tool_calls: llm.max_tool_calls,
+            max_sql_errors: llm.max_sql_errors,
+        },
+    };
+    let parts = ChatParts {
+        conversations: conversations.clone(),
+        messages: adapters.messages.clone(),
+        datasets: adapters.datasets.clone(),
+        dataset_service: datasets.clone(),
+        sql: sql.clone(),
+        usage: usage.clone(),
+        token_usage: adapters.token_usage.clone(),
+        llm: adapters.llm.clone(),
+        events: events.clone(),
+        clock: adapters.clock.clone(),
+    };
+    ChatService::new(
+        parts,
+        usize::try_from(llm.max_concurrent_turns).unwrap_or(64),
+        settings,
+    )
+}
+
+/// The HTTP layer's settings from the configuration.
+fn http_settings(config: &Config, llm_configured: bool) -> Result<HttpSettings, StartupError> {
+    let secure_cookies = match config.auth.secure_cookies {
+        SecureCookies::Auto => config.server.public_url.starts_with("https://"),
+        SecureCookies::Always => true,
+        SecureCookies::Never => false,
+    };
+    let settings = HttpSettings {
+        max_json_body: usize::try_from(config.server.max_json_body).unwrap_or(usize::MAX),
+        origins: origin_policy(config)?,
+        secure_cookies,
+        trust_forwarded_headers: config.server.trust_forwarded_headers,
+        llm_configured,
+        query_engine: QueryEngineLimits {
+            max_concurrency: config.query.max_concurrency,
+            queue_capacity: config.query.queue_capacity,
+        },
+        session_ttl: config.auth.session_ttl,
+        max_upload_body: config.datasets.max_upload_bytes.saturating_add(64 * 1024),
+        websocket: WebsocketSettings {
+            heartbeat_interval: config.websocket.heartbeat_interval,
+            missed_pongs: config.websocket.missed_pongs,
+            send_queue: usize::try_from(config.websocket.send_queue).unwrap_or(256),
+            max_connections_per_user: usize::try_from(config.websocket.max_connections_per_user)
+                .unwrap_or(20),
+        },
+        frontend_url: config.server.frontend_url.clone(),
+    };
+    Ok(settings)
+}
+
 /// Builds every service from the adapters and the configuration.
 pub fn build_state(
     adapters: Adapters,
@@ -354,37 +447,32 @@ pub fn build_state(
     let conversations = Arc::new(conversations);
     let events = Arc::new(InProcessBus::new(1024));
     let (datasets, sql) = dataset_services(&adapters, config, &conversations, &events);
-    let usage = UsageService::new(
+    let datasets = Arc::new(datasets);
+    let sql = Arc::new(sql);
+    let usage = Arc::new(UsageService::new(
         adapters.token_usage.clone(),
         adapters.clock.clone(),
         config.budget.token_limit,
         config.budget.warning_threshold_pct,
-    );
-    let secure_cookies = match config.auth.secure_cookies {
-        SecureCookies::Auto => config.server.public_url.starts_with("https://"),
-        SecureCookies::Always => true,
-        SecureCookies::Never => false,
-    };
-    let settings = HttpSettings {
-        max_json_body: usize::try_from(config.server.max_json_body).unwrap_or(usize::MAX),
-        origins: origin_policy(config)?,
-        secure_cookies,
-        trust_forwarded_headers: config.server.trust_forwarded_headers,
-        llm_configured: adapters.llm.is_some(),
-        query_engine: QueryEngineLimits {
-            max_concurrency: config.query.max_concurrency,
-            queue_capacity: config.query.queue_capacity,
-        },
-        session_ttl: config.auth.session_ttl,
-        max_upload_body: config.datasets.max_upload_bytes.saturating_add(64 * 1024),
-        frontend_url: config.server.frontend_url.clone(),
-    };
+    ));
+    let chat = Arc::new(chat_service(
+        &adapters,
+        config,
+        &conversations,
+        &datasets,
+        &sql,
+        &usage,
+        &events,
+    ));
+    let settings = http_settings(config, adapters.llm.is_some())?;
     Ok(ApiState {
         auth,
         conversations,
-        usage: Arc::new(usage),
-        datasets: Arc::new(datasets),
-        sql: Arc::new(sql),
+        usage: usage.clone(),
+        datasets,
+        sql,
+        chat,
+        connections: Arc::new(Connections::default()),
         events,
         health: Arc::new(HealthService::new(
             adapters.database,

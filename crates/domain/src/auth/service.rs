@@ -179,6 +179,17 @@ impl AuthService {
 
     /// Validates a presented token: the session must exist and not be expired (an expired row is deleted).
     /// A session last extended a minute or more ago is extended to `now + session_ttl`.
+    /// Whether the session still exists and has not expired, without extending it (the WebSocket's heartbeat
+    /// re-check); `None` when storage could not answer.
+    pub async fn session_alive(&self, token: &SessionToken) -> Option<bool> {
+        let now = self.clock.now();
+        match self.sessions.find_by_token_hash(&token.hash()).await {
+            Ok(Some(session)) => Some(session.expires_at > now),
+            Ok(None) => Some(false),
+            Err(_) => None,
+        }
+    }
+
     pub async fn authenticate(&self, token: &SessionToken) -> Result<Authenticated, AuthError> {
         let now = self.clock.now();
         let Some(session) = self.sessions.find_by_token_hash(&token.hash()).await? else {

@@ -87,13 +87,13 @@ const LAST_LINE: &str = "When the user's message contains an http(s) URL of a da
 optionally .gz) that is not loaded yet, call load_dataset with it before answering.";
 
 /// Limits the rules section states.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PromptLimits {
     pub auto_limit: u64,
     pub llm_rows: u64,
     pub max_returned_rows: u64,
     pub timeout_secs: u64,
-    pub memory_text: &'static str,
+    pub memory_text: String,
     pub max_datasets: u32,
     pub max_tool_calls: u32,
     pub max_sql_errors: u32,

@@ -591,7 +591,7 @@ async fn rounds(state: &mut State) -> Outcome {
         let round = read_round(state, stream).await;
         if let Some(counts) = round.usage {
             state.input_tokens += counts.input;
-            state.output_tokens += counts.output + counts.thoughts;
+            state.output_tokens += counts.output;
         } else {
             state.input_tokens += estimate_tokens(&request_chars(&request));
             state.output_tokens += estimate_tokens(&round.received);

@@ -5,6 +5,7 @@ mod auth;
 mod conversations;
 mod datasets;
 mod health;
+mod messages;
 mod oidc;
 mod query;
 mod usage;
@@ -22,6 +23,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     conversations::configure(cfg);
     datasets::configure(cfg);
     query::configure(cfg);
+    messages::configure(cfg);
+    cfg.service(resource("/ws", &[Method::GET]).route(web::get().to(crate::ws::connect)));
 }
 
 /// Any path no route matches.

@@ -114,6 +114,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
     state.conversations.delete(user.user.id, id).await?;
+    state.chat.conversation_deleted(id);
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
 

@@ -1,0 +1,85 @@
+//! Chat endpoints C12 (send), C15 (stop) and C16 (token usage) — api.md §2.4.
+
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::resource;
+use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::{ApiError, ApiState};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/conversations/{conversation_id}/messages", &[Method::POST])
+            .route(web::post().to(send)),
+    );
+    cfg.service(
+        resource("/conversations/{conversation_id}/stop", &[Method::POST])
+            .route(web::post().to(stop)),
+    );
+    cfg.service(
+        resource(
+            "/conversations/{conversation_id}/token-usage",
+            &[Method::GET],
+        )
+        .route(web::get().to(token_usage)),
+    );
+}
+
+#[derive(Deserialize)]
+struct SendRequest {
+    content: String,
+}
+
+async fn send(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let length = body.content.chars().count();
+    if length == 0 || length > 10_000 || body.content.trim().is_empty() {
+        return Err(ApiError::validation(&[(
+            "content",
+            "must be 1 to 10000 characters with at least one that is not whitespace",
+        )]));
+    }
+    let conversation = conversation_id(&path)?;
+    let accepted = state
+        .chat
+        .send(user.user.id, conversation, &body.content)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "message_id": accepted.message_id.to_string(),
+        "status": "processing",
+        "user_message_id": accepted.user_message_id.to_string(),
+    })))
+}
+
+async fn stop(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let conversation = conversation_id(&path)?;
+    let stopped = state.chat.stop(user.user.id, conversation).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "stopped": stopped})))
+}
+
+async fn token_usage(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let conversation = conversation_id(&path)?;
+    let (input, output, cost, count) = state.chat.token_usage(user.user.id, conversation).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "total_input_tokens": input,
+        "total_output_tokens": output,
+        "total_tokens": input + output,
+        "total_cost": (cost * 1e6).round() / 1e6,
+        "request_count": count,
+    })))
+}
