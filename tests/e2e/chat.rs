@@ -21,12 +21,18 @@ use tabletalk_tests::{TestApp, json_with_status};
 const WAIT: Duration = Duration::from_secs(10);
 const CSV: &str = "city,population\nParis,2100000\nLyon,513000\nNice,342000\n";
 
-#[expect(clippy::unnecessary_wraps, reason = "a script is a list of stream items")]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "a script is a list of stream items"
+)]
 fn text(t: &str) -> Result<LlmEvent, LlmError> {
     Ok(LlmEvent::TextDelta(t.to_owned()))
 }
 
-#[expect(clippy::unnecessary_wraps, reason = "a script is a list of stream items")]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "a script is a list of stream items"
+)]
 fn call(name: &str, args: &Value) -> Result<LlmEvent, LlmError> {
     Ok(LlmEvent::ToolCall(ToolCall {
         id: None,
