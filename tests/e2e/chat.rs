@@ -681,3 +681,55 @@ async fn a_tool_turn_through_the_gemini_adapter_against_its_wire_format() {
     );
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_oldest_socket_is_replaced_and_oversized_frames_close_the_connection() {
+    let llm = Arc::new(ScriptedLlm::default());
+    let (app, _conversation, mut first) = app_with(
+        llm,
+        &[("TABLETALK__WEBSOCKET__MAX_CONNECTIONS_PER_USER", "1")],
+    )
+    .await;
+    let mut second = connect(&app.base, &app.session_token().await)
+        .await
+        .unwrap();
+    assert!(first.next_event(WAIT).await.is_none());
+    assert_eq!(first.closed, Some(4002), "the older connection makes room");
+    second.send_text(&"x".repeat(5 * 1024)).await;
+    assert!(second.next_event(WAIT).await.is_none());
+    assert_eq!(second.closed, Some(1008));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_context_the_provider_finds_too_long_is_trimmed_once_then_the_turn_fails() {
+    let too_long = || {
+        ScriptedCall::Refuse(LlmError::InvalidRequest {
+            status: 400,
+            message: "The input token count (1200000) exceeds the maximum number of tokens allowed"
+                .to_owned(),
+        })
+    };
+    let llm = Arc::new(ScriptedLlm::default());
+    llm.then(too_long()).then(too_long());
+    let (app, conversation, mut socket) = app_with(llm.clone(), &[]).await;
+    json_with_status(send(&app, &conversation, "Hello").await, 200).await;
+    let events = socket.until("chat_error", WAIT).await;
+    let error = events.last().unwrap();
+    assert_eq!(error["code"], "context_too_large");
+    assert_eq!(
+        error["error"],
+        "Conversation context too large. Try starting a new conversation."
+    );
+    assert_eq!(llm.requests().len(), 2, "one retry with a trimmed context");
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "chat_error").count(),
+        1
+    );
+    assert_eq!(
+        messages(&app, &conversation).await.len(),
+        1,
+        "no answer text, no stored assistant message"
+    );
+    app.stop().await;
+}

@@ -288,6 +288,50 @@ impl State {
     }
 }
 
+/// The provider refused the request because the context is too long.
+fn too_long(error: &LlmError) -> bool {
+    let LlmError::InvalidRequest { message, .. } = error else {
+        return false;
+    };
+    let lower = message.to_lowercase();
+    [
+        "too long",
+        "too large",
+        "context length",
+        "maximum context",
+        "exceeds the maximum",
+        "token count",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// `chat_token{token: ""}` while a model call waits to be retried.
+fn keep_alive(state: &State) -> impl Fn(&crate::llm_retry::RetryNotice) + Send + Sync + use<> {
+    let service = state.service.clone();
+    let (user, conversation, id) = (state.user, state.conversation, state.message_id);
+    move |_: &crate::llm_retry::RetryNotice| {
+        service.publish(
+            user,
+            conversation,
+            "chat_token",
+            json!({"message_id": id.to_string(), "token": ""}),
+        );
+    }
+}
+
+/// The estimated size of what every call carries besides the messages.
+fn fixed_tokens(
+    settings: &super::ChatSettings,
+    declarations: &[tabletalk_ports::ToolDeclaration],
+) -> u64 {
+    estimate_tokens(&system_prompt(&[], &settings.prompt))
+        + declarations
+            .iter()
+            .map(|d| estimate_tokens(&d.parameters) + estimate_tokens(&d.description))
+            .sum::<u64>()
+}
+
 /// An unexpected failure inside the turn.
 fn internal() -> Outcome {
     Outcome::Failed {
@@ -540,11 +584,8 @@ async fn rounds(state: &mut State) -> Outcome {
         return internal();
     };
     let declarations = tool_declarations();
-    let fixed = estimate_tokens(&system_prompt(&[], &settings.prompt))
-        + declarations
-            .iter()
-            .map(|d| estimate_tokens(&d.parameters) + estimate_tokens(&d.description))
-            .sum::<u64>();
+    let fixed = fixed_tokens(settings, &declarations);
+    let mut trimmed = false;
     let mut history = context::build(
         &stored,
         settings.context_messages,
@@ -564,24 +605,28 @@ async fn rounds(state: &mut State) -> Outcome {
         };
         let tools_left = state.tool_calls < settings.max_tool_calls;
         let request = build_request(settings, &datasets, &history, &declarations, tools_left);
-        let keep_alive = {
-            let service = service.clone();
-            let (user, conversation, id) = (state.user, state.conversation, state.message_id);
-            move |_: &crate::llm_retry::RetryNotice| {
-                service.publish(
-                    user,
-                    conversation,
-                    "chat_token",
-                    json!({"message_id": id.to_string(), "token": ""}),
-                );
-            }
-        };
+        let keep_alive = keep_alive(state);
         let started = tokio::select! {
             started = start_with_retries(llm.as_ref(), &request, &settings.retry, &keep_alive) => started,
             () = state.cancel.cancelled() => return Outcome::Stopped,
         };
         let stream = match started {
             Ok(stream) => stream,
+            Err(CallError::Failed(error)) if too_long(&error) => {
+                // §5.3 step 7: drop the 10 oldest messages and retry once; a second refusal ends the turn.
+                if trimmed {
+                    return Outcome::Failed {
+                        code: "context_too_large",
+                        error: "Conversation context too large. Try starting a new conversation."
+                            .to_owned(),
+                        details: None,
+                    };
+                }
+                trimmed = true;
+                let drop = 10.min(history.len() - 1);
+                history.drain(..drop);
+                continue;
+            }
             Err(error) => {
                 state.input_tokens += estimate_tokens(&request_chars(&request));
                 state.estimated = true;
