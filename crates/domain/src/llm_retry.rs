@@ -10,6 +10,9 @@ use tabletalk_ports::{LlmClient, LlmError, LlmRequest, LlmStream};
 /// No single wait is longer; a provider asking for more makes the call fail at once.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_mins(1);
 
+/// How often a long wait is announced again.
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
+
 /// `llm.max_retries` and `llm.retry_base_delay`.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -86,12 +89,22 @@ pub async fn start_with_retries(
         retries += 1;
         let delay = retry_delay(policy, retries, error.retry_hint(), jitter());
         tracing::info!(attempt = retries, delay_ms = delay.as_millis(), %error, "retrying the LLM call");
-        on_wait(&RetryNotice {
+        let notice = RetryNotice {
             attempt: retries,
             delay,
             cause: error,
-        });
-        tokio::time::sleep(delay).await;
+        };
+        // The waiting side hears at the start of the wait and every 10 s of it (keep-alives for the client).
+        let mut left = delay;
+        loop {
+            on_wait(&notice);
+            let slice = left.min(KEEP_ALIVE_EVERY);
+            tokio::time::sleep(slice).await;
+            left = left.saturating_sub(slice);
+            if left.is_zero() {
+                break;
+            }
+        }
     }
 }
 
@@ -187,6 +200,22 @@ mod tests {
                 && waited <= waits[0] + waits[1] + Duration::from_millis(2),
             "{waited:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_wait_is_announced_every_ten_seconds() {
+        let llm = ScriptedLlm::default();
+        llm.then(busy(Some(Duration::from_secs(25))))
+            .then(finished());
+        let notices = Mutex::new(Vec::new());
+        let started = tokio::time::Instant::now();
+        let outcome = start_with_retries(&llm, &request(), &POLICY, &|_| {
+            notices.lock().unwrap().push(started.elapsed().as_secs());
+        })
+        .await;
+        assert!(outcome.is_ok());
+        assert_eq!(notices.into_inner().unwrap(), vec![0, 10, 20]);
+        assert_eq!(started.elapsed(), Duration::from_secs(25));
     }
 
     #[tokio::test(start_paused = true)]
