@@ -231,3 +231,85 @@ fn referral_keys_are_created_and_listed_by_the_cli() {
     let refused = binary.run(&["referral", "create", "--count", "0"], &[]);
     assert_eq!(refused.status.code(), Some(2));
 }
+
+#[actix_web::test]
+async fn a_process_killed_mid_turn_leaves_no_half_written_answer() {
+    use std::time::Duration;
+
+    use tabletalk_tests::scripted_server::{Chunk, Reply, ScriptedServer, sse_events};
+
+    let gemini = ScriptedServer::start();
+    let slow = || {
+        let first = sse_events(
+            &[
+                json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Partial answer "}]}, "index": 0}]}),
+            ],
+            "\n",
+        );
+        Reply::sse(vec![
+            Chunk::Bytes(first),
+            Chunk::Pause(Duration::from_secs(30)),
+        ])
+    };
+    for _ in 0..3 {
+        gemini.reply(slow());
+    }
+    let binary = Binary::new();
+    let env = [
+        ("TABLETALK__LLM__PROVIDER", "gemini"),
+        ("TABLETALK__LLM__API_KEY", "gm-key"),
+        ("TABLETALK__LLM__BASE_URL", gemini.base.as_str()),
+    ];
+    let server = binary.start(&env).await;
+    let client = sign_in(&server.base, &server.access_key()).await;
+    let mut conversations = Vec::new();
+    for n in 0..3 {
+        let created: Value = client
+            .post(format!("{}/conversations", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let sent = client
+            .post(format!("{}/conversations/{id}/messages", server.base))
+            .json(&json!({"content": format!("question {n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 200);
+        conversations.push(id);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gemini.requests().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the turns did not reach the model"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.kill_hard();
+
+    let restarted = binary.start(&env).await;
+    let client = sign_in(&restarted.base, &restarted.access_key()).await;
+    for id in conversations {
+        let detail: Value = client
+            .get(format!("{}/conversations/{id}", restarted.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let messages = detail["messages"].as_array().unwrap();
+        assert_eq!(
+            messages.len(),
+            1,
+            "only the user message survives: {messages:?}"
+        );
+        assert_eq!(messages[0]["role"], "user");
+    }
+}

@@ -128,6 +128,12 @@ impl RunningBinary {
             .to_owned()
     }
 
+    /// SIGKILL: the process dies wherever it is.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
