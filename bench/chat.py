@@ -83,8 +83,7 @@ async def idle_sockets(token, args):
         sockets.append(await websockets.connect(url, ping_interval=None))
     await asyncio.sleep(2)
     after = rss_kib(args.pid)
-    for s in sockets:
-        await s.close()
+    await asyncio.gather(*(s.close() for s in sockets))
     return before, after
 
 

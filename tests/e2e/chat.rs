@@ -167,7 +167,8 @@ async fn messages(app: &TestApp, conversation: &str) -> Vec<Value> {
 #[actix_web::test]
 async fn a_plain_answer_streams_persists_and_counts_tokens() {
     let llm = Arc::new(ScriptedLlm::default());
-    llm.then(stream(vec![text("Hello "), text("world.")]));
+    llm.then(stream(vec![text("Hello "), text("world.")]))
+        .then(stream(vec![text("Again.")]));
     let (app, conversation, mut socket) = app_with(llm.clone(), &[]).await;
     let accepted = json_with_status(
         send(&app, &conversation, "  Say   hello\nplease ").await,
@@ -221,6 +222,9 @@ async fn a_plain_answer_streams_persists_and_counts_tokens() {
     assert!(sent.system.contains("DataFusion"));
     assert!(sent.system.contains("No datasets yet"));
     assert_eq!(sent.tools.len(), 4);
+    // The turn is released before `chat_complete` goes out: sending right away is accepted.
+    json_with_status(send(&app, &conversation, "once more").await, 200).await;
+    assert_eq!(socket.until("chat_complete", WAIT).await.last().unwrap()["content"], "Again.");
     app.stop().await;
 }
 

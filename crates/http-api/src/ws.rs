@@ -264,7 +264,7 @@ async fn drive(
                     Message::Ping(bytes) if session.pong(&bytes).await.is_err() => return None,
                     Message::Text(text) if text.len() > MAX_CLIENT_FRAME => return Some(reason(CloseCode::Policy, "Policy violation")),
                     Message::Binary(bytes) if bytes.len() > MAX_CLIENT_FRAME => return Some(reason(CloseCode::Policy, "Policy violation")),
-                    Message::Close(_) => return None,
+                    Message::Close(reason) => return reason,
                     _ => {}
                 }
             }

@@ -29,6 +29,11 @@ impl Cancel {
         self.inner.1.notify_waiters();
     }
 
+    /// Whether both handles belong to the same turn.
+    pub fn same_turn(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn reason(&self) -> Option<CancelReason> {
         match self.inner.0.load(Ordering::SeqCst) {
             1 => Some(CancelReason::Stopped),

@@ -207,7 +207,7 @@ impl ChatService {
             Ok((accepted, status)) => {
                 let service = self.clone();
                 tokio::spawn(async move {
-                    let _registration = service.turns.guard(conversation);
+                    let _registration = service.turns.guard(conversation, cancel.clone());
                     super::turn::run(
                         service.clone(),
                         user,

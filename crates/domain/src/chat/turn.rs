@@ -777,6 +777,10 @@ async fn finish(state: State, outcome: Outcome) {
     {
         tracing::error!(%error, conversation = %state.conversation, "could not store the turn");
     }
+    // The turn is over once it is stored: a client that sends again on `chat_complete` must not get a 409.
+    service
+        .turns
+        .release_turn(state.conversation, &state.cancel);
     tracing::info!(
         conversation = %state.conversation, input_tokens = input, output_tokens = output,
         outcome = status.as_str(), "chat turn finished"

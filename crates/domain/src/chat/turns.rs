@@ -26,11 +26,12 @@ pub struct ActiveTurns {
 pub struct Registration<'a> {
     turns: &'a ActiveTurns,
     conversation: ConversationId,
+    cancel: Cancel,
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.turns.release(self.conversation);
+        self.turns.release_turn(self.conversation, &self.cancel);
     }
 }
 
@@ -56,10 +57,22 @@ impl ActiveTurns {
         Ok(cancel)
     }
 
-    pub fn guard(&self, conversation: ConversationId) -> Registration<'_> {
+    pub fn guard(&self, conversation: ConversationId, cancel: Cancel) -> Registration<'_> {
         Registration {
             turns: self,
             conversation,
+            cancel,
+        }
+    }
+
+    /// Releases the conversation's registration if it is still this turn's (a newer turn keeps its own).
+    pub fn release_turn(&self, conversation: ConversationId, cancel: &Cancel) {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        if turns
+            .get(&conversation)
+            .is_some_and(|c| c.same_turn(cancel))
+        {
+            turns.remove(&conversation);
         }
     }
 
