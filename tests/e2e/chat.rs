@@ -224,7 +224,10 @@ async fn a_plain_answer_streams_persists_and_counts_tokens() {
     assert_eq!(sent.tools.len(), 4);
     // The turn is released before `chat_complete` goes out: sending right away is accepted.
     json_with_status(send(&app, &conversation, "once more").await, 200).await;
-    assert_eq!(socket.until("chat_complete", WAIT).await.last().unwrap()["content"], "Again.");
+    assert_eq!(
+        socket.until("chat_complete", WAIT).await.last().unwrap()["content"],
+        "Again."
+    );
     app.stop().await;
 }
 
