@@ -11,7 +11,7 @@ work="${BENCH_DIR:-$PWD/bench-work}"
 mkdir -p "$work/data" "$work/server"
 venv="$work/venv"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q pyarrow duckdb numpy websockets
+"$venv/bin/pip" install -q pyarrow duckdb numpy websockets polars
 py="$venv/bin/python"
 if (( quick )); then rows=20000; big=5e6; runs=1; turns=5; sockets=100; else rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; fi
 [[ -f "$work/data/trips.parquet" ]] || "$py" bench/generate.py --rows "$rows" --out "$work/data/trips.parquet"
@@ -35,5 +35,6 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:8181/health >/dev/null && brea
 echo "## Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
 "$py" bench/datasets.py --server http://127.0.0.1:8181 --files http://127.0.0.1:8765 --key $key \
   --data "$work/data" --runs "$runs"
+(cd bench && "$py" engine.py --server http://127.0.0.1:8181 --key $key --data "$work/data" --runs "$runs")
 (cd bench && "$py" chat.py --server http://127.0.0.1:8181 --key $key --pid "$server_pid" \
   --turns "$turns" --sockets "$sockets" --db "$work/server/tabletalk.db")
