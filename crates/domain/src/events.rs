@@ -18,6 +18,20 @@ pub struct DomainEvent {
 /// Publishes events; never blocks and never fails the use case that publishes.
 pub trait EventBus: Send + Sync + 'static {
     fn publish(&self, event: DomainEvent);
+
+    /// Publishes `kind` with the keys of the JSON object `payload` (anything else carries no keys).
+    fn emit(&self, user: UserId, conversation: ConversationId, kind: &'static str, payload: Value) {
+        let payload = match payload {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        self.publish(DomainEvent {
+            user_id: user,
+            conversation_id: conversation,
+            kind,
+            payload,
+        });
+    }
 }
 
 /// An in-process bus: a bounded broadcast channel. A subscriber that falls behind loses the oldest events (and

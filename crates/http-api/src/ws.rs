@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use crate::cookies::{CookieAction, SESSION_COOKIE};
+use crate::extract::QueryParams;
 use crate::{ApiError, ApiState};
 
 /// `websocket.*`.
@@ -145,10 +146,10 @@ pub(crate) async fn connect(
             return Err(ApiError::origin_not_allowed());
         }
     }
-    let query_token = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty());
+    let query_token = QueryParams::of(&req)
+        .get("token")
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
     let token = query_token
         .or_else(|| {
             req.cookie(SESSION_COOKIE)

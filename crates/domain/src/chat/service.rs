@@ -13,7 +13,7 @@ use super::cancel::CancelReason;
 use super::prompt::PromptLimits;
 use super::turns::{ActiveTurns, RegisterError};
 use crate::datasets::{DatasetService, SqlRunner};
-use crate::events::{DomainEvent, EventBus};
+use crate::events::EventBus;
 use crate::llm_retry::RetryPolicy;
 use crate::{ConversationError, ConversationService, UsageError, UsageService, UsageStatus};
 
@@ -159,24 +159,6 @@ impl ChatService {
         }
     }
 
-    pub(super) fn publish(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        kind: &'static str,
-        payload: Value,
-    ) {
-        let Value::Object(payload) = payload else {
-            return;
-        };
-        self.events.publish(DomainEvent {
-            user_id: user,
-            conversation_id: conversation,
-            kind,
-            payload,
-        });
-    }
-
     /// The provider the turns use.
     pub(super) fn provider(&self) -> LlmProvider {
         self.llm
@@ -236,13 +218,13 @@ impl ChatService {
     ) -> Result<(Accepted, UsageStatus), ChatError> {
         let status = self.usage.status(user).await?;
         if !status.allowed() {
-            self.publish(
+            self.events.emit(
                 user,
                 conversation,
                 "rate_limit_warning",
                 warning_payload(&status),
             );
-            self.publish(
+            self.events.emit(
                 user,
                 conversation,
                 "rate_limit_exceeded",
@@ -253,7 +235,7 @@ impl ChatService {
         let message = Message::user(conversation, content, self.clock.now());
         let title = title_from(content);
         if self.messages.append_user_message(&message, &title).await? {
-            self.publish(
+            self.events.emit(
                 user,
                 conversation,
                 "conversation_title_updated",

@@ -73,7 +73,8 @@ impl State {
             map.insert("message_id".into(), json!(self.message_id.to_string()));
         }
         self.service
-            .publish(self.user, self.conversation, kind, payload);
+            .events
+            .emit(self.user, self.conversation, kind, payload);
     }
 
     /// Appends text or reasoning to the trace, merging consecutive chunks of one kind.
@@ -311,7 +312,7 @@ fn keep_alive(state: &State) -> impl Fn(&crate::llm_retry::RetryNotice) + Send +
     let service = state.service.clone();
     let (user, conversation, id) = (state.user, state.conversation, state.message_id);
     move |_: &crate::llm_retry::RetryNotice| {
-        service.publish(
+        service.events.emit(
             user,
             conversation,
             "chat_token",
@@ -436,7 +437,7 @@ pub(super) async fn run(
         estimated: false,
     };
     if before.warning() {
-        service.publish(
+        service.events.emit(
             user,
             conversation,
             "rate_limit_warning",
@@ -796,14 +797,14 @@ async fn finish(state: State, outcome: Outcome) {
     if usage.is_some()
         && let Ok(after) = service.usage.status(state.user).await
     {
-        service.publish(
+        service.events.emit(
             state.user,
             state.conversation,
             "usage_update",
             usage_payload(&after),
         );
         if after.warning() && !state.deleted() {
-            service.publish(
+            service.events.emit(
                 state.user,
                 state.conversation,
                 "rate_limit_warning",

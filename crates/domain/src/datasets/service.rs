@@ -18,7 +18,7 @@ use super::query_errors::translate;
 use super::tables::{query_tables, schema_columns, table_columns};
 use super::wire::dataset_json;
 use crate::ConversationService;
-use crate::events::{DomainEvent, EventBus};
+use crate::events::EventBus;
 
 /// `datasets.*` and the query limits dataset work uses.
 #[derive(Debug, Clone, Copy)]
@@ -127,6 +127,40 @@ fn apply_content(dataset: &mut Dataset, content: LoadedContent, now: Timestamp) 
     dataset.loaded_at = Some(now);
 }
 
+/// A new ready dataset described by `content`; an empty `name` is assigned by the repository.
+fn loaded_dataset(
+    conversation: ConversationId,
+    name: &str,
+    (source, url, upload_id): (DatasetSource, String, Option<UploadId>),
+    content: LoadedContent,
+    now: Timestamp,
+) -> Dataset {
+    let mut dataset = Dataset {
+        id: DatasetId::new(),
+        conversation_id: conversation,
+        name: name.to_owned(),
+        source,
+        url,
+        upload_id,
+        format: content.format,
+        compression: content.compression,
+        status: DatasetStatus::Ready,
+        error_message: None,
+        row_count: 0,
+        column_count: 0,
+        schema_json: "[]".to_owned(),
+        column_descriptions: "{}".to_owned(),
+        file_size_bytes: None,
+        etag: None,
+        last_modified: None,
+        version: None,
+        created_at: now,
+        loaded_at: None,
+    };
+    apply_content(&mut dataset, content, now);
+    dataset
+}
+
 /// Rounds to `places` decimals.
 pub fn round(value: f64, places: i32) -> f64 {
     let factor = 10_f64.powi(places);
@@ -154,38 +188,17 @@ impl DatasetService {
         }
     }
 
-    fn publish(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        kind: &'static str,
-        payload: Value,
-    ) {
-        let Value::Object(payload) = payload else {
-            return;
-        };
-        self.events.publish(DomainEvent {
-            user_id: user,
-            conversation_id: conversation,
-            kind,
-            payload,
-        });
-    }
-
     /// Progress of a long download, published on the bus (`dataset_progress`).
     fn progress(&self, user: UserId, conversation: ConversationId, url: &str) -> ProgressSink {
         let events = self.events.clone();
         let url = url.to_owned();
         Arc::new(move |bytes, total| {
-            events.publish(DomainEvent {
-                user_id: user,
-                conversation_id: conversation,
-                kind: "dataset_progress",
-                payload: match json!({"url": url, "bytes_loaded": bytes, "total_bytes": total}) {
-                    Value::Object(map) => map,
-                    _ => Map::new(),
-                },
-            });
+            events.emit(
+                user,
+                conversation,
+                "dataset_progress",
+                json!({"url": url, "bytes_loaded": bytes, "total_bytes": total}),
+            );
         })
     }
 
@@ -263,29 +276,13 @@ impl DatasetService {
             )
             .await?;
         let now = self.clock.now();
-        let mut dataset = Dataset {
-            id: DatasetId::new(),
-            conversation_id: conversation,
-            name: name.unwrap_or_default().to_owned(),
-            source: DatasetSource::Url,
-            url: url.as_str().to_owned(),
-            upload_id: None,
-            format: content.format,
-            compression: content.compression,
-            status: DatasetStatus::Ready,
-            error_message: None,
-            row_count: 0,
-            column_count: 0,
-            schema_json: "[]".to_owned(),
-            column_descriptions: "{}".to_owned(),
-            file_size_bytes: None,
-            etag: None,
-            last_modified: None,
-            version: None,
-            created_at: now,
-            loaded_at: None,
-        };
-        apply_content(&mut dataset, content, now);
+        let dataset = loaded_dataset(
+            conversation,
+            name.unwrap_or_default(),
+            (DatasetSource::Url, url.as_str().to_owned(), None),
+            content,
+            now,
+        );
         let added = self
             .datasets
             .add(NewDataset {
@@ -302,7 +299,7 @@ impl DatasetService {
 
     /// Publishes `dataset_loaded` and schedules the automatic profile (`dataset_profiled`).
     fn after_load(&self, user: UserId, dataset: &Dataset) {
-        self.publish(
+        self.events.emit(
             user,
             dataset.conversation_id,
             "dataset_loaded",
@@ -317,16 +314,15 @@ impl DatasetService {
         let settings = self.settings;
         tokio::spawn(async move {
             match profile(engine.as_ref(), &dataset, &settings).await {
-                Ok(profiles) => events.publish(DomainEvent {
-                    user_id: user,
-                    conversation_id: dataset.conversation_id,
-                    kind: "dataset_profiled",
-                    payload: match json!({"dataset_id": dataset.id.to_string(), "profiles": profiles.profiles}) {
-                        Value::Object(map) => map,
-                        _ => Map::new(),
-                    },
-                }),
-                Err(error) => tracing::info!(dataset = %dataset.id, %error, "automatic profile failed"),
+                Ok(profiles) => events.emit(
+                    user,
+                    dataset.conversation_id,
+                    "dataset_profiled",
+                    json!({"dataset_id": dataset.id.to_string(), "profiles": profiles.profiles}),
+                ),
+                Err(error) => {
+                    tracing::info!(dataset = %dataset.id, %error, "automatic profile failed");
+                }
             }
         });
     }
@@ -381,29 +377,17 @@ impl DatasetService {
             self.content.discard_upload(&staged).await;
             return Err(error.into());
         }
-        let mut dataset = Dataset {
-            id: DatasetId::new(),
-            conversation_id: upload.conversation,
-            name: upload.custom_name.clone().unwrap_or_default(),
-            source: DatasetSource::Upload,
-            url: format!("upload://{}", upload.original_name),
-            upload_id: Some(upload_id),
-            format: upload.format,
-            compression: upload.compression,
-            status: DatasetStatus::Ready,
-            error_message: None,
-            row_count: 0,
-            column_count: 0,
-            schema_json: "[]".to_owned(),
-            column_descriptions: "{}".to_owned(),
-            file_size_bytes: None,
-            etag: None,
-            last_modified: None,
-            version: None,
-            created_at: now,
-            loaded_at: None,
-        };
-        apply_content(&mut dataset, content, now);
+        let dataset = loaded_dataset(
+            upload.conversation,
+            upload.custom_name.as_deref().unwrap_or_default(),
+            (
+                DatasetSource::Upload,
+                format!("upload://{}", upload.original_name),
+                Some(upload_id),
+            ),
+            content,
+            now,
+        );
         let record = Upload {
             id: upload_id,
             user_id: upload.user,
@@ -558,18 +542,18 @@ impl DatasetService {
         Ok(kept)
     }
 
-    /// A ready dataset of an owned conversation, and the conversation's ready datasets.
+    /// A ready dataset of an owned conversation.
     async fn ready(
         &self,
         user: UserId,
         conversation: ConversationId,
         id: DatasetId,
-    ) -> Result<(Dataset, Vec<Dataset>), DatasetError> {
+    ) -> Result<Dataset, DatasetError> {
         let dataset = self.owned(user, conversation, id).await?;
         if dataset.status != DatasetStatus::Ready {
             return Err(DatasetError::NotReady);
         }
-        Ok((dataset.clone(), vec![dataset]))
+        Ok(dataset)
     }
 
     /// D6.
@@ -579,7 +563,7 @@ impl DatasetService {
         conversation: ConversationId,
         id: DatasetId,
     ) -> Result<Profiles, DatasetError> {
-        let (dataset, _) = self.ready(user, conversation, id).await?;
+        let dataset = self.ready(user, conversation, id).await?;
         profile(self.engine.as_ref(), &dataset, &self.settings).await
     }
 
@@ -591,20 +575,23 @@ impl DatasetService {
         id: DatasetId,
         column: &str,
     ) -> Result<(Map<String, Value>, u64), DatasetError> {
-        let (dataset, _) = self.ready(user, conversation, id).await?;
+        let dataset = self.ready(user, conversation, id).await?;
         super::profile::profile_column(self.engine.as_ref(), &dataset, &self.settings, column).await
     }
 
-    /// D8.
+    /// D8: the sample and the dataset's row count.
     pub async fn preview(
         &self,
         user: UserId,
         conversation: ConversationId,
         id: DatasetId,
         request: &super::profile::PreviewRequest,
-    ) -> Result<QueryOutput, DatasetError> {
-        let (dataset, _) = self.ready(user, conversation, id).await?;
-        super::profile::preview(self.engine.as_ref(), &dataset, &self.settings, request).await
+    ) -> Result<(QueryOutput, i64), DatasetError> {
+        let dataset = self.ready(user, conversation, id).await?;
+        let output =
+            super::profile::preview(self.engine.as_ref(), &dataset, &self.settings, request)
+                .await?;
+        Ok((output, dataset.row_count))
     }
 }
 

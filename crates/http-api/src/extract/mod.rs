@@ -6,11 +6,13 @@ mod client;
 mod current_user;
 mod json;
 mod origin_checked;
+mod query_params;
 
 pub(crate) use client::client_address;
 pub(crate) use current_user::{CurrentUser, LoggedUser};
 pub(crate) use json::{ApiJson, OptionalJson};
 pub(crate) use origin_checked::{OriginChecked, check_origin};
+pub(crate) use query_params::QueryParams;
 
 use actix_web::{HttpRequest, web};
 use tabletalk_ports::ConversationId;

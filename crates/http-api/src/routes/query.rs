@@ -7,7 +7,7 @@ use serde_json::json;
 use tabletalk_ports::{QueryHistoryFilter, QuerySource};
 
 use super::resource;
-use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::extract::{ApiJson, CurrentUser, QueryParams, conversation_id};
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -84,41 +84,20 @@ async fn history(
     req: HttpRequest,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    let get = |key: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let invalid = |field: &str, message: &str| ApiError::validation(&[(field, message)]);
-    let limit = match get("limit") {
-        None => 50,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| invalid("limit", "must be from 1 to 200"))?,
-    };
-    let offset = match get("offset") {
-        None => 0,
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| invalid("offset", "must be 0 or more"))?,
-    };
-    let starred = match get("starred").as_deref() {
-        None => None,
-        Some("true" | "1") => Some(true),
-        Some("false" | "0") => Some(false),
-        Some(_) => return Err(invalid("starred", "must be true or false")),
-    };
-    let source = match get("source") {
+    let params = QueryParams::of(&req);
+    let limit = params.number(
+        "limit",
+        50_u32,
+        |n| (1..=200).contains(n),
+        "must be from 1 to 200",
+    )?;
+    let offset = params.number("offset", 0_u64, |_| true, "must be 0 or more")?;
+    let starred = params.flag("starred")?;
+    let source = match params.get("source") {
         None => None,
         Some(v) => Some(
-            QuerySource::parse(&v).ok_or_else(|| invalid("source", "must be sql_panel or llm"))?,
+            QuerySource::parse(v)
+                .ok_or_else(|| ApiError::validation(&[("source", "must be sql_panel or llm")]))?,
         ),
     };
     let filter = QueryHistoryFilter {

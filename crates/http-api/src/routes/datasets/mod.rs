@@ -10,7 +10,7 @@ use tabletalk_domain::datasets::{PreviewRequest, dataset_json};
 use tabletalk_ports::{ConversationId, Dataset, DatasetId};
 
 use super::resource;
-use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::extract::{ApiJson, CurrentUser, QueryParams, conversation_id};
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -215,50 +215,35 @@ async fn profile_column(
 
 /// D8's query parameters, validated by hand so every problem is a 422 naming its parameter.
 fn preview_request(req: &HttpRequest) -> Result<PreviewRequest, ApiError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    let get = |key: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let invalid = |field: &str, message: &str| ApiError::validation(&[(field, message)]);
-    let sample_size = match get("sample_size") {
-        None => 10,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| invalid("sample_size", "must be an integer from 1 to 100"))?,
-    };
-    let random_sample = match get("random_sample").as_deref() {
-        None | Some("false" | "0") => false,
-        Some("true" | "1") => true,
-        Some(_) => return Err(invalid("random_sample", "must be true or false")),
-    };
-    let method = get("sample_method").unwrap_or_else(|| "head".to_owned());
+    let params = QueryParams::of(req);
+    let sample_size = params.number(
+        "sample_size",
+        10_u64,
+        |n| (1..=100).contains(n),
+        "must be an integer from 1 to 100",
+    )?;
+    let random_sample = params.flag("random_sample")?.unwrap_or(false);
+    let method = params.get("sample_method").unwrap_or("head").to_owned();
     if !["head", "tail", "random", "stratified", "percentage"].contains(&method.as_str()) {
-        return Err(invalid(
+        return Err(ApiError::validation(&[(
             "sample_method",
             "must be one of head, tail, random, stratified, percentage",
-        ));
+        )]));
     }
-    let sample_percentage = match get("sample_percentage") {
-        None => 1.0,
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|p| (0.01..=100.0).contains(p))
-            .ok_or_else(|| invalid("sample_percentage", "must be a number from 0.01 to 100"))?,
-    };
+    let sample_percentage = params.number(
+        "sample_percentage",
+        1.0_f64,
+        |p| (0.01..=100.0).contains(p),
+        "must be a number from 0.01 to 100",
+    )?;
     Ok(PreviewRequest {
         sample_size,
         random_sample,
         method,
-        sample_column: get("sample_column").filter(|c| !c.is_empty()),
+        sample_column: params
+            .get("sample_column")
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned),
         sample_percentage,
     })
 }
@@ -271,8 +256,7 @@ async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     let request = preview_request(&req)?;
     let (conversation, id) = ids(&path)?;
-    let dataset = state.datasets.owned(user.user.id, conversation, id).await?;
-    let output = state
+    let (output, row_count) = state
         .datasets
         .preview(user.user.id, conversation, id, &request)
         .await?;
@@ -284,7 +268,7 @@ async fn preview(
     Ok(HttpResponse::Ok().json(json!({
         "columns": output.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "rows": output.rows,
-        "total_rows": dataset.row_count,
+        "total_rows": row_count,
         "sample_method": method,
     })))
 }
