@@ -1,0 +1,209 @@
+//! The tool calls of a turn (behaviour.md §5.5): `execute_sql` through the SQL runner, `load_dataset` through the
+//! dataset pipeline, `create_chart` and `suggest_followups` validated, every call counted against the cap.
+
+use super::State;
+use crate::chat::tools::{clean_suggestions, failure, validate_chart};
+use crate::datasets::{DatasetError, schema_columns};
+use serde_json::{Map, Value, json};
+use tabletalk_ports::{QuerySource, ToolCall};
+
+impl State {
+    fn tables(datasets: &[tabletalk_ports::Dataset]) -> Value {
+        let map: Map<String, Value> = datasets
+            .iter()
+            .filter(|d| d.status == tabletalk_ports::DatasetStatus::Ready)
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    json!(
+                        schema_columns(d)
+                            .into_iter()
+                            .map(|c| c.name)
+                            .collect::<Vec<_>>()
+                    ),
+                )
+            })
+            .collect();
+        Value::Object(map)
+    }
+
+    async fn execute_sql(&mut self, args: &Map<String, Value>) -> Value {
+        let max_errors = self.service.settings.max_sql_errors;
+        let instruction = "Do not run more SQL in this answer. Explain to the user what went wrong and what they could try.";
+        if self.sql_errors >= max_errors {
+            return json!({"ok": false, "error": format!("Query not run: {max_errors} queries already failed in this answer."), "instruction": instruction});
+        }
+        let Some(query) = args.get("query").and_then(Value::as_str).map(str::to_owned) else {
+            return failure("The query argument is required.");
+        };
+        if query.chars().count() > 50_000 {
+            return failure("The query is longer than 50,000 characters.");
+        }
+        self.queries += 1;
+        self.emit("query_progress", json!({"query_number": self.queries}));
+        let run = self
+            .service
+            .sql
+            .run(self.user, self.conversation, &query, QuerySource::Llm);
+        let outcome = tokio::select! {
+            outcome = run => Some(outcome),
+            () = self.cancel.cancelled() => None,
+        };
+        let failed = |error: String, raw_error: &str| {
+            json!({
+                "query": query, "columns": null, "rows": null, "total_rows": null, "error": error,
+                "execution_time_ms": null, "limit_applied": false, "_raw": raw_error,
+            })
+        };
+        let result = match outcome {
+            None => {
+                let mut execution = failed("Stopped by user".to_owned(), "");
+                execution.as_object_mut().map(|m| m.remove("_raw"));
+                self.executions.push(execution);
+                return failure("Stopped by user");
+            }
+            Some(Ok(result)) => result,
+            Some(Err(error)) => {
+                let message = match &error {
+                    DatasetError::Query(f) => f.message.clone(),
+                    other => other.to_string(),
+                };
+                let mut execution = failed(message.clone(), "");
+                execution.as_object_mut().map(|m| m.remove("_raw"));
+                self.executions.push(execution);
+                self.sql_errors += 1;
+                let datasets = self
+                    .service
+                    .datasets
+                    .list_for_conversation(self.conversation)
+                    .await
+                    .unwrap_or_default();
+                let mut answer =
+                    json!({"ok": false, "error": message, "tables": Self::tables(&datasets)});
+                if self.sql_errors >= max_errors {
+                    answer["instruction"] = json!(instruction);
+                }
+                return answer;
+            }
+        };
+        let output = result.output;
+        let columns: Vec<String> = output.columns.iter().map(|c| c.name.clone()).collect();
+        self.executions.push(json!({
+            "query": query,
+            "columns": columns,
+            "rows": output.rows,
+            "total_rows": output.total_rows,
+            "error": null,
+            "execution_time_ms": result.execution_ms,
+            "limit_applied": output.limit_applied,
+        }));
+        self.latest_success = Some(self.executions.len() - 1);
+        let shown = self.service.settings.llm_rows;
+        let mut answer = json!({
+            "ok": true,
+            "columns": columns,
+            "column_types": output.columns.iter().map(|c| c.sql_type.clone()).collect::<Vec<_>>(),
+            "total_rows": output.total_rows,
+            "limit_applied": output.limit_applied,
+            "rows": output.rows.iter().take(shown).collect::<Vec<_>>(),
+        });
+        if output.total_rows > shown as u64 {
+            answer["note"] = json!(format!(
+                "First {shown} of {} rows shown; the user sees up to {} rows.",
+                output.total_rows, self.service.settings.prompt.max_returned_rows
+            ));
+        }
+        answer
+    }
+
+    async fn load_dataset(&mut self, args: &Map<String, Value>) -> Value {
+        let Some(url) = args.get("url").and_then(Value::as_str) else {
+            return failure("Error loading dataset: the url argument is required.");
+        };
+        let name = args
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let load = self
+            .service
+            .dataset_service
+            .add_url(self.user, self.conversation, url, name);
+        let outcome = tokio::select! {
+            outcome = load => outcome,
+            () = self.cancel.cancelled() => return failure("Stopped by user"),
+        };
+        match outcome {
+            Ok(dataset) => json!({
+                "ok": true,
+                "table": dataset.name,
+                "row_count": dataset.row_count,
+                "columns": schema_columns(&dataset).into_iter().map(|c| json!({"name": c.name, "type": c.sql_type})).collect::<Vec<_>>(),
+            }),
+            Err(error) => failure(&format!("Error loading dataset: {error}")),
+        }
+    }
+
+    fn create_chart(&self, args: &Map<String, Value>) -> Value {
+        let columns: Option<Vec<String>> = self.latest_success.map(|i| {
+            self.executions[i]["columns"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        match validate_chart(args, columns.as_deref()) {
+            Ok(()) => {
+                self.emit(
+                    "chart_spec",
+                    json!({"execution_index": self.latest_success, "spec": Value::Object(args.clone())}),
+                );
+                let kind = args
+                    .get("chart_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let title = args
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                json!({"ok": true, "message": format!("Chart created: {kind} — {title}")})
+            }
+            Err(message) => failure(&message),
+        }
+    }
+
+    fn suggest_followups(&self, args: &Map<String, Value>) -> Value {
+        let suggestions = clean_suggestions(args);
+        if suggestions.is_empty() {
+            return failure("No usable suggestions");
+        }
+        self.emit("followup_suggestions", json!({"suggestions": suggestions}));
+        json!({"ok": true})
+    }
+
+    /// Runs one tool call (or refuses it beyond the cap).
+    pub(super) async fn call(&mut self, call: &ToolCall) -> Value {
+        let max = self.service.settings.max_tool_calls;
+        self.tool_calls += 1;
+        if self.tool_calls > max {
+            return failure(&format!(
+                "Tool call limit reached ({max} per answer). Answer now with the information you already have."
+            ));
+        }
+        let args: Map<String, Value> = serde_json::from_str(&call.arguments).unwrap_or_default();
+        self.emit(
+            "tool_call_start",
+            json!({"tool": call.name, "args": Value::Object(args.clone())}),
+        );
+        match call.name.as_str() {
+            "execute_sql" => self.execute_sql(&args).await,
+            "load_dataset" => self.load_dataset(&args).await,
+            "create_chart" => self.create_chart(&args),
+            "suggest_followups" => self.suggest_followups(&args),
+            other => failure(&format!("Unknown tool '{other}'")),
+        }
+    }
+}

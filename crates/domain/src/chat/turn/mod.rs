@@ -1,0 +1,357 @@
+//! One chat turn (behaviour.md §5.6–5.9): model rounds with tool calls until an answer, the caps, stop, and the
+//! one-transaction persistence at the end, with the events of websocket.md §5 in order.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tabletalk_ports::{
+    ConversationId, LlmEvent, LlmMessage, LlmRequest, MessageId, ToolCall, ToolMode, ToolResult,
+    UserId,
+};
+
+use super::cancel::{Cancel, CancelReason};
+use super::context::{self, estimate_tokens};
+use super::prompt::{system_prompt, tool_declarations};
+use super::service::{ChatService, warning_payload};
+use crate::UsageStatus;
+use crate::llm_retry::{CallError, start_with_retries};
+
+/// Characters of a tool result kept in the trace.
+const TRACE_RESULT_CHARS: usize = 4000;
+
+mod calls;
+mod failures;
+mod finish;
+
+use failures::{
+    fixed_tokens, internal, keep_alive, llm_failure, provider_error, request_chars, too_long,
+};
+use finish::finish;
+
+/// How the turn ended.
+enum Outcome {
+    Complete,
+    Stopped,
+    Failed {
+        code: &'static str,
+        error: String,
+        details: Option<String>,
+    },
+}
+
+/// Everything the turn accumulates.
+struct State {
+    service: Arc<ChatService>,
+    user: UserId,
+    conversation: ConversationId,
+    message_id: MessageId,
+    cancel: Cancel,
+    content: String,
+    reasoning: String,
+    reasoning_completed: bool,
+    trace: Vec<Value>,
+    executions: Vec<Value>,
+    latest_success: Option<usize>,
+    tool_calls: u32,
+    sql_errors: u32,
+    queries: u32,
+    input_tokens: u64,
+    output_tokens: u64,
+    estimated: bool,
+}
+
+fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+impl State {
+    fn deleted(&self) -> bool {
+        self.cancel.reason() == Some(CancelReason::Deleted)
+    }
+
+    /// Publishes a turn event (with `message_id`), unless the conversation is gone.
+    fn emit(&self, kind: &'static str, mut payload: Value) {
+        if self.deleted() {
+            return;
+        }
+        if let Value::Object(map) = &mut payload {
+            map.insert("message_id".into(), json!(self.message_id.to_string()));
+        }
+        self.service
+            .events
+            .emit(self.user, self.conversation, kind, payload);
+    }
+
+    /// Appends text or reasoning to the trace, merging consecutive chunks of one kind.
+    fn trace_text(&mut self, kind: &str, chunk: &str) {
+        if let Some(last) = self.trace.last_mut()
+            && last["type"] == kind
+            && let Some(Value::String(content)) = last.get_mut("content")
+        {
+            content.push_str(chunk);
+            return;
+        }
+        self.trace.push(json!({"type": kind, "content": chunk}));
+    }
+}
+
+/// Runs the turn to its end; never panics, always releases through the caller's registration guard.
+pub(super) async fn run(
+    service: Arc<ChatService>,
+    user: UserId,
+    conversation: ConversationId,
+    message_id: MessageId,
+    cancel: Cancel,
+    before: UsageStatus,
+) {
+    let mut state = State {
+        service: service.clone(),
+        user,
+        conversation,
+        message_id,
+        cancel,
+        content: String::new(),
+        reasoning: String::new(),
+        reasoning_completed: false,
+        trace: Vec::new(),
+        executions: Vec::new(),
+        latest_success: None,
+        tool_calls: 0,
+        sql_errors: 0,
+        queries: 0,
+        input_tokens: 0,
+        output_tokens: 0,
+        estimated: false,
+    };
+    if before.warning() {
+        service.events.emit(
+            user,
+            conversation,
+            "rate_limit_warning",
+            warning_payload(&before),
+        );
+    }
+    let outcome = rounds(&mut state).await;
+    finish(state, outcome).await;
+}
+
+/// What one model call produced.
+struct Round {
+    text: String,
+    received: String,
+    calls: Vec<ToolCall>,
+    usage: Option<tabletalk_ports::TokenCounts>,
+    provider_state: Option<tabletalk_ports::ProviderState>,
+    failed: Option<Outcome>,
+    stopped: bool,
+}
+
+/// Reads one streamed model answer, publishing its text and reasoning as it arrives.
+async fn read_round(state: &mut State, mut stream: tabletalk_ports::LlmStream) -> Round {
+    let mut round_text = String::new();
+    let mut received = String::new();
+    let mut calls: Vec<ToolCall> = Vec::new();
+    let mut usage = None;
+    let mut provider_state = None;
+    let mut failed = None;
+    let mut stopped = false;
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => item,
+            () = state.cancel.cancelled() => { stopped = true; break; }
+        };
+        let Some(item) = item else { break };
+        match item {
+            Ok(LlmEvent::TextDelta(text)) => {
+                if !state.reasoning.is_empty() && !state.reasoning_completed && !text.is_empty() {
+                    state.reasoning_completed = true;
+                    state.emit("reasoning_complete", json!({}));
+                }
+                received.push_str(&text);
+                round_text.push_str(&text);
+                state.content.push_str(&text);
+                state.trace_text("text", &text);
+                state.emit("chat_token", json!({"token": text}));
+            }
+            Ok(LlmEvent::ThoughtDelta(text)) => {
+                received.push_str(&text);
+                state.reasoning.push_str(&text);
+                state.trace_text("reasoning", &text);
+                state.emit("reasoning_token", json!({"token": text}));
+            }
+            Ok(LlmEvent::ToolCall(call)) => {
+                received.push_str(&call.arguments);
+                calls.push(call);
+            }
+            Ok(LlmEvent::Usage(counts)) => usage = Some(counts),
+            Ok(LlmEvent::Finished {
+                provider_state: s, ..
+            }) => provider_state = s,
+            Err(error) => {
+                failed = Some(provider_error(&error));
+                break;
+            }
+        }
+    }
+    drop(stream);
+    Round {
+        text: round_text,
+        received,
+        calls,
+        usage,
+        provider_state,
+        failed,
+        stopped,
+    }
+}
+
+/// Runs a round's tool calls in order; `None` when the turn was cancelled meanwhile.
+async fn run_calls(state: &mut State, calls: &[ToolCall]) -> Option<Vec<ToolResult>> {
+    let mut results = Vec::new();
+    for call in calls {
+        if state.cancel.reason().is_some() {
+            return None;
+        }
+        let result = state.call(call).await;
+        let text = result.to_string();
+        state.trace.push(json!({
+            "type": "tool_call",
+            "tool": call.name,
+            "args": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null),
+            "result": cut(&text, TRACE_RESULT_CHARS),
+        }));
+        results.push(ToolResult {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            is_error: result["ok"] != json!(true),
+            content: text,
+        });
+    }
+    Some(results)
+}
+
+/// One model call's request: the prompt built fresh (datasets loaded mid-turn appear), tools while calls remain.
+fn build_request(
+    settings: &super::ChatSettings,
+    datasets: &[tabletalk_ports::Dataset],
+    history: &[LlmMessage],
+    declarations: &[tabletalk_ports::ToolDeclaration],
+    tools_left: bool,
+) -> LlmRequest {
+    LlmRequest {
+        model: settings.model.clone(),
+        system: system_prompt(datasets, &settings.prompt),
+        messages: history.to_vec(),
+        tools: if tools_left {
+            declarations.to_vec()
+        } else {
+            Vec::new()
+        },
+        tool_mode: if tools_left {
+            ToolMode::Auto
+        } else {
+            ToolMode::None
+        },
+        thinking: settings.thinking,
+        temperature: None,
+        max_output_tokens: None,
+    }
+}
+
+async fn rounds(state: &mut State) -> Outcome {
+    let service = state.service.clone();
+    let settings = &service.settings;
+    let Some(llm) = service.llm.clone() else {
+        return internal();
+    };
+    let Ok(stored) = service
+        .messages
+        .list_for_conversation(state.conversation)
+        .await
+    else {
+        return internal();
+    };
+    let declarations = tool_declarations();
+    let fixed = fixed_tokens(settings, &declarations);
+    let mut trimmed = false;
+    let mut history = context::build(
+        &stored,
+        settings.context_messages,
+        settings.context_token_budget,
+        fixed,
+    );
+    loop {
+        if state.cancel.reason().is_some() {
+            return Outcome::Stopped;
+        }
+        let Ok(datasets) = service
+            .datasets
+            .list_for_conversation(state.conversation)
+            .await
+        else {
+            return internal();
+        };
+        let tools_left = state.tool_calls < settings.max_tool_calls;
+        let request = build_request(settings, &datasets, &history, &declarations, tools_left);
+        let keep_alive = keep_alive(state);
+        let started = tokio::select! {
+            started = start_with_retries(llm.as_ref(), &request, &settings.retry, &keep_alive) => started,
+            () = state.cancel.cancelled() => return Outcome::Stopped,
+        };
+        let stream = match started {
+            Ok(stream) => stream,
+            Err(CallError::Failed(error)) if too_long(&error) => {
+                // §5.3 step 7: drop the 10 oldest messages and retry once; a second refusal ends the turn.
+                if trimmed {
+                    return Outcome::Failed {
+                        code: "context_too_large",
+                        error: "Conversation context too large. Try starting a new conversation."
+                            .to_owned(),
+                        details: None,
+                    };
+                }
+                trimmed = true;
+                let drop = 10.min(history.len() - 1);
+                history.drain(..drop);
+                continue;
+            }
+            Err(error) => {
+                state.input_tokens += estimate_tokens(&request_chars(&request));
+                state.estimated = true;
+                return llm_failure(&error);
+            }
+        };
+        let round = read_round(state, stream).await;
+        if let Some(counts) = round.usage {
+            state.input_tokens += counts.input;
+            state.output_tokens += counts.output;
+        } else {
+            state.input_tokens += estimate_tokens(&request_chars(&request));
+            state.output_tokens += estimate_tokens(&round.received);
+            state.estimated = true;
+        }
+        if let Some(outcome) = round.failed {
+            return outcome;
+        }
+        if round.stopped || state.cancel.reason().is_some() {
+            return Outcome::Stopped;
+        }
+        let calls = round.calls;
+        if calls.is_empty() {
+            return Outcome::Complete;
+        }
+        let Some(results) = run_calls(state, &calls).await else {
+            return Outcome::Stopped;
+        };
+        if state.cancel.reason().is_some() {
+            return Outcome::Stopped;
+        }
+        history.push(LlmMessage::Assistant {
+            text: round.text,
+            tool_calls: calls,
+            provider_state: round.provider_state,
+        });
+        history.push(LlmMessage::ToolResults { results });
+    }
+}
