@@ -72,7 +72,6 @@ enum Failure {
 struct Job {
     settings: EngineSettings,
     files: Arc<DatasetFiles>,
-    tables: Vec<QueryTable>,
     sql: String,
     limits: RowLimits,
 }
@@ -243,7 +242,6 @@ impl DataFusionEngine {
         let job = Job {
             settings: self.settings,
             files: self.files.clone(),
-            tables: tables.to_vec(),
             sql: sql.to_owned(),
             limits,
         };
@@ -271,7 +269,6 @@ impl Job {
         tables::register(&context, &self.files, &prepared)
             .await
             .map_err(fail)?;
-        drop(self.tables);
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

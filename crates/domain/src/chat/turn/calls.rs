@@ -3,26 +3,16 @@
 
 use super::State;
 use crate::chat::tools::{clean_suggestions, failure, validate_chart};
-use crate::datasets::{DatasetError, schema_columns};
+use crate::datasets::{DatasetError, schema_columns, table_columns};
 use serde_json::{Map, Value, json};
 use tabletalk_ports::{QuerySource, ToolCall};
 
 impl State {
+    /// The conversation's tables and their columns, as a failed query's result lists them.
     fn tables(datasets: &[tabletalk_ports::Dataset]) -> Value {
-        let map: Map<String, Value> = datasets
-            .iter()
-            .filter(|d| d.status == tabletalk_ports::DatasetStatus::Ready)
-            .map(|d| {
-                (
-                    d.name.clone(),
-                    json!(
-                        schema_columns(d)
-                            .into_iter()
-                            .map(|c| c.name)
-                            .collect::<Vec<_>>()
-                    ),
-                )
-            })
+        let map: Map<String, Value> = table_columns(datasets)
+            .into_iter()
+            .map(|t| (t.name, json!(t.columns)))
             .collect();
         Value::Object(map)
     }
