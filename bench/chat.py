@@ -7,32 +7,23 @@ memory of many idle WebSocket connections.
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import tempfile
 import time
-import urllib.request
 
 import websockets
 
-from datasets import Client
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from common import Client, cell, proc_kib
 
 
 async def turns(client, token, args):
-    conversation = client.call("POST", "/conversations")["id"]
+    conversation = client.conversation()
     # A tiny table for the tool call's query.
-    import os
-    import tempfile
     path = os.path.join(tempfile.mkdtemp(), "t.csv")
     with open(path, "w") as f:
         f.write("a\n1\n2\n3\n")
-    client.upload(f"/conversations/{conversation}/datasets/upload", path, "t")
+    client.upload(conversation, path, "t")
     url = args.server.replace("http", "ws", 1) + f"/ws?token={token}"
     times = []
     async with websockets.connect(url, max_size=None) as socket:
@@ -73,17 +64,17 @@ def extra_sessions(db, count):
     return tokens
 
 
-async def idle_sockets(token, args):
-    tokens = extra_sessions(args.db, (args.sockets + 999) // 1000)
+async def idle_sockets(tokens, args):
+    """Per-connection memory of one round: RSS with every socket open minus RSS right before opening them."""
     base = args.server.replace("http", "ws", 1)
-    before = rss_kib(args.pid)
+    before = proc_kib(args.pid, "VmRSS")
     sockets = []
     for i in range(args.sockets):
-        url = f"{base}/ws?token={tokens[i // 1000]}"
-        sockets.append(await websockets.connect(url, ping_interval=None))
+        sockets.append(await websockets.connect(f"{base}/ws?token={tokens[i // 1000]}", ping_interval=None))
     await asyncio.sleep(2)
-    after = rss_kib(args.pid)
+    after = proc_kib(args.pid, "VmRSS")
     await asyncio.gather(*(s.close() for s in sockets))
+    await asyncio.sleep(2)
     return before, after
 
 
@@ -94,20 +85,27 @@ def main():
     parser.add_argument("--pid", type=int, required=True)
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=10000)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--db", required=True, help="the server's SQLite file")
     args = parser.parse_args()
     client = Client(args.server, args.key)
-    token = next(c.value for c in client.jar if c.name == "session_token")
-    times = asyncio.run(turns(client, token, args))
-    times.sort()
-    p99 = times[int(len(times) * 0.99) - 1]
-    print(f"### Chat turn overhead ({args.turns} turns, zero-latency model, one tool call + one tiny query)\n")
-    print("| p50 ms | p99 ms | min ms | max ms |\n|---|---|---|---|")
-    print(f"| {statistics.median(times):.2f} | {p99:.2f} | {times[0]:.2f} | {times[-1]:.2f} |\n")
-    before, after = asyncio.run(idle_sockets(token, args))
-    per = (after - before) * 1024 / args.sockets
-    print(f"### Idle WebSockets\n\n| sockets | RSS before | RSS with them open | per connection |\n|---|---|---|---|")
-    print(f"| {args.sockets:,} | {before / 1024:.1f} MiB | {after / 1024:.1f} MiB | {per / 1024:.1f} KiB |")
+    samples = []
+    for _ in range(args.runs):
+        samples.append(asyncio.run(turns(client, client.token, args)))
+    p50 = [statistics.median(times) for times in samples]
+    p99 = [sorted(times)[max(0, int(len(times) * 0.99) - 1)] for times in samples]
+    print(f"### Chat turn overhead ({args.runs} runs of {args.turns} turns; zero-latency model, one tool call, "
+          "one tiny query, two model calls)\n")
+    print("| p50 ms | p99 ms | fastest turn ms | slowest turn ms |\n|---|---|---|---|")
+    print(f"| {cell(p50, 2)} | {cell(p99, 2)} | {min(min(t) for t in samples):.2f} | {max(max(t) for t in samples):.2f} |\n",
+          flush=True)
+    tokens = extra_sessions(args.db, (args.sockets + 999) // 1000)
+    rounds = [asyncio.run(idle_sockets(tokens, args)) for _ in range(args.runs)]
+    per = [(after - before) / args.sockets for before, after in rounds]
+    print(f"### Idle WebSockets ({args.runs} rounds of {args.sockets:,} sockets, opened then closed)\n")
+    print("| RSS before the first round MiB | RSS with them open (first round) MiB | KiB per connection |\n|---|---|---|")
+    print(f"| {rounds[0][0] / 1024:,.1f} | {rounds[0][1] / 1024:,.1f} | first round {per[0]:.1f}; "
+          f"all rounds {cell(per)} |\n", flush=True)
 
 
 if __name__ == "__main__":

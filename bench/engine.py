@@ -1,21 +1,21 @@
-"""Ten analytic queries through Tabletalk's SQL runner (HTTP end to end) versus DuckDB and Polars in process, on the
-same local Parquet files. Prints a Markdown table of medians (ms) and ratios.
+"""Engine: ten analytic queries through Tabletalk's SQL runner (HTTP end to end, uploaded files, result cache off)
+versus DuckDB and Polars in process on the same local files — the Parquet file, then the CSV of the same data.
+Prints Markdown tables: median (min–max) ms of --runs runs after one warm-up, ratios of medians.
 
     python bench/engine.py --server http://127.0.0.1:8181 --key KEY --data DIR --runs 5
 """
 import argparse
 import os
-import statistics
-import time
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datasets import Client
+from common import Client, cell, ratio, timed
 
 QUERIES = [
+    ("filtered aggregate (issue #4's goal: ≤ 1.5× DuckDB)", "SELECT count(*) AS n, sum(fare) AS total FROM trips WHERE fare > 20"),
     ("filter", "SELECT count(*) AS n FROM trips WHERE fare > 20 AND passenger_count >= 2"),
     ("group-by, low cardinality", "SELECT payment_type, count(*) AS n, avg(fare) AS fare FROM trips GROUP BY payment_type ORDER BY payment_type"),
     ("group-by, high cardinality", "SELECT pickup_zone, dropoff_zone, count(*) AS n FROM trips GROUP BY pickup_zone, dropoff_zone ORDER BY n DESC, pickup_zone, dropoff_zone LIMIT 10"),
@@ -29,6 +29,10 @@ QUERIES = [
 ]
 
 
+# The CSV is read whole by every query in every engine; three queries show the parsing cost.
+CSV_QUERIES = ["filter", "group-by, low cardinality", "string predicate"]
+
+
 def zones(path):
     if not os.path.exists(path):
         ids = list(range(1, 265))
@@ -37,14 +41,20 @@ def zones(path):
     return path
 
 
-def timed(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), min(times), max(times)
+def compare(title, queries, tabletalk, duck, polars, runs):
+    print(f"### {title}\n")
+    print("| Query | Tabletalk ms | DuckDB ms | Polars ms | Tabletalk / DuckDB | Tabletalk / Polars |")
+    print("|---|---|---|---|---|---|")
+    for name, sql in queries:
+        ours = timed(lambda: tabletalk(sql), runs)
+        theirs = timed(lambda: duck.execute(sql).fetchall(), runs)
+        try:
+            fast = timed(lambda: polars.execute(sql).collect(), runs)
+            polars_cell, polars_ratio = cell(fast), ratio(ours, fast)
+        except Exception as error:  # a query Polars' SQL does not support
+            polars_cell, polars_ratio = f"n/a ({type(error).__name__})", "—"
+        print(f"| {name} | {cell(ours)} | {cell(theirs)} | {polars_cell} | {ratio(ours, theirs)} | {polars_ratio} |", flush=True)
+    print()
 
 
 def main():
@@ -55,28 +65,29 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     trips = os.path.join(args.data, "trips.parquet")
+    trips_csv = os.path.join(args.data, "trips.csv")
     zone_file = zones(os.path.join(args.data, "zones.parquet"))
     client = Client(args.server, args.key)
-    conversation = client.call("POST", "/conversations")["id"]
-    client.upload(f"/conversations/{conversation}/datasets/upload", trips, "trips")
-    client.upload(f"/conversations/{conversation}/datasets/upload", zone_file, "zones")
+    rows = pq.ParquetFile(trips).metadata.num_rows
+
+    conversation = client.conversation()
+    client.upload(conversation, trips, "trips")
+    client.upload(conversation, zone_file, "zones")
     duck = duckdb.connect()
     duck.execute(f"CREATE VIEW trips AS SELECT * FROM read_parquet('{trips}')")
     duck.execute(f"CREATE VIEW zones AS SELECT * FROM read_parquet('{zone_file}')")
-    ctx = pl.SQLContext(trips=pl.scan_parquet(trips), zones=pl.scan_parquet(zone_file))
-    rows = pq.ParquetFile(trips).metadata.num_rows
-    print(f"### Engine: 10 queries over {rows:,} rows ({args.runs} runs each after a warm-up; medians in ms)\n")
-    print("| Query | Tabletalk | DuckDB | Polars | Tabletalk / DuckDB | Tabletalk / Polars |")
-    print("|---|---|---|---|---|---|")
-    for name, sql in QUERIES:
-        ours = timed(lambda: client.call("POST", f"/conversations/{conversation}/query", {"sql": sql}), args.runs)[0]
-        theirs = timed(lambda: duck.execute(sql).fetchall(), args.runs)[0]
-        try:
-            polars = timed(lambda: ctx.execute(sql).collect(), args.runs)[0]
-            polars_text, ratio_polars = f"{polars:.1f}", f"{ours / polars:.2f}×"
-        except Exception as error:  # a query Polars' SQL does not support
-            polars_text, ratio_polars = f"n/a ({type(error).__name__})", "—"
-        print(f"| {name} | {ours:.1f} | {theirs:.1f} | {polars_text} | {ours / theirs:.2f}× | {ratio_polars} |", flush=True)
+    polars = pl.SQLContext(trips=pl.scan_parquet(trips), zones=pl.scan_parquet(zone_file))
+    compare(f"Engine: Parquet, {rows:,} rows ({os.path.getsize(trips):,} bytes)", QUERIES,
+            lambda sql: client.query(conversation, sql), duck, polars, args.runs)
+
+    conversation = client.conversation()
+    client.upload(conversation, trips_csv, "trips")
+    duck = duckdb.connect()
+    duck.execute(f"CREATE VIEW trips AS SELECT * FROM read_csv('{trips_csv}')")
+    polars = pl.SQLContext(trips=pl.scan_csv(trips_csv))
+    compare(f"Engine: CSV of the same rows ({os.path.getsize(trips_csv):,} bytes)",
+            [(name, sql) for name, sql in QUERIES if name in CSV_QUERIES],
+            lambda sql: client.query(conversation, sql), duck, polars, args.runs)
 
 
 if __name__ == "__main__":

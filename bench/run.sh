@@ -1,40 +1,87 @@
 #!/usr/bin/env bash
-# One command for the measurements so far: builds the release binary, installs the Python helpers into a local
-# virtual environment, generates deterministic data, starts the fixture file server, a zero-latency
-# OpenAI-compatible model and Tabletalk on 127.0.0.1, runs bench/datasets.py and bench/chat.py, and stops everything.
-#   bench/run.sh            full run (10 M rows, 1 GB remote Parquet, 5 runs, 10,000 sockets)
-#   bench/run.sh --quick    tiny data, one run (keeps the scripts from rotting)
+# Every benchmark in one command (docs/benchmarks.md says what each measures and how):
+#   bench/run.sh            release build, 10 M rows + its CSV + a 1 GB Parquet, 5 runs of everything; writes the
+#                           results table and the machine description into docs/benchmarks.md
+#   bench/run.sh --quick    debug build, tiny data, one run; writes only $BENCH_DIR/results.md (a smoke test that
+#                           keeps the scripts from rotting; .ci/run calls it)
+# Needs python3 (with venv), curl and wrk (installed with apt-get when missing). Python packages go into a virtual
+# environment under $BENCH_DIR (default ./bench-work); data is generated there once and reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 quick=0; [[ "${1:-}" == "--quick" ]] && quick=1
-work="${BENCH_DIR:-$PWD/bench-work}"
-mkdir -p "$work/data" "$work/server"
+work="${BENCH_DIR:-$root/bench-work}"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+if (( quick )); then
+  data="$work/quick-data"; rows=20000; big=5e6; runs=1; turns=5; sockets=100; seconds=2; profile=()
+else
+  data="$work/data"; rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; seconds=10; profile=(--release)
+fi
+mkdir -p "$data"
+
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null || {
+  echo "bench: wrk is missing and could not be installed (apt-get install wrk)" >&2; exit 1; }
 venv="$work/venv"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q pyarrow duckdb numpy websockets polars
+"$venv/bin/pip" install -q --disable-pip-version-check pyarrow duckdb numpy websockets polars
 py="$venv/bin/python"
-if (( quick )); then rows=20000; big=5e6; runs=1; turns=5; sockets=100; else rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; fi
-[[ -f "$work/data/trips.parquet" ]] || "$py" bench/generate.py --rows "$rows" --out "$work/data/trips.parquet"
-[[ -f "$work/data/big.parquet" ]] || "$py" bench/generate.py --target-bytes "$big" --out "$work/data/big.parquet"
-cargo build --release --bin tabletalk
+
+if [[ ! -f "$data/trips.parquet" || ! -f "$data/trips.csv" ]]; then
+  "$py" bench/generate.py --rows "$rows" --out "$data/trips.parquet" --csv "$data/trips.csv"
+fi
+[[ -f "$data/big.parquet" ]] || "$py" bench/generate.py --target-bytes "$big" --out "$data/big.parquet"
+
+binary=$(cargo build "${profile[@]}" --bin tabletalk --message-format=json-render-diagnostics |
+  "$py" -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')
+
+for port in 8181 8765 8766; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "bench: port $port is in use" >&2; exit 1; fi
+done
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-"$py" bench/file_server.py --root "$work/data" --port 8765 & pids+=($!)
+files=http://127.0.0.1:8765 server=http://127.0.0.1:8181 key=bench-key-0123456789
+"$py" bench/file_server.py --root "$data" --port 8765 & pids+=($!)
 "$py" bench/fake_llm.py --port 8766 & pids+=($!)
-key=bench-key-0123456789
-rm -f "$work/server/tabletalk.db"*
+rm -rf "$work/server"; mkdir -p "$work/server"
 (cd "$work/server" && TABLETALK__AUTH__LOCAL_ACCESS_KEY=$key TABLETALK__SERVER__PORT=8181 \
   TABLETALK__DATASETS__ALLOWED_CIDRS=127.0.0.1/32 TABLETALK__QUERY__RESULT_CACHE_ENTRIES=0 \
-  TABLETALK__DATASETS__MAX_UPLOAD_BYTES=2GiB TABLETALK__STORAGE__CACHE_MAX_BYTES=4GiB \
+  TABLETALK__DATASETS__MAX_UPLOAD_BYTES=2GiB TABLETALK__DATASETS__MAX_DOWNLOAD_BYTES=2GiB \
+  TABLETALK__STORAGE__CACHE_MAX_BYTES=4GiB \
   TABLETALK__LLM__PROVIDER=openai TABLETALK__LLM__BASE_URL=http://127.0.0.1:8766 TABLETALK__LLM__MODEL=m \
   TABLETALK__BUDGET__TOKEN_LIMIT=1000000000 TABLETALK__WEBSOCKET__MAX_CONNECTIONS_PER_USER=1000 \
-  exec "$OLDPWD/target/release/tabletalk") & pids+=($!)
+  exec "$binary" >server.log 2>&1) & pids+=($!)
 server_pid=${pids[-1]}
-for _ in $(seq 100); do curl -sf http://127.0.0.1:8181/health >/dev/null && break; sleep 0.2; done
-echo "## Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
-"$py" bench/datasets.py --server http://127.0.0.1:8181 --files http://127.0.0.1:8765 --key $key \
-  --data "$work/data" --runs "$runs"
-(cd bench && "$py" engine.py --server http://127.0.0.1:8181 --key $key --data "$work/data" --runs "$runs")
-(cd bench && "$py" chat.py --server http://127.0.0.1:8181 --key $key --pid "$server_pid" \
-  --turns "$turns" --sockets "$sockets" --db "$work/server/tabletalk.db")
+for _ in $(seq 150); do curl -sf "$server/health" >/dev/null && break; sleep 0.2; done
+curl -sf "$server/health" >/dev/null || { echo "bench: the server did not start; see $work/server/server.log" >&2; exit 1; }
+for _ in $(seq 50); do curl -sf "$files/__bytes" >/dev/null && break; sleep 0.2; done
+
+results="$work/results.md"
+{
+  . /etc/os-release
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') at commit \`$(git rev-parse --short HEAD)\` by \`bench/run.sh$([[ $quick == 1 ]] && echo ' --quick')\`."
+  echo
+  echo "| Machine | |"
+  echo "|---|---|"
+  echo "| CPU | $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores available |"
+  echo "| Memory | $(free -g | awk '/Mem:/{print $2}') GiB |"
+  echo "| System | $PRETTY_NAME, Linux $(uname -r) |"
+  echo "| Tabletalk | $(rustc --version | cut -d' ' -f1-2), $([[ $quick == 1 ]] && echo 'debug build' || echo 'release profile (opt-level 3, no LTO, default codegen units)') |"
+  echo "| Compared with | $("$py" -c 'import duckdb, polars, pyarrow; print(f"DuckDB {duckdb.__version__}, Polars {polars.__version__}, pyarrow {pyarrow.__version__}")') (in process) |"
+  echo
+  echo "Everything runs on this one machine over 127.0.0.1: the server, the file server, the fake model and the"
+  echo "clients share its cores. Cells are median (min–max) of $runs run(s); ratios compare medians."
+  echo
+  cd bench
+  "$py" memory.py --server "$server" --key $key --pid "$server_pid" --data "$data" --runs "$runs" --rows "$rows"
+  "$py" fetch.py --server "$server" --files "$files" --key $key --data "$data" --runs "$runs"
+  "$py" engine.py --server "$server" --key $key --data "$data" --runs "$runs"
+  "$py" throughput.py --server "$server" --key $key --runs "$runs" --seconds "$seconds"
+  "$py" chat.py --server "$server" --key $key --pid "$server_pid" --runs "$runs" --turns "$turns" \
+    --sockets "$sockets" --db "$work/server/tabletalk.db"
+} | tee "$results"
+if (( ! quick )); then
+  "$py" bench/publish.py --results "$results" --doc docs/benchmarks.md
+  echo "bench: results written into docs/benchmarks.md"
+fi
