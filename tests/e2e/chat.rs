@@ -572,27 +572,30 @@ async fn deleting_the_conversation_mid_turn_cancels_it_and_keeps_the_tokens() {
         pause: Duration::from_millis(10),
         requests: Mutex::new(0),
     });
-    let (app, conversation, mut socket) = app_with(llm, &[]).await;
-    json_with_status(send(&app, &conversation, "Talk").await, 200).await;
-    socket.until("chat_token", WAIT).await;
-    json_with_status(
-        app.delete(&format!("/conversations/{conversation}")).await,
-        200,
-    )
-    .await;
-    let later = socket.until("usage_update", WAIT).await;
-    assert!(
-        later
-            .iter()
-            .all(|e| e["type"] == "chat_token" || e["type"] == "usage_update"),
-        "{:?}",
-        kinds(&later)
-    );
-    assert_eq!(
-        later.last().unwrap()["type"],
-        "usage_update",
-        "tokens spent are still recorded"
-    );
+    let (app, first, mut socket) = app_with(llm, &[]).await;
+    // C10 deletes one conversation, C11 all of them: both cancel the running turn.
+    let second = app.create_conversation().await;
+    for (conversation, path) in [
+        (first.clone(), format!("/conversations/{first}")),
+        (second, "/conversations".to_owned()),
+    ] {
+        json_with_status(send(&app, &conversation, "Talk").await, 200).await;
+        socket.until("chat_token", WAIT).await;
+        json_with_status(app.delete(&path).await, 200).await;
+        let later = socket.until("usage_update", WAIT).await;
+        assert!(
+            later
+                .iter()
+                .all(|e| e["type"] == "chat_token" || e["type"] == "usage_update"),
+            "{path}: {:?}",
+            kinds(&later)
+        );
+        assert_eq!(
+            later.last().unwrap()["type"],
+            "usage_update",
+            "tokens spent are still recorded"
+        );
+    }
     let usage = json_with_status(app.get("/usage").await, 200).await;
     assert!(usage["tokens_used"].as_i64().unwrap() > 0);
     app.stop().await;

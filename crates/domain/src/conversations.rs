@@ -138,8 +138,11 @@ impl ConversationService {
         }
     }
 
-    /// C11: deletes every conversation of `owner`; returns how many.
-    pub async fn delete_all(&self, owner: UserId) -> Result<u64, ConversationError> {
+    /// C11: deletes every conversation of `owner`; returns their ids.
+    pub async fn delete_all(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationId>, ConversationError> {
         Ok(self.conversations.delete_all_for_owner(owner).await?)
     }
 }
@@ -188,7 +191,7 @@ mod tests {
             service.delete(mallory, c.id).await,
             Err(ConversationError::Forbidden)
         ));
-        assert_eq!(service.delete_all(mallory).await.unwrap(), 0);
+        assert!(service.delete_all(mallory).await.unwrap().is_empty());
         assert!(matches!(
             service.detail(alice, ConversationId::new()).await,
             Err(ConversationError::NotFound)

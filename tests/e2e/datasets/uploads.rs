@@ -121,6 +121,69 @@ async fn uploads_stream_to_disk_are_deduplicated_and_queried() {
     app.stop().await;
 }
 
+/// C10/C11: an upload file goes with the last conversation whose datasets used it.
+#[actix_web::test]
+async fn deleting_conversations_removes_the_uploads_only_they_used() {
+    let (app, first) = app().await;
+    let second = app.create_conversation().await;
+    let third = app.create_conversation().await;
+    let upload = |conversation: &str, name: &str, content: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(content).file_name(name.to_owned()),
+        );
+        app.client
+            .post(app.url(&format!("/conversations/{conversation}/datasets/upload")))
+            .multipart(form)
+            .send()
+    };
+    for conversation in [&first, &second] {
+        json_with_status(
+            upload(conversation, "cities.csv", CSV.as_bytes().to_vec())
+                .await
+                .unwrap(),
+            201,
+        )
+        .await;
+    }
+    json_with_status(
+        upload(&third, "t.parquet", parquet_bytes(50, 50))
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let upload_dir = app.config.storage.upload_dir.clone();
+    let files = || std::fs::read_dir(&upload_dir).unwrap().count();
+    assert_eq!(files(), 2, "the CSV is stored once for both conversations");
+
+    json_with_status(app.delete(&format!("/conversations/{first}")).await, 200).await;
+    assert_eq!(files(), 2, "the second conversation still uses the CSV");
+    json_with_status(app.delete(&format!("/conversations/{second}")).await, 200).await;
+    assert_eq!(files(), 1, "the CSV went with its last conversation");
+    let result = json_with_status(
+        query(&app, &third, json!({"sql": "SELECT count(*) FROM table1"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(result["rows"], json!([[50]]));
+
+    // A new upload of the removed content is stored again, then C11 removes everything.
+    let fourth = app.create_conversation().await;
+    json_with_status(
+        upload(&fourth, "cities.csv", CSV.as_bytes().to_vec())
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(files(), 2);
+    let all = json_with_status(app.delete("/conversations").await, 200).await;
+    assert_eq!(all["deleted_count"], 2);
+    assert_eq!(files(), 0, "no conversation is left to use an upload");
+    app.stop().await;
+}
+
 #[actix_web::test]
 async fn upload_limits_answer_413_and_keep_nothing() {
     let app = TestApp::builder()

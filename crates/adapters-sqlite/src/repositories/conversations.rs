@@ -134,15 +134,27 @@ impl ConversationRepository for SqliteDatabase {
         .await
     }
 
-    async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError> {
-        self.run(move |conn| {
-            diesel::delete(
-                conversations::table.filter(conversations::user_id.eq(owner.to_string())),
-            )
-            .execute(conn)
-            .map(|n| n as u64)
-            .map_err(repository_error)
-        })
-        .await
+    async fn delete_all_for_owner(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationId>, RepositoryError> {
+        let ids: Vec<String> = self
+            .run(move |conn| {
+                conn.immediate_transaction(|conn| {
+                    let owned =
+                        conversations::table.filter(conversations::user_id.eq(owner.to_string()));
+                    let ids = owned.clone().select(conversations::id).load(conn)?;
+                    diesel::delete(owned).execute(conn)?;
+                    Ok(ids)
+                })
+                .map_err(repository_error)
+            })
+            .await?;
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| RepositoryError::Corrupt("conversations.id".to_owned()))
+            })
+            .collect()
     }
 }

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tabletalk_ports::{
     AddedDataset, ConversationId, Dataset, DatasetId, DatasetRepository, DatasetSource,
-    DatasetWriteError, NewDataset, RepositoryError, UploadId,
+    DatasetWriteError, NewDataset, RepositoryError, UploadId, UserId,
 };
 
 use crate::SqliteDatabase;
@@ -280,5 +280,40 @@ impl DatasetRepository for SqliteDatabase {
             .transpose()
         })
         .await
+    }
+
+    async fn delete_unreferenced_uploads(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<UploadId>, RepositoryError> {
+        let ids: Vec<String> = self
+            .run(move |conn| {
+                conn.immediate_transaction(|conn| {
+                    let owned: Vec<String> = uploads::table
+                        .filter(uploads::user_id.eq(owner.to_string()))
+                        .select(uploads::id)
+                        .load(conn)?;
+                    let referenced: Vec<Option<String>> = datasets::table
+                        .filter(datasets::upload_id.eq_any(&owned))
+                        .select(datasets::upload_id)
+                        .distinct()
+                        .load(conn)?;
+                    let doomed: Vec<String> = owned
+                        .into_iter()
+                        .filter(|id| !referenced.iter().flatten().any(|r| r == id))
+                        .collect();
+                    diesel::delete(uploads::table.filter(uploads::id.eq_any(&doomed)))
+                        .execute(conn)?;
+                    Ok(doomed)
+                })
+                .map_err(repository_error)
+            })
+            .await?;
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| RepositoryError::Corrupt("uploads.id".to_owned()))
+            })
+            .collect()
     }
 }

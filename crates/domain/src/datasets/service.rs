@@ -488,6 +488,19 @@ impl DatasetService {
         Ok(())
     }
 
+    /// After C10/C11: the user's uploads that no dataset references any more lose their rows, then their files.
+    /// Returns how many went.
+    ///
+    /// # Errors
+    /// Storage failures (nothing is unlinked then; a later deletion sweeps them).
+    pub async fn remove_unreferenced_uploads(&self, user: UserId) -> Result<usize, DatasetError> {
+        let uploads = self.datasets.delete_unreferenced_uploads(user).await?;
+        for upload in &uploads {
+            self.content.remove_upload(*upload).await;
+        }
+        Ok(uploads.len())
+    }
+
     /// D9.
     pub async fn descriptions(
         &self,

@@ -59,9 +59,13 @@ pub trait ConversationRepository: Send + Sync + 'static {
     /// `Unavailable`.
     async fn delete(&self, id: ConversationId) -> Result<bool, RepositoryError>;
 
-    /// Deletes every conversation of `owner` (with their messages and datasets); returns how many.
+    /// Deletes every conversation of `owner` (with their messages and datasets) in one transaction; returns the
+    /// ids of the deleted conversations so their running turns can be cancelled.
     ///
     /// # Errors
     /// `Unavailable`.
-    async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError>;
+    async fn delete_all_for_owner(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationId>, RepositoryError>;
 }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{ConversationId, Dataset, DatasetId, RepositoryError, Upload, UploadId};
+use crate::{ConversationId, Dataset, DatasetId, RepositoryError, Upload, UploadId, UserId};
 
 /// Why a dataset write was refused by the conversation's rules (checked inside the writing transaction, so
 /// concurrent adds cannot both pass).
@@ -106,4 +106,14 @@ pub trait DatasetRepository: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable`.
     async fn delete(&self, id: DatasetId) -> Result<Option<UploadId>, RepositoryError>;
+
+    /// Deletes the uploads of `owner` that no dataset references any more (their conversations were deleted) in
+    /// one transaction and returns their ids so the caller can unlink the files after the commit.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn delete_unreferenced_uploads(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<UploadId>, RepositoryError>;
 }

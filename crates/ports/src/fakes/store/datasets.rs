@@ -184,6 +184,23 @@ impl DatasetRepository for InMemoryStore {
         tables.uploads.retain(|u| u.id != upload);
         Ok(Some(upload))
     }
+
+    async fn delete_unreferenced_uploads(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<UploadId>, RepositoryError> {
+        let mut tables = self.open("datasets.delete_unreferenced_uploads")?;
+        let referenced: Vec<UploadId> =
+            tables.datasets.iter().filter_map(|d| d.upload_id).collect();
+        let doomed: Vec<UploadId> = tables
+            .uploads
+            .iter()
+            .filter(|u| u.user_id == owner && !referenced.contains(&u.id))
+            .map(|u| u.id)
+            .collect();
+        tables.uploads.retain(|u| !doomed.contains(&u.id));
+        Ok(doomed)
+    }
 }
 
 #[async_trait]

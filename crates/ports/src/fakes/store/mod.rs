@@ -362,7 +362,10 @@ impl ConversationRepository for InMemoryStore {
         Ok(existed)
     }
 
-    async fn delete_all_for_owner(&self, owner: UserId) -> Result<u64, RepositoryError> {
+    async fn delete_all_for_owner(
+        &self,
+        owner: UserId,
+    ) -> Result<Vec<ConversationId>, RepositoryError> {
         let mut tables = self.open("conversations.delete_all_for_owner")?;
         let doomed: Vec<_> = tables
             .conversations
@@ -371,7 +374,7 @@ impl ConversationRepository for InMemoryStore {
             .map(|c| c.id)
             .collect();
         tables.remove_conversations(&doomed);
-        Ok(doomed.len() as u64)
+        Ok(doomed)
     }
 }
 
