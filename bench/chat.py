@@ -65,17 +65,20 @@ def extra_sessions(db, count):
 
 
 async def idle_sockets(tokens, args):
-    """Per-connection memory of one round: RSS with every socket open minus RSS right before opening them."""
+    """--sockets connections opened in --runs equal rounds, all kept open until the end, so no round reuses memory
+    another freed. Returns (RSS before, [(before, after) per round])."""
     base = args.server.replace("http", "ws", 1)
-    before = proc_kib(args.pid, "VmRSS")
-    sockets = []
-    for i in range(args.sockets):
-        sockets.append(await websockets.connect(f"{base}/ws?token={tokens[i // 1000]}", ping_interval=None))
-    await asyncio.sleep(2)
-    after = proc_kib(args.pid, "VmRSS")
+    start = proc_kib(args.pid, "VmRSS")
+    sockets, rounds = [], []
+    for _ in range(args.runs):
+        before = proc_kib(args.pid, "VmRSS")
+        for _ in range(args.sockets // args.runs):
+            token = tokens[len(sockets) // 1000]
+            sockets.append(await websockets.connect(f"{base}/ws?token={token}", ping_interval=None))
+        await asyncio.sleep(2)
+        rounds.append((before, proc_kib(args.pid, "VmRSS")))
     await asyncio.gather(*(s.close() for s in sockets))
-    await asyncio.sleep(2)
-    return before, after
+    return start, rounds
 
 
 def main():
@@ -100,12 +103,14 @@ def main():
     print(f"| {cell(p50, 2)} | {cell(p99, 2)} | {min(min(t) for t in samples):.2f} | {max(max(t) for t in samples):.2f} |\n",
           flush=True)
     tokens = extra_sessions(args.db, (args.sockets + 999) // 1000)
-    rounds = [asyncio.run(idle_sockets(tokens, args)) for _ in range(args.runs)]
-    per = [(after - before) / args.sockets for before, after in rounds]
-    print(f"### Idle WebSockets ({args.runs} rounds of {args.sockets:,} sockets, opened then closed)\n")
-    print("| RSS before the first round MiB | RSS with them open (first round) MiB | KiB per connection |\n|---|---|---|")
-    print(f"| {rounds[0][0] / 1024:,.1f} | {rounds[0][1] / 1024:,.1f} | first round {per[0]:.1f}; "
-          f"all rounds {cell(per)} |\n", flush=True)
+    start, rounds = asyncio.run(idle_sockets(tokens, args))
+    per_round = [(after - before) / (args.sockets // args.runs) for before, after in rounds]
+    opened = args.sockets // args.runs * args.runs
+    print(f"### Idle WebSockets ({opened:,} sockets opened in {args.runs} rounds, all kept open)\n")
+    print("| RSS before MiB | RSS with all open MiB | KiB per connection, all | KiB per connection, per round |")
+    print("|---|---|---|---|")
+    print(f"| {start / 1024:,.1f} | {rounds[-1][1] / 1024:,.1f} | {(rounds[-1][1] - start) / opened:.1f} | {cell(per_round)} |\n",
+          flush=True)
 
 
 if __name__ == "__main__":

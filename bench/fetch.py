@@ -58,34 +58,34 @@ def main():
     big = os.path.join(args.data, "big.parquet")
     size = os.path.getsize(big)
     meta = pq.ParquetFile(big).metadata
-    socket = connect(args.server.replace("http", "ws", 1) + f"/ws?token={client.token}", max_size=None)
-    add_ms, add_bytes, profile_bytes, query_ms, query_bytes = [], [], [], [], []
-    for run in range(args.runs):
-        conversation = client.conversation()
-        url = f"{args.files}/big.parquet?run={run}-{time.time_ns()}"
-        served_bytes(args.files)
-        started = time.perf_counter()
-        added = client.call("POST", f"/conversations/{conversation}/datasets", {"url": url, "name": "big"})
-        add_ms.append((time.perf_counter() - started) * 1000)
-        add_bytes.append(served_bytes(args.files))
-        if not wait_for_profile(socket, added["dataset"]["id"]):
-            raise SystemExit("fetch: no dataset_profiled event for the remote Parquet")
-        profile_bytes.append(served_bytes(args.files))
-        started = time.perf_counter()
-        client.query(conversation, "SELECT sum(fare) AS total FROM big")
-        query_ms.append((time.perf_counter() - started) * 1000)
-        query_bytes.append(served_bytes(args.files))
-    fare_bytes = column_chunk_bytes(big, "fare")
+    with connect(args.server.replace("http", "ws", 1) + f"/ws?token={client.token}", max_size=None) as socket:
+        add_ms, add_bytes, profile_bytes, query_ms, query_bytes = [], [], [], [], []
+        for run in range(args.runs):
+            conversation = client.conversation()
+            url = f"{args.files}/big.parquet?run={run}-{time.time_ns()}"
+            served_bytes(args.files)
+            started = time.perf_counter()
+            added = client.call("POST", f"/conversations/{conversation}/datasets", {"url": url, "name": "big"})
+            add_ms.append((time.perf_counter() - started) * 1000)
+            add_bytes.append(served_bytes(args.files))
+            if not wait_for_profile(socket, added["dataset"]["id"]):
+                raise SystemExit("fetch: no dataset_profiled event for the remote Parquet")
+            profile_bytes.append(served_bytes(args.files))
+            started = time.perf_counter()
+            client.query(conversation, "SELECT sum(fare) AS total FROM big")
+            query_ms.append((time.perf_counter() - started) * 1000)
+            query_bytes.append(served_bytes(args.files))
+        fare_bytes = column_chunk_bytes(big, "fare")
 
-    csv = os.path.join(args.data, "trips.csv")
-    csv_ms = []
-    for run in range(args.runs):
-        conversation = client.conversation()
-        url = f"{args.files}/trips.csv?run={run}-{time.time_ns()}"
-        started = time.perf_counter()
-        added = client.call("POST", f"/conversations/{conversation}/datasets", {"url": url, "name": "trips"})
-        csv_ms.append((time.perf_counter() - started) * 1000)
-        wait_for_profile(socket, added["dataset"]["id"])  # so the next run does not share the machine with it
+        csv = os.path.join(args.data, "trips.csv")
+        csv_ms = []
+        for run in range(args.runs):
+            conversation = client.conversation()
+            url = f"{args.files}/trips.csv?run={run}-{time.time_ns()}"
+            started = time.perf_counter()
+            added = client.call("POST", f"/conversations/{conversation}/datasets", {"url": url, "name": "trips"})
+            csv_ms.append((time.perf_counter() - started) * 1000)
+            wait_for_profile(socket, added["dataset"]["id"])  # so the next run does not share the machine with it
     csv_rows = pq.ParquetFile(os.path.join(args.data, "trips.parquet")).metadata.num_rows
 
     print(f"### Fetch ({args.runs} runs, each a first add; median (min–max))\n")

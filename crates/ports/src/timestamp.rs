@@ -5,7 +5,9 @@ use std::ops::{Add, Sub};
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound, TimeDelta, Timelike, Utc,
+};
 
 const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
@@ -47,21 +49,82 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format(FORMAT))
+        let t = self.0;
+        if !(0..=9999).contains(&t.year()) {
+            return write!(f, "{}", t.format(FORMAT));
+        }
+        // Plain integer formatting: chrono's format string is parsed again on every call.
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.timestamp_subsec_millis().min(999)
+        )
     }
 }
 
 impl FromStr for Timestamp {
     type Err = TimestampParseError;
 
+    /// A fixed-position parse: every row read from the store carries timestamps, and chrono's format-string
+    /// parser was a tenth of a chat turn's CPU time (docs/benchmarks.md).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 24 {
-            return Err(TimestampParseError(s.to_owned()));
-        }
-        NaiveDateTime::parse_from_str(s, FORMAT)
-            .map(|naive| Self(naive.and_utc()))
-            .map_err(|_| TimestampParseError(s.to_owned()))
+        parse_fixed(s.as_bytes()).ok_or_else(|| TimestampParseError(s.to_owned()))
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.sssZ`, nothing else.
+fn parse_fixed(text: &[u8]) -> Option<Timestamp> {
+    let [
+        y1,
+        y2,
+        y3,
+        y4,
+        b'-',
+        mo1,
+        mo2,
+        b'-',
+        d1,
+        d2,
+        b'T',
+        h1,
+        h2,
+        b':',
+        mi1,
+        mi2,
+        b':',
+        s1,
+        s2,
+        b'.',
+        ms1,
+        ms2,
+        ms3,
+        b'Z',
+    ] = *text
+    else {
+        return None;
+    };
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |value, &digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&[y1, y2, y3, y4])?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(&[mo1, mo2])?, number(&[d1, d2])?)?;
+    let time = NaiveTime::from_hms_milli_opt(
+        number(&[h1, h2])?,
+        number(&[mi1, mi2])?,
+        number(&[s1, s2])?,
+        number(&[ms1, ms2, ms3])?,
+    )?;
+    Some(Timestamp(NaiveDateTime::new(date, time).and_utc()))
 }
 
 fn delta(duration: Duration) -> TimeDelta {
@@ -112,6 +175,9 @@ mod tests {
         assert_eq!(text.parse::<Timestamp>(), Ok(t));
         let epoch = Timestamp::from_unix_millis(0).unwrap();
         assert_eq!(epoch.to_string(), "1970-01-01T00:00:00.000Z");
+        let early = Timestamp::from_unix_millis(-62_135_596_800_000 + 7).unwrap();
+        assert_eq!(early.to_string(), "0001-01-01T00:00:00.007Z");
+        assert_eq!(early.to_string().parse::<Timestamp>(), Ok(early));
     }
 
     #[test]
@@ -120,6 +186,10 @@ mod tests {
             "2026-02-13T16:26:40Z",
             "2026-02-13 16:26:40.123",
             "2026-02-13T16:26:40.123+01:00",
+            "2026-02-13T16:26:60.123Z",
+            "2026-02-30T16:26:40.123Z",
+            "2026-02-13T16:26:40.12aZ",
+            "+026-02-13T16:26:40.123Z",
             "",
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");

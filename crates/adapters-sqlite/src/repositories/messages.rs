@@ -137,4 +137,27 @@ impl MessageRepository for SqliteDatabase {
         })
         .await
     }
+
+    async fn list_recent(
+        &self,
+        conversation: ConversationId,
+        limit: usize,
+    ) -> Result<Vec<Message>, RepositoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            // Newest first through the (conversation_id, created_at, id) index, then put back in order.
+            messages::table
+                .filter(messages::conversation_id.eq(conversation.to_string()))
+                .order((messages::created_at.desc(), messages::id.desc()))
+                .limit(limit)
+                .select(MessageRow::as_select())
+                .load(conn)
+                .map_err(repository_error)?
+                .into_iter()
+                .rev()
+                .map(Message::try_from)
+                .collect()
+        })
+        .await
+    }
 }

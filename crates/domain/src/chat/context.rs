@@ -59,16 +59,17 @@ struct Entry {
     noted: bool,
 }
 
-/// Builds the context from the stored messages (the new user message last).
+/// Whether a stored message can be part of a context: failed answers without text are skipped.
+pub fn usable(message: &Message) -> bool {
+    !(message.role == MessageRole::Assistant
+        && message.status == MessageStatus::Error
+        && message.content.is_empty())
+}
+
+/// Builds the context from the stored messages (the new user message last). Only the last `keep` usable
+/// messages matter, so `messages` may be just the newest part of the conversation.
 pub fn build(messages: &[Message], keep: usize, budget: u64, fixed_tokens: u64) -> Vec<LlmMessage> {
-    let usable: Vec<&Message> = messages
-        .iter()
-        .filter(|m| {
-            !(m.role == MessageRole::Assistant
-                && m.status == MessageStatus::Error
-                && m.content.is_empty())
-        })
-        .collect();
+    let usable: Vec<&Message> = messages.iter().filter(|m| usable(m)).collect();
     let start = usable.len().saturating_sub(keep);
     let mut entries: Vec<Entry> = usable[start..]
         .iter()

@@ -321,6 +321,13 @@ pub async fn appending_a_message_touches_the_conversation(repos: Repositories) {
         Some(&answer),
         "every field round-trips"
     );
+    let recent = repos.messages.list_recent(c.id, 2).await.unwrap();
+    assert_eq!(recent.iter().collect::<Vec<_>>(), expected_order[1..]);
+    assert_eq!(
+        repos.messages.list_recent(c.id, 10).await.unwrap(),
+        stored,
+        "a limit beyond the count gives everything"
+    );
     // `updated_at` follows the most recently appended message, even when it is older.
     assert_eq!(
         repos

@@ -43,4 +43,19 @@ pub trait MessageRepository: Send + Sync + 'static {
         &self,
         conversation: ConversationId,
     ) -> Result<Vec<Message>, RepositoryError>;
+
+    /// The conversation's newest `limit` messages, ordered by `(created_at, id)` like the whole list. A chat turn
+    /// reads only these, so its cost does not grow with the conversation's length.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn list_recent(
+        &self,
+        conversation: ConversationId,
+        limit: usize,
+    ) -> Result<Vec<Message>, RepositoryError> {
+        let mut all = self.list_for_conversation(conversation).await?;
+        all.drain(..all.len().saturating_sub(limit));
+        Ok(all)
+    }
 }
