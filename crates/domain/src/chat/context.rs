@@ -2,7 +2,10 @@
 //! message count and the token estimate.
 
 use serde_json::Value;
-use tabletalk_ports::{LlmMessage, Message, MessageRole, MessageStatus};
+use tabletalk_ports::{
+    ConversationId, LlmMessage, Message, MessageRepository, MessageRole, MessageStatus,
+    RepositoryError,
+};
 
 /// `ceil(characters / 4)`.
 pub fn estimate_tokens(text: &str) -> u64 {
@@ -66,6 +69,25 @@ pub fn usable(message: &Message) -> bool {
         && message.content.is_empty())
 }
 
+/// The stored messages a context of `keep` messages needs: the newest `2 × keep`, or the whole conversation when
+/// failed answers among those leave fewer than `keep` usable ones. A turn's cost so does not grow with the
+/// conversation's length.
+///
+/// # Errors
+/// Storage failures.
+pub async fn stored(
+    messages: &dyn MessageRepository,
+    conversation: ConversationId,
+    keep: usize,
+) -> Result<Vec<Message>, RepositoryError> {
+    let limit = keep.saturating_mul(2).max(keep + 1);
+    let recent = messages.list_recent(conversation, limit).await?;
+    if recent.len() < limit || recent.iter().filter(|m| usable(m)).count() >= keep {
+        return Ok(recent);
+    }
+    messages.list_for_conversation(conversation).await
+}
+
 /// Builds the context from the stored messages (the new user message last). Only the last `keep` usable
 /// messages matter, so `messages` may be just the newest part of the conversation.
 pub fn build(messages: &[Message], keep: usize, budget: u64, fixed_tokens: u64) -> Vec<LlmMessage> {
@@ -115,9 +137,45 @@ pub fn build(messages: &[Message], keep: usize, budget: u64, fixed_tokens: u64) 
 
 #[cfg(test)]
 mod tests {
-    use tabletalk_ports::{ConversationId, Timestamp};
+    use tabletalk_ports::fakes::InMemoryStore;
+    use tabletalk_ports::{Conversation, ConversationRepository, Identity, Timestamp, UserRepository};
 
     use super::*;
+
+    #[tokio::test]
+    async fn only_the_newest_messages_are_read_unless_failures_leave_too_few() {
+        let store = InMemoryStore::new();
+        let at = |millis| Timestamp::from_unix_millis(millis).unwrap();
+        let user = store.sign_in(&Identity::local_user(), at(0)).await.unwrap();
+        let conversation = Conversation::new(user.id, at(0));
+        store.create(&conversation).await.unwrap();
+        let message = |millis: i64, role, status, content: &str| {
+            let mut m = Message::user(conversation.id, content, at(millis));
+            m.role = role;
+            m.status = status;
+            m
+        };
+        let texts = |stored: &[Message]| stored.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
+        for i in 0..10 {
+            let m = message(i, MessageRole::User, MessageStatus::Complete, &format!("q{i}"));
+            store.append(&m).await.unwrap();
+        }
+        let recent = stored(&store, conversation.id, 2).await.unwrap();
+        assert_eq!(texts(&recent), ["q6", "q7", "q8", "q9"]);
+
+        // Four failed answers without text among the newest four: the whole conversation is read.
+        for i in 10..14 {
+            let m = message(i, MessageRole::Assistant, MessageStatus::Error, "");
+            store.append(&m).await.unwrap();
+        }
+        let all = stored(&store, conversation.id, 2).await.unwrap();
+        assert_eq!(all.len(), 14);
+        assert_eq!(
+            build(&all, 2, 1_000_000, 0).len(),
+            2,
+            "the context still gets its two usable messages"
+        );
+    }
 
     fn message(
         role: MessageRole,

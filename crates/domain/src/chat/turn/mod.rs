@@ -259,28 +259,19 @@ fn build_request(
     }
 }
 
-/// The newest messages, enough for the context's last `context_messages` usable ones; the whole conversation
-/// only when failed answers among the newest leave too few.
-async fn stored_for_context(
-    service: &ChatService,
-    conversation: ConversationId,
-) -> Result<Vec<Message>, RepositoryError> {
-    let keep = service.settings.context_messages;
-    let limit = keep.saturating_mul(2).max(keep + 1);
-    let recent = service.messages.list_recent(conversation, limit).await?;
-    if recent.len() < limit || recent.iter().filter(|m| context::usable(m)).count() >= keep {
-        return Ok(recent);
-    }
-    service.messages.list_for_conversation(conversation).await
-}
-
 async fn rounds(state: &mut State) -> Outcome {
     let service = state.service.clone();
     let settings = &service.settings;
     let Some(llm) = service.llm.clone() else {
         return internal();
     };
-    let Ok(stored) = stored_for_context(&service, state.conversation).await else {
+    let Ok(stored) = context::stored(
+        service.messages.as_ref(),
+        state.conversation,
+        settings.context_messages,
+    )
+    .await
+    else {
         return internal();
     };
     let declarations = tool_declarations();
