@@ -141,10 +141,10 @@ impl ConversationRepository for SqliteDatabase {
         let ids: Vec<String> = self
             .run(move |conn| {
                 conn.immediate_transaction(|conn| {
-                    let owned =
+                    let theirs =
                         conversations::table.filter(conversations::user_id.eq(owner.to_string()));
-                    let ids = owned.clone().select(conversations::id).load(conn)?;
-                    diesel::delete(owned).execute(conn)?;
+                    let ids = theirs.clone().select(conversations::id).load(conn)?;
+                    diesel::delete(theirs).execute(conn)?;
                     Ok(ids)
                 })
                 .map_err(repository_error)

@@ -289,16 +289,16 @@ impl DatasetRepository for SqliteDatabase {
         let ids: Vec<String> = self
             .run(move |conn| {
                 conn.immediate_transaction(|conn| {
-                    let owned: Vec<String> = uploads::table
+                    let theirs: Vec<String> = uploads::table
                         .filter(uploads::user_id.eq(owner.to_string()))
                         .select(uploads::id)
                         .load(conn)?;
                     let referenced: Vec<Option<String>> = datasets::table
-                        .filter(datasets::upload_id.eq_any(&owned))
+                        .filter(datasets::upload_id.eq_any(&theirs))
                         .select(datasets::upload_id)
                         .distinct()
                         .load(conn)?;
-                    let doomed: Vec<String> = owned
+                    let doomed: Vec<String> = theirs
                         .into_iter()
                         .filter(|id| !referenced.iter().flatten().any(|r| r == id))
                         .collect();

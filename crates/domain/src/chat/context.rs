@@ -138,7 +138,9 @@ pub fn build(messages: &[Message], keep: usize, budget: u64, fixed_tokens: u64) 
 #[cfg(test)]
 mod tests {
     use tabletalk_ports::fakes::InMemoryStore;
-    use tabletalk_ports::{Conversation, ConversationRepository, Identity, Timestamp, UserRepository};
+    use tabletalk_ports::{
+        Conversation, ConversationRepository, Identity, Timestamp, UserRepository,
+    };
 
     use super::*;
 
@@ -155,9 +157,15 @@ mod tests {
             m.status = status;
             m
         };
-        let texts = |stored: &[Message]| stored.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
+        let texts =
+            |stored: &[Message]| stored.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
         for i in 0..10 {
-            let m = message(i, MessageRole::User, MessageStatus::Complete, &format!("q{i}"));
+            let m = message(
+                i,
+                MessageRole::User,
+                MessageStatus::Complete,
+                &format!("q{i}"),
+            );
             store.append(&m).await.unwrap();
         }
         let recent = stored(&store, conversation.id, 2).await.unwrap();

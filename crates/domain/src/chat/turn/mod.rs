@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tabletalk_ports::{
-    ConversationId, LlmEvent, LlmMessage, LlmRequest, Message, MessageId, RepositoryError,
-    ToolCall, ToolMode, ToolResult, UserId,
+    ConversationId, LlmEvent, LlmMessage, LlmRequest, MessageId, ToolCall, ToolMode, ToolResult,
+    UserId,
 };
 
 use super::cancel::{Cancel, CancelReason};
