@@ -104,6 +104,7 @@ fn write_sales(dir: &Path) -> QueryTable {
         format: DatasetFormat::Parquet,
         compression: Compression::None,
         columns: Vec::new(),
+        integer_ranges: Vec::new(),
     }
 }
 
@@ -116,6 +117,7 @@ fn write_csv(dir: &Path) -> QueryTable {
         format: DatasetFormat::Csv,
         compression: Compression::None,
         columns: Vec::new(),
+        integer_ranges: Vec::new(),
     }
 }
 

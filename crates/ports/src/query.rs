@@ -34,6 +34,9 @@ pub struct QueryTable {
     pub compression: Compression,
     /// The stored schema (name and SQL type per column), so text formats are not inferred again; empty to infer.
     pub columns: Vec<QueryColumn>,
+    /// `(column, min, max)` of integer columns, from the dataset's own statistics pass: bounds on how many
+    /// distinct values a column can hold, so the engine can choose plans that are only cheap for few values.
+    pub integer_ranges: Vec<(String, i64, i64)>,
 }
 
 /// A statement after the read-only checks, printed back by the parser.

@@ -214,6 +214,7 @@ mod tests {
             format: tabletalk_ports::DatasetFormat::Csv,
             compression: tabletalk_ports::Compression::None,
             columns: Vec::new(),
+            integer_ranges: Vec::new(),
         };
         let base = cache_key(user, "SELECT 1", limits, &[table("v1")]);
         assert_eq!(base, cache_key(user, "SELECT 1", limits, &[table("v1")]));

@@ -41,7 +41,40 @@ pub fn query_table(dataset: &Dataset) -> Option<QueryTable> {
         format: dataset.format,
         compression: dataset.compression,
         columns: schema_columns(dataset),
+        integer_ranges: integer_ranges(dataset),
     })
+}
+
+/// `(column, min, max)` of the integer columns whose stored statistics have both bounds.
+pub fn integer_ranges(dataset: &Dataset) -> Vec<(String, i64, i64)> {
+    const INTEGER_TYPES: [&str; 9] = [
+        "BIGINT",
+        "INTEGER",
+        "INT",
+        "SMALLINT",
+        "TINYINT",
+        "BIGINT UNSIGNED",
+        "INTEGER UNSIGNED",
+        "SMALLINT UNSIGNED",
+        "TINYINT UNSIGNED",
+    ];
+    serde_json::from_str::<Vec<serde_json::Value>>(&dataset.schema_json)
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| {
+            c.get("type")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|t| INTEGER_TYPES.contains(&t))
+        })
+        .filter_map(|c| {
+            let stats = c.get("column_stats")?;
+            Some((
+                c.get("name")?.as_str()?.to_owned(),
+                stats.get("min")?.as_i64()?,
+                stats.get("max")?.as_i64()?,
+            ))
+        })
+        .collect()
 }
 
 /// The ready datasets as engine tables.

@@ -4,8 +4,10 @@
 
 mod admission;
 pub(crate) mod cells;
+mod eager;
 pub(crate) mod run;
 mod sandbox;
 pub(crate) mod tables;
 
+pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
 pub use run::{DataFusionEngine, EngineSettings};

@@ -18,6 +18,7 @@ use tabletalk_ports::{
 use tokio::task::JoinHandle;
 
 use super::admission::Admission;
+use super::eager::EagerAggregation;
 use super::{cells, sandbox, tables};
 use crate::files::DatasetFiles;
 use crate::remote::StoreFailure;
@@ -269,6 +270,7 @@ impl Job {
         tables::register(&context, &self.files, &prepared)
             .await
             .map_err(fail)?;
+        context.add_optimizer_rule(Arc::new(EagerAggregation::new(prepared.key_ranges.clone())));
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

@@ -12,6 +12,7 @@ use tabletalk_ports::{
 };
 use url::Url;
 
+use super::eager::KeyRanges;
 use crate::files::DatasetFiles;
 use crate::files::cache::{CacheLease, remote_key};
 use crate::remote::{GuardedStore, RemoteObject, STORE_URL, object_path};
@@ -30,6 +31,8 @@ pub(crate) struct Prepared {
     pub leases: Vec<CacheLease>,
     pub local: Vec<LocalTable>,
     pub remote: Vec<(String, String, RemoteObject)>,
+    /// The stored integer ranges of every table's columns, for the eager-aggregation rule.
+    pub key_ranges: KeyRanges,
 }
 
 fn load_failure(table: &QueryTable, url: &str, error: &LoadError) -> QueryError {
@@ -57,6 +60,11 @@ pub(crate) async fn prepare(
     let mut prepared = Prepared::default();
     for table in tables {
         let name = table.name.to_lowercase();
+        for (column, min, max) in &table.integer_ranges {
+            prepared
+                .key_ranges
+                .insert((name.clone(), column.clone()), (*min, *max));
+        }
         let gzip = table.compression == Compression::Gzip;
         let local = |path: PathBuf| LocalTable {
             name: name.clone(),
