@@ -1,8 +1,9 @@
-"""Memory: the server's resident set when idle (run this first, before anything else touched the server), and its
+"""Memory: the server's resident set when idle (read by bench/run.sh right after the start and passed in), and its
 peak while a query runs into `query.memory_limit`. The peak is VmHWM after resetting it through
-/proc/<pid>/clear_refs, so each run measures only its own query.
+/proc/<pid>/clear_refs, so each run measures only its own query. bench/run.sh runs this last: the allocator keeps
+much of that memory afterwards, which would slow the other measurements.
 
-    python bench/memory.py --server URL --key KEY --pid SERVER_PID --data DIR --runs 5 --limit 1GiB
+    python bench/memory.py --server URL --key KEY --pid SERVER_PID --data DIR --runs 5 --idle-kib N --rows N
 """
 import argparse
 import os
@@ -34,12 +35,14 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--limit", default="1GiB", help="the server's query.memory_limit, for the report")
     parser.add_argument("--rows", type=int, required=True, help="rows of trips.parquet")
+    parser.add_argument("--idle-kib", type=int, required=True, help="VmRSS right after the server started")
     args = parser.parse_args()
-    idle = proc_kib(args.pid, "VmRSS") / 1024
+    idle = args.idle_kib / 1024
+    before = proc_kib(args.pid, "VmRSS") / 1024
     client = Client(args.server, args.key)
     conversation = client.conversation()
     client.upload(conversation, os.path.join(args.data, "trips.parquet"), "trips")
-    after_upload = proc_kib(args.pid, "VmRSS") / 1024
+
     sql = QUERY.format(offset=args.rows * 9 // 10)
     peaks, codes = [], set()
     for _ in range(args.runs):
@@ -50,7 +53,7 @@ def main():
     print(f"### Memory ({args.runs} runs; `query.memory_limit` = {args.limit})\n")
     print("| Measure | MiB |\n|---|---|")
     print(f"| RSS idle, right after start | {idle:,.1f} |")
-    print(f"| RSS after uploading `trips.parquet` | {after_upload:,.1f} |")
+    print(f"| RSS after the other measurements, before these queries | {before:,.1f} |")
     print(f"| Peak RSS during `{QUERY.format(offset=args.rows * 9 // 10)}` (answer: {', '.join(sorted(codes))}) "
           f"| {cell(peaks)} |")
     print(f"| RSS after those queries | {after:,.1f} |\n", flush=True)

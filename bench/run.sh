@@ -57,6 +57,7 @@ for _ in $(seq 150); do curl -sf "$server/health" >/dev/null && break; sleep 0.2
 curl -sf "$server/health" >/dev/null || { echo "bench: the server did not start; see $work/server/server.log" >&2; exit 1; }
 for _ in $(seq 50); do curl -sf "$files/__bytes" >/dev/null && break; sleep 0.2; done
 
+idle_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
 results="$work/results.md"
 {
   . /etc/os-release
@@ -74,12 +75,13 @@ results="$work/results.md"
   echo "clients share its cores. Cells are median (min–max) of $runs run(s); ratios compare medians."
   echo
   cd bench
-  "$py" memory.py --server "$server" --key $key --pid "$server_pid" --data "$data" --runs "$runs" --rows "$rows"
   "$py" fetch.py --server "$server" --files "$files" --key $key --data "$data" --runs "$runs"
   "$py" engine.py --server "$server" --key $key --data "$data" --runs "$runs"
   "$py" throughput.py --server "$server" --key $key --runs "$runs" --seconds "$seconds"
   "$py" chat.py --server "$server" --key $key --pid "$server_pid" --runs "$runs" --turns "$turns" \
     --sockets "$sockets" --db "$work/server/tabletalk.db"
+  "$py" memory.py --server "$server" --key $key --pid "$server_pid" --data "$data" --runs "$runs" --rows "$rows" \
+    --idle-kib "$idle_kib"
 } | tee "$results"
 if (( ! quick )); then
   "$py" bench/publish.py --results "$results" --doc docs/benchmarks.md
