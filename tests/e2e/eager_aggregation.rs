@@ -132,6 +132,10 @@ async fn shapes_the_rule_cannot_split_or_should_not_are_left_alone() {
             "SELECT z.borough, count(*) FROM trips AS t JOIN zones AS z ON t.riders = z.id GROUP BY z.borough ORDER BY 1",
         ),
         (
+            &eager,
+            "SELECT z.borough, count(*) FROM trips AS t JOIN zones AS z ON t.zone = z.id AND t.zone = CAST(length(z.kind) AS INT) GROUP BY z.borough ORDER BY 1",
+        ),
+        (
             &wide,
             "SELECT z.borough, count(*) FROM trips AS t JOIN zones AS z ON t.zone = z.id GROUP BY z.borough ORDER BY 1",
         ),

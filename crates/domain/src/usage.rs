@@ -42,18 +42,45 @@ pub fn budget_status(
     warning_threshold_pct: u8,
 ) -> UsageStatus {
     let used: i64 = entries.iter().map(|e| e.tokens).sum();
-    let resets_in_seconds = if used < limit {
-        0
-    } else {
-        seconds_until_under_limit(entries, now, used, limit)
-    };
-    let window_reset_at = if used >= limit {
-        now + Duration::from_secs(resets_in_seconds)
-    } else {
-        entries
-            .first()
-            .map_or(now + WINDOW, |oldest| oldest.timestamp + WINDOW)
-    };
+    if used < limit {
+        return under_limit(
+            used,
+            entries.first().map(|e| e.timestamp),
+            now,
+            limit,
+            warning_threshold_pct,
+        );
+    }
+    let resets_in_seconds = seconds_until_under_limit(entries, now, used, limit);
+    let window_reset_at = now + Duration::from_secs(resets_in_seconds);
+    status(
+        used,
+        limit,
+        resets_in_seconds,
+        window_reset_at,
+        warning_threshold_pct,
+    )
+}
+
+/// The budget when `used` is below the limit: nothing to wait for, the window ends with the oldest row.
+fn under_limit(
+    used: i64,
+    oldest: Option<Timestamp>,
+    now: Timestamp,
+    limit: i64,
+    warning_threshold_pct: u8,
+) -> UsageStatus {
+    let window_reset_at = oldest.map_or(now + WINDOW, |oldest| oldest + WINDOW);
+    status(used, limit, 0, window_reset_at, warning_threshold_pct)
+}
+
+fn status(
+    used: i64,
+    limit: i64,
+    resets_in_seconds: u64,
+    window_reset_at: Timestamp,
+    warning_threshold_pct: u8,
+) -> UsageStatus {
     #[expect(
         clippy::cast_precision_loss,
         reason = "token counts stay far below 2^52"
@@ -123,10 +150,22 @@ impl UsageService {
         }
     }
 
-    /// The user's budget now.
+    /// The user's budget now: two aggregates while under the limit, the rows only when the time until tokens come
+    /// back must be worked out.
     pub async fn status(&self, user: UserId) -> Result<UsageStatus, UsageError> {
         let now = self.clock.now();
-        let entries = self.usage.entries_since(user, now - WINDOW).await?;
+        let since = now - WINDOW;
+        let (tokens, oldest) = self.usage.window_totals(user, since).await?;
+        if tokens < self.limit {
+            return Ok(under_limit(
+                tokens,
+                oldest,
+                now,
+                self.limit,
+                self.warning_threshold_pct,
+            ));
+        }
+        let entries = self.usage.entries_since(user, since).await?;
         Ok(budget_status(
             &entries,
             now,

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use tabletalk_ports::{
     RepositoryError, Timestamp, TokenUsage, TokenUsageRepository, UsageEntry, UserId,
 };
@@ -8,6 +9,14 @@ use crate::SqliteDatabase;
 use crate::error::repository_error;
 use crate::rows::parse;
 use crate::schema::token_usage;
+
+#[derive(QueryableByName)]
+struct WindowTotals {
+    #[diesel(sql_type = BigInt)]
+    tokens: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    oldest: Option<String>,
+}
 
 #[async_trait]
 impl TokenUsageRepository for SqliteDatabase {
@@ -58,6 +67,31 @@ impl TokenUsageRepository for SqliteDatabase {
             ))
         })
         .await
+    }
+
+    async fn window_totals(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<(i64, Option<Timestamp>), RepositoryError> {
+        let row: WindowTotals = self
+            .run(move |conn| {
+                // One indexed range scan inside SQLite: no rows cross into Rust.
+                diesel::sql_query(
+                    "SELECT COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, \
+                     MIN(timestamp) AS oldest FROM token_usage WHERE user_id = ? AND timestamp > ?",
+                )
+                .bind::<Text, _>(user.to_string())
+                .bind::<Text, _>(since.to_string())
+                .get_result(conn)
+                .map_err(repository_error)
+            })
+            .await?;
+        let oldest = row
+            .oldest
+            .map(|at| parse(&at, "token_usage.timestamp"))
+            .transpose()?;
+        Ok((row.tokens, oldest))
     }
 
     async fn entries_since(

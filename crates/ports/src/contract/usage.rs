@@ -64,6 +64,22 @@ pub async fn usage_window_is_exclusive_and_oldest_first(repos: Repositories) {
             .collect::<Vec<_>>(),
         vec![(at(20), 200), (at(30), 300)]
     );
+    assert_eq!(
+        repos
+            .token_usage
+            .window_totals(alice, at(10))
+            .await
+            .unwrap(),
+        (500, Some(at(20)))
+    );
+    assert_eq!(
+        repos
+            .token_usage
+            .window_totals(alice, at(30))
+            .await
+            .unwrap(),
+        (0, None)
+    );
     assert!(
         repos
             .token_usage

@@ -21,6 +21,23 @@ pub trait TokenUsageRepository: Send + Sync + 'static {
         since: Timestamp,
     ) -> Result<Vec<UsageEntry>, RepositoryError>;
 
+    /// `(tokens, oldest)` of the user's rows with `timestamp > since`: their sum and the oldest timestamp. All a
+    /// budget check under the limit needs, so a busy user's every turn does not read a day of rows.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn window_totals(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<(i64, Option<Timestamp>), RepositoryError> {
+        let entries = self.entries_since(user, since).await?;
+        Ok((
+            entries.iter().map(|e| e.tokens).sum(),
+            entries.first().map(|e| e.timestamp),
+        ))
+    }
+
     /// `(input, output, cost, rows)` summed over a conversation's rows.
     ///
     /// # Errors

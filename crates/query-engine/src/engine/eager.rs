@@ -65,9 +65,10 @@ impl OptimizerRule for EagerAggregation {
         let LogicalPlan::Aggregate(aggregate) = &plan else {
             return Ok(Transformed::no(plan));
         };
-        match self.eager(aggregate)? {
-            Some(rewritten) => Ok(Transformed::yes(rewritten)),
-            None => Ok(Transformed::no(plan)),
+        // A plan this rule cannot build is left as DataFusion made it: the rule may only make queries faster.
+        match self.eager(aggregate) {
+            Ok(Some(rewritten)) => Ok(Transformed::yes(rewritten)),
+            Ok(None) | Err(_) => Ok(Transformed::no(plan)),
         }
     }
 }
@@ -106,6 +107,9 @@ impl EagerAggregation {
         let Some(keys) = columns(&key_exprs) else {
             return Ok(None);
         };
+        if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
+            return Ok(None);
+        }
         if !self.few_key_values(early_side, &keys) {
             return Ok(None);
         }
