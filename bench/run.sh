@@ -20,7 +20,8 @@ else
 fi
 mkdir -p "$data"
 
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null || {
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null ||
+  { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || {
   echo "bench: wrk is missing and could not be installed (apt-get install wrk)" >&2; exit 1; }
 venv="$work/venv"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
