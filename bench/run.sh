@@ -14,9 +14,12 @@ work="${BENCH_DIR:-$root/bench-work}"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 if (( quick )); then
-  data="$work/quick-data"; rows=20000; big=5e6; runs=1; turns=5; sockets=100; seconds=2; profile=()
+  # The same targets as `cargo test --workspace`, so after the tests (as in .ci/run) nothing is compiled again.
+  data="$work/quick-data"; rows=20000; big=5e6; runs=1; turns=5; sockets=100; seconds=2
+  build=(--workspace --all-targets)
 else
-  data="$work/data"; rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; seconds=10; profile=(--release)
+  data="$work/data"; rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; seconds=10
+  build=(--release --bin tabletalk)
 fi
 mkdir -p "$data"
 
@@ -33,8 +36,10 @@ if [[ ! -f "$data/trips.parquet" || ! -f "$data/trips.csv" ]]; then
 fi
 [[ -f "$data/big.parquet" ]] || "$py" bench/generate.py --target-bytes "$big" --out "$data/big.parquet"
 
-binary=$(cargo build "${profile[@]}" --bin tabletalk --message-format=json-render-diagnostics |
-  "$py" -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')
+binary=$(cargo build "${build[@]}" --message-format=json-render-diagnostics | "$py" -c '
+import json, sys
+built = [m for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact"]
+print(next(m["executable"] for m in built if m["target"]["name"] == "tabletalk" and m["target"]["kind"] == ["bin"]))')
 
 for port in 8181 8765 8766; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "bench: port $port is in use" >&2; exit 1; fi
