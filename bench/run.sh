@@ -22,6 +22,15 @@ else
   build=(--release --bin tabletalk)
 fi
 mkdir -p "$data"
+# Every idle WebSocket is a descriptor in the client and one in the server (both started from this shell); many
+# machines default to a soft limit of 1,024.
+needed=$(( sockets + 1024 ))
+if (( $(ulimit -n) < needed )); then
+  ulimit -n "$needed" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  (( $(ulimit -n) >= needed )) || {
+    echo "bench: $sockets sockets need $needed open files, but the hard limit is $(ulimit -Hn) (raise it, e.g. in /etc/security/limits.conf)" >&2
+    exit 1; }
+fi
 
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null ||
   { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || {
@@ -39,7 +48,10 @@ fi
 binary=$(cargo build "${build[@]}" --message-format=json-render-diagnostics | "$py" -c '
 import json, sys
 built = [m for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact"]
-print(next(m["executable"] for m in built if m["target"]["name"] == "tabletalk" and m["target"]["kind"] == ["bin"]))')
+# With --all-targets the binary is also built as its unit-test harness (same name and kind, profile.test set),
+# in no fixed order; only the server itself will do.
+print(next(m["executable"] for m in built if m["target"]["name"] == "tabletalk" and m["target"]["kind"] == ["bin"]
+           and not m["profile"]["test"]))')
 
 for port in 8181 8765 8766; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "bench: port $port is in use" >&2; exit 1; fi
@@ -59,8 +71,14 @@ rm -rf "$work/server"; mkdir -p "$work/server"
   TABLETALK__BUDGET__TOKEN_LIMIT=1000000000 TABLETALK__WEBSOCKET__MAX_CONNECTIONS_PER_USER=1000 \
   exec "$binary" >server.log 2>&1) & pids+=($!)
 server_pid=${pids[-1]}
-for _ in $(seq 150); do curl -sf "$server/health" >/dev/null && break; sleep 0.2; done
-curl -sf "$server/health" >/dev/null || { echo "bench: the server did not start; see $work/server/server.log" >&2; exit 1; }
+for _ in $(seq 150); do
+  curl -sf "$server/health" >/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.2
+done
+curl -sf "$server/health" >/dev/null || {
+  echo "bench: the server ($binary) did not start; the end of $work/server/server.log:" >&2
+  tail -n 20 "$work/server/server.log" >&2; exit 1; }
 for _ in $(seq 50); do curl -sf "$files/__bytes" >/dev/null && break; sleep 0.2; done
 
 idle_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
