@@ -15,6 +15,7 @@ mod config;
 mod contract;
 mod conversations;
 mod datasets;
+mod dictionary_groups;
 mod eager_aggregation;
 mod http_conventions;
 mod llm_gemini;

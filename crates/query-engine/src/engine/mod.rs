@@ -4,10 +4,12 @@
 
 mod admission;
 pub(crate) mod cells;
+mod dictionary_groups;
 mod eager;
 pub(crate) mod run;
 mod sandbox;
 pub(crate) mod tables;
 
+pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};
 pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
 pub use run::{DataFusionEngine, EngineSettings};

@@ -9,6 +9,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures_util::StreamExt;
 use tabletalk_ports::{
@@ -18,6 +19,7 @@ use tabletalk_ports::{
 use tokio::task::JoinHandle;
 
 use super::admission::Admission;
+use super::dictionary_groups::DictionaryGroups;
 use super::eager::EagerAggregation;
 use super::{cells, sandbox, tables};
 use crate::files::DatasetFiles;
@@ -136,7 +138,7 @@ fn classify(error: &DataFusionError) -> Failure {
 }
 
 /// A context that knows nothing but what is registered into it: its own memory pool, no spill files, no
-/// information schema, no URL tables, UTC, and the shared footer-metadata cache.
+/// information schema, no URL tables, UTC, the shared footer-metadata cache, and the dictionary group-by rule.
 pub(crate) fn fresh_context(
     memory_limit: usize,
     files: &DatasetFiles,
@@ -162,7 +164,13 @@ pub(crate) fn fresh_context(
     config.options_mut().execution.time_zone = Some("+00:00".to_owned());
     // Footers of remote files are small; the default 512 KiB first read would dominate a cheap query's traffic.
     config.options_mut().execution.parquet.metadata_size_hint = Some(64 << 10);
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(DictionaryGroups))
+        .build();
+    Ok(SessionContext::new_with_state(state))
 }
 
 impl DataFusionEngine {
