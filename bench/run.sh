@@ -36,7 +36,11 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null ||
   { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || {
   echo "bench: wrk is missing and could not be installed (apt-get install wrk)" >&2; exit 1; }
 venv="$work/venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+if [[ ! -x "$venv/bin/pip" ]]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"
+    echo "bench: python3 cannot make a virtual environment (on Debian: apt-get install python3-venv)" >&2; exit 1; }
+fi
 "$venv/bin/pip" install -q --disable-pip-version-check pyarrow duckdb numpy websockets polars
 py="$venv/bin/python"
 
