@@ -1,5 +1,5 @@
 //! The DataFusion engine for real, over Parquet and CSV files the tests write: results and their JSON encoding,
-//! the read-only sandbox, row caps, memory and time limits, and the queue.
+//! the read-only sandbox, row caps, memory and time limits, the queue, and dictionary columns grouped by value.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -373,4 +373,78 @@ async fn a_full_queue_answers_busy() {
         running.await.unwrap(),
         Err(QueryError::Timeout { .. })
     ));
+}
+
+#[tokio::test]
+async fn dictionary_columns_group_by_their_values_across_row_groups() {
+    use datafusion::arrow::array::{DictionaryArray, Int32Array};
+    use datafusion::arrow::datatypes::Int32Type;
+    use datafusion::parquet::file::properties::WriterProperties;
+
+    // 30,000 rows in three row groups; the Arrow schema stored in the file makes the reader return dictionaries
+    // (what pyarrow writes for a categorical column), one per row group, each listing the words in another order.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payments-upload");
+    let words = [
+        ["cash", "card", "app"],
+        ["app", "cash", "card"],
+        ["card", "app", "cash"],
+    ];
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(10_000))
+        .build();
+    let mut writer = None;
+    let mut expected = std::collections::BTreeMap::<Option<&str>, (i64, i64)>::new();
+    for (group, dictionary) in words.iter().enumerate() {
+        let offset = i64::try_from(group).unwrap() * 10_000;
+        let keys: Vec<Option<i32>> = (0..10_000)
+            .map(|i| (i % 10 != 0).then_some(i % 3))
+            .collect();
+        for (i, key) in keys.iter().enumerate() {
+            let entry = expected
+                .entry(key.map(|k| dictionary[usize::try_from(k).unwrap()]))
+                .or_default();
+            entry.0 += 1;
+            entry.1 += offset + i64::try_from(i).unwrap();
+        }
+        let values: ArrayRef = Arc::new(StringArray::from(dictionary.to_vec()));
+        let kind = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).unwrap();
+        let amount = Int64Array::from_iter_values(offset..offset + 10_000);
+        let batch = RecordBatch::try_from_iter(vec![
+            ("kind", Arc::new(kind) as ArrayRef),
+            ("amount", Arc::new(amount)),
+        ])
+        .unwrap();
+        writer
+            .get_or_insert_with(|| {
+                let file = std::fs::File::create(&path).unwrap();
+                ArrowWriter::try_new(file, batch.schema(), Some(props.clone())).unwrap()
+            })
+            .write(&batch)
+            .unwrap();
+    }
+    writer.unwrap().close().unwrap();
+    let table = QueryTable {
+        name: "payments".into(),
+        location: TableLocation::File(path),
+        format: DatasetFormat::Parquet,
+        compression: Compression::None,
+        columns: Vec::new(),
+        integer_ranges: Vec::new(),
+    };
+    let (engine, _scratch) = engine_with(settings());
+    let out = engine
+        .run(
+            &[table],
+            "SELECT kind, count(*) AS n, sum(amount) AS total FROM payments GROUP BY kind ORDER BY kind NULLS FIRST",
+            LIMITS,
+        )
+        .await
+        .unwrap();
+    let want: Vec<Vec<serde_json::Value>> = expected
+        .iter()
+        .map(|(kind, (n, total))| vec![json!(kind), json!(n), json!(total)])
+        .collect();
+    assert_eq!(out.rows, want);
+    assert_eq!(out.rows.len(), 4, "three words and the null key");
 }
