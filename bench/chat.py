@@ -64,9 +64,11 @@ def extra_sessions(db, count):
     return tokens
 
 
-async def idle_sockets(tokens, args):
-    """--sockets connections opened in --runs equal rounds, all kept open until the end, so no round reuses memory
-    another freed. Returns (RSS before, [(before, after) per round])."""
+async def idle_sockets(tokens, client, args):
+    """--sockets connections of other users opened in --runs equal rounds, all kept open until the end, so no round
+    reuses memory another freed; then one run of turns while they are open, and one after they closed (events
+    must cost nothing for other users' sockets, open or gone). Returns (RSS before, [(before, after) per round],
+    turn times with the sockets open, turn times after they closed)."""
     base = args.server.replace("http", "ws", 1)
     start = proc_kib(args.pid, "VmRSS")
     sockets, rounds = [], []
@@ -77,8 +79,11 @@ async def idle_sockets(tokens, args):
             sockets.append(await websockets.connect(f"{base}/ws?token={token}", ping_interval=None))
         await asyncio.sleep(2)
         rounds.append((before, proc_kib(args.pid, "VmRSS")))
+    busy = await turns(client, client.token, args)
     await asyncio.gather(*(s.close() for s in sockets))
-    return start, rounds
+    await asyncio.sleep(3)  # the server notices the closes
+    after = await turns(client, client.token, args)
+    return start, rounds, busy, after
 
 
 def main():
@@ -103,7 +108,7 @@ def main():
     print(f"| {cell(p50, 2)} | {cell(p99, 2)} | {min(min(t) for t in samples):.2f} | {max(max(t) for t in samples):.2f} |\n",
           flush=True)
     tokens = extra_sessions(args.db, (args.sockets + 999) // 1000)
-    start, rounds = asyncio.run(idle_sockets(tokens, args))
+    start, rounds, busy, after = asyncio.run(idle_sockets(tokens, client, args))
     per_round = [(after - before) / (args.sockets // args.runs) for before, after in rounds]
     opened = args.sockets // args.runs * args.runs
     print(f"### Idle WebSockets ({opened:,} sockets opened in {args.runs} rounds, all kept open)\n")
@@ -111,6 +116,11 @@ def main():
     print("|---|---|---|---|")
     print(f"| {start / 1024:,.1f} | {rounds[-1][1] / 1024:,.1f} | {(rounds[-1][1] - start) / opened:.1f} | {cell(per_round)} |\n",
           flush=True)
+    print(f"### Chat turns beside other users' sockets ({args.turns} turns each, as above)\n")
+    print("| While | p50 ms | p99 ms |\n|---|---|---|")
+    for label, times in [(f"the {opened:,} idle sockets are open", busy), ("they have closed", after)]:
+        print(f"| {label} | {statistics.median(times):.2f} | {sorted(times)[max(0, int(len(times) * 0.99) - 1)]:.2f} |")
+    print(flush=True)
 
 
 if __name__ == "__main__":

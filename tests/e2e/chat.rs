@@ -479,6 +479,23 @@ async fn every_socket_of_the_user_gets_every_event_and_nobody_else_does() {
 }
 
 #[actix_web::test]
+async fn a_closed_socket_unsubscribes_even_when_no_event_comes() {
+    let llm = Arc::new(ScriptedLlm::default());
+    let (app, _conversation, first) = app_with(llm, &[]).await;
+    let (_, stranger_token) = app.other_user_token("mallory").await;
+    let stranger = connect(&app.base, &stranger_token).await.unwrap();
+    assert_eq!(app.events.subscriber_count(), 2);
+    // Nobody publishes anything for either user: only the sockets' ends can release their subscriptions.
+    drop((first, stranger));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.events.subscriber_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.events.subscriber_count(), 0);
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn a_slow_consumer_is_disconnected_with_1013() {
     let big = "x".repeat(16 * 1024);
     let mut items: Vec<Result<LlmEvent, LlmError>> = (0..1200).map(|_| text(&big)).collect();

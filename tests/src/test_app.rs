@@ -292,6 +292,12 @@ impl TestApp {
             .to_owned()
     }
 
+    /// The signed-in local user's id, from `GET /auth/me`.
+    pub async fn user_id(&self) -> tabletalk_ports::UserId {
+        let me = json_with_status(self.get("/auth/me").await, 200).await;
+        me["user_id"].as_str().unwrap().parse().unwrap()
+    }
+
     /// A session token for another user (created directly in storage).
     pub async fn other_user_token(&self, subject: &str) -> (tabletalk_ports::UserId, String) {
         let repos = self.repositories();

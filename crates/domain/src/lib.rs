@@ -18,6 +18,6 @@ pub use auth::{
     LogoutError, SessionToken,
 };
 pub use conversations::{ConversationDetail, ConversationError, ConversationService};
-pub use events::{DomainEvent, EventBus, InProcessBus};
+pub use events::{DomainEvent, EventBus, InProcessBus, Subscription};
 pub use health::{HealthReport, HealthService};
 pub use usage::{UsageError, UsageService, UsageStatus};

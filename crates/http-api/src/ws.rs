@@ -186,19 +186,23 @@ pub(crate) async fn connect(
     let user = who.user.id;
     let (queue, outbox) = mpsc::channel::<String>(settings.send_queue.max(1));
     let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Forwarder: the bus → this connection's bounded queue; a full queue or a lagging receiver ends the socket.
-    let mut events = state.events.subscribe();
+    // Forwarder: the user's events → this connection's bounded queue; a full queue or a lagging receiver ends the
+    // socket, and the socket's end ends the forwarder (and its subscription) even if no event ever comes again.
+    let mut events = state.events.subscribe(user);
     let flag = overflowed.clone();
     actix_web::rt::spawn(async move {
         loop {
-            match events.recv().await {
-                Ok(event) if event.user_id == user => {
+            let received = tokio::select! {
+                received = events.recv() => received,
+                () = queue.closed() => break,
+            };
+            match received {
+                Ok(event) => {
                     if queue.try_send(event_frame(&event)).is_err() {
                         flag.store(true, Ordering::SeqCst);
                         break;
                     }
                 }
-                Ok(_) => {}
                 Err(RecvError::Lagged(_)) => {
                     flag.store(true, Ordering::SeqCst);
                     break;

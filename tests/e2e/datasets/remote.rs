@@ -370,7 +370,7 @@ async fn gzip_csv_servers_without_ranges_or_head_and_slow_downloads_with_progres
         ServedFile::new(big.replace(',', "\t").into_bytes()).trickle(Duration::from_millis(60)),
     );
     let (app, conversation) = app().await;
-    let mut events = app.events.subscribe();
+    let mut events = app.events.subscribe(app.user_id().await);
 
     let gz = json_with_status(add(&app, &conversation, json!({"url": gz_url})).await, 201).await;
     assert_eq!(gz["dataset"]["compression"], "gzip");
