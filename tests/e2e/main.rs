@@ -17,6 +17,7 @@ mod conversations;
 mod datasets;
 mod dictionary_groups;
 mod eager_aggregation;
+mod float_comparisons;
 mod http_conventions;
 mod llm_gemini;
 mod llm_openai;

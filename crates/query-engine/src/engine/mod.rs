@@ -6,10 +6,12 @@ mod admission;
 pub(crate) mod cells;
 mod dictionary_groups;
 mod eager;
+mod float_compare;
 pub(crate) mod run;
 mod sandbox;
 pub(crate) mod tables;
 
 pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};
 pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
+pub use float_compare::{FloatComparison, FloatComparisons};
 pub use run::{DataFusionEngine, EngineSettings};

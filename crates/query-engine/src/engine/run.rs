@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use super::admission::Admission;
 use super::dictionary_groups::DictionaryGroups;
 use super::eager::EagerAggregation;
+use super::float_compare::FloatComparisons;
 use super::{cells, sandbox, tables};
 use crate::files::DatasetFiles;
 use crate::remote::StoreFailure;
@@ -138,7 +139,7 @@ fn classify(error: &DataFusionError) -> Failure {
 }
 
 /// A context that knows nothing but what is registered into it: its own memory pool, no spill files, no
-/// information schema, no URL tables, UTC, the shared footer-metadata cache, and the dictionary group-by rule.
+/// information schema, no URL tables, UTC, the shared footer-metadata cache, and our physical rules (dictionary group-by, float comparisons).
 pub(crate) fn fresh_context(
     memory_limit: usize,
     files: &DatasetFiles,
@@ -169,6 +170,7 @@ pub(crate) fn fresh_context(
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(DictionaryGroups))
+        .with_physical_optimizer_rule(Arc::new(FloatComparisons))
         .build();
     Ok(SessionContext::new_with_state(state))
 }
