@@ -10,13 +10,13 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{Int8Type, Int32Type, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tabletalk_query_engine::engine::DictionaryGroups;
+use tabletalk_tests::plans::physical_plan_and_rows;
 
 /// One batch of `rows` trips whose `kind` keys index `values` (`None` keys are null).
 fn batch(values: &ArrayRef, keys: &[Option<i32>], offset: i64) -> RecordBatch {
@@ -108,16 +108,6 @@ fn context(with_rule: bool, memory_limit: Option<usize>) -> SessionContext {
     context
 }
 
-async fn plan_and_rows(context: &SessionContext, sql: &str) -> (String, String) {
-    let frame = context.sql(sql).await.unwrap();
-    let plan = frame.clone().create_physical_plan().await.unwrap();
-    let plan = displayable(plan.as_ref()).indent(true).to_string();
-    let rows = pretty_format_batches(&frame.collect().await.unwrap())
-        .unwrap()
-        .to_string();
-    (plan, rows)
-}
-
 const TAKEN: [&str; 7] = [
     // DataFusion plans a DISTINCT as a group-by on (kind, riders) under one on kind: the rule takes the outer one.
     "SELECT kind, count(DISTINCT riders) FROM trips GROUP BY kind ORDER BY 1",
@@ -134,8 +124,8 @@ async fn dictionary_group_bys_give_the_rows_of_the_plain_plan() {
     let datafusion_only = context(false, None);
     let ours = context(true, None);
     for sql in TAKEN {
-        let (plain_plan, expected) = plan_and_rows(&datafusion_only, sql).await;
-        let (plan, rows) = plan_and_rows(&ours, sql).await;
+        let (plain_plan, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
+        let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
         assert!(
             !plain_plan.contains("DictionaryPartialAggregateExec"),
             "{plain_plan}"
@@ -147,7 +137,7 @@ async fn dictionary_group_bys_give_the_rows_of_the_plain_plan() {
         assert_eq!(rows, expected, "{sql}\n{plan}");
     }
     // The groups really are the dictionaries' words, the null value and the null keys together.
-    let (_, rows) = plan_and_rows(
+    let (_, rows) = physical_plan_and_rows(
         &ours,
         "SELECT kind, count(*) AS n FROM trips GROUP BY kind ORDER BY kind NULLS FIRST",
     )
@@ -172,12 +162,16 @@ async fn other_group_bys_are_left_to_datafusion() {
         "SELECT count(*), sum(fare) FROM trips",
     ];
     for sql in cases {
-        let (plan, rows) = plan_and_rows(&ours, sql).await;
+        let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
         assert!(
             !plan.contains("DictionaryPartialAggregateExec"),
             "{sql} was taken:\n{plan}"
         );
-        assert_eq!(rows, plan_and_rows(&datafusion_only, sql).await.1, "{sql}");
+        assert_eq!(
+            rows,
+            physical_plan_and_rows(&datafusion_only, sql).await.1,
+            "{sql}"
+        );
     }
 }
 

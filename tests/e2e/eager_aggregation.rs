@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use tabletalk_query_engine::engine::{EagerAggregation, KeyRanges};
+use tabletalk_tests::plans::logical_plan_and_rows;
 
 fn table(columns: Vec<(&str, ArrayRef)>) -> Arc<MemTable> {
     let batch = RecordBatch::try_from_iter(columns).unwrap();
@@ -59,20 +59,6 @@ fn ranges(min: i64, max: i64) -> KeyRanges {
     KeyRanges::from([(("trips".to_owned(), "zone".to_owned()), (min, max))])
 }
 
-async fn plan_and_rows(context: &SessionContext, sql: &str) -> (String, String) {
-    let frame = context.sql(sql).await.unwrap();
-    let plan = frame
-        .clone()
-        .into_optimized_plan()
-        .unwrap()
-        .display_indent()
-        .to_string();
-    let rows = pretty_format_batches(&frame.collect().await.unwrap())
-        .unwrap()
-        .to_string();
-    (plan, rows)
-}
-
 const REWRITTEN: [&str; 6] = [
     "SELECT z.borough, count(*) AS n FROM trips AS t JOIN zones AS z ON t.zone = z.id GROUP BY z.borough ORDER BY 1",
     "SELECT borough, kind, count(fare), sum(fare), min(fare), max(fare), sum(riders) FROM zones JOIN trips ON id = zone GROUP BY borough, kind ORDER BY 1, 2",
@@ -87,8 +73,8 @@ async fn rewritten_joins_give_the_rows_of_the_plain_plan() {
     let unchanged = context(None);
     let eager = context(Some(ranges(1, 20)));
     for sql in REWRITTEN {
-        let (plain_plan, expected) = plan_and_rows(&unchanged, sql).await;
-        let (plan, rows) = plan_and_rows(&eager, sql).await;
+        let (plain_plan, expected) = logical_plan_and_rows(&unchanged, sql).await;
+        let (plan, rows) = logical_plan_and_rows(&eager, sql).await;
         assert!(!plain_plan.contains("__tabletalk_eager"), "{plain_plan}");
         assert!(
             plan.contains("__tabletalk_eager_0"),
@@ -142,11 +128,15 @@ async fn shapes_the_rule_cannot_split_or_should_not_are_left_alone() {
     ];
     let unchanged = context(None);
     for (context, sql) in cases {
-        let (plan, rows) = plan_and_rows(context, sql).await;
+        let (plan, rows) = logical_plan_and_rows(context, sql).await;
         assert!(
             !plan.contains("__tabletalk_eager"),
             "{sql} was rewritten:\n{plan}"
         );
-        assert_eq!(rows, plan_and_rows(&unchanged, sql).await.1, "{sql}");
+        assert_eq!(
+            rows,
+            logical_plan_and_rows(&unchanged, sql).await.1,
+            "{sql}"
+        );
     }
 }

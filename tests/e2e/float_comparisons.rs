@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::MemTable;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tabletalk_query_engine::engine::FloatComparisons;
+use tabletalk_tests::plans::physical_plan_and_rows;
 
 fn context(with_rule: bool) -> SessionContext {
     let negative_nan = f64::from_bits(0xfff8_0000_0000_0000);
@@ -67,16 +66,6 @@ fn context(with_rule: bool) -> SessionContext {
     context
 }
 
-async fn plan_and_rows(context: &SessionContext, sql: &str) -> (String, String) {
-    let frame = context.sql(sql).await.unwrap();
-    let plan = frame.clone().create_physical_plan().await.unwrap();
-    let plan = displayable(plan.as_ref()).indent(true).to_string();
-    let rows = pretty_format_batches(&frame.collect().await.unwrap())
-        .unwrap()
-        .to_string();
-    (plan, rows)
-}
-
 #[tokio::test]
 async fn comparisons_with_non_zero_constants_keep_datafusions_answers() {
     let datafusion_only = context(false);
@@ -102,8 +91,8 @@ async fn comparisons_with_non_zero_constants_keep_datafusions_answers() {
     predicates.push("NOT (x >= 3.25)".to_owned());
     for predicate in &predicates {
         let sql = format!("SELECT id, x FROM t WHERE {predicate} ORDER BY id");
-        let (plain_plan, expected) = plan_and_rows(&datafusion_only, &sql).await;
-        let (plan, rows) = plan_and_rows(&ours, &sql).await;
+        let (plain_plan, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+        let (plan, rows) = physical_plan_and_rows(&ours, &sql).await;
         assert!(!plain_plan.contains("FloatComparison"), "{plain_plan}");
         assert!(
             plan.contains("FloatComparison("),
@@ -112,7 +101,7 @@ async fn comparisons_with_non_zero_constants_keep_datafusions_answers() {
         assert_eq!(rows, expected, "{sql}\n{plan}");
     }
     // The filters do select something and leave something out.
-    let (_, rows) = plan_and_rows(&ours, "SELECT count(*) FROM t WHERE x > 20").await;
+    let (_, rows) = physical_plan_and_rows(&ours, "SELECT count(*) FROM t WHERE x > 20").await;
     let count: u64 = rows
         .lines()
         .nth(3)
@@ -135,11 +124,15 @@ async fn comparisons_with_zero_nan_or_other_types_stay_datafusions() {
         "x + 1 > y",
     ] {
         let sql = format!("SELECT id FROM t WHERE {predicate} ORDER BY id");
-        let (plan, rows) = plan_and_rows(&ours, &sql).await;
+        let (plan, rows) = physical_plan_and_rows(&ours, &sql).await;
         assert!(
             !plan.contains("FloatComparison"),
             "{sql} was taken:\n{plan}"
         );
-        assert_eq!(rows, plan_and_rows(&datafusion_only, &sql).await.1, "{sql}");
+        assert_eq!(
+            rows,
+            physical_plan_and_rows(&datafusion_only, &sql).await.1,
+            "{sql}"
+        );
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod fake_oidc;
 pub mod file_server;
+pub mod plans;
 pub mod scripted_server;
 mod test_app;
 pub mod ws_client;
