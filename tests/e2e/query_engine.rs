@@ -14,6 +14,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::json;
 use tabletalk_ports::{
     Compression, DatasetFormat, QueryEngine, QueryError, QueryTable, RowLimits, TableLocation,
+    UserId,
 };
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
 use tabletalk_query_engine::fetch::{AddressPolicy, FetchSettings};
@@ -55,9 +56,18 @@ fn settings() -> EngineSettings {
         timeout: Duration::from_secs(30),
         memory_limit: 256 << 20,
         max_concurrency: 2,
+        max_concurrency_per_user: 2,
+        total_memory: 1 << 30,
+        max_join_rows: 1_000_000_000,
         queue_capacity: 4,
         queue_timeout: Duration::from_secs(5),
+        worker: tabletalk_tests::worker_command(),
     }
+}
+
+/// A new user for each query: these tests are about the engine, not about fairness between users.
+fn someone() -> UserId {
+    UserId::new()
 }
 
 fn write_sales(dir: &Path) -> QueryTable {
@@ -105,6 +115,7 @@ fn write_sales(dir: &Path) -> QueryTable {
         compression: Compression::None,
         columns: Vec::new(),
         integer_ranges: Vec::new(),
+        row_count: None,
     }
 }
 
@@ -118,6 +129,7 @@ fn write_csv(dir: &Path) -> QueryTable {
         compression: Compression::None,
         columns: Vec::new(),
         integer_ranges: Vec::new(),
+        row_count: None,
     }
 }
 
@@ -129,6 +141,7 @@ async fn queries_over_parquet_and_csv_return_typed_json_rows() {
 
     let out = engine
         .run(
+            someone(),
             &tables,
             r#"SELECT id, "Region", amount, big, day, ts, blob FROM sales ORDER BY id"#,
             LIMITS,
@@ -172,7 +185,7 @@ async fn queries_over_parquet_and_csv_return_typed_json_rows() {
     assert_eq!((out.total_rows, out.limit_applied), (3, false));
 
     let joined = engine
-        .run(&tables, r#"SELECT r.manager, count(*) AS n FROM sales s JOIN regions r ON s."Region" = r.region GROUP BY r.manager ORDER BY n DESC, r.manager"#, LIMITS)
+        .run(someone(), &tables, r#"SELECT r.manager, count(*) AS n FROM sales s JOIN regions r ON s."Region" = r.region GROUP BY r.manager ORDER BY n DESC, r.manager"#, LIMITS)
         .await
         .unwrap();
     assert_eq!(
@@ -202,24 +215,26 @@ async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
         "PREPARE p AS SELECT 1",
     ] {
         assert_eq!(
-            engine.run(&tables, refused, LIMITS).await,
+            engine.run(someone(), &tables, refused, LIMITS).await,
             Err(QueryError::ReadOnlyViolation),
             "{refused}"
         );
     }
     assert!(!Path::new("/tmp/leak.csv").exists());
     assert_eq!(
-        engine.run(&tables, "SELECT 1; SELECT 2", LIMITS).await,
+        engine
+            .run(someone(), &tables, "SELECT 1; SELECT 2", LIMITS)
+            .await,
         Err(QueryError::MultipleStatements)
     );
     assert_eq!(
         engine
-            .run(&tables, "SELECT 1; DROP TABLE sales", LIMITS)
+            .run(someone(), &tables, "SELECT 1; DROP TABLE sales", LIMITS)
             .await,
         Err(QueryError::MultipleStatements)
     );
     assert!(matches!(
-        engine.run(&tables, "SELEC 1", LIMITS).await,
+        engine.run(someone(), &tables, "SELEC 1", LIMITS).await,
         Err(QueryError::Sql { .. })
     ));
     for accepted in [
@@ -229,7 +244,10 @@ async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
         "SELECT 1 UNION SELECT 2",
     ] {
         assert!(
-            engine.run(&tables, accepted, LIMITS).await.is_ok(),
+            engine
+                .run(someone(), &tables, accepted, LIMITS)
+                .await
+                .is_ok(),
             "{accepted}"
         );
     }
@@ -240,7 +258,7 @@ async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
         "SELECT * FROM other_conversations_table",
         "SELECT * FROM information_schema.tables",
     ] {
-        let outcome = engine.run(&tables, unreachable, LIMITS).await;
+        let outcome = engine.run(someone(), &tables, unreachable, LIMITS).await;
         assert!(
             matches!(&outcome, Err(QueryError::Sql { raw }) if raw.to_lowercase().contains("not found")),
             "{unreachable}: {outcome:?}"
@@ -252,7 +270,12 @@ async fn the_sandbox_refuses_everything_but_one_query_over_the_given_tables() {
 async fn the_auto_limit_and_the_kept_rows_cap_results() {
     let (engine, _scratch) = engine_with(settings());
     let out = engine
-        .run(&[], "SELECT value FROM generate_series(1, 20000)", LIMITS)
+        .run(
+            someone(),
+            &[],
+            "SELECT value FROM generate_series(1, 20000)",
+            LIMITS,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -260,7 +283,12 @@ async fn the_auto_limit_and_the_kept_rows_cap_results() {
         (10_000, true, 1_000)
     );
     let exact = engine
-        .run(&[], "SELECT value FROM generate_series(1, 10000)", LIMITS)
+        .run(
+            someone(),
+            &[],
+            "SELECT value FROM generate_series(1, 10000)",
+            LIMITS,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -270,6 +298,7 @@ async fn the_auto_limit_and_the_kept_rows_cap_results() {
     );
     let ordered = engine
         .run(
+            someone(),
             &[],
             "SELECT value FROM generate_series(1, 20000) ORDER BY value DESC LIMIT 3",
             LIMITS,
@@ -299,12 +328,15 @@ async fn memory_and_time_limits_stop_queries_and_the_engine_recovers() {
     // A scrambled key defeats streaming aggregation: the hash table must hold every group.
     let hungry = "SELECT (value * 7919) % 3000017 AS k, count(*) FROM generate_series(1, 3000000) GROUP BY k";
     assert_eq!(
-        engine.run(&[], hungry, LIMITS).await.map(|o| o.total_rows),
+        engine
+            .run(someone(), &[], hungry, LIMITS)
+            .await
+            .map(|o| o.total_rows),
         Err(QueryError::MemoryExceeded)
     );
     assert_eq!(
         engine
-            .run(&[], "SELECT 1 AS one", LIMITS)
+            .run(someone(), &[], "SELECT 1 AS one", LIMITS)
             .await
             .unwrap()
             .rows,
@@ -316,12 +348,15 @@ async fn memory_and_time_limits_stop_queries_and_the_engine_recovers() {
         ..settings()
     });
     assert_eq!(
-        impatient.run(&[], SLOW, LIMITS).await.map(|o| o.total_rows),
+        impatient
+            .run(someone(), &[], SLOW, LIMITS)
+            .await
+            .map(|o| o.total_rows),
         Err(QueryError::Timeout { seconds: 0 })
     );
     assert_eq!(
         impatient
-            .run(&[], "SELECT 1 AS one", LIMITS)
+            .run(someone(), &[], "SELECT 1 AS one", LIMITS)
             .await
             .unwrap()
             .rows,
@@ -344,21 +379,21 @@ async fn a_full_queue_answers_busy() {
     );
     let running = tokio::spawn({
         let engine = engine.clone();
-        async move { engine.run(&[], SLOW, LIMITS).await }
+        async move { engine.run(someone(), &[], SLOW, LIMITS).await }
     });
     while engine.load().0 == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let waiter = tokio::spawn({
         let engine = engine.clone();
-        async move { engine.run(&[], "SELECT 1", LIMITS).await }
+        async move { engine.run(someone(), &[], "SELECT 1", LIMITS).await }
     });
     while engine.load().1 == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
         engine
-            .run(&[], "SELECT 2", LIMITS)
+            .run(someone(), &[], "SELECT 2", LIMITS)
             .await
             .map(|o| o.total_rows),
         Err(QueryError::Busy),
@@ -431,11 +466,11 @@ async fn dictionary_columns_group_by_their_values_across_row_groups() {
         compression: Compression::None,
         columns: Vec::new(),
         integer_ranges: Vec::new(),
+        row_count: None,
     };
     let (engine, _scratch) = engine_with(settings());
     let out = engine
-        .run(
-            &[table],
+        .run(someone(), &[table],
             "SELECT kind, count(*) AS n, sum(amount) AS total FROM payments GROUP BY kind ORDER BY kind NULLS FIRST",
             LIMITS,
         )

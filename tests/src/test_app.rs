@@ -97,7 +97,8 @@ impl TestAppBuilder {
         prepare_directories(&config).unwrap();
         let store = self.in_memory.then(|| Arc::new(InMemoryStore::new()));
         let adapters = if let Some(store) = &store {
-            let access = tabletalk_server::dataset_access(&config).unwrap();
+            let access =
+                tabletalk_server::dataset_access(&config, &crate::worker_command()).unwrap();
             Adapters::from_store(
                 store.clone(),
                 Arc::new(tabletalk_ports::SystemClock),
@@ -105,10 +106,12 @@ impl TestAppBuilder {
             )
         } else {
             let for_blocking = config.clone();
-            tokio::task::spawn_blocking(move || tabletalk_server::real_adapters(&for_blocking))
-                .await
-                .unwrap()
-                .unwrap()
+            tokio::task::spawn_blocking(move || {
+                tabletalk_server::real_adapters(&for_blocking, &crate::worker_command())
+            })
+            .await
+            .unwrap()
+            .unwrap()
         };
         let mut adapters = adapters;
         if let Some(llm) = self.llm {

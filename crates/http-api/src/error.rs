@@ -395,7 +395,13 @@ impl From<DatasetError> for ApiError {
             DatasetError::Query(failure) => {
                 let status =
                     StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                let mut api = Self::new(status, failure.code, failure.message.clone());
+                // A 500 never carries internal text (api.md: errors).
+                let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    "Internal server error".to_owned()
+                } else {
+                    failure.message.clone()
+                };
+                let mut api = Self::new(status, failure.code, message);
                 if let Some(raw) = &failure.raw {
                     api = api.with_details(json!({ "raw": raw }));
                 }

@@ -51,8 +51,8 @@ pub use llm::{
 };
 pub use message::{Message, MessageRole, MessageStatus};
 pub use query::{
-    CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryTable, RowLimits,
-    TableLocation,
+    CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryOwner, QueryTable,
+    RowLimits, TableLocation,
 };
 pub use repositories::{
     AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,

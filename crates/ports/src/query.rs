@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::{Compression, DatasetFormat, UploadId};
+use crate::{Compression, DatasetFormat, UploadId, UserId};
 
 /// Where a table's content is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub struct QueryTable {
     /// `(column, min, max)` of integer columns, from the dataset's own statistics pass: bounds on how many
     /// distinct values a column can hold, so the engine can choose plans that are only cheap for few values.
     pub integer_ranges: Vec<(String, i64, i64)>,
+    /// Rows in the table as recorded when it was added, when known: the engine refuses joins whose row
+    /// combinations would exceed its limit before running them.
+    pub row_count: Option<u64>,
 }
 
 /// A statement after the read-only checks, printed back by the parser.
@@ -110,17 +113,37 @@ pub enum QueryError {
         "The file at {url} has changed since it was added. Refresh the dataset to use the new version."
     )]
     DatasetChanged { url: String },
+    /// A join without an equality condition would pair more rows than `query.max_join_rows`; refused before it ran.
+    #[error(
+        "This query joins {tables} without an equality condition between them: about {estimate} row combinations, \
+         more than the limit of {limit}. Join on matching columns (a.id = b.id), or filter or aggregate the tables \
+         before joining them."
+    )]
+    JoinTooLarge {
+        /// The joined tables, as `a × b × c`.
+        tables: String,
+        estimate: u128,
+        limit: u64,
+    },
+    /// The engine failed for a reason of its own (a crash of the process that ran the query); the query may
+    /// succeed when tried again.
+    #[error("the query engine failed: {reason}")]
+    Internal { reason: String },
 }
+
+/// Who a query runs for: admission is fair between owners and caps each owner's running queries.
+pub type QueryOwner = UserId;
 
 /// Runs read-only SQL in a fresh context holding exactly the given tables.
 #[async_trait]
 pub trait QueryEngine: Send + Sync + 'static {
-    /// Runs `sql` over `tables`.
+    /// Runs `sql` over `tables` for `owner`. Dropping the future stops the query and releases what it holds.
     ///
     /// # Errors
     /// Every variant of [`QueryError`], as its documentation says.
     async fn run(
         &self,
+        owner: QueryOwner,
         tables: &[QueryTable],
         sql: &str,
         limits: RowLimits,

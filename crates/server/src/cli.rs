@@ -40,6 +40,9 @@ enum Command {
         #[command(subcommand)]
         action: ReferralAction,
     },
+    /// One query worker on stdin and stdout; the server starts these itself (docs/architecture.md).
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +76,10 @@ fn fail(error: &StartupError) -> ExitCode {
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Worker)) {
+        // A worker reads no configuration and writes no logs: everything it needs comes from its server.
+        return tabletalk_query_engine::isolation::worker::serve_stdio();
+    }
     let config = match Config::load(&ConfigInputs::from_process(cli.config.clone())) {
         Ok(config) => config,
         Err(errors) => return fail(&StartupError::Config(errors)),
@@ -82,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate { revert } => migrate(&config, revert),
         Command::Referral { action } => referral(&config, &action),
+        Command::Worker => Ok(()),
         Command::Config {
             action: ConfigAction::Check,
         } => {
@@ -121,10 +129,10 @@ fn referral(config: &Config, action: &ReferralAction) -> Result<(), StartupError
         .map_err(|e| StartupError::Invalid(format!("cannot start a runtime: {e}")))?;
     runtime.block_on(async {
         let for_blocking = config.clone();
-        let adapters = tokio::task::spawn_blocking(move || crate::real_adapters(&for_blocking))
+        let database = tokio::task::spawn_blocking(move || crate::open_database(&for_blocking))
             .await
             .map_err(|e| StartupError::Invalid(e.to_string()))??;
-        let service = crate::referral_service(&adapters);
+        let service = crate::referral_service(std::sync::Arc::new(database));
         let mut stdout = std::io::stdout().lock();
         match action {
             ReferralAction::Create { count } => {

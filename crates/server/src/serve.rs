@@ -7,6 +7,7 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 use secrecy::ExposeSecret;
 use tabletalk_http_api::ApiState;
+use tabletalk_query_engine::isolation::pool::WorkerCommand;
 
 use crate::config::{Config, LlmProviderKind};
 use crate::{AccessKey, StartupError, build_state, prepare_directories, real_adapters};
@@ -68,7 +69,12 @@ fn announce(config: &Config, key: &AccessKey) {
 pub async fn serve(config: Config) -> Result<(), StartupError> {
     prepare_directories(&config)?;
     let for_adapters = config.clone();
-    let adapters = tokio::task::spawn_blocking(move || real_adapters(&for_adapters))
+    let worker = WorkerCommand::this_executable().map_err(|e| {
+        StartupError::Invalid(format!(
+            "cannot find the tabletalk executable for query workers: {e}"
+        ))
+    })?;
+    let adapters = tokio::task::spawn_blocking(move || real_adapters(&for_adapters, &worker))
         .await
         .map_err(|e| StartupError::Invalid(e.to_string()))??;
     let key = AccessKey::resolve(&config)?;

@@ -30,6 +30,7 @@ use tabletalk_query_engine::content::{ContentLoader, ContentSettings};
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
 use tabletalk_query_engine::fetch::{AddressPolicy, Cidr, FetchSettings};
 use tabletalk_query_engine::files::{DatasetFiles, FileSettings};
+use tabletalk_query_engine::isolation::pool::WorkerCommand;
 
 use crate::config::{Config, LlmProviderKind, SecureCookies};
 use crate::{AccessKey, StartupError};
@@ -118,10 +119,13 @@ pub fn open_database(config: &Config) -> Result<SqliteDatabase, StartupError> {
 
 /// The production adapters: SQLite (migrated), the system clock and, in OIDC mode, the OpenID Connect issuer
 /// (not contacted yet: discovery happens in the background and on first use). Blocking.
-pub fn real_adapters(config: &Config) -> Result<Adapters, StartupError> {
+pub fn real_adapters(config: &Config, worker: &WorkerCommand) -> Result<Adapters, StartupError> {
     let database = Arc::new(open_database(config)?);
-    let mut adapters =
-        Adapters::from_store(database, Arc::new(SystemClock), dataset_access(config)?);
+    let mut adapters = Adapters::from_store(
+        database,
+        Arc::new(SystemClock),
+        dataset_access(config, worker)?,
+    );
     adapters.identity = identity_provider(config)?;
     adapters.llm = llm_client(config)?;
     Ok(adapters)
@@ -166,9 +170,12 @@ pub fn llm_client(config: &Config) -> Result<Option<Arc<dyn LlmClient>>, Startup
     Ok(Some(client))
 }
 
-/// The DataFusion engine with the `query.*` limits (on its own threads) and the dataset-content adapter, both
-/// reading through the one SSRF-guarded fetcher and the shared file cache.
-pub fn dataset_access(config: &Config) -> Result<DatasetAccess, StartupError> {
+/// The DataFusion engine with the `query.*` limits (its queries in worker processes started with `worker`) and the
+/// dataset-content adapter, both reading through the one SSRF-guarded fetcher and the shared file cache.
+pub fn dataset_access(
+    config: &Config,
+    worker: &WorkerCommand,
+) -> Result<DatasetAccess, StartupError> {
     let query = &config.query;
     let datasets = &config.datasets;
     let invalid = |e: &dyn std::fmt::Display| {
@@ -202,8 +209,12 @@ pub fn dataset_access(config: &Config) -> Result<DatasetAccess, StartupError> {
         timeout: query.timeout,
         memory_limit,
         max_concurrency: query.max_concurrency,
+        max_concurrency_per_user: query.max_concurrency_per_user,
+        total_memory: usize::try_from(query.total_memory).unwrap_or(usize::MAX),
+        max_join_rows: query.max_join_rows,
         queue_capacity: query.queue_capacity,
         queue_timeout: query.queue_timeout,
+        worker: worker.clone(),
     };
     let engine = DataFusionEngine::new(settings, files.clone()).map_err(|e| invalid(&e))?;
     let handle = engine
@@ -243,9 +254,9 @@ pub fn identity_provider(
     Ok(Some(Arc::new(provider)))
 }
 
-/// The referral-key service for the CLI.
-pub fn referral_service(adapters: &Adapters) -> ReferralService {
-    ReferralService::new(adapters.referral_keys.clone(), adapters.clock.clone())
+/// The referral-key service for the CLI (the database alone: no query engine, no identity provider).
+pub fn referral_service(keys: Arc<dyn ReferralKeyRepository>) -> ReferralService {
+    ReferralService::new(keys, Arc::new(SystemClock))
 }
 
 fn origin_policy(config: &Config) -> Result<OriginPolicy, StartupError> {

@@ -21,6 +21,7 @@ impl QueryFailure {
             b"dataset_changed" => 409,
             b"dataset_unavailable" => 502,
             b"server_busy" => 503,
+            b"internal_error" => 500,
             _ => 400,
         }
     }
@@ -126,5 +127,14 @@ pub fn query_failure(
         QueryError::Busy => plain("server_busy", error.to_string()),
         QueryError::DatasetUnavailable { .. } => plain("dataset_unavailable", error.to_string()),
         QueryError::DatasetChanged { .. } => plain("dataset_changed", error.to_string()),
+        QueryError::JoinTooLarge { .. } => QueryFailure {
+            code: "sql_error",
+            raw: Some(error.to_string()),
+            message: error.to_string(),
+        },
+        QueryError::Internal { .. } => plain(
+            "internal_error",
+            "The query engine failed while running this query. Please try again.".to_owned(),
+        ),
     }
 }

@@ -2,7 +2,7 @@
 //! and run through the query engine with its limits.
 
 use serde_json::{Map, Value, json};
-use tabletalk_ports::{Dataset, QueryColumn, QueryEngine, QueryOutput, RowLimits};
+use tabletalk_ports::{Dataset, QueryColumn, QueryEngine, QueryOutput, RowLimits, UserId};
 
 use super::errors::DatasetError;
 use super::service::{DatasetSettings, round, run_on};
@@ -97,6 +97,7 @@ fn integer(value: &Value) -> u64 {
 /// D6 and the automatic profile.
 pub async fn profile(
     engine: &dyn QueryEngine,
+    owner: UserId,
     dataset: &Dataset,
     settings: &DatasetSettings,
 ) -> Result<Profiles, DatasetError> {
@@ -131,7 +132,7 @@ pub async fn profile(
         select.join(", "),
         sample_from(dataset, settings.profile_sample_rows)
     );
-    let output = run_on(engine, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
+    let output = run_on(engine, owner, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
     let sampled = integer(&cell(&output, 0));
     let mut index = 1;
     let mut next = || {
@@ -206,6 +207,7 @@ fn find_column<'a>(
 /// D7.
 pub async fn profile_column(
     engine: &dyn QueryEngine,
+    owner: UserId,
     dataset: &Dataset,
     settings: &DatasetSettings,
     name: &str,
@@ -237,7 +239,7 @@ pub async fn profile_column(
         Kind::Nested | Kind::Other => {}
     }
     let sql = format!("SELECT {} FROM {from}", select.join(", "));
-    let output = run_on(engine, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
+    let output = run_on(engine, owner, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
     let sampled = integer(&cell(&output, 0));
     let mut stats = Map::new();
     stats.insert(
@@ -272,7 +274,7 @@ pub async fn profile_column(
                 "SELECT {c} AS value, count(*) AS count FROM {from} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY count \
                  DESC, value ASC LIMIT 5"
             );
-            let output = run_on(engine, dataset, settings, &top, AGGREGATE_LIMITS).await?;
+            let output = run_on(engine, owner, dataset, settings, &top, AGGREGATE_LIMITS).await?;
             let values: Vec<Value> = output
                 .rows
                 .iter()
@@ -292,6 +294,7 @@ pub async fn profile_column(
 /// D8.
 pub async fn preview(
     engine: &dyn QueryEngine,
+    owner: UserId,
     dataset: &Dataset,
     settings: &DatasetSettings,
     request: &PreviewRequest,
@@ -354,5 +357,5 @@ pub async fn preview(
         kept_rows: 100,
         file_order: matches!(method, "head" | "tail"),
     };
-    run_on(engine, dataset, settings, &sql, limits).await
+    run_on(engine, owner, dataset, settings, &sql, limits).await
 }

@@ -215,6 +215,7 @@ mod tests {
             compression: tabletalk_ports::Compression::None,
             columns: Vec::new(),
             integer_ranges: Vec::new(),
+            row_count: None,
         };
         let base = cache_key(user, "SELECT 1", limits, &[table("v1")]);
         assert_eq!(base, cache_key(user, "SELECT 1", limits, &[table("v1")]));

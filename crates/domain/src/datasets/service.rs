@@ -313,7 +313,7 @@ impl DatasetService {
         let events = self.events.clone();
         let settings = self.settings;
         tokio::spawn(async move {
-            match profile(engine.as_ref(), &dataset, &settings).await {
+            match profile(engine.as_ref(), user, &dataset, &settings).await {
                 Ok(profiles) => events.emit(
                     user,
                     dataset.conversation_id,
@@ -577,7 +577,7 @@ impl DatasetService {
         id: DatasetId,
     ) -> Result<Profiles, DatasetError> {
         let dataset = self.ready(user, conversation, id).await?;
-        profile(self.engine.as_ref(), &dataset, &self.settings).await
+        profile(self.engine.as_ref(), user, &dataset, &self.settings).await
     }
 
     /// D7.
@@ -589,7 +589,8 @@ impl DatasetService {
         column: &str,
     ) -> Result<(Map<String, Value>, u64), DatasetError> {
         let dataset = self.ready(user, conversation, id).await?;
-        super::profile::profile_column(self.engine.as_ref(), &dataset, &self.settings, column).await
+        super::profile::profile_column(self.engine.as_ref(), user, &dataset, &self.settings, column)
+            .await
     }
 
     /// D8: the sample and the dataset's row count.
@@ -601,9 +602,14 @@ impl DatasetService {
         request: &super::profile::PreviewRequest,
     ) -> Result<(QueryOutput, i64), DatasetError> {
         let dataset = self.ready(user, conversation, id).await?;
-        let output =
-            super::profile::preview(self.engine.as_ref(), &dataset, &self.settings, request)
-                .await?;
+        let output = super::profile::preview(
+            self.engine.as_ref(),
+            user,
+            &dataset,
+            &self.settings,
+            request,
+        )
+        .await?;
         Ok((output, dataset.row_count))
     }
 }
@@ -645,20 +651,24 @@ pub use super::profile::Profiles;
 /// Runs one internal query over a single dataset.
 pub(crate) async fn run_on(
     engine: &dyn QueryEngine,
+    owner: UserId,
     dataset: &Dataset,
     settings: &DatasetSettings,
     sql: &str,
     limits: RowLimits,
 ) -> Result<QueryOutput, DatasetError> {
     let tables = query_tables(std::slice::from_ref(dataset));
-    engine.run(&tables, sql, limits).await.map_err(|error| {
-        DatasetError::Query(query_failure(
-            error,
-            settings.query_timeout_secs,
-            settings.memory_limit,
-            |raw| translate(raw, sql, &table_columns(std::slice::from_ref(dataset))),
-        ))
-    })
+    engine
+        .run(owner, &tables, sql, limits)
+        .await
+        .map_err(|error| {
+            DatasetError::Query(query_failure(
+                error,
+                settings.query_timeout_secs,
+                settings.memory_limit,
+                |raw| translate(raw, sql, &table_columns(std::slice::from_ref(dataset))),
+            ))
+        })
 }
 
 use super::profile::profile;

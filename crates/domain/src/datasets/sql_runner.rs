@@ -165,7 +165,11 @@ impl SqlRunner {
         if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
             return Ok((hit, true));
         }
-        let output = self.engine.run(tables, sql, limits).await.map_err(fail)?;
+        let output = self
+            .engine
+            .run(user, tables, sql, limits)
+            .await
+            .map_err(fail)?;
         if let Some(key) = key {
             self.cache.put(key, &output, self.clock.now().unix_millis());
         }

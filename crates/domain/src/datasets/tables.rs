@@ -42,6 +42,7 @@ pub fn query_table(dataset: &Dataset) -> Option<QueryTable> {
         compression: dataset.compression,
         columns: schema_columns(dataset),
         integer_ranges: integer_ranges(dataset),
+        row_count: u64::try_from(dataset.row_count).ok(),
     })
 }
 

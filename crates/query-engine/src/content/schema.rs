@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use tabletalk_ports::{DatasetFormat, LoadError, LoadErrorKind, QueryColumn};
 
 use crate::engine::cells;
-use crate::engine::run::{fresh_context, raw_message};
+use crate::engine::execute::{fresh_context, raw_message};
 use crate::engine::tables::{LocalTable, register_local};
 use crate::files::DatasetFiles;
 use crate::remote::{GuardedStore, RemoteObject};
@@ -435,7 +435,7 @@ async fn text_columns(
             ','
         };
         let names = read_header(path, delimiter).await?;
-        let context = fresh_context(limits.memory_limit, files).map_err(fail)?;
+        let context = fresh_context(limits.memory_limit, &files.metadata_cache).map_err(fail)?;
         let types = infer_text_types(
             &context,
             path,
@@ -489,7 +489,7 @@ pub async fn describe_local(
     let mut columns = text_columns(files, path, format, limits).await?;
     let mut widenings = 0;
     loop {
-        let context = fresh_context(limits.memory_limit, files).map_err(fail)?;
+        let context = fresh_context(limits.memory_limit, &files.metadata_cache).map_err(fail)?;
         let table = LocalTable {
             name: "t".to_owned(),
             path: path.to_owned(),

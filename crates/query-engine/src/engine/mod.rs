@@ -1,12 +1,15 @@
-//! The DataFusion query engine (behaviour.md §4.1–4.4): a fresh context per query holding only the given tables,
-//! the read-only barriers, per-query memory and time limits, a bounded FIFO queue, the auto limit on the plan,
-//! and the JSON encoding of cells.
+//! The DataFusion query engine (docs/architecture.md, "Query isolation"): `run` is the query port in the server
+//! (fair admission, table resolution, worker processes, timeouts), `execute` what a worker does with one job (a
+//! fresh context holding only the job's tables, the read-only barriers, the join limit, the auto limit on the plan,
+//! row caps and the JSON encoding of cells).
 
 mod admission;
 pub(crate) mod cells;
 mod dictionary_groups;
 mod eager;
+pub(crate) mod execute;
 mod float_compare;
+mod join_limit;
 pub(crate) mod run;
 mod sandbox;
 pub(crate) mod tables;

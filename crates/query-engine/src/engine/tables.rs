@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
@@ -13,6 +14,7 @@ use tabletalk_ports::{
 use url::Url;
 
 use super::eager::KeyRanges;
+use crate::fetch::GuardedFetcher;
 use crate::files::DatasetFiles;
 use crate::files::cache::{CacheLease, remote_key};
 use crate::remote::{GuardedStore, RemoteObject, STORE_URL, object_path};
@@ -25,14 +27,19 @@ pub(crate) struct LocalTable {
     pub columns: Vec<QueryColumn>,
 }
 
+/// A remote Parquet table: registered name, object path in the guarded store, and the object.
+pub(crate) type RemoteTable = (String, String, RemoteObject);
+
 /// What one context registers. The leases keep cache files from eviction until the query ends.
 #[derive(Default)]
 pub(crate) struct Prepared {
     pub leases: Vec<CacheLease>,
     pub local: Vec<LocalTable>,
-    pub remote: Vec<(String, String, RemoteObject)>,
+    pub remote: Vec<RemoteTable>,
     /// The stored integer ranges of every table's columns, for the eager-aggregation rule.
     pub key_ranges: KeyRanges,
+    /// Recorded row counts by registered name, for the join limit.
+    pub row_counts: Vec<(String, u64)>,
 }
 
 fn load_failure(table: &QueryTable, url: &str, error: &LoadError) -> QueryError {
@@ -60,6 +67,9 @@ pub(crate) async fn prepare(
     let mut prepared = Prepared::default();
     for table in tables {
         let name = table.name.to_lowercase();
+        if let Some(rows) = table.row_count {
+            prepared.row_counts.push((name.clone(), rows));
+        }
         for (column, min, max) in &table.integer_ranges {
             prepared
                 .key_ranges
@@ -191,29 +201,30 @@ pub(crate) async fn register_local(
     }
 }
 
-/// Registers every prepared table; remote objects through one guarded store for this context only.
+/// Registers every table of a job; remote objects through one guarded store for this context only.
 pub(crate) async fn register(
     context: &SessionContext,
-    files: &DatasetFiles,
-    prepared: &Prepared,
+    fetcher: &GuardedFetcher,
+    probe_timeout: Duration,
+    local: &[LocalTable],
+    remote: &[RemoteTable],
 ) -> datafusion::error::Result<()> {
-    if !prepared.remote.is_empty() {
-        let objects = prepared
-            .remote
+    if !remote.is_empty() {
+        let objects = remote
             .iter()
             .map(|(_, path, object)| (path.clone(), object.clone()))
             .collect();
-        let store = GuardedStore::new(files.fetcher.clone(), files.settings.probe_timeout, objects);
+        let store = GuardedStore::new(fetcher.clone(), probe_timeout, objects);
         let base = Url::parse(STORE_URL)
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         context
             .runtime_env()
             .register_object_store(&base, Arc::new(store));
     }
-    for table in &prepared.local {
+    for table in local {
         register_local(context, table).await?;
     }
-    for (name, path, _) in &prepared.remote {
+    for (name, path, _) in remote {
         let options = ParquetReadOptions {
             file_extension: "",
             ..ParquetReadOptions::default()

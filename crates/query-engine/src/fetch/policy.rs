@@ -16,6 +16,12 @@ pub struct Cidr {
 #[error("not a network in CIDR form: {0:?}")]
 pub struct CidrParseError(pub String);
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
 impl FromStr for Cidr {
     type Err = CidrParseError;
 

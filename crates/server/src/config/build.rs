@@ -509,12 +509,40 @@ fn datasets(r: &mut Resolver) -> DatasetsConfig {
     }
 }
 
+/// Half of the machine's memory (`MemTotal` of `/proc/meminfo`), the default of `query.total_memory`; 4 GiB where
+/// the machine does not say.
+fn half_of_machine_memory() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        })
+        .unwrap_or(8 * GIB);
+    total / 2
+}
+
 fn query(r: &mut Resolver) -> QueryConfig {
     let configured_concurrency = u64_key(r, "query.max_concurrency", 0, 0, 1_024);
     let max_concurrency = match usize::try_from(configured_concurrency).unwrap_or(0) {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         n => n,
     };
+    let memory_limit = r.size("query.memory_limit", GIB, 64 * MIB..=TIB);
+    let configured_per_user = u64_key(r, "query.max_concurrency_per_user", 0, 0, 1_024);
+    let max_concurrency_per_user = match usize::try_from(configured_per_user).unwrap_or(0) {
+        0 => max_concurrency.div_ceil(2),
+        n => n.min(max_concurrency),
+    };
+    let total_memory = r.size(
+        "query.total_memory",
+        half_of_machine_memory(),
+        64 * MIB..=16 * TIB,
+    );
+    r.check("query.total_memory", total_memory >= memory_limit, || {
+        "must be at least query.memory_limit".into()
+    });
     let auto_limit = u64_key(r, "query.auto_limit", 10_000, 1, 10_000_000);
     let max_returned_rows = u64_key(r, "query.max_returned_rows", 1_000, 1, 100_000);
     let ws_rows = u64_key(r, "query.ws_rows", 100, 1, 100_000);
@@ -532,8 +560,17 @@ fn query(r: &mut Resolver) -> QueryConfig {
     });
     QueryConfig {
         timeout: r.duration("query.timeout", secs(60), secs(1)..=secs(3_600)),
-        memory_limit: r.size("query.memory_limit", GIB, 64 * MIB..=TIB),
+        memory_limit,
         max_concurrency,
+        max_concurrency_per_user,
+        total_memory,
+        max_join_rows: u64_key(
+            r,
+            "query.max_join_rows",
+            1_000_000_000,
+            0,
+            u64::try_from(i64::MAX).unwrap_or(u64::MAX),
+        ),
         queue_capacity: usize::try_from(u64_key(r, "query.queue_capacity", 32, 0, 10_000))
             .unwrap_or(32),
         queue_timeout: r.duration("query.queue_timeout", secs(30), secs(0)..=secs(600)),

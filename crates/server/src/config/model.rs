@@ -128,6 +128,12 @@ pub struct QueryConfig {
     pub memory_limit: u64,
     /// 0 in the file means "one per CPU core"; this is the resolved number.
     pub max_concurrency: usize,
+    /// 0 in the file means "half of `max_concurrency`, rounded up"; this is the resolved number.
+    pub max_concurrency_per_user: usize,
+    /// All running queries together; admission runs no more queries than fit at `memory_limit` each.
+    pub total_memory: u64,
+    /// Joins without equality keys that would pair more rows are refused before they run; 0 turns it off.
+    pub max_join_rows: u64,
     pub queue_capacity: usize,
     pub queue_timeout: Duration,
     pub auto_limit: u64,

@@ -1,0 +1,136 @@
+//! The query worker: the `tabletalk` binary re-executed as `tabletalk worker` by the server. It reads a `Hello`,
+//! answers `Ready`, then runs one job at a time and answers each with a `Reply` (see `protocol`).
+//!
+//! Three rules keep a worker disposable:
+//! - it owns nothing the server needs: the server can SIGKILL it at any instant (timeout, stop, delete,
+//!   shutdown) and start another;
+//! - any panic aborts the process, so a half-unwound engine never runs another query;
+//! - a thread of its own reads stdin, and the process exits as soon as stdin closes, so a worker never outlives
+//!   its server, even one killed with SIGKILL, and even while a query keeps the other threads busy.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::cache::default_cache::DefaultCache;
+
+use super::memory;
+use super::protocol::{Hello, Job, Output, Reply, read_frame, write_frame};
+use crate::engine::execute::{RemoteAccess, execute};
+use crate::fetch::{AddressPolicy, Cidr, FetchSettings, GuardedFetcher};
+
+/// Memory a query may allocate beyond its DataFusion pool before the cap stops it: the buffers the pool does not
+/// track (decoders, string kernels, row encodings) and the engine's own bookkeeping.
+const OUTSIDE_POOL_ALLOWANCE: usize = 96 << 20;
+/// A worker holding this much more resident memory than it did when ready is replaced after its job, because
+/// allocators rarely give freed memory back to the system.
+const RECYCLE_ABOVE: u64 = 256 << 20;
+/// Footers of remote Parquet files a worker keeps between jobs.
+const METADATA_CACHE_BYTES: usize = 64 << 20;
+
+fn access(hello: &Hello) -> io::Result<RemoteAccess> {
+    let allowed_cidrs = hello
+        .allowed_cidrs
+        .iter()
+        .map(|c| c.parse::<Cidr>().map_err(io::Error::other))
+        .collect::<io::Result<Vec<_>>>()?;
+    let fetcher = GuardedFetcher::new(FetchSettings {
+        policy: AddressPolicy {
+            allow_private_networks: hello.allow_private_networks,
+            allowed_hosts: hello.allowed_hosts.clone(),
+            allowed_cidrs,
+        },
+        user_agent: hello.user_agent.clone(),
+    });
+    let metadata_cache: Arc<FileMetadataCache> =
+        Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkWorkerFooters"));
+    Ok(RemoteAccess {
+        fetcher,
+        probe_timeout: Duration::from_millis(hello.probe_timeout_ms),
+        metadata_cache,
+    })
+}
+
+/// Resident memory of this process (`VmRSS`), in bytes.
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Reads jobs until stdin closes, then ends the process whatever its other threads are doing.
+fn read_jobs(jobs: &mpsc::SyncSender<Job>) -> ! {
+    let mut input = io::stdin().lock();
+    loop {
+        match read_frame::<Job>(&mut input) {
+            Ok(job) => {
+                if jobs.send(job).is_err() {
+                    std::process::exit(0);
+                }
+            }
+            Err(_) => std::process::exit(0),
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    let _ = writeln!(io::stderr().lock(), "tabletalk worker: {message}");
+    ExitCode::FAILURE
+}
+
+/// Runs the worker on this process's stdin and stdout.
+pub fn serve_stdio() -> ExitCode {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
+    let hello: Hello = match read_frame(&mut io::stdin().lock()) {
+        Ok(hello) => hello,
+        Err(error) => return fail(&format!("no greeting from the server: {error}")),
+    };
+    let access = match access(&hello) {
+        Ok(access) => access,
+        Err(error) => return fail(&format!("bad greeting: {error}")),
+    };
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .thread_name("tabletalk-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start a runtime: {error}")),
+    };
+    let (jobs, next_job) = mpsc::sync_channel::<Job>(1);
+    std::thread::spawn(move || read_jobs(&jobs));
+    let mut output = io::stdout().lock();
+    if write_frame(&mut output, &Reply::Ready).is_err() {
+        return ExitCode::SUCCESS;
+    }
+    let ready_resident = resident_bytes();
+    for job in next_job {
+        let allowance = usize::try_from(job.memory_limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(OUTSIDE_POOL_ALLOWANCE);
+        memory::limit_to(memory::allocated().saturating_add(allowance));
+        let outcome = runtime.block_on(execute(job, &access));
+        memory::unlimited();
+        let reply = Reply::Done {
+            outcome: outcome.map(Output::from),
+            recycle: resident_bytes().saturating_sub(ready_resident) > RECYCLE_ABOVE,
+        };
+        if write_frame(&mut output, &reply).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
