@@ -242,36 +242,38 @@ impl DataFusionEngine {
         })
     }
 
+    /// One try: the outer error is the server's (timeout, busy, no worker), the inner one the worker's.
     async fn attempt(
         &self,
         tables: &[QueryTable],
         sql: &str,
         limits: RowLimits,
-    ) -> Result<QueryOutput, Failure> {
+    ) -> Result<Result<QueryOutput, Failure>, QueryError> {
         // Re-downloads of evicted files happen here, before the query's own timeout starts.
         let files = self.files.clone();
         let owned = tables.to_vec();
         let prepared = self
             .on_runtime(async move { tables::prepare(&files, &owned).await }, None)
-            .await
-            .map_err(Failure::from)?
-            .map_err(Failure::from)?;
+            .await??;
         let job = job(&self.settings, &prepared, sql, limits);
         let workers = self.workers.clone();
         // A replacement worker is ready in well under this; waiting longer means workers cannot start at all.
         let wait = Duration::from_secs(10).min(self.settings.timeout);
-        self.on_runtime(
-            async move {
-                let outcome = workers.lease(wait).await?.run(&job).await;
-                // The cache leases keep the job's files until the worker is done with them.
-                drop(prepared);
-                outcome
-            },
-            Some(self.settings.timeout),
-        )
-        .await
-        .map_err(Failure::from)?
-        .map(QueryOutput::from)
+        let outcome = self
+            .on_runtime(
+                async move {
+                    let outcome = match workers.lease(wait).await {
+                        Ok(lease) => lease.run(&job).await,
+                        Err(failure) => Err(failure),
+                    };
+                    // The cache leases keep the job's files until the worker is done with them.
+                    drop(prepared);
+                    outcome
+                },
+                Some(self.settings.timeout),
+            )
+            .await?;
+        Ok(outcome.map(QueryOutput::from))
     }
 
     /// Fetches a remote file whose server ignores ranges into the cache, so the next attempt reads it locally.
@@ -330,12 +332,12 @@ impl QueryEngine for DataFusionEngine {
     ) -> Result<QueryOutput, QueryError> {
         sandbox::check(sql)?;
         let _slot = self.admission.enter(owner).await?;
-        match self.attempt(tables, sql, limits).await {
+        match self.attempt(tables, sql, limits).await? {
             Err(Failure::RangeUnsupported { table }) => {
                 // The server stopped answering ranges: fetch the whole file into the cache once, then retry.
                 self.cache_whole_file(tables, table).await?;
                 self.attempt(tables, sql, limits)
-                    .await
+                    .await?
                     .map_err(into_query_error)
             }
             outcome => outcome.map_err(into_query_error),
