@@ -19,6 +19,7 @@ mod dictionary_groups;
 mod eager_aggregation;
 mod float_comparisons;
 mod http_conventions;
+mod isolation;
 mod llm_gemini;
 mod llm_openai;
 mod oidc;

@@ -50,12 +50,12 @@ impl Binary {
 
     /// Starts `tabletalk` (serve) on a free port and waits until `/health` answers.
     pub async fn start(&self, env: &[(&str, &str)]) -> RunningBinary {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-            .to_string();
+        self.start_on(free_port(), env).await
+    }
+
+    /// Starts `tabletalk` (serve) on `port` (for configurations that name their own URL).
+    pub async fn start_on(&self, port: u16, env: &[(&str, &str)]) -> RunningBinary {
+        let port = port.to_string();
         let mut env = env.to_vec();
         env.push(("TABLETALK__SERVER__PORT", &port));
         let mut child = self
@@ -80,6 +80,15 @@ impl Binary {
         running.wait_until_healthy().await;
         running
     }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A `tabletalk` process; killed when dropped.
@@ -110,6 +119,37 @@ impl RunningBinary {
         );
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's living children now (its query workers).
+    pub fn children(&self) -> std::collections::BTreeSet<u32> {
+        let parent = self.pid();
+        let mut children = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid …`; comm may hold spaces, so read after its closing parenthesis.
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().collect())
+                .unwrap_or_default();
+            if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
+                && fields.first() != Some(&"Z")
+            {
+                children.insert(pid);
+            }
+        }
+        children
+    }
+
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
@@ -135,13 +175,19 @@ impl RunningBinary {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.terminate_timed().0
+    }
+
+    /// Sends SIGTERM and waits for the exit status; also how long the exit took.
+    pub fn terminate_timed(mut self) -> (std::process::ExitStatus, Duration) {
+        let sent = Instant::now();
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                return (status, sent.elapsed());
             }
             assert!(
                 Instant::now() < deadline,
