@@ -14,6 +14,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 use tabletalk_tests::fake_oidc::{CLIENT_ID, CLIENT_SECRET, FakeOidc};
 use tabletalk_tests::file_server::{FileServer, ServedFile};
+use tabletalk_tests::scripted_server::{Chunk, Reply, ScriptedServer, sse_events};
 
 use crate::process::{Binary, RunningBinary, free_port};
 
@@ -434,7 +435,7 @@ async fn a_panic_or_an_abort_in_the_engine_fails_only_that_query() {
 async fn sigterm_with_a_runaway_query_exits_within_the_grace_period() {
     let deployment = Deployment::start(&[("TABLETALK__SERVER__SHUTDOWN_GRACE", "2s")]).await;
     let alice = deployment.user("alice").await;
-    let workers = deployment.server.children();
+    let workers = idle_workers(&deployment).await;
     let client = alice.client.clone();
     let url = deployment.url(&format!("/conversations/{}/query", alice.conversation));
     let running = tokio::spawn(async move {
@@ -444,7 +445,7 @@ async fn sigterm_with_a_runaway_query_exits_within_the_grace_period() {
             .send()
             .await;
     });
-    deployment.until_running(1).await;
+    until_a_worker_spins(&workers).await;
     let Deployment { server, .. } = deployment;
     let (status, took) = server.terminate_timed();
     assert!(status.success(), "{status:?}");
@@ -456,4 +457,183 @@ async fn sigterm_with_a_runaway_query_exits_within_the_grace_period() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     running.abort();
+}
+
+/// A deployment whose model (Gemini's wire format, scripted) answers every first call with `execute_sql(sql)`.
+async fn chat_deployment(sql: &str) -> (Deployment, ScriptedServer) {
+    let gemini = ScriptedServer::start();
+    let call = json!({
+        "candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": "execute_sql", "args": {"query": sql}}}
+        ]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
+    });
+    for _ in 0..4 {
+        gemini.reply(Reply::sse(vec![Chunk::Bytes(sse_events(
+            std::slice::from_ref(&call),
+            "\n",
+        ))]));
+    }
+    let base = gemini.base.clone();
+    let deployment = Deployment::start(&[
+        ("TABLETALK__LLM__PROVIDER", "gemini"),
+        ("TABLETALK__LLM__API_KEY", "gm-key"),
+        ("TABLETALK__LLM__BASE_URL", base.as_str()),
+        ("TABLETALK__QUERY__TIMEOUT", "600s"),
+    ])
+    .await;
+    (deployment, gemini)
+}
+
+/// Sends a message whose turn runs a query that never yields.
+async fn turn_with_runaway(deployment: &Deployment, user: &User) {
+    let sent = user
+        .client
+        .post(deployment.url(&format!("/conversations/{}/messages", user.conversation)))
+        .json(&json!({"content": "How many trips?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200, "{:?}", sent.text().await);
+}
+
+/// CPU time a process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    fields.iter().sum()
+}
+
+/// Waits until one of `workers` is burning CPU: the spinning query has reached its worker process.
+async fn until_a_worker_spins(workers: &BTreeSet<u32>) {
+    let started: Vec<(u32, u64)> = workers.iter().map(|p| (*p, cpu_ticks(*p))).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // 20 ticks are 0.2 s of CPU at the usual 100 ticks per second: more than starting up or idling takes.
+    while !started
+        .iter()
+        .any(|(pid, ticks)| cpu_ticks(*pid) > ticks + 20)
+    {
+        assert!(Instant::now() < deadline, "no worker ran the query");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until one of `workers` has died, and says how long that took.
+async fn until_one_gone(workers: &BTreeSet<u32>) -> Duration {
+    let started = Instant::now();
+    while workers.iter().all(|pid| alive(*pid)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no worker was stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
+}
+
+/// The deployment's workers once no query runs (the automatic profile of a new dataset is a query too).
+async fn idle_workers(deployment: &Deployment) -> BTreeSet<u32> {
+    while deployment.running_queries().await > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    deployment.server.children()
+}
+
+#[actix_web::test]
+async fn stopping_a_turn_kills_its_running_query_within_a_second() {
+    let (deployment, _gemini) = chat_deployment("SELECT tabletalk_test_spin(600)").await;
+    let alice = deployment.user("alice").await;
+    let before = idle_workers(&deployment).await;
+    turn_with_runaway(&deployment, &alice).await;
+    until_a_worker_spins(&before).await;
+    let stopped = alice
+        .client
+        .post(deployment.url(&format!("/conversations/{}/stop", alice.conversation)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), 200);
+    let took = until_one_gone(&before).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the worker died {took:?} after the stop"
+    );
+    deployment.until_one_worker_replaced(&before).await;
+    assert_eq!(deployment.running_queries().await, 0);
+    let (status, body) = deployment.query(&alice, "SELECT 1 AS one").await;
+    assert_eq!(
+        (status, body["rows"].clone()),
+        (200, json!([[1]])),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn deleting_a_conversation_kills_its_running_query_within_a_second() {
+    let (deployment, _gemini) = chat_deployment("SELECT tabletalk_test_spin(600)").await;
+    let alice = deployment.user("alice").await;
+    let before = idle_workers(&deployment).await;
+    turn_with_runaway(&deployment, &alice).await;
+    until_a_worker_spins(&before).await;
+    let deleted = alice
+        .client
+        .delete(deployment.url(&format!("/conversations/{}", alice.conversation)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let took = until_one_gone(&before).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the worker died {took:?} after the delete"
+    );
+    deployment.until_one_worker_replaced(&before).await;
+    assert_eq!(deployment.running_queries().await, 0);
+}
+
+#[actix_web::test]
+async fn deleting_a_conversation_kills_its_sql_panel_query_within_a_second() {
+    let deployment = Deployment::start(&[("TABLETALK__QUERY__TIMEOUT", "600s")]).await;
+    let alice = deployment.user("alice").await;
+    let before = idle_workers(&deployment).await;
+    let client = alice.client.clone();
+    let url = deployment.url(&format!("/conversations/{}/query", alice.conversation));
+    let running = tokio::spawn(async move {
+        client
+            .post(url)
+            .json(&json!({"sql": "SELECT tabletalk_test_spin(600)"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    until_a_worker_spins(&before).await;
+    let deleted = alice
+        .client
+        .delete(deployment.url(&format!("/conversations/{}", alice.conversation)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let took = until_one_gone(&before).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the worker died {took:?} after the delete"
+    );
+    assert_eq!(
+        running.await.unwrap(),
+        404,
+        "the query's conversation is gone"
+    );
+    deployment.until_one_worker_replaced(&before).await;
 }

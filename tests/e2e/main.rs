@@ -8,6 +8,7 @@
     reason = "test code: a failed step is a failed test"
 )]
 
+mod admission;
 mod auth;
 mod binary;
 mod chat;

@@ -8,6 +8,7 @@ mod names;
 mod profile;
 mod query_errors;
 mod result_cache;
+mod running;
 mod service;
 mod sql_runner;
 mod tables;

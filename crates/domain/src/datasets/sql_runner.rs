@@ -12,6 +12,7 @@ use tabletalk_ports::{
 use super::errors::{DatasetError, QueryFailure, query_failure};
 use super::query_errors::translate;
 use super::result_cache::{CacheLimits, ResultCache, cache_key};
+use super::running::RunningQueries;
 use super::tables::{query_tables, table_columns};
 use crate::ConversationService;
 
@@ -44,6 +45,7 @@ pub struct SqlRunner {
     history: Arc<dyn QueryHistoryRepository>,
     clock: Arc<dyn Clock>,
     cache: ResultCache,
+    running: RunningQueries,
     settings: SqlRunnerSettings,
 }
 
@@ -76,6 +78,7 @@ impl SqlRunner {
             history,
             clock,
             cache,
+            running: RunningQueries::default(),
             settings,
         }
     }
@@ -96,7 +99,11 @@ impl SqlRunner {
         let outcome = if tables.is_empty() {
             Err(DatasetError::NoDatasets)
         } else {
-            self.execute(user, &datasets, &tables, sql).await
+            let running = self
+                .running
+                .run(conversation, self.execute(user, &datasets, &tables, sql));
+            // A conversation deleted meanwhile has no history to write to.
+            running.await.ok_or(DatasetError::ConversationNotFound)?
         };
         let elapsed = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         let (row_count, error_message) = match &outcome {
@@ -129,6 +136,11 @@ impl SqlRunner {
             cached,
             execution_ms: elapsed,
         })
+    }
+
+    /// Stops the queries running in a conversation that is being deleted.
+    pub fn conversation_deleted(&self, conversation: ConversationId) {
+        self.running.conversation_deleted(conversation);
     }
 
     /// The user's history, newest first, and the number of matching entries.

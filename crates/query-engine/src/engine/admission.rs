@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 /// The limits admission enforces.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AdmissionLimits {
+pub struct AdmissionLimits {
     pub capacity: usize,
     pub per_owner: usize,
     pub queue_capacity: usize,
@@ -86,14 +86,14 @@ impl State {
 }
 
 #[derive(Debug)]
-pub(crate) struct Admission {
+pub struct Admission {
     limits: AdmissionLimits,
     state: Mutex<State>,
 }
 
 /// A running slot; dropping it frees the slot for the next owner in turn.
 #[derive(Debug)]
-pub(crate) struct Slot<'a> {
+pub struct Slot<'a> {
     admission: &'a Admission,
     owner: QueryOwner,
 }
@@ -135,7 +135,7 @@ impl Drop for Waiting<'_> {
 }
 
 impl Admission {
-    pub(crate) fn new(limits: AdmissionLimits) -> Self {
+    pub fn new(limits: AdmissionLimits) -> Self {
         Self {
             limits: AdmissionLimits {
                 capacity: limits.capacity.max(1),
@@ -161,7 +161,7 @@ impl Admission {
 
     /// A running slot for `owner`: at once when one is free and the owner is under its cap, else after waiting
     /// for its turn.
-    pub(crate) async fn enter(&self, owner: QueryOwner) -> Result<Slot<'_>, QueryError> {
+    pub async fn enter(&self, owner: QueryOwner) -> Result<Slot<'_>, QueryError> {
         let receiver = {
             let mut state = self.lock();
             let State {
@@ -213,7 +213,7 @@ impl Admission {
     }
 
     /// (running, waiting).
-    pub(crate) fn load(&self) -> (usize, usize) {
+    pub fn load(&self) -> (usize, usize) {
         let state = self.lock();
         (state.running, state.waiting)
     }

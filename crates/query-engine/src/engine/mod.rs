@@ -14,6 +14,7 @@ pub(crate) mod run;
 mod sandbox;
 pub(crate) mod tables;
 
+pub use admission::{Admission, AdmissionLimits, Slot};
 pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};
 pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
 pub use float_compare::{FloatComparison, FloatComparisons};

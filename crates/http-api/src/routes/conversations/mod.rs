@@ -115,6 +115,7 @@ async fn delete(
     let id = conversation_id(&path)?;
     state.conversations.delete(user.user.id, id).await?;
     state.chat.conversation_deleted(id);
+    state.sql.conversation_deleted(id);
     remove_unreferenced_uploads(&state, user.user.id).await;
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
@@ -126,6 +127,7 @@ async fn delete_all(
     let deleted = state.conversations.delete_all(user.user.id).await?;
     for id in &deleted {
         state.chat.conversation_deleted(*id);
+        state.sql.conversation_deleted(*id);
     }
     remove_unreferenced_uploads(&state, user.user.id).await;
     Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted.len()})))
