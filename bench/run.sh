@@ -16,9 +16,11 @@ work=$(cd "$work" && pwd)
 if (( quick )); then
   # The same targets as `cargo test --workspace`, so after the tests (as in .ci/run) nothing is compiled again.
   data="$work/quick-data"; rows=20000; big=5e6; runs=1; turns=5; sockets=100; seconds=2
+  queries=50; users=5; load_seconds=5; timeout=5s
   build=(--workspace --all-targets)
 else
   data="$work/data"; rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; seconds=10
+  queries=500; users=50; load_seconds=60; timeout=60s
   build=(--release --bin tabletalk)
 fi
 mkdir -p "$data"
@@ -73,6 +75,8 @@ rm -rf "$work/server"; mkdir -p "$work/server"
   TABLETALK__STORAGE__CACHE_MAX_BYTES=4GiB \
   TABLETALK__LLM__PROVIDER=openai TABLETALK__LLM__BASE_URL=http://127.0.0.1:8766 TABLETALK__LLM__MODEL=m \
   TABLETALK__BUDGET__TOKEN_LIMIT=1000000000 TABLETALK__WEBSOCKET__MAX_CONNECTIONS_PER_USER=1000 \
+  TABLETALK__QUERY__TIMEOUT=$timeout TABLETALK__OBSERVABILITY__LOG_FORMAT=json \
+  TABLETALK__OBSERVABILITY__LOG_LEVEL=info,tabletalk::query_worker=debug \
   exec "$binary" >server.log 2>&1) & pids+=($!)
 server_pid=${pids[-1]}
 for _ in $(seq 150); do
@@ -105,9 +109,12 @@ results="$work/results.md"
   cd bench
   "$py" fetch.py --server "$server" --files "$files" --key $key --data "$data" --runs "$runs"
   "$py" engine.py --server "$server" --key $key --data "$data" --runs "$runs"
+  "$py" isolation.py --server "$server" --key $key --log "$work/server/server.log" --runs "$runs" --queries "$queries"
   "$py" throughput.py --server "$server" --key $key --runs "$runs" --seconds "$seconds"
   "$py" chat.py --server "$server" --key $key --pid "$server_pid" --runs "$runs" --turns "$turns" \
     --sockets "$sockets" --db "$work/server/tabletalk.db"
+  "$py" load.py --server "$server" --key $key --pid "$server_pid" --db "$work/server/tabletalk.db" --files "$files" \
+    --data "$data" --users "$users" --seconds "$load_seconds"
   "$py" memory.py --server "$server" --key $key --pid "$server_pid" --data "$data" --runs "$runs" --rows "$rows" \
     --idle-kib "$idle_kib"
 } | tee "$results"

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -262,12 +262,23 @@ impl Lease {
                 reason: "the lease has no worker".to_owned(),
             });
         };
+        let sent = Instant::now();
         let exchange = async {
             write_frame(&mut worker.stdin, job).await?;
             read_frame::<Reply>(&mut worker.stdout).await
         };
         match exchange.await {
             Ok(Reply::Done { outcome, recycle }) => {
+                if let Ok(output) = &outcome {
+                    // What isolation adds to a query: the round trip minus the worker's own execution time
+                    // (bench/isolation.py reads these lines; docs/benchmarks.md).
+                    tracing::debug!(
+                        target: "tabletalk::query_worker",
+                        round_trip_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX),
+                        execution_us = (output.execution_ms * 1000.0).round(),
+                        "query answered by its worker"
+                    );
+                }
                 if recycle {
                     tracing::debug!(worker = worker.id(), "replacing a query worker that grew");
                 } else if let Some(worker) = self.worker.take()
