@@ -48,7 +48,11 @@ class Session:
             with urllib.request.urlopen(request, timeout=600) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(errors="replace")
+            text = error.read().decode(errors="replace")
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text
 
 
 class Recorder:

@@ -190,7 +190,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
             .execution
             .target_partitions = 1;
     }
-    #[cfg(feature = "test-hooks")]
+    #[cfg(all(feature = "test-hooks", debug_assertions))]
     crate::isolation::hooks::register(&context);
     let (local, remote) = job_tables(&job)?;
     tables::register(

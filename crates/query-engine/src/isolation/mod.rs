@@ -3,7 +3,7 @@
 //! allocation beyond the cap ends that one query only. `pool` is the server's side, `worker` the process's main
 //! loop, `protocol` what crosses the pipes between them, `memory` the allocation cap.
 
-#[cfg(feature = "test-hooks")]
+#[cfg(all(feature = "test-hooks", debug_assertions))]
 pub(crate) mod hooks;
 pub(crate) mod memory;
 pub mod pool;

@@ -4,7 +4,6 @@
 //! replacement is started in the background. Killing is the only way to stop a CPU-bound DataFusion operator
 //! that does not yield, and it returns the query's CPU and memory to the machine at once.
 
-use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -23,8 +22,17 @@ use super::protocol::{Failure, Hello, Job, Output, Reply};
 
 /// How long a new worker may take to say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// Lines of a worker's stderr kept to explain its death.
-const KEPT_STDERR_LINES: usize = 20;
+/// Lines of a worker's stderr kept to explain its death (the first ones: a panic's message comes before its
+/// backtrace).
+const KEPT_STDERR_LINES: usize = 5;
+
+/// What a worker said on stderr, for the reason of its death.
+#[derive(Debug, Default)]
+struct Stderr {
+    first_lines: Vec<String>,
+    /// Rust's allocation-failure message was among them: the allocation cap stopped the query.
+    allocation_failed: bool,
+}
 
 /// How to start a worker process.
 #[derive(Debug, Clone)]
@@ -51,8 +59,8 @@ struct Worker {
     child: Child,
     stdin: ChildStdin,
     stdout: ChildStdout,
-    /// The last lines the worker wrote to stderr (forwarded to the log as they come).
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    /// What the worker wrote to stderr (forwarded to the log as it comes).
+    stderr: Arc<Mutex<Stderr>>,
     stderr_reader: JoinHandle<()>,
 }
 
@@ -70,20 +78,20 @@ impl Worker {
     async fn death(&mut self) -> Failure {
         let status = tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await;
         // Its stderr closes with it: wait for the last lines, which say whether an allocation failed.
-        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.stderr_reader).await;
-        let lines = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
-        if lines.iter().any(|l| l.contains(ALLOCATION_FAILED)) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.stderr_reader).await;
+        let said = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
+        if said.allocation_failed {
             return Failure::MemoryExceeded;
         }
         let how = match status {
             Ok(Ok(status)) => status.to_string(),
             _ => "no exit status".to_owned(),
         };
-        let last = lines.back().cloned().unwrap_or_default();
         Failure::Internal {
-            reason: format!("the query worker stopped unexpectedly ({how}) {last}")
-                .trim()
-                .to_owned(),
+            reason: format!(
+                "the query worker stopped unexpectedly ({how}): {}",
+                said.first_lines.join(" / ")
+            ),
         }
     }
 }
@@ -129,17 +137,17 @@ async fn start(inner: &PoolInner) -> io::Result<Worker> {
     let mut stdout = child.stdout.take().ok_or_else(missing)?;
     let stderr_pipe = child.stderr.take().ok_or_else(missing)?;
     let pid = child.id().unwrap_or(0);
-    let stderr = Arc::new(Mutex::new(VecDeque::new()));
+    let stderr = Arc::new(Mutex::new(Stderr::default()));
     let kept = stderr.clone();
     let stderr_reader = tokio::spawn(async move {
         let mut lines = BufReader::new(stderr_pipe).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::warn!(worker = pid, "{line}");
             let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
-            if kept.len() == KEPT_STDERR_LINES {
-                kept.pop_front();
+            kept.allocation_failed |= line.contains(ALLOCATION_FAILED);
+            if kept.first_lines.len() < KEPT_STDERR_LINES {
+                kept.first_lines.push(line);
             }
-            kept.push_back(line);
         }
     });
     let handshake = async {
