@@ -359,6 +359,74 @@ async fn a_failing_database_degrades_health_and_hides_internals() {
 }
 
 #[actix_web::test]
+async fn workers_that_cannot_start_degrade_health_and_fail_queries_cleanly() {
+    let app = TestApp::builder()
+        .worker(tabletalk_query_engine::isolation::pool::WorkerCommand {
+            program: app_dir_missing_program(),
+            args: vec!["worker".to_owned()],
+        })
+        .env("TABLETALK__QUERY__TIMEOUT", "1s")
+        .env("TABLETALK__DATASETS__ALLOWED_CIDRS", "127.0.0.1/32")
+        .spawn()
+        .await;
+    app.login().await;
+    // The first start fails at once; wait until the pool has said so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        let body = json_with_status(app.get("/health").await, 200).await;
+        if body["worker_pool"] == "error" || std::time::Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (
+            body["status"].as_str(),
+            body["worker_pool"].as_str(),
+            body["query_engine"]["status"].as_str()
+        ),
+        (Some("degraded"), Some("error"), Some("error")),
+        "{body}"
+    );
+    let body = error(app.get("/ready").await, 503, "not_ready").await;
+    assert_eq!(
+        body["details"],
+        json!({"database": "ok", "query_engine": "error"})
+    );
+    let conversation = app.create_conversation().await;
+    let files = tabletalk_tests::file_server::FileServer::start().await;
+    let url = files.put(
+        "/t.csv",
+        tabletalk_tests::file_server::ServedFile::new(b"a\n1\n".to_vec()),
+    );
+    let added = app
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/conversations/{conversation}/datasets"),
+            &json!({"url": url, "name": "t"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201, "adding a dataset needs no worker");
+    let body = error(
+        app.send_json(
+            reqwest::Method::POST,
+            &format!("/conversations/{conversation}/query"),
+            &json!({"sql": "SELECT count(*) FROM t"}),
+        )
+        .await,
+        500,
+        "internal_error",
+    )
+    .await;
+    assert_eq!(body["error"], "Internal server error");
+}
+
+/// A program that does not exist.
+fn app_dir_missing_program() -> std::path::PathBuf {
+    std::path::PathBuf::from("/nonexistent/tabletalk")
+}
+
+#[actix_web::test]
 async fn health_reports_a_configured_llm() {
     let gemini = TestApp::builder()
         .env("GEMINI_API_KEY", "gm-key")

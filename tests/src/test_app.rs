@@ -24,6 +24,7 @@ pub struct TestAppBuilder {
     env: BTreeMap<String, String>,
     in_memory: bool,
     oidc: bool,
+    worker: Option<tabletalk_query_engine::isolation::pool::WorkerCommand>,
     llm: Option<Arc<dyn tabletalk_ports::LlmClient>>,
 }
 
@@ -56,6 +57,16 @@ impl TestAppBuilder {
     #[must_use]
     pub fn llm(mut self, llm: Arc<dyn tabletalk_ports::LlmClient>) -> Self {
         self.llm = Some(llm);
+        self
+    }
+
+    /// Starts query workers with this command instead of the suite's `tabletalk` binary.
+    #[must_use]
+    pub fn worker(
+        mut self,
+        command: tabletalk_query_engine::isolation::pool::WorkerCommand,
+    ) -> Self {
+        self.worker = Some(command);
         self
     }
 
@@ -96,9 +107,9 @@ impl TestAppBuilder {
             Config::load(&ConfigInputs { file: None, env }).expect("test configuration is valid");
         prepare_directories(&config).unwrap();
         let store = self.in_memory.then(|| Arc::new(InMemoryStore::new()));
+        let worker = self.worker.unwrap_or_else(crate::worker_command);
         let adapters = if let Some(store) = &store {
-            let access =
-                tabletalk_server::dataset_access(&config, &crate::worker_command()).unwrap();
+            let access = tabletalk_server::dataset_access(&config, &worker).unwrap();
             Adapters::from_store(
                 store.clone(),
                 Arc::new(tabletalk_ports::SystemClock),
@@ -107,7 +118,7 @@ impl TestAppBuilder {
         } else {
             let for_blocking = config.clone();
             tokio::task::spawn_blocking(move || {
-                tabletalk_server::real_adapters(&for_blocking, &crate::worker_command())
+                tabletalk_server::real_adapters(&for_blocking, &worker)
             })
             .await
             .unwrap()

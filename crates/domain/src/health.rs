@@ -9,6 +9,8 @@ use tabletalk_ports::{DatabaseHealth, QueryEngine};
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthReport {
     pub database_ok: bool,
+    /// The query engine can run queries (its worker processes start).
+    pub query_engine_ok: bool,
     pub uptime_seconds: f64,
     /// Queries running and waiting in the engine.
     pub queries_running: usize,
@@ -51,6 +53,7 @@ impl HealthService {
         let (queries_running, queries_queued) = self.query_engine.load();
         HealthReport {
             database_ok,
+            query_engine_ok: self.query_engine.accepts_work(),
             uptime_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
             queries_running,
             queries_queued,

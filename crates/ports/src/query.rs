@@ -157,4 +157,8 @@ pub trait QueryEngine: Send + Sync + 'static {
 
     /// Queries running and waiting now.
     fn load(&self) -> (usize, usize);
+
+    /// Whether the engine can run queries now (for `/health` and `/ready`): false while it cannot start the
+    /// processes that run them.
+    fn accepts_work(&self) -> bool;
 }

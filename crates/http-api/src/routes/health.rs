@@ -39,8 +39,7 @@ const fn ok_or_error(ok: bool) -> &'static str {
 async fn health(state: web::Data<ApiState>) -> HttpResponse {
     let report = state.health.check().await;
     let limits = state.settings.query_engine;
-    // The engine is up as long as its runtime is: queries may fail, the engine does not.
-    let engine_ok = true;
+    let engine_ok = report.query_engine_ok;
     HttpResponse::Ok().json(HealthResponse {
         status: if report.database_ok && engine_ok {
             "ok"
@@ -70,12 +69,12 @@ async fn ready(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let report = state.health.check().await;
     let identity_provider = state.oidc.as_ref().map(|oidc| oidc.not_ready_reason());
     let identity_ok = identity_provider.as_ref().is_none_or(Option::is_none);
-    if report.database_ok && identity_ok {
+    if report.database_ok && report.query_engine_ok && identity_ok {
         Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
     } else {
         Err(ApiError::not_ready(
             report.database_ok,
-            true,
+            report.query_engine_ok,
             identity_provider,
         ))
     }

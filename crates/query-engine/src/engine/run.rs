@@ -257,8 +257,9 @@ impl DataFusionEngine {
             .await??;
         let job = job(&self.settings, &prepared, sql, limits);
         let workers = self.workers.clone();
-        // A replacement worker is ready in well under this; waiting longer means workers cannot start at all.
-        let wait = Duration::from_secs(10).min(self.settings.timeout);
+        // A replacement worker is ready in well under this; waiting longer means workers cannot start at all, which
+        // is the engine's failure (500), not the query's timeout: the wait ends first.
+        let wait = Duration::from_secs(10).min(self.settings.timeout / 2);
         let outcome = self
             .on_runtime(
                 async move {
@@ -350,5 +351,9 @@ impl QueryEngine for DataFusionEngine {
 
     fn load(&self) -> (usize, usize) {
         self.admission.load()
+    }
+
+    fn accepts_work(&self) -> bool {
+        self.workers.live() > 0 || !self.workers.failing()
     }
 }

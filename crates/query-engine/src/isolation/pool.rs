@@ -107,6 +107,8 @@ struct PoolInner {
     live: AtomicUsize,
     /// Set when the engine goes away: no more replacements.
     closed: AtomicBool,
+    /// The last attempt to start a worker failed.
+    failing: AtomicBool,
 }
 
 /// The pool of query workers.
@@ -183,6 +185,7 @@ fn start_replacement(inner: &Arc<PoolInner>) {
         while !inner.closed.load(Ordering::SeqCst) {
             match start(&inner).await {
                 Ok(worker) => {
+                    inner.failing.store(false, Ordering::SeqCst);
                     inner.live.fetch_add(1, Ordering::SeqCst);
                     if inner.idle_sender.send(worker).is_err() {
                         inner.live.fetch_sub(1, Ordering::SeqCst);
@@ -190,6 +193,7 @@ fn start_replacement(inner: &Arc<PoolInner>) {
                     return;
                 }
                 Err(error) => {
+                    inner.failing.store(true, Ordering::SeqCst);
                     tracing::error!(%error, program = %inner.command.program.display(), "cannot start a query worker");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
@@ -216,6 +220,7 @@ impl WorkerPool {
             idle: tokio::sync::Mutex::new(idle),
             live: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
         });
         for _ in 0..size.max(1) {
             start_replacement(&inner);
@@ -240,6 +245,11 @@ impl WorkerPool {
     /// Workers running now (idle or busy).
     pub(crate) fn live(&self) -> usize {
         self.inner.live.load(Ordering::SeqCst)
+    }
+
+    /// Whether the last attempt to start a worker failed.
+    pub(crate) fn failing(&self) -> bool {
+        self.inner.failing.load(Ordering::SeqCst)
     }
 
     /// Stops every idle worker and starts no more; busy ones die with their leases.
