@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tabletalk_ports::{QueryColumn, QueryError, QueryOutput};
+use tabletalk_ports::{QueryColumn, QueryOutput};
 
 /// A frame larger than this is a broken peer, not a result (results are capped at `query.max_returned_rows`).
 const MAX_FRAME_BYTES: u32 = 1 << 30;
@@ -147,37 +147,6 @@ impl From<Output> for QueryOutput {
     }
 }
 
-impl From<QueryError> for Failure {
-    fn from(error: QueryError) -> Self {
-        match error {
-            QueryError::ReadOnlyViolation | QueryError::MultipleStatements => {
-                Self::ReadOnlyViolation
-            }
-            QueryError::Sql { raw } => Self::Sql { raw },
-            QueryError::MemoryExceeded => Self::MemoryExceeded,
-            QueryError::DatasetUnavailable { name, reason } => {
-                Self::DatasetUnavailable { name, reason }
-            }
-            QueryError::DatasetChanged { url } => Self::DatasetChanged { url },
-            QueryError::JoinTooLarge {
-                tables,
-                estimate,
-                limit,
-            } => Self::JoinTooLarge {
-                tables,
-                estimate,
-                limit,
-            },
-            // Only the server decides these; a worker never reports them.
-            QueryError::Timeout { .. } | QueryError::Busy | QueryError::Internal { .. } => {
-                Self::Internal {
-                    reason: error.to_string(),
-                }
-            }
-        }
-    }
-}
-
 /// Writes one frame and flushes it.
 pub(crate) fn write_frame<T: Serialize>(to: &mut impl Write, value: &T) -> io::Result<()> {
     let body = serde_json::to_vec(value).map_err(io::Error::other)?;
@@ -194,17 +163,13 @@ pub(crate) fn write_frame<T: Serialize>(to: &mut impl Write, value: &T) -> io::R
 pub(crate) fn read_frame<T: DeserializeOwned>(from: &mut impl Read) -> io::Result<T> {
     let mut length = [0_u8; 4];
     from.read_exact(&mut length)?;
-    let body = read_body(from, u32::from_le_bytes(length))?;
-    serde_json::from_slice(&body).map_err(io::Error::other)
-}
-
-fn read_body(from: &mut impl Read, length: u32) -> io::Result<Vec<u8>> {
+    let length = u32::from_le_bytes(length);
     if length > MAX_FRAME_BYTES {
         return Err(io::Error::other("frame too large"));
     }
     let mut body = vec![0_u8; length as usize];
     from.read_exact(&mut body)?;
-    Ok(body)
+    serde_json::from_slice(&body).map_err(io::Error::other)
 }
 
 /// The same framing over tokio's pipes, for the server side.
