@@ -322,6 +322,16 @@ async fn a_keyless_join_bomb_is_refused_before_it_runs() {
         "{message}"
     );
     assert_eq!(deployment.running_queries().await, 0);
+    // A keyless join whose bound is under the limit runs: 200,000 × 10 pairs.
+    let (status, body) = deployment
+        .query(
+            &alice,
+            "SELECT COUNT(*) FROM table1 a, (SELECT fare FROM table1 ORDER BY id LIMIT 10) b WHERE a.fare < b.fare",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Fares are 2.5 + id % 50; the ten smallest ids have fares 2.5..11.5: 4,000 × (0 + 1 + … + 9) pairs.
+    assert_eq!(body["rows"][0][0], json!(ROWS / 50 * 45));
     // An equality condition makes it an ordinary hash join.
     let (status, body) = deployment
         .query(
