@@ -412,3 +412,36 @@ async fn gzip_csv_servers_without_ranges_or_head_and_slow_downloads_with_progres
     app.stop().await;
     files.stop().await;
 }
+
+#[actix_web::test]
+async fn the_footer_read_when_adding_serves_every_worker_afterwards() {
+    let files = FileServer::start().await;
+    let bytes = parquet_bytes(400_000, 50_000);
+    let last_byte = bytes.len() - 1;
+    let url = files.put("/data/footer.parquet", ServedFile::new(bytes));
+    let (app, conversation) = app().await;
+    json_with_status(add(&app, &conversation, json!({"url": url})).await, 201).await;
+    // Queries alternate between the two idle workers; each opens the file afresh.
+    for threshold in [100, 200, 300, 400] {
+        let sql = format!("SELECT count(*) AS n FROM table1 WHERE amount > {threshold}");
+        json_with_status(query(&app, &conversation, json!({"sql": sql})).await, 200).await;
+    }
+    let footer_reads: Vec<String> = files
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.range)
+        .filter(|range| range.ends_with(&format!("-{last_byte}")))
+        .collect();
+    // The add's 8-byte look at the magic number and footer length, and one read of the footer itself.
+    assert_eq!(
+        footer_reads.len(),
+        2,
+        "every later reader took the footer from the kept copy: {footer_reads:?}"
+    );
+    assert_eq!(
+        footer_reads[0],
+        format!("bytes={}-{last_byte}", last_byte - 7)
+    );
+    app.stop().await;
+    files.stop().await;
+}

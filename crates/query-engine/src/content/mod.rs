@@ -189,7 +189,9 @@ impl ContentLoader {
             size,
             last_modified: chrono::DateTime::UNIX_EPOCH,
         };
-        let described = schema::describe_remote_parquet(files, object, metadata_length).await?;
+        let version = validators.version(None);
+        let described =
+            schema::describe_remote_parquet(files, object, &version, metadata_length).await?;
         Ok(loaded(
             described,
             format,

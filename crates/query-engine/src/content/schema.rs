@@ -149,6 +149,7 @@ fn pick(values: impl Iterator<Item = Value>, want_max: bool) -> Option<Value> {
 pub async fn describe_remote_parquet(
     files: &DatasetFiles,
     object: RemoteObject,
+    version: &str,
     metadata_length: u64,
 ) -> Result<Described, LoadError> {
     const MAX_METADATA: u64 = 64 << 20;
@@ -159,11 +160,13 @@ pub async fn describe_remote_parquet(
         ));
     }
     let size = object.size;
-    let path = crate::remote::object_path(object.url.as_str(), "describe");
+    // The path queries use too: the footer read here is kept for them (`remote::TailCache`).
+    let path = crate::remote::object_path(object.url.as_str(), version);
     let store = Arc::new(GuardedStore::new(
         files.fetcher.clone(),
         files.settings.probe_timeout,
         vec![(path.clone(), object)],
+        files.tails.clone(),
     ));
     let hint = usize::try_from(metadata_length + 8).unwrap_or(usize::MAX);
     let mut reader = ParquetObjectReader::new(store.clone(), path.clone().into())

@@ -23,7 +23,7 @@ use super::tables::{self, LocalTable, RemoteTable};
 use super::{cells, join_limit};
 use crate::fetch::GuardedFetcher;
 use crate::isolation::protocol::{Failure, Job};
-use crate::remote::{RemoteObject, StoreFailure};
+use crate::remote::{RemoteObject, StoreFailure, TailCache};
 
 /// What a worker keeps between jobs: how to reach remote files, and the footers it has already read.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub(crate) struct RemoteAccess {
     pub fetcher: GuardedFetcher,
     pub probe_timeout: Duration,
     pub metadata_cache: Arc<FileMetadataCache>,
+    /// Footers the server (or another worker) already read.
+    pub tails: Arc<TailCache>,
 }
 
 /// The engine's message without a backtrace.
@@ -193,15 +195,9 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
     #[cfg(all(feature = "test-hooks", debug_assertions))]
     crate::isolation::hooks::register(&context);
     let (local, remote) = job_tables(&job)?;
-    tables::register(
-        &context,
-        &access.fetcher,
-        access.probe_timeout,
-        &local,
-        &remote,
-    )
-    .await
-    .map_err(fail)?;
+    tables::register(&context, access, &local, &remote)
+        .await
+        .map_err(fail)?;
     let key_ranges: KeyRanges = job
         .key_ranges
         .iter()

@@ -116,6 +116,7 @@ fn hello(files: &DatasetFiles) -> Hello {
         user_agent: fetch.user_agent.clone(),
         probe_timeout_ms: u64::try_from(files.settings.probe_timeout.as_millis())
             .unwrap_or(u64::MAX),
+        footers_dir: crate::files::footers_dir(&files.settings.cache_dir),
     }
 }
 

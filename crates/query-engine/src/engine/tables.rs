@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
@@ -14,7 +13,7 @@ use tabletalk_ports::{
 use url::Url;
 
 use super::eager::KeyRanges;
-use crate::fetch::GuardedFetcher;
+use super::execute::RemoteAccess;
 use crate::files::DatasetFiles;
 use crate::files::cache::{CacheLease, remote_key};
 use crate::remote::{GuardedStore, RemoteObject, STORE_URL, object_path};
@@ -204,8 +203,7 @@ pub(crate) async fn register_local(
 /// Registers every table of a job; remote objects through one guarded store for this context only.
 pub(crate) async fn register(
     context: &SessionContext,
-    fetcher: &GuardedFetcher,
-    probe_timeout: Duration,
+    access: &RemoteAccess,
     local: &[LocalTable],
     remote: &[RemoteTable],
 ) -> datafusion::error::Result<()> {
@@ -214,7 +212,12 @@ pub(crate) async fn register(
             .iter()
             .map(|(_, path, object)| (path.clone(), object.clone()))
             .collect();
-        let store = GuardedStore::new(fetcher.clone(), probe_timeout, objects);
+        let store = GuardedStore::new(
+            access.fetcher.clone(),
+            access.probe_timeout,
+            objects,
+            access.tails.clone(),
+        );
         let base = Url::parse(STORE_URL)
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         context

@@ -16,6 +16,7 @@ use tabletalk_ports::{LoadError, LoadErrorKind, ProgressSink, UploadId};
 use url::Url;
 
 use crate::fetch::{FetchSettings, GuardedFetcher};
+use crate::remote::TailCache;
 use cache::{CacheLease, FileCache, remote_key};
 use download::{download, gunzip, storage_error};
 use uploads::UploadDir;
@@ -44,6 +45,8 @@ pub struct DatasetFiles {
     pub settings: FileSettings,
     /// Shared by every query's runtime so footers are read once per `(url, version)`.
     pub metadata_cache: Arc<FileMetadataCache>,
+    /// Footer bytes on disk (`<cache_dir>/footers`), shared with the query workers.
+    pub tails: Arc<TailCache>,
 }
 
 impl std::fmt::Debug for DatasetFiles {
@@ -52,6 +55,11 @@ impl std::fmt::Debug for DatasetFiles {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// Where footers of remote files are kept: a folder of the cache directory (the file cache ignores folders).
+pub fn footers_dir(cache_dir: &Path) -> PathBuf {
+    cache_dir.join("footers")
 }
 
 fn noop_progress() -> ProgressSink {
@@ -68,7 +76,9 @@ impl DatasetFiles {
         let uploads = UploadDir::open(settings.upload_dir.clone(), settings.max_upload_bytes)?;
         let metadata_cache: Arc<FileMetadataCache> =
             Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkParquetFooters"));
+        let tails = Arc::new(TailCache::new(footers_dir(&settings.cache_dir)));
         Ok(Arc::new(Self {
+            tails,
             fetcher: GuardedFetcher::new(settings.fetch.clone()),
             cache,
             uploads,

@@ -22,6 +22,8 @@ pub(crate) struct Hello {
     pub allowed_cidrs: Vec<String>,
     pub user_agent: String,
     pub probe_timeout_ms: u64,
+    /// Where the footers of remote Parquet files are kept (`remote::TailCache`), shared with the server.
+    pub footers_dir: PathBuf,
 }
 
 /// A table whose content is a file on this machine (an upload or a leased cache entry).

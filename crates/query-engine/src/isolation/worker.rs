@@ -21,6 +21,7 @@ use super::memory;
 use super::protocol::{Hello, Job, Output, Reply, read_frame, write_frame};
 use crate::engine::execute::{RemoteAccess, execute};
 use crate::fetch::{AddressPolicy, Cidr, FetchSettings, GuardedFetcher};
+use crate::remote::TailCache;
 
 /// Memory a query may allocate beyond its DataFusion pool before the cap stops it: the buffers the pool does not
 /// track (decoders, string kernels, row encodings) and the engine's own bookkeeping.
@@ -51,6 +52,7 @@ fn access(hello: &Hello) -> io::Result<RemoteAccess> {
         fetcher,
         probe_timeout: Duration::from_millis(hello.probe_timeout_ms),
         metadata_cache,
+        tails: Arc::new(TailCache::new(hello.footers_dir.clone())),
     })
 }
 

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use datafusion::object_store::path::Path;
 use datafusion::object_store::{
@@ -23,6 +23,7 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::tails::{Tail, TailCache};
 use crate::fetch::GuardedFetcher;
 use crate::files::cache::hex;
 use crate::files::validators::Validators;
@@ -70,6 +71,9 @@ pub struct GuardedStore {
     objects: HashMap<String, RemoteObject>,
     /// Per object: the URL that answered (after redirects) and the client pinned to its checked addresses.
     pinned: Mutex<HashMap<String, (Url, reqwest::Client)>>,
+    /// Footers kept on disk for every process, and what this store has read of them.
+    tails: Arc<TailCache>,
+    tails_read: Mutex<HashMap<String, Option<Tail>>>,
 }
 
 impl fmt::Display for GuardedStore {
@@ -97,13 +101,74 @@ impl GuardedStore {
         fetcher: GuardedFetcher,
         timeout: Duration,
         objects: Vec<(String, RemoteObject)>,
+        tails: Arc<TailCache>,
     ) -> Self {
         Self {
             fetcher,
             timeout,
             objects: objects.into_iter().collect(),
             pinned: Mutex::new(HashMap::new()),
+            tails,
+            tails_read: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The kept tail of an object: from disk the first time, then from memory.
+    async fn tail(&self, key: &str, size: u64) -> Option<Tail> {
+        if let Some(known) = self
+            .tails_read
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+        {
+            return known.clone();
+        }
+        let tail = self.tails.get(key, size).await;
+        self.tails_read
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned(), tail.clone());
+        tail
+    }
+
+    /// Offers fetched bytes to the kept tails (only an object's last bytes are kept).
+    async fn keep(&self, key: &str, size: u64, range: &Range<u64>, bytes: &Bytes) {
+        if range.end == size {
+            self.tails.offer(key, size, range, bytes).await;
+            self.tails_read
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(key);
+        }
+    }
+
+    /// The bytes of `range`: from the kept footer when it holds them, else fetched (only the part before the kept
+    /// footer, when the range ends inside it).
+    async fn read(
+        &self,
+        key: &str,
+        object: &RemoteObject,
+        range: &Range<u64>,
+    ) -> Result<Bytes, StoreFailure> {
+        let size = object.size;
+        if let Some(tail) = self.tail(key, size).await {
+            if let Some(bytes) = tail.slice(range) {
+                return Ok(bytes);
+            }
+            if range.start < tail.start && range.end > tail.start {
+                let head = self.fetch(key, object, &(range.start..tail.start)).await?;
+                let rest = tail.slice(&(tail.start..range.end)).unwrap_or_default();
+                let mut joined = BytesMut::with_capacity(head.len() + rest.len());
+                joined.extend_from_slice(&head);
+                joined.extend_from_slice(&rest);
+                let bytes = joined.freeze();
+                self.keep(key, size, range, &bytes).await;
+                return Ok(bytes);
+            }
+        }
+        let bytes = self.fetch(key, object, range).await?;
+        self.keep(key, size, range, &bytes).await;
+        Ok(bytes)
     }
 
     fn object(&self, location: &Path) -> object_store::Result<&RemoteObject> {
@@ -127,7 +192,7 @@ impl GuardedStore {
 
     /// One range request; the first goes through the guard (redirects included), later ones reuse its pinned
     /// client and final URL.
-    async fn read(
+    async fn fetch(
         &self,
         key: &str,
         object: &RemoteObject,
