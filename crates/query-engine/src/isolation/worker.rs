@@ -26,9 +26,6 @@ use crate::remote::TailCache;
 /// Memory a query may allocate beyond its DataFusion pool before the cap stops it: the buffers the pool does not
 /// track (decoders, string kernels, row encodings) and the engine's own bookkeeping.
 const OUTSIDE_POOL_ALLOWANCE: usize = 96 << 20;
-/// A worker holding this much more resident memory than it did when ready is replaced after its job, because
-/// allocators rarely give freed memory back to the system.
-const RECYCLE_ABOVE: u64 = 256 << 20;
 /// Footers of remote Parquet files a worker keeps between jobs.
 const METADATA_CACHE_BYTES: usize = 64 << 20;
 
@@ -120,6 +117,11 @@ pub fn serve_stdio() -> ExitCode {
     }
     let ready_resident = resident_bytes();
     for job in next_job {
+        // A worker holding more than a query's memory limit beyond what it held when ready is replaced after its
+        // job: allocators rarely give freed memory back. Not sooner: a replacement starts cold (heap, footer cache),
+        // which cost 10–37 % on the benchmark's heavy queries when workers that grew by 256 or 512 MiB were
+        // replaced (docs/benchmarks.md, "Query isolation").
+        let recycle_above = job.memory_limit;
         let allowance = usize::try_from(job.memory_limit)
             .unwrap_or(usize::MAX)
             .saturating_add(OUTSIDE_POOL_ALLOWANCE);
@@ -128,7 +130,7 @@ pub fn serve_stdio() -> ExitCode {
         memory::unlimited();
         let reply = Reply::Done {
             outcome: outcome.map(Output::from),
-            recycle: resident_bytes().saturating_sub(ready_resident) > RECYCLE_ABOVE,
+            recycle: resident_bytes().saturating_sub(ready_resident) > recycle_above,
         };
         if write_frame(&mut output, &reply).is_err() {
             break;
