@@ -23,9 +23,6 @@ use crate::engine::execute::{RemoteAccess, execute};
 use crate::fetch::{AddressPolicy, Cidr, FetchSettings, GuardedFetcher};
 use crate::remote::TailCache;
 
-/// Memory a query may allocate beyond its DataFusion pool before the cap stops it: the buffers the pool does not
-/// track (decoders, string kernels, row encodings) and the engine's own bookkeeping.
-const OUTSIDE_POOL_ALLOWANCE: usize = 96 << 20;
 /// Footers of remote Parquet files a worker keeps between jobs.
 const METADATA_CACHE_BYTES: usize = 64 << 20;
 
@@ -122,9 +119,9 @@ pub fn serve_stdio() -> ExitCode {
         // which cost 10–37 % on the benchmark's heavy queries when workers that grew by 256 or 512 MiB were
         // replaced (docs/benchmarks.md, "Query isolation").
         let recycle_above = job.memory_limit;
-        let allowance = usize::try_from(job.memory_limit)
-            .unwrap_or(usize::MAX)
-            .saturating_add(OUTSIDE_POOL_ALLOWANCE);
+        // The whole query, tracked by DataFusion's pool or not, allocates at most its memory limit (the pool gets
+        // 90 % of it: `engine::execute`).
+        let allowance = usize::try_from(job.memory_limit).unwrap_or(usize::MAX);
         memory::limit_to(memory::allocated().saturating_add(allowance));
         let outcome = runtime.block_on(execute(job, &access));
         memory::unlimited();
