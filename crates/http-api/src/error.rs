@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
-use tabletalk_domain::datasets::DatasetError;
+use tabletalk_domain::datasets::{DatasetError, QueryFailure, QueryFailureKind};
 use tabletalk_domain::{AuthError, ConversationError, DevLoginError, LogoutError, UsageError};
 use tabletalk_ports::LoadErrorKind;
 use tabletalk_ports::RepositoryError;
@@ -392,26 +392,45 @@ impl From<DatasetError> for ApiError {
                 plain(StatusCode::BAD_REQUEST, "sample_column_required")
             }
             DatasetError::NoDatasets => plain(StatusCode::BAD_REQUEST, "no_datasets"),
-            DatasetError::Query(failure) => {
-                let status =
-                    StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                // A 500 never carries internal text (api.md: errors).
-                let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-                    "Internal server error".to_owned()
-                } else {
-                    failure.message.clone()
-                };
-                let mut api = Self::new(status, failure.code, message);
-                if let Some(raw) = &failure.raw {
-                    api = api.with_details(json!({ "raw": raw }));
-                }
-                if failure.is_busy() {
-                    api.retry_after = Some(2);
-                }
-                api
-            }
+            DatasetError::Query(failure) => failure.into(),
             DatasetError::Storage(e) => e.into(),
         }
+    }
+}
+
+impl From<QueryFailure> for ApiError {
+    fn from(failure: QueryFailure) -> Self {
+        let (status, code) = match failure.kind {
+            QueryFailureKind::Refused => (StatusCode::BAD_REQUEST, "sql_error"),
+            QueryFailureKind::NotReadOnly => (StatusCode::BAD_REQUEST, "read_only_violation"),
+            QueryFailureKind::Timeout => (StatusCode::BAD_REQUEST, "query_timeout"),
+            QueryFailureKind::MemoryExceeded => (StatusCode::BAD_REQUEST, "query_memory_exceeded"),
+            QueryFailureKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
+            QueryFailureKind::DatasetUnavailable => {
+                (StatusCode::BAD_GATEWAY, "dataset_unavailable")
+            }
+            QueryFailureKind::DatasetChanged => (StatusCode::CONFLICT, "dataset_changed"),
+            // A 500 never carries internal text.
+            QueryFailureKind::Internal => {
+                tracing::error!(
+                    error = failure.raw.as_deref().unwrap_or_default(),
+                    "query engine failure"
+                );
+                return Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "Internal server error",
+                );
+            }
+        };
+        let mut api = Self::new(status, code, failure.message);
+        if let Some(raw) = failure.raw {
+            api = api.with_details(json!({ "raw": raw }));
+        }
+        if failure.kind == QueryFailureKind::Busy {
+            api.retry_after = Some(2);
+        }
+        api
     }
 }
 

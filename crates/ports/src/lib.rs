@@ -52,7 +52,7 @@ pub use llm::{
 pub use message::{Message, MessageRole, MessageStatus};
 pub use query::{
     CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryOwner, QueryTable,
-    RowLimits, TableLocation,
+    RowLimits, SqlProblem, TableLocation,
 };
 pub use repositories::{
     AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::{Compression, DatasetFormat, UploadId, UserId};
 
@@ -95,9 +96,13 @@ pub enum QueryError {
          DELETE, COPY, SET, EXPLAIN and other statements are refused."
     )]
     ReadOnlyViolation,
-    /// The engine refused or failed the query; `raw` is its message without backtrace.
+    /// The engine refused the statement: `problem` says why in terms the domain can word for people, `raw` is the
+    /// engine's own message without backtrace (shown as technical details).
     #[error("{raw}")]
-    Sql { raw: String },
+    Sql {
+        problem: Box<SqlProblem>,
+        raw: String,
+    },
     #[error("the query ran longer than {seconds} s and was stopped")]
     Timeout { seconds: u64 },
     #[error("the query needed more memory than its limit")]
@@ -129,6 +134,73 @@ pub enum QueryError {
     /// succeed when tried again.
     #[error("the query engine failed: {reason}")]
     Internal { reason: String },
+}
+
+/// Why the engine refused a statement, classified by the engine adapter from the engine's own error values so the
+/// domain never reads engine message text. Each variant carries what a person needs to fix the query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SqlProblem {
+    /// The statement does not parse; `found` is the offending token when the parser named one.
+    Syntax {
+        found: Option<String>,
+        line: Option<u64>,
+        column: Option<u64>,
+    },
+    /// No statement at all.
+    Empty,
+    /// A column that no table in scope has. `candidates` are the columns that were in scope (qualified).
+    UnknownColumn {
+        qualifier: Option<String>,
+        column: String,
+        suggestion: Option<String>,
+        candidates: Vec<String>,
+    },
+    UnknownTable {
+        table: String,
+    },
+    /// An unqualified column that more than one joined table has.
+    AmbiguousColumn {
+        column: String,
+    },
+    UnknownFunction {
+        name: String,
+        suggestion: Option<String>,
+    },
+    /// A function called with argument types it has no signature for.
+    ArgumentTypes,
+    /// Arithmetic between types that do not combine; `temporal` when one side is a date, time or interval.
+    Arithmetic {
+        temporal: bool,
+    },
+    /// A comparison between types that have no common type.
+    IncomparableTypes,
+    /// A value that cannot be cast to the type asked for; `value`/`target` when the engine named them.
+    InvalidCast {
+        value: Option<String>,
+        target: Option<String>,
+    },
+    /// A date, timestamp or interval literal that does not parse.
+    TemporalLiteral,
+    /// A selected expression that is neither aggregated nor grouped by.
+    NotGrouped {
+        expression: Option<String>,
+    },
+    /// An aggregate where only row-level filters are allowed (`WHERE`), or a row-level value in `HAVING`.
+    AggregateInFilter,
+    /// `ORDER BY` on something not selected in a `SELECT DISTINCT`.
+    DistinctOrderBy,
+    /// Two output columns with the same name.
+    DuplicateNames,
+    /// The two sides of a set operation have different numbers of columns.
+    SetOperationArity,
+    DivideByZero,
+    Overflow,
+    /// A regular expression that does not compile.
+    InvalidRegex,
+    /// A construct the engine does not implement.
+    Unsupported,
+    /// Anything the adapter has no better name for.
+    Other,
 }
 
 /// Who a query runs for: admission is fair between owners and caps each owner's running queries.

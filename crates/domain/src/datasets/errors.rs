@@ -1,30 +1,36 @@
-//! Why a dataset or SQL use case failed, with the API code each maps to.
+//! Why a dataset or SQL use case failed. Outcomes only: statuses and API codes are chosen by the HTTP layer.
 
-use tabletalk_ports::{LoadError, QueryError, RepositoryError};
+use tabletalk_ports::{LoadError, QueryError, RepositoryError, SqlProblem};
 
 use super::DatasetUrlError;
 use crate::ConversationError;
 
-/// A failed query, translated for people (behaviour.md §4.6).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryFailure {
-    pub code: &'static str,
-    pub message: String,
-    /// The engine's own message (`details.raw` of `sql_error`).
-    pub raw: Option<String>,
+/// How a query failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryFailureKind {
+    /// The statement was refused: it does not parse or plan, or breaks a limit checked before it runs.
+    Refused,
+    /// Not a read-only query.
+    NotReadOnly,
+    Timeout,
+    MemoryExceeded,
+    /// No slot to run it now; worth retrying shortly.
+    Busy,
+    /// A dataset's remote content could not be read.
+    DatasetUnavailable,
+    /// A dataset's remote content changed since it was added.
+    DatasetChanged,
+    /// The engine failed for a reason of its own.
+    Internal,
 }
 
-impl QueryFailure {
-    /// The HTTP status the code has (api.md C22).
-    pub const fn status(&self) -> u16 {
-        match self.code.as_bytes() {
-            b"dataset_changed" => 409,
-            b"dataset_unavailable" => 502,
-            b"server_busy" => 503,
-            b"internal_error" => 500,
-            _ => 400,
-        }
-    }
+/// A failed query, worded for people (docs/api.md, "SQL errors").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFailure {
+    pub kind: QueryFailureKind,
+    pub message: String,
+    /// The engine's own message, for people who want the technical details.
+    pub raw: Option<String>,
 }
 
 /// A dataset use case failed.
@@ -89,52 +95,55 @@ pub fn size_text(bytes: u64) -> String {
     }
 }
 
-/// What a failed query becomes for the user; `translate` rewrites engine messages (§4.6).
+/// What a failed query becomes for the user; `translate` words a refused statement for people.
 pub fn query_failure(
     error: QueryError,
     timeout_secs: u64,
     memory_limit: u64,
-    translate: impl FnOnce(&str) -> String,
+    translate: impl FnOnce(&SqlProblem, &str) -> String,
 ) -> QueryFailure {
-    let plain = |code, message: String| QueryFailure {
-        code,
+    use QueryFailureKind as Kind;
+    let plain = |kind, message: String| QueryFailure {
+        kind,
         message,
         raw: None,
     };
     match error {
-        QueryError::MultipleStatements => plain("sql_error", error.to_string()),
-        QueryError::ReadOnlyViolation => plain("read_only_violation", error.to_string()),
-        QueryError::Sql { raw } => QueryFailure {
-            code: "sql_error",
-            message: translate(&raw),
+        QueryError::MultipleStatements => plain(Kind::Refused, error.to_string()),
+        QueryError::ReadOnlyViolation => plain(Kind::NotReadOnly, error.to_string()),
+        QueryError::Sql { problem, raw } => QueryFailure {
+            kind: Kind::Refused,
+            message: translate(&problem, &raw),
             raw: Some(raw),
         },
         QueryError::Timeout { .. } => plain(
-            "query_timeout",
+            Kind::Timeout,
             format!(
                 "The query ran longer than {timeout_secs} s and was stopped. Add filters, select fewer columns, or \
                  aggregate before sorting."
             ),
         ),
         QueryError::MemoryExceeded => plain(
-            "query_memory_exceeded",
+            Kind::MemoryExceeded,
             format!(
                 "The query needed more than {} of memory. Filter rows, select fewer columns, or aggregate before \
                  sorting or joining.",
                 size_text(memory_limit)
             ),
         ),
-        QueryError::Busy => plain("server_busy", error.to_string()),
-        QueryError::DatasetUnavailable { .. } => plain("dataset_unavailable", error.to_string()),
-        QueryError::DatasetChanged { .. } => plain("dataset_changed", error.to_string()),
+        QueryError::Busy => plain(Kind::Busy, error.to_string()),
+        QueryError::DatasetUnavailable { .. } => plain(Kind::DatasetUnavailable, error.to_string()),
+        QueryError::DatasetChanged { .. } => plain(Kind::DatasetChanged, error.to_string()),
         QueryError::JoinTooLarge { .. } => QueryFailure {
-            code: "sql_error",
+            kind: Kind::Refused,
             raw: Some(error.to_string()),
             message: error.to_string(),
         },
-        QueryError::Internal { .. } => plain(
-            "internal_error",
-            "The query engine failed while running this query. Please try again.".to_owned(),
-        ),
+        QueryError::Internal { reason } => QueryFailure {
+            kind: Kind::Internal,
+            message: "The query engine failed while running this query. Please try again."
+                .to_owned(),
+            raw: Some(reason),
+        },
     }
 }

@@ -15,7 +15,7 @@ mod tables;
 mod wire;
 
 pub use dataset_url::{DatasetUrl, DatasetUrlError};
-pub use errors::{DatasetError, QueryFailure, query_failure, size_text};
+pub use errors::{DatasetError, QueryFailure, QueryFailureKind, query_failure, size_text};
 pub use names::validate_table_name;
 pub use profile::{PreviewRequest, Profiles};
 pub use query_errors::{TableColumns, sql_identifier, translate};

@@ -666,7 +666,14 @@ pub(crate) async fn run_on(
                 error,
                 settings.query_timeout_secs,
                 settings.memory_limit,
-                |raw| translate(raw, sql, &table_columns(std::slice::from_ref(dataset))),
+                |problem, raw| {
+                    translate(
+                        problem,
+                        raw,
+                        sql,
+                        &table_columns(std::slice::from_ref(dataset)),
+                    )
+                },
             ))
         })
 }

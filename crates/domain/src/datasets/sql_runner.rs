@@ -9,7 +9,7 @@ use tabletalk_ports::{
     QueryHistoryRepository, QueryOutput, QuerySource, RowLimits, UserId,
 };
 
-use super::errors::{DatasetError, QueryFailure, query_failure};
+use super::errors::{DatasetError, query_failure};
 use super::query_errors::translate;
 use super::result_cache::{CacheLimits, ResultCache, cache_key};
 use super::running::RunningQueries;
@@ -167,7 +167,7 @@ impl SqlRunner {
                 error,
                 self.settings.timeout_secs,
                 self.settings.memory_limit,
-                |raw| translate(raw, sql, &table_columns(datasets)),
+                |problem, raw| translate(problem, raw, sql, &table_columns(datasets)),
             ))
         };
         let canonical = self.engine.canonical_sql(sql).map_err(fail)?;
@@ -186,12 +186,5 @@ impl SqlRunner {
             self.cache.put(key, &output, self.clock.now().unix_millis());
         }
         Ok((output, false))
-    }
-}
-
-impl QueryFailure {
-    /// Whether the client should be told to retry later (`Retry-After: 2`).
-    pub fn is_busy(&self) -> bool {
-        self.code == "server_busy"
     }
 }

@@ -20,7 +20,7 @@ use super::dictionary_groups::DictionaryGroups;
 use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
 use super::tables::{self, LocalTable, RemoteTable};
-use super::{cells, join_limit};
+use super::{cells, join_limit, sql_problems};
 use crate::fetch::GuardedFetcher;
 use crate::isolation::protocol::{Failure, Job};
 use crate::remote::{RemoteObject, StoreFailure, TailCache};
@@ -91,7 +91,10 @@ fn classify(error: &DataFusionError) -> Failure {
     ) {
         Failure::Internal { reason: raw }
     } else {
-        Failure::Sql { raw }
+        Failure::Sql {
+            problem: sql_problems::classify(error),
+            raw,
+        }
     }
 }
 

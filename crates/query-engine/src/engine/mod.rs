@@ -12,6 +12,7 @@ mod float_compare;
 mod join_limit;
 pub(crate) mod run;
 mod sandbox;
+mod sql_problems;
 pub(crate) mod tables;
 
 pub use admission::{Admission, AdmissionLimits, Slot};

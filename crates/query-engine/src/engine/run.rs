@@ -79,7 +79,10 @@ impl<T> Drop for AbortOnDrop<T> {
 fn into_query_error(failure: Failure) -> QueryError {
     match failure {
         Failure::ReadOnlyViolation => QueryError::ReadOnlyViolation,
-        Failure::Sql { raw } => QueryError::Sql { raw },
+        Failure::Sql { problem, raw } => QueryError::Sql {
+            problem: Box::new(problem),
+            raw,
+        },
         Failure::MemoryExceeded => QueryError::MemoryExceeded,
         Failure::DatasetUnavailable { name, reason } => {
             QueryError::DatasetUnavailable { name, reason }

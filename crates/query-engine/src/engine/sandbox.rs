@@ -1,10 +1,12 @@
-//! The first read-only barrier (behaviour.md §4.2 steps 1–2): exactly one statement, and it must be a query.
+//! The first read-only barrier: exactly one statement, and it must be a query (`SELECT` or `WITH … SELECT`).
 //! The second barrier is `SQLOptions` at planning time (see `run`).
 
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use tabletalk_ports::{CanonicalSql, QueryError};
+use tabletalk_ports::{CanonicalSql, QueryError, SqlProblem};
+
+use super::sql_problems;
 
 /// Functions whose result changes between calls: such queries are never served from the result cache.
 const VOLATILE: &[&str] = &[
@@ -23,10 +25,12 @@ const VOLATILE: &[&str] = &[
 fn parse(sql: &str) -> Result<Statement, QueryError> {
     let mut statements =
         DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| QueryError::Sql {
+            problem: Box::new(sql_problems::syntax(&e)),
             raw: format!("SQL error: {e}"),
         })?;
     match statements.len() {
         0 => Err(QueryError::Sql {
+            problem: Box::new(SqlProblem::Empty),
             raw: "SQL error: the query is empty".to_owned(),
         }),
         1 => match statements.pop_front() {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tabletalk_ports::{QueryColumn, QueryOutput};
+use tabletalk_ports::{QueryColumn, QueryOutput, SqlProblem};
 
 /// A frame larger than this is a broken peer, not a result (results are capped at `query.max_returned_rows`).
 const MAX_FRAME_BYTES: u32 = 1 << 30;
@@ -80,6 +80,7 @@ pub(crate) struct Output {
 pub(crate) enum Failure {
     ReadOnlyViolation,
     Sql {
+        problem: SqlProblem,
         raw: String,
     },
     MemoryExceeded,
