@@ -4,8 +4,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tabletalk_ports::contract::url_dataset;
 use tabletalk_ports::{
-    CallKind, Conversation, ConversationId, Identity, LlmProvider, Message, MessageRole, Timestamp,
-    TokenUsage, UsageId, UserId,
+    CallKind, Conversation, ConversationId, ExecutionOutcome, ExecutionResult, Identity,
+    LlmProvider, Message, MessageRole, SqlExecution, Timestamp, TokenUsage, TraceStep, UsageId,
+    UserId,
 };
 use tabletalk_tests::{TestApp, json_with_status};
 
@@ -232,8 +233,17 @@ async fn seed(app: &TestApp, conversation: ConversationId, user: UserId) {
     repos.messages.append(&question).await.unwrap();
     let mut answer = Message::user(conversation, "a".repeat(150), now());
     answer.role = MessageRole::Assistant;
-    answer.sql_query = Some(r#"[{"query":"SELECT 1","columns":["1"],"rows":[[1]],"total_rows":1,"error":null,"execution_time_ms":1.0,"limit_applied":false}]"#.into());
-    answer.tool_call_trace = Some(r#"[{"type":"text","content":"hi"}]"#.into());
+    answer.sql_executions = vec![SqlExecution {
+        query: "SELECT 1".into(),
+        outcome: ExecutionOutcome::Succeeded(ExecutionResult {
+            columns: vec!["1".into()],
+            rows: vec![vec![json!(1)]],
+            total_rows: 1,
+            execution_ms: 1.0,
+            limit_applied: false,
+        }),
+    }];
+    answer.trace = vec![TraceStep::Text("hi".into())];
     answer.input_tokens = 12;
     answer.output_tokens = 3;
     repos.messages.append(&answer).await.unwrap();
@@ -281,9 +291,16 @@ async fn detail_and_list_come_from_the_database() {
     );
     assert_eq!(messages[1]["token_count"], 15);
     assert_eq!(messages[1]["status"], "complete");
-    assert!(
-        messages[1]["sql_query"].is_string(),
-        "sql_query is a JSON-encoded string"
+    let sql: Value = serde_json::from_str(
+        messages[1]["sql_query"]
+            .as_str()
+            .expect("sql_query is a JSON-encoded string"),
+    )
+    .unwrap();
+    assert_eq!(
+        sql,
+        json!([{"query": "SELECT 1", "columns": ["1"], "rows": [[1]], "total_rows": 1, "error": null,
+                "execution_time_ms": 1.0, "limit_applied": false}])
     );
     assert_eq!(
         messages[1]["tool_call_trace"],

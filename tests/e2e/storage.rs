@@ -109,3 +109,57 @@ fn a_missing_directory_is_a_clear_error() {
         SqliteDatabase::open(&SqliteOptions::new(dir.path().join("missing/t.db"))).unwrap_err();
     assert!(error.to_string().contains("does not exist"), "{error}");
 }
+
+/// A stored JSON document that does not read back as what the record needs is reported as corrupt: never
+/// silently read as "no SQL" or "no trace".
+#[tokio::test]
+async fn a_message_whose_stored_sql_does_not_read_back_is_reported_corrupt() {
+    use tabletalk_ports::{
+        Conversation, ConversationRepository, Identity, Message, MessageRepository,
+        RepositoryError, Timestamp, UserRepository,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    database.migrate().unwrap();
+    let now = Timestamp::from_unix_millis(1_700_000_000_000).unwrap();
+    let identity = Identity {
+        issuer: "https://issuer.example".into(),
+        subject: "alice".into(),
+        email: "alice@example.com".into(),
+        name: "Alice".into(),
+        avatar_url: None,
+    };
+    let user = database.sign_in(&identity, now).await.unwrap();
+    let conversation = Conversation::new(user.id, now);
+    database.create(&conversation).await.unwrap();
+    database
+        .append(&Message::user(conversation.id, "hi", now))
+        .await
+        .unwrap();
+    assert_eq!(
+        database
+            .list_for_conversation(conversation.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    for (column, document) in [
+        ("sql_query", r#"[{"columns": 3}]"#),
+        ("tool_call_trace", r#"[{"type": "telepathy"}]"#),
+    ] {
+        let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+        raw.batch_execute(&format!(
+            "UPDATE messages SET sql_query = NULL, tool_call_trace = NULL; \
+             UPDATE messages SET {column} = '{document}';"
+        ))
+        .unwrap();
+        let read = database.list_for_conversation(conversation.id).await;
+        assert!(
+            matches!(&read, Err(RepositoryError::Corrupt(reason)) if reason.contains(column)),
+            "{column}: {read:?}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ mod migrations;
 mod repositories;
 mod rows;
 mod schema;
+mod stored_json;
 
 pub use database::{DatabaseUrlError, SqliteDatabase, SqliteOptions, parse_database_url};
 pub use error::SqliteError;

@@ -11,6 +11,7 @@ use tabletalk_ports::{
 };
 
 use crate::schema::{conversations, datasets, messages, sessions, users};
+use crate::stored_json;
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Corrupt(what.to_string())
@@ -205,24 +206,26 @@ pub(crate) struct MessageRow {
     pub created_at: String,
 }
 
-impl From<&Message> for MessageRow {
-    fn from(m: &Message) -> Self {
-        Self {
+impl TryFrom<&Message> for MessageRow {
+    type Error = RepositoryError;
+
+    fn try_from(m: &Message) -> Result<Self, Self::Error> {
+        Ok(Self {
             id: m.id.to_string(),
             conversation_id: m.conversation_id.to_string(),
             role: m.role.as_str().to_owned(),
             content: m.content.clone(),
             status: m.status.as_str().to_owned(),
             error_message: m.error_message.clone(),
-            sql_query: m.sql_query.clone(),
+            sql_query: stored_json::executions_text(&m.sql_executions)?,
             reasoning: m.reasoning.clone(),
-            tool_call_trace: m.tool_call_trace.clone(),
+            tool_call_trace: stored_json::trace_text(&m.trace)?,
             input_tokens: m.input_tokens,
             output_tokens: m.output_tokens,
             token_count: m.token_count(),
             model: m.model.clone(),
             created_at: m.created_at.to_string(),
-        }
+        })
     }
 }
 
@@ -237,9 +240,9 @@ impl TryFrom<MessageRow> for Message {
             content: row.content,
             status: enumeration(&row.status, "messages.status", MessageStatus::parse)?,
             error_message: row.error_message,
-            sql_query: row.sql_query,
+            sql_executions: stored_json::executions(row.sql_query.as_deref())?,
             reasoning: row.reasoning,
-            tool_call_trace: row.tool_call_trace,
+            trace: stored_json::trace(row.tool_call_trace.as_deref())?,
             input_tokens: row.input_tokens,
             output_tokens: row.output_tokens,
             model: row.model,

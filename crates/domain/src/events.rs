@@ -1,37 +1,145 @@
-//! The domain's event bus: use cases publish what happened for a user; delivery (the WebSocket) subscribes.
+//! The domain's events and their bus: use cases publish what happened for a user as typed [`DomainEvent`]s;
+//! delivery (the WebSocket) subscribes and chooses the wire shape.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use serde_json::Value;
-use tabletalk_ports::{ConversationId, UserId};
+use serde_json::{Map, Value};
+use tabletalk_ports::{
+    ConversationId, Dataset, DatasetId, MessageId, MessageStatus, SqlExecution, TraceStep, UserId,
+};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-/// One event for one user's clients: `kind` is the wire `type`, `payload` the other keys (websocket.md §4–5).
+use crate::UsageStatus;
+
+/// What happened in a conversation, for its owner's clients (docs/api.md, "WebSocket events"). Payloads are domain
+/// values; the delivery layer chooses the wire shape.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DomainEvent {
+pub enum DomainEvent {
+    /// A chunk of answer text; an empty chunk keeps the client waiting while a model call is retried.
+    ChatToken {
+        message_id: MessageId,
+        token: String,
+    },
+    ReasoningToken {
+        message_id: MessageId,
+        token: String,
+    },
+    /// The model's reasoning ended and the answer text begins.
+    ReasoningComplete {
+        message_id: MessageId,
+    },
+    /// A tool call begins; `args` are the model's arguments as it sent them.
+    ToolCallStarted {
+        message_id: MessageId,
+        tool: String,
+        args: Map<String, Value>,
+    },
+    /// The turn's `query_number`-th statement is running.
+    QueryProgress {
+        message_id: MessageId,
+        query_number: u32,
+    },
+    /// A validated chart over the execution at `execution_index` (the model's specification as sent).
+    ChartSpec {
+        message_id: MessageId,
+        execution_index: Option<usize>,
+        spec: Map<String, Value>,
+    },
+    FollowupSuggestions {
+        message_id: MessageId,
+        suggestions: Vec<String>,
+    },
+    /// The turn ended with an answer (complete or stopped) and it is stored.
+    ChatComplete(Box<CompletedTurn>),
+    /// The turn failed.
+    ChatError {
+        message_id: MessageId,
+        failure: TurnFailure,
+    },
+    /// The user's budget after a turn's usage was recorded.
+    UsageUpdate(UsageStatus),
+    /// The user's budget passed the warning threshold.
+    RateLimitWarning(UsageStatus),
+    /// A message was refused because the budget is spent.
+    RateLimitExceeded {
+        resets_in_seconds: u64,
+    },
+    /// The conversation got its title from its first message.
+    TitleUpdated {
+        title: String,
+    },
+    /// Bytes of a dataset download so far.
+    DatasetProgress {
+        url: String,
+        bytes_loaded: u64,
+        total_bytes: Option<u64>,
+    },
+    DatasetLoaded(Box<Dataset>),
+    /// Column profiles computed in the background after a dataset was added.
+    DatasetProfiled {
+        dataset_id: DatasetId,
+        profiles: Vec<Value>,
+    },
+}
+
+/// A finished answer as its clients are told about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedTurn {
+    pub message_id: MessageId,
+    pub content: String,
+    pub status: MessageStatus,
+    /// Every statement run, with all kept rows (as stored).
+    pub sql_executions: Vec<SqlExecution>,
+    /// Rows of each execution the event itself carries.
+    pub rows_shown: usize,
+    pub reasoning: Option<String>,
+    pub trace: Vec<TraceStep>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// Why a turn failed, worded for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnFailure {
+    pub kind: TurnFailureKind,
+    pub message: String,
+    /// A short technical detail (`HTTP 503 after 3 retries`).
+    pub details: Option<String>,
+}
+
+/// How a turn failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnFailureKind {
+    /// Something of ours failed.
+    Internal,
+    /// The model provider kept failing while retried.
+    ProviderUnavailable,
+    /// The model provider refused or answered with an error.
+    ProviderError,
+    /// The conversation no longer fits the model's context, even trimmed.
+    ContextTooLarge,
+}
+
+/// One event with whom it is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
     pub user_id: UserId,
     pub conversation_id: ConversationId,
-    pub kind: &'static str,
-    pub payload: serde_json::Map<String, Value>,
+    pub event: DomainEvent,
 }
 
 /// Publishes events; never blocks and never fails the use case that publishes.
 pub trait EventBus: Send + Sync + 'static {
-    fn publish(&self, event: DomainEvent);
+    fn publish(&self, event: Published);
 
-    /// Publishes `kind` with the keys of the JSON object `payload` (anything else carries no keys).
-    fn emit(&self, user: UserId, conversation: ConversationId, kind: &'static str, payload: Value) {
-        let payload = match payload {
-            Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
-        self.publish(DomainEvent {
+    /// Publishes `event` for `user`'s clients.
+    fn emit(&self, user: UserId, conversation: ConversationId, event: DomainEvent) {
+        self.publish(Published {
             user_id: user,
             conversation_id: conversation,
-            kind,
-            payload,
+            event,
         });
     }
 }
@@ -48,11 +156,11 @@ pub struct InProcessBus {
 #[derive(Debug)]
 struct Channels {
     capacity: usize,
-    by_user: Mutex<HashMap<UserId, broadcast::Sender<Arc<DomainEvent>>>>,
+    by_user: Mutex<HashMap<UserId, broadcast::Sender<Arc<Published>>>>,
 }
 
 impl Channels {
-    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, broadcast::Sender<Arc<DomainEvent>>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, broadcast::Sender<Arc<Published>>>> {
         // A panic elsewhere while holding the lock leaves a map that is still consistent.
         self.by_user.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -94,7 +202,7 @@ impl InProcessBus {
 }
 
 impl EventBus for InProcessBus {
-    fn publish(&self, event: DomainEvent) {
+    fn publish(&self, event: Published) {
         // No subscriber is not an error: nobody is listening right now.
         if let Some(sender) = self.channels.lock().get(&event.user_id) {
             let _ = sender.send(Arc::new(event));
@@ -105,19 +213,19 @@ impl EventBus for InProcessBus {
 /// One user's events; dropping it unsubscribes, and the last one of a user removes the user's channel.
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: broadcast::Receiver<Arc<DomainEvent>>,
+    receiver: broadcast::Receiver<Arc<Published>>,
     user: UserId,
     channels: Arc<Channels>,
 }
 
 impl Subscription {
     /// The next event; `Lagged` when the subscriber fell more than the bus's capacity behind.
-    pub async fn recv(&mut self) -> Result<Arc<DomainEvent>, RecvError> {
+    pub async fn recv(&mut self) -> Result<Arc<Published>, RecvError> {
         self.receiver.recv().await
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Result<Arc<DomainEvent>, TryRecvError> {
+    pub fn try_recv(&mut self) -> Result<Arc<Published>, TryRecvError> {
         self.receiver.try_recv()
     }
 }
@@ -138,14 +246,19 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn event(user: UserId) -> DomainEvent {
-        DomainEvent {
+    fn token() -> DomainEvent {
+        DomainEvent::ChatToken {
+            message_id: MessageId::new(),
+            token: "hi".to_owned(),
+        }
+    }
+
+    fn event(user: UserId) -> Published {
+        Published {
             user_id: user,
             conversation_id: ConversationId::new(),
-            kind: "chat_token",
-            payload: serde_json::Map::new(),
+            event: token(),
         }
     }
 
@@ -156,12 +269,7 @@ mod tests {
         let mut first = bus.subscribe(alice);
         let mut second = bus.subscribe(alice);
         let mut other = bus.subscribe(bob);
-        bus.emit(
-            alice,
-            ConversationId::new(),
-            "chat_token",
-            json!({"token": "hi"}),
-        );
+        bus.emit(alice, ConversationId::new(), token());
         assert_eq!(first.try_recv().map(|e| e.user_id), Ok(alice));
         assert_eq!(second.try_recv().map(|e| e.user_id), Ok(alice));
         assert_eq!(other.try_recv(), Err(TryRecvError::Empty));

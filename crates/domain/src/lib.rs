@@ -18,6 +18,9 @@ pub use auth::{
     LogoutError, SessionToken,
 };
 pub use conversations::{ConversationDetail, ConversationError, ConversationService};
-pub use events::{DomainEvent, EventBus, InProcessBus, Subscription};
+pub use events::{
+    CompletedTurn, DomainEvent, EventBus, InProcessBus, Published, Subscription, TurnFailure,
+    TurnFailureKind,
+};
 pub use health::{HealthReport, HealthService};
 pub use usage::{UsageError, UsageService, UsageStatus};

@@ -7,6 +7,7 @@
 
 mod app;
 mod cookies;
+mod dto;
 mod error;
 mod extract;
 mod middleware;

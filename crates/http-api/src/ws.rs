@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::{ORIGIN, UPGRADE};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, Session};
-use serde_json::{Value, json};
-use tabletalk_domain::{DomainEvent, SessionToken};
+
+use tabletalk_domain::SessionToken;
+
+use crate::dto::event_frame;
 use tabletalk_ports::UserId;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -105,16 +107,6 @@ impl Connections {
     pub fn open(&self) -> u64 {
         self.open.load(Ordering::SeqCst)
     }
-}
-
-fn event_frame(event: &DomainEvent) -> String {
-    let mut object = event.payload.clone();
-    object.insert("type".into(), json!(event.kind));
-    object.insert(
-        "conversation_id".into(),
-        json!(event.conversation_id.to_string()),
-    );
-    Value::Object(object).to_string()
 }
 
 fn reason(code: CloseCode, text: &str) -> CloseReason {

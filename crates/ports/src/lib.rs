@@ -49,7 +49,9 @@ pub use llm::{
     FinishReason, LlmClient, LlmError, LlmEvent, LlmMessage, LlmReply, LlmRequest, LlmStream,
     ProviderState, TokenCounts, ToolCall, ToolDeclaration, ToolMode, ToolResult,
 };
-pub use message::{Message, MessageRole, MessageStatus};
+pub use message::{
+    ExecutionOutcome, ExecutionResult, Message, MessageRole, MessageStatus, SqlExecution, TraceStep,
+};
 pub use query::{
     CanonicalSql, QueryColumn, QueryEngine, QueryError, QueryOutput, QueryOwner, QueryTable,
     RowLimits, SqlProblem, TableLocation,

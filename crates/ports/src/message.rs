@@ -57,8 +57,62 @@ impl MessageStatus {
     }
 }
 
+/// One SQL statement run while answering, as the user sees it under the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlExecution {
+    pub query: String,
+    pub outcome: ExecutionOutcome,
+}
+
+/// How a statement run while answering ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutionOutcome {
+    Succeeded(ExecutionResult),
+    /// The message the user saw (worded for people; a stop says so).
+    Failed {
+        error: String,
+    },
+}
+
+/// A statement's result as kept with the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionResult {
+    pub columns: Vec<String>,
+    /// Cells encoded as the query port encodes them (docs/api.md, "Result cells").
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub total_rows: u64,
+    pub execution_ms: f64,
+    pub limit_applied: bool,
+}
+
+impl SqlExecution {
+    /// The result, when the statement succeeded.
+    pub const fn result(&self) -> Option<&ExecutionResult> {
+        match &self.outcome {
+            ExecutionOutcome::Succeeded(result) => Some(result),
+            ExecutionOutcome::Failed { .. } => None,
+        }
+    }
+}
+
+/// One step of how an answer came about, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceStep {
+    /// Answer text streamed in one run (consecutive chunks merged).
+    Text(String),
+    /// Model reasoning streamed in one run.
+    Reasoning(String),
+    /// A tool call: its name, the arguments the model sent (JSON, `null` when they did not parse) and the result
+    /// text the model got back (cut to a bounded length).
+    ToolCall {
+        tool: String,
+        args: serde_json::Value,
+        result: String,
+    },
+}
+
 /// A stored message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -66,11 +120,11 @@ pub struct Message {
     pub content: String,
     pub status: MessageStatus,
     pub error_message: Option<String>,
-    /// JSON array of SQL executions, as text.
-    pub sql_query: Option<String>,
+    /// The statements run for this answer, in order (empty for user messages).
+    pub sql_executions: Vec<SqlExecution>,
     pub reasoning: Option<String>,
-    /// JSON array of trace entries, as text.
-    pub tool_call_trace: Option<String>,
+    /// How the answer came about (empty for user messages).
+    pub trace: Vec<TraceStep>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub model: Option<String>,
@@ -91,9 +145,9 @@ impl Message {
             content: content.into(),
             status: MessageStatus::Complete,
             error_message: None,
-            sql_query: None,
+            sql_executions: Vec::new(),
             reasoning: None,
-            tool_call_trace: None,
+            trace: Vec::new(),
             input_tokens: 0,
             output_tokens: 0,
             model: None,

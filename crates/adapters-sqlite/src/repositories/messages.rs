@@ -10,7 +10,7 @@ use crate::schema::{conversations, messages, token_usage};
 #[async_trait]
 impl MessageRepository for SqliteDatabase {
     async fn append(&self, message: &Message) -> Result<(), RepositoryError> {
-        let row = MessageRow::from(message);
+        let row = MessageRow::try_from(message)?;
         self.run(move |conn| {
             conn.immediate_transaction(|conn| {
                 diesel::insert_into(messages::table)
@@ -31,7 +31,7 @@ impl MessageRepository for SqliteDatabase {
         message: &Message,
         title: &str,
     ) -> Result<bool, RepositoryError> {
-        let row = MessageRow::from(message);
+        let row = MessageRow::try_from(message)?;
         let title = title.to_owned();
         self.run(move |conn| {
             conn.immediate_transaction(|conn| {
@@ -63,7 +63,7 @@ impl MessageRepository for SqliteDatabase {
         message: Option<&Message>,
         usage: Option<&TokenUsage>,
     ) -> Result<bool, RepositoryError> {
-        let row = message.map(MessageRow::from);
+        let row = message.map(MessageRow::try_from).transpose()?;
         let usage = usage.cloned();
         self.run(move |conn| {
             conn.immediate_transaction(|conn| {

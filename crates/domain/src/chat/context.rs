@@ -1,10 +1,9 @@
 //! The turn's context (behaviour.md §5.3): earlier messages as text, past SQL as compact notes, trimmed to the
 //! message count and the token estimate.
 
-use serde_json::Value;
 use tabletalk_ports::{
-    ConversationId, LlmMessage, Message, MessageRepository, MessageRole, MessageStatus,
-    RepositoryError,
+    ConversationId, ExecutionOutcome, LlmMessage, Message, MessageRepository, MessageRole,
+    MessageStatus, RepositoryError,
 };
 
 /// `ceil(characters / 4)`.
@@ -23,32 +22,29 @@ fn one_line(text: &str, max: usize) -> String {
 
 /// The note of queries run for an answer (at most 5 entries), or `None`.
 fn query_note(message: &Message) -> Option<String> {
-    let executions: Vec<Value> = serde_json::from_str(message.sql_query.as_deref()?).ok()?;
+    let executions = &message.sql_executions;
     if executions.is_empty() {
         return None;
     }
     let mut lines = vec!["[Queries run for this answer]".to_owned()];
     for (index, execution) in executions.iter().take(5).enumerate() {
-        let query = one_line(execution["query"].as_str().unwrap_or_default(), 1000);
-        let outcome = if let Some(error) = execution["error"].as_str() {
-            let first: String = error
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
-            format!("error: {first}")
-        } else {
-            let columns: Vec<&str> = execution["columns"]
-                .as_array()
-                .map(|c| c.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            format!(
+        let query = one_line(&execution.query, 1000);
+        let outcome = match &execution.outcome {
+            ExecutionOutcome::Failed { error } => {
+                let first: String = error
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
+                format!("error: {first}")
+            }
+            ExecutionOutcome::Succeeded(result) => format!(
                 "{} rows; columns: {}",
-                execution["total_rows"],
-                columns.join(", ")
-            )
+                result.total_rows,
+                result.columns.join(", ")
+            ),
         };
         lines.push(format!("{}. {query} → {outcome}", index + 1));
     }
@@ -139,7 +135,8 @@ pub fn build(messages: &[Message], keep: usize, budget: u64, fixed_tokens: u64) 
 mod tests {
     use tabletalk_ports::fakes::InMemoryStore;
     use tabletalk_ports::{
-        Conversation, ConversationRepository, Identity, Timestamp, UserRepository,
+        Conversation, ConversationRepository, ExecutionResult, Identity, SqlExecution, Timestamp,
+        UserRepository,
     };
 
     use super::*;
@@ -188,7 +185,7 @@ mod tests {
     fn message(
         role: MessageRole,
         content: &str,
-        sql: Option<&str>,
+        sql: &[SqlExecution],
         status: MessageStatus,
     ) -> Message {
         let mut m = Message::user(
@@ -197,24 +194,41 @@ mod tests {
             Timestamp::from_unix_millis(0).unwrap(),
         );
         m.role = role;
-        m.sql_query = sql.map(str::to_owned);
+        m.sql_executions = sql.to_vec();
         m.status = status;
         m
     }
 
     #[test]
     fn notes_stand_in_for_queries_and_failed_empty_answers_are_skipped() {
-        let sql = r#"[{"query":"SELECT a,\n b FROM t","columns":["a","b"],"total_rows":3,"error":null},{"query":"SELECT x","error":"Column x does not exist.\n\nTechnical details: …"}]"#;
+        let sql = [
+            SqlExecution {
+                query: "SELECT a,\n b FROM t".to_owned(),
+                outcome: ExecutionOutcome::Succeeded(ExecutionResult {
+                    columns: vec!["a".to_owned(), "b".to_owned()],
+                    rows: Vec::new(),
+                    total_rows: 3,
+                    execution_ms: 1.0,
+                    limit_applied: false,
+                }),
+            },
+            SqlExecution {
+                query: "SELECT x".to_owned(),
+                outcome: ExecutionOutcome::Failed {
+                    error: "Column x does not exist.\n\nTechnical details: …".to_owned(),
+                },
+            },
+        ];
         let messages = vec![
-            message(MessageRole::User, "hi", None, MessageStatus::Complete),
-            message(MessageRole::Assistant, "", None, MessageStatus::Error),
+            message(MessageRole::User, "hi", &[], MessageStatus::Complete),
+            message(MessageRole::Assistant, "", &[], MessageStatus::Error),
             message(
                 MessageRole::Assistant,
                 "Three rows.",
-                Some(sql),
+                &sql,
                 MessageStatus::Stopped,
             ),
-            message(MessageRole::User, "and now?", None, MessageStatus::Complete),
+            message(MessageRole::User, "and now?", &[], MessageStatus::Complete),
         ];
         let context = build(&messages, 50, 1_000_000, 0);
         assert_eq!(context.len(), 3);
@@ -230,30 +244,39 @@ mod tests {
 
     #[test]
     fn the_budget_drops_old_unnoted_messages_first_and_never_the_new_one() {
-        let sql = r#"[{"query":"SELECT 1","columns":["x"],"total_rows":1,"error":null}]"#;
+        let sql = [SqlExecution {
+            query: "SELECT 1".to_owned(),
+            outcome: ExecutionOutcome::Succeeded(ExecutionResult {
+                columns: vec!["x".to_owned()],
+                rows: Vec::new(),
+                total_rows: 1,
+                execution_ms: 1.0,
+                limit_applied: false,
+            }),
+        }];
         let messages = vec![
             message(
                 MessageRole::User,
                 &"a".repeat(400),
-                None,
+                &[],
                 MessageStatus::Complete,
             ),
             message(
                 MessageRole::Assistant,
                 "noted",
-                Some(sql),
+                &sql,
                 MessageStatus::Complete,
             ),
             message(
                 MessageRole::User,
                 &"b".repeat(400),
-                None,
+                &[],
                 MessageStatus::Complete,
             ),
             message(
                 MessageRole::User,
                 &"c".repeat(4000),
-                None,
+                &[],
                 MessageStatus::Complete,
             ),
         ];

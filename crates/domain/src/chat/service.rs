@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
 use tabletalk_ports::{
     Clock, ConversationId, DatasetRepository, LlmClient, LlmProvider, Message, MessageId,
     MessageRepository, RepositoryError, TokenUsageRepository, UserId,
@@ -13,7 +12,7 @@ use super::cancel::CancelReason;
 use super::prompt::PromptLimits;
 use super::turns::{ActiveTurns, RegisterError};
 use crate::datasets::{DatasetService, SqlRunner};
-use crate::events::EventBus;
+use crate::events::{DomainEvent, EventBus};
 use crate::llm_retry::RetryPolicy;
 use crate::{ConversationError, ConversationService, UsageError, UsageService, UsageStatus};
 
@@ -121,26 +120,6 @@ pub fn title_from(message: &str) -> String {
     }
 }
 
-/// The `usage_update` / `rate_limit_warning` payload keys of a status.
-pub(super) fn usage_payload(status: &UsageStatus) -> Value {
-    json!({
-        "tokens_used": status.tokens_used,
-        "token_limit": status.token_limit,
-        "remaining": status.remaining,
-        "usage_percent": status.usage_percent,
-    })
-}
-
-pub(super) fn warning_payload(status: &UsageStatus) -> Value {
-    json!({
-        "usage_percent": status.usage_percent,
-        "remaining_tokens": status.remaining,
-        "daily_limit_reached": !status.allowed(),
-        "tokens_used": status.tokens_used,
-        "token_limit": status.token_limit,
-    })
-}
-
 impl ChatService {
     pub fn new(parts: ChatParts, max_concurrent_turns: usize, settings: ChatSettings) -> Self {
         Self {
@@ -221,26 +200,22 @@ impl ChatService {
             self.events.emit(
                 user,
                 conversation,
-                "rate_limit_warning",
-                warning_payload(&status),
+                DomainEvent::RateLimitWarning(status.clone()),
             );
             self.events.emit(
                 user,
                 conversation,
-                "rate_limit_exceeded",
-                json!({"resets_in_seconds": status.resets_in_seconds}),
+                DomainEvent::RateLimitExceeded {
+                    resets_in_seconds: status.resets_in_seconds,
+                },
             );
             return Err(ChatError::BudgetExceeded(status));
         }
         let message = Message::user(conversation, content, self.clock.now());
         let title = title_from(content);
         if self.messages.append_user_message(&message, &title).await? {
-            self.events.emit(
-                user,
-                conversation,
-                "conversation_title_updated",
-                json!({"title": title}),
-            );
+            self.events
+                .emit(user, conversation, DomainEvent::TitleUpdated { title });
         }
         Ok((
             Accepted {

@@ -12,7 +12,6 @@ mod running;
 mod service;
 mod sql_runner;
 mod tables;
-mod wire;
 
 pub use dataset_url::{DatasetUrl, DatasetUrlError};
 pub use errors::{DatasetError, QueryFailure, QueryFailureKind, query_failure, size_text};
@@ -25,4 +24,3 @@ pub use service::{
 };
 pub use sql_runner::{SqlResult, SqlRunner, SqlRunnerSettings};
 pub use tables::{query_table, query_tables, schema_columns, table_columns};
-pub use wire::dataset_json;

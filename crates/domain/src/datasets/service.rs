@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tabletalk_ports::{
     Clock, Compression, ConversationId, Dataset, DatasetContent, DatasetFormat, DatasetId,
     DatasetRepository, DatasetSource, DatasetStatus, DatasetWriteError, LoadedContent, NewDataset,
@@ -16,9 +16,8 @@ use super::errors::{DatasetError, query_failure};
 use super::names::validate_table_name;
 use super::query_errors::translate;
 use super::tables::{query_tables, schema_columns, table_columns};
-use super::wire::dataset_json;
 use crate::ConversationService;
-use crate::events::EventBus;
+use crate::events::{DomainEvent, EventBus};
 
 /// `datasets.*` and the query limits dataset work uses.
 #[derive(Debug, Clone, Copy)]
@@ -196,8 +195,11 @@ impl DatasetService {
             events.emit(
                 user,
                 conversation,
-                "dataset_progress",
-                json!({"url": url, "bytes_loaded": bytes, "total_bytes": total}),
+                DomainEvent::DatasetProgress {
+                    url: url.clone(),
+                    bytes_loaded: bytes,
+                    total_bytes: total,
+                },
             );
         })
     }
@@ -302,8 +304,7 @@ impl DatasetService {
         self.events.emit(
             user,
             dataset.conversation_id,
-            "dataset_loaded",
-            json!({"dataset": dataset_json(dataset)}),
+            DomainEvent::DatasetLoaded(Box::new(dataset.clone())),
         );
         self.schedule_profile(user, dataset.clone());
     }
@@ -317,8 +318,10 @@ impl DatasetService {
                 Ok(profiles) => events.emit(
                     user,
                     dataset.conversation_id,
-                    "dataset_profiled",
-                    json!({"dataset_id": dataset.id.to_string(), "profiles": profiles.profiles}),
+                    DomainEvent::DatasetProfiled {
+                        dataset_id: dataset.id,
+                        profiles: profiles.profiles,
+                    },
                 ),
                 Err(error) => {
                     tracing::info!(dataset = %dataset.id, %error, "automatic profile failed");

@@ -1,8 +1,8 @@
 use super::{Repositories, at};
 use crate::{
     Compression, Conversation, ConversationId, ConversationTitle, Dataset, DatasetFormat,
-    DatasetId, DatasetSource, DatasetStatus, Identity, Message, MessageRole, RepositoryError,
-    Timestamp, UserId,
+    DatasetId, DatasetSource, DatasetStatus, ExecutionOutcome, ExecutionResult, Identity, Message,
+    MessageRole, RepositoryError, SqlExecution, Timestamp, TraceStep, UserId,
 };
 
 async fn owner(repos: &Repositories, subject: &str) -> UserId {
@@ -300,8 +300,33 @@ pub async fn appending_a_message_touches_the_conversation(repos: Repositories) {
     answer.role = MessageRole::Assistant;
     answer.input_tokens = 10;
     answer.output_tokens = 5;
-    answer.sql_query = Some("[]".to_owned());
-    answer.tool_call_trace = Some("[{\"type\":\"text\",\"content\":\"hi\"}]".to_owned());
+    answer.sql_executions = vec![
+        SqlExecution {
+            query: "SELECT 1 AS one".to_owned(),
+            outcome: ExecutionOutcome::Succeeded(ExecutionResult {
+                columns: vec!["one".to_owned()],
+                rows: vec![vec![serde_json::Value::from(1)]],
+                total_rows: 1,
+                execution_ms: 12.5,
+                limit_applied: true,
+            }),
+        },
+        SqlExecution {
+            query: "SELECT nope".to_owned(),
+            outcome: ExecutionOutcome::Failed {
+                error: "Column nope does not exist.".to_owned(),
+            },
+        },
+    ];
+    answer.trace = vec![
+        TraceStep::Reasoning("thinking".to_owned()),
+        TraceStep::ToolCall {
+            tool: "execute_sql".to_owned(),
+            args: serde_json::json!({"query": "SELECT 1 AS one"}),
+            result: "{\"ok\":true}".to_owned(),
+        },
+        TraceStep::Text("hi".to_owned()),
+    ];
     answer.model = Some("gemini-2.5-flash".to_owned());
     let earlier = Message::user(c.id, "earlier", at(5));
 

@@ -4,8 +4,9 @@
 use super::State;
 use crate::chat::tools::{clean_suggestions, failure, validate_chart};
 use crate::datasets::{DatasetError, schema_columns, table_columns};
+use crate::events::DomainEvent;
 use serde_json::{Map, Value, json};
-use tabletalk_ports::{QuerySource, ToolCall};
+use tabletalk_ports::{ExecutionOutcome, ExecutionResult, QuerySource, SqlExecution, ToolCall};
 
 impl State {
     /// The conversation's tables and their columns, as a failed query's result lists them.
@@ -30,7 +31,10 @@ impl State {
             return failure("The query is longer than 50,000 characters.");
         }
         self.queries += 1;
-        self.emit("query_progress", json!({"query_number": self.queries}));
+        self.emit(DomainEvent::QueryProgress {
+            message_id: self.message_id,
+            query_number: self.queries,
+        });
         let run = self
             .service
             .sql
@@ -39,17 +43,13 @@ impl State {
             outcome = run => Some(outcome),
             () = self.cancel.cancelled() => None,
         };
-        let failed = |error: String, raw_error: &str| {
-            json!({
-                "query": query, "columns": null, "rows": null, "total_rows": null, "error": error,
-                "execution_time_ms": null, "limit_applied": false, "_raw": raw_error,
-            })
+        let failed = |error: String| SqlExecution {
+            query: query.clone(),
+            outcome: ExecutionOutcome::Failed { error },
         };
         let result = match outcome {
             None => {
-                let mut execution = failed("Stopped by user".to_owned(), "");
-                execution.as_object_mut().map(|m| m.remove("_raw"));
-                self.executions.push(execution);
+                self.executions.push(failed("Stopped by user".to_owned()));
                 return failure("Stopped by user");
             }
             Some(Ok(result)) => result,
@@ -58,9 +58,7 @@ impl State {
                     DatasetError::Query(f) => f.message.clone(),
                     other => other.to_string(),
                 };
-                let mut execution = failed(message.clone(), "");
-                execution.as_object_mut().map(|m| m.remove("_raw"));
-                self.executions.push(execution);
+                self.executions.push(failed(message.clone()));
                 self.sql_errors += 1;
                 let datasets = self
                     .service
@@ -78,15 +76,16 @@ impl State {
         };
         let output = result.output;
         let columns: Vec<String> = output.columns.iter().map(|c| c.name.clone()).collect();
-        self.executions.push(json!({
-            "query": query,
-            "columns": columns,
-            "rows": output.rows,
-            "total_rows": output.total_rows,
-            "error": null,
-            "execution_time_ms": result.execution_ms,
-            "limit_applied": output.limit_applied,
-        }));
+        self.executions.push(SqlExecution {
+            query,
+            outcome: ExecutionOutcome::Succeeded(ExecutionResult {
+                columns: columns.clone(),
+                rows: output.rows.clone(),
+                total_rows: output.total_rows,
+                execution_ms: result.execution_ms,
+                limit_applied: output.limit_applied,
+            }),
+        });
         self.latest_success = Some(self.executions.len() - 1);
         let shown = self.service.settings.llm_rows;
         let mut answer = json!({
@@ -135,22 +134,19 @@ impl State {
 
     fn create_chart(&self, args: &Map<String, Value>) -> Value {
         let columns: Option<Vec<String>> = self.latest_success.map(|i| {
-            self.executions[i]["columns"]
-                .as_array()
-                .map(|c| {
-                    c.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
+            self.executions
+                .get(i)
+                .and_then(SqlExecution::result)
+                .map(|r| r.columns.clone())
                 .unwrap_or_default()
         });
         match validate_chart(args, columns.as_deref()) {
             Ok(()) => {
-                self.emit(
-                    "chart_spec",
-                    json!({"execution_index": self.latest_success, "spec": Value::Object(args.clone())}),
-                );
+                self.emit(DomainEvent::ChartSpec {
+                    message_id: self.message_id,
+                    execution_index: self.latest_success,
+                    spec: args.clone(),
+                });
                 let kind = args
                     .get("chart_type")
                     .and_then(Value::as_str)
@@ -170,7 +166,10 @@ impl State {
         if suggestions.is_empty() {
             return failure("No usable suggestions");
         }
-        self.emit("followup_suggestions", json!({"suggestions": suggestions}));
+        self.emit(DomainEvent::FollowupSuggestions {
+            message_id: self.message_id,
+            suggestions,
+        });
         json!({"ok": true})
     }
 
@@ -184,10 +183,11 @@ impl State {
             ));
         }
         let args: Map<String, Value> = serde_json::from_str(&call.arguments).unwrap_or_default();
-        self.emit(
-            "tool_call_start",
-            json!({"tool": call.name, "args": Value::Object(args.clone())}),
-        );
+        self.emit(DomainEvent::ToolCallStarted {
+            message_id: self.message_id,
+            tool: call.name.clone(),
+            args: args.clone(),
+        });
         match call.name.as_str() {
             "execute_sql" => self.execute_sql(&args).await,
             "load_dataset" => self.load_dataset(&args).await,

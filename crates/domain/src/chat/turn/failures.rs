@@ -4,8 +4,8 @@
 use super::{Outcome, State, cut};
 use crate::chat::context::estimate_tokens;
 use crate::chat::prompt::system_prompt;
+use crate::events::{DomainEvent, TurnFailure, TurnFailureKind};
 use crate::llm_retry::CallError;
-use serde_json::json;
 use tabletalk_ports::{LlmError, LlmMessage, LlmRequest};
 
 /// The provider refused the request because the context is too long.
@@ -36,8 +36,10 @@ pub(super) fn keep_alive(
         service.events.emit(
             user,
             conversation,
-            "chat_token",
-            json!({"message_id": id.to_string(), "token": ""}),
+            DomainEvent::ChatToken {
+                message_id: id,
+                token: String::new(),
+            },
         );
     }
 }
@@ -56,20 +58,20 @@ pub(super) fn fixed_tokens(
 
 /// An unexpected failure inside the turn.
 pub(super) fn internal() -> Outcome {
-    Outcome::Failed {
-        code: "internal_error",
-        error: "Something went wrong while answering. Please try again.".to_owned(),
+    Outcome::Failed(TurnFailure {
+        kind: TurnFailureKind::Internal,
+        message: "Something went wrong while answering. Please try again.".to_owned(),
         details: None,
-    }
+    })
 }
 
 pub(super) fn llm_failure(error: &CallError) -> Outcome {
     match error {
-        CallError::Exhausted { last, retries } => Outcome::Failed {
-            code: "llm_unavailable",
-            error: "The AI service is temporarily busy. Please try again in a moment.".to_owned(),
+        CallError::Exhausted { last, retries } => Outcome::Failed(TurnFailure {
+            kind: TurnFailureKind::ProviderUnavailable,
+            message: "The AI service is temporarily busy. Please try again in a moment.".to_owned(),
             details: Some(format!("{} after {retries} retries", status_text(last))),
-        },
+        }),
         CallError::Failed(last) => provider_error(last),
     }
 }
@@ -97,11 +99,11 @@ pub(super) fn provider_error(error: &LlmError) -> Outcome {
         LlmError::Blocked { reason } => reason.clone(),
         LlmError::NotConfigured => "not configured".to_owned(),
     };
-    Outcome::Failed {
-        code: "llm_error",
-        error: format!("The AI service returned an error: {}", cut(&message, 300)),
+    Outcome::Failed(TurnFailure {
+        kind: TurnFailureKind::ProviderError,
+        message: format!("The AI service returned an error: {}", cut(&message, 300)),
         details: Some(status_text(error)),
-    }
+    })
 }
 
 pub(super) fn request_chars(request: &LlmRequest) -> String {

@@ -1,59 +1,31 @@
-//! The end of a turn (§5.9–5.10): one transaction for the answer and its token usage, then `chat_complete` or
-//! `chat_error`, `usage_update` and the warning.
+//! The end of a turn: one transaction for the answer and its token usage, then `chat_complete` or `chat_error`,
+//! `usage_update` and the warning (docs/api.md, "A chat turn").
 
 use super::{Outcome, State};
-use crate::chat::service::{usage_payload, warning_payload};
-use serde_json::{Value, json};
+use crate::events::{CompletedTurn, DomainEvent};
 use tabletalk_ports::{CallKind, Message, MessageRole, MessageStatus, TokenUsage, UsageId};
 
-pub(super) fn limited(executions: &[Value], rows: usize) -> Vec<Value> {
-    executions
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            if let Some(Value::Array(all)) = e.get_mut("rows") {
-                all.truncate(rows);
-            }
-            e
-        })
-        .collect()
-}
-
-/// `chat_complete` or `chat_error` (websocket.md §5).
-pub(super) fn announce(
-    state: &State,
-    outcome: Outcome,
-    status: MessageStatus,
-    sql_query: Option<&str>,
-    trace: Option<&Value>,
-    (input, output): (i64, i64),
-) {
-    let settings = &state.service.settings;
+/// `chat_complete` or `chat_error`.
+fn announce(state: &State, outcome: Outcome, status: MessageStatus, (input, output): (i64, i64)) {
+    let message_id = state.message_id;
     match outcome {
-        Outcome::Failed {
-            code,
-            error,
-            details,
-        } => {
-            state.emit(
-                "chat_error",
-                json!({"error": error, "details": details, "code": code}),
-            );
+        Outcome::Failed(failure) => state.emit(DomainEvent::ChatError {
+            message_id,
+            failure,
+        }),
+        Outcome::Complete | Outcome::Stopped => {
+            state.emit(DomainEvent::ChatComplete(Box::new(CompletedTurn {
+                message_id,
+                content: state.content.clone(),
+                status,
+                sql_executions: state.executions.clone(),
+                rows_shown: state.service.settings.ws_rows,
+                reasoning: (!state.reasoning.is_empty()).then(|| state.reasoning.clone()),
+                trace: state.trace.clone(),
+                input_tokens: input,
+                output_tokens: output,
+            })));
         }
-        Outcome::Complete | Outcome::Stopped => state.emit(
-            "chat_complete",
-            json!({
-                "content": state.content,
-                "status": status.as_str(),
-                "sql_query": sql_query,
-                "sql_executions": limited(&state.executions, settings.ws_rows),
-                "reasoning": (!state.reasoning.is_empty()).then_some(&state.reasoning),
-                "tool_call_trace": trace,
-                "input_tokens": input,
-                "output_tokens": output,
-                "token_count": input + output,
-            }),
-        ),
     }
 }
 
@@ -64,12 +36,9 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
     let (status, error_message) = match &outcome {
         Outcome::Complete => (MessageStatus::Complete, None),
         Outcome::Stopped => (MessageStatus::Stopped, None),
-        Outcome::Failed { error, .. } => (MessageStatus::Error, Some(error.clone())),
+        Outcome::Failed(failure) => (MessageStatus::Error, Some(failure.message.clone())),
     };
-    let sql_query =
-        (!state.executions.is_empty()).then(|| Value::Array(state.executions.clone()).to_string());
-    let trace = (!state.trace.is_empty()).then(|| Value::Array(state.trace.clone()));
-    let keep_message = !matches!(outcome, Outcome::Failed { .. })
+    let keep_message = !matches!(outcome, Outcome::Failed(_))
         || !state.content.is_empty()
         || !state.executions.is_empty();
     let input = i64::try_from(state.input_tokens).unwrap_or(i64::MAX);
@@ -81,9 +50,9 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         content: state.content.clone(),
         status,
         error_message,
-        sql_query: sql_query.clone(),
+        sql_executions: state.executions.clone(),
         reasoning: (!state.reasoning.is_empty()).then(|| state.reasoning.clone()),
-        tool_call_trace: trace.as_ref().map(Value::to_string),
+        trace: state.trace.clone(),
         input_tokens: input,
         output_tokens: output,
         model: Some(settings.model.clone()),
@@ -124,29 +93,21 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         conversation = %state.conversation, input_tokens = input, output_tokens = output,
         outcome = status.as_str(), "chat turn finished"
     );
-    announce(
-        &state,
-        outcome,
-        status,
-        sql_query.as_deref(),
-        trace.as_ref(),
-        (input, output),
-    );
+    announce(&state, outcome, status, (input, output));
     if usage.is_some()
         && let Ok(after) = service.usage.status(state.user).await
     {
+        let warning = after.warning() && !state.deleted();
         service.events.emit(
             state.user,
             state.conversation,
-            "usage_update",
-            usage_payload(&after),
+            DomainEvent::UsageUpdate(after.clone()),
         );
-        if after.warning() && !state.deleted() {
+        if warning {
             service.events.emit(
                 state.user,
                 state.conversation,
-                "rate_limit_warning",
-                warning_payload(&after),
+                DomainEvent::RateLimitWarning(after),
             );
         }
     }

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tabletalk_ports::{
-    ConversationId, LlmEvent, LlmMessage, LlmRequest, MessageId, ToolCall, ToolMode, ToolResult,
-    UserId,
+    ConversationId, LlmEvent, LlmMessage, LlmRequest, MessageId, SqlExecution, ToolCall, ToolMode,
+    ToolResult, TraceStep, UserId,
 };
 
 use super::cancel::{Cancel, CancelReason};
 use super::context::{self, estimate_tokens};
 use super::prompt::{system_prompt, tool_declarations};
-use super::service::{ChatService, warning_payload};
+use super::service::ChatService;
 use crate::UsageStatus;
+use crate::events::{DomainEvent, TurnFailure, TurnFailureKind};
 use crate::llm_retry::{CallError, start_with_retries};
 
 /// Characters of a tool result kept in the trace.
@@ -33,11 +34,7 @@ use finish::finish;
 enum Outcome {
     Complete,
     Stopped,
-    Failed {
-        code: &'static str,
-        error: String,
-        details: Option<String>,
-    },
+    Failed(TurnFailure),
 }
 
 /// Everything the turn accumulates.
@@ -50,8 +47,8 @@ struct State {
     content: String,
     reasoning: String,
     reasoning_completed: bool,
-    trace: Vec<Value>,
-    executions: Vec<Value>,
+    trace: Vec<TraceStep>,
+    executions: Vec<SqlExecution>,
     latest_success: Option<usize>,
     tool_calls: u32,
     sql_errors: u32,
@@ -70,29 +67,32 @@ impl State {
         self.cancel.reason() == Some(CancelReason::Deleted)
     }
 
-    /// Publishes a turn event (with `message_id`), unless the conversation is gone.
-    fn emit(&self, kind: &'static str, mut payload: Value) {
+    /// Publishes a turn event, unless the conversation is gone.
+    fn emit(&self, event: DomainEvent) {
         if self.deleted() {
             return;
         }
-        if let Value::Object(map) = &mut payload {
-            map.insert("message_id".into(), json!(self.message_id.to_string()));
-        }
         self.service
             .events
-            .emit(self.user, self.conversation, kind, payload);
+            .emit(self.user, self.conversation, event);
     }
 
-    /// Appends text or reasoning to the trace, merging consecutive chunks of one kind.
-    fn trace_text(&mut self, kind: &str, chunk: &str) {
-        if let Some(last) = self.trace.last_mut()
-            && last["type"] == kind
-            && let Some(Value::String(content)) = last.get_mut("content")
-        {
+    /// Appends answer text to the trace, merged with the text just before it.
+    fn trace_text(&mut self, chunk: &str) {
+        if let Some(TraceStep::Text(content)) = self.trace.last_mut() {
             content.push_str(chunk);
-            return;
+        } else {
+            self.trace.push(TraceStep::Text(chunk.to_owned()));
         }
-        self.trace.push(json!({"type": kind, "content": chunk}));
+    }
+
+    /// Appends reasoning to the trace, merged with the reasoning just before it.
+    fn trace_reasoning(&mut self, chunk: &str) {
+        if let Some(TraceStep::Reasoning(content)) = self.trace.last_mut() {
+            content.push_str(chunk);
+        } else {
+            self.trace.push(TraceStep::Reasoning(chunk.to_owned()));
+        }
     }
 }
 
@@ -125,12 +125,9 @@ pub(super) async fn run(
         estimated: false,
     };
     if before.warning() {
-        service.events.emit(
-            user,
-            conversation,
-            "rate_limit_warning",
-            warning_payload(&before),
-        );
+        service
+            .events
+            .emit(user, conversation, DomainEvent::RateLimitWarning(before));
     }
     let outcome = rounds(&mut state).await;
     finish(state, outcome).await;
@@ -166,19 +163,27 @@ async fn read_round(state: &mut State, mut stream: tabletalk_ports::LlmStream) -
             Ok(LlmEvent::TextDelta(text)) => {
                 if !state.reasoning.is_empty() && !state.reasoning_completed && !text.is_empty() {
                     state.reasoning_completed = true;
-                    state.emit("reasoning_complete", json!({}));
+                    state.emit(DomainEvent::ReasoningComplete {
+                        message_id: state.message_id,
+                    });
                 }
                 received.push_str(&text);
                 round_text.push_str(&text);
                 state.content.push_str(&text);
-                state.trace_text("text", &text);
-                state.emit("chat_token", json!({"token": text}));
+                state.trace_text(&text);
+                state.emit(DomainEvent::ChatToken {
+                    message_id: state.message_id,
+                    token: text,
+                });
             }
             Ok(LlmEvent::ThoughtDelta(text)) => {
                 received.push_str(&text);
                 state.reasoning.push_str(&text);
-                state.trace_text("reasoning", &text);
-                state.emit("reasoning_token", json!({"token": text}));
+                state.trace_reasoning(&text);
+                state.emit(DomainEvent::ReasoningToken {
+                    message_id: state.message_id,
+                    token: text,
+                });
             }
             Ok(LlmEvent::ToolCall(call)) => {
                 received.push_str(&call.arguments);
@@ -215,12 +220,12 @@ async fn run_calls(state: &mut State, calls: &[ToolCall]) -> Option<Vec<ToolResu
         }
         let result = state.call(call).await;
         let text = result.to_string();
-        state.trace.push(json!({
-            "type": "tool_call",
-            "tool": call.name,
-            "args": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null),
-            "result": cut(&text, TRACE_RESULT_CHARS),
-        }));
+        state.trace.push(TraceStep::ToolCall {
+            tool: call.name.clone(),
+            // Arguments that do not parse are kept as "none": the call itself was already refused for them.
+            args: serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null),
+            result: cut(&text, TRACE_RESULT_CHARS),
+        });
         results.push(ToolResult {
             call_id: call.id.clone(),
             name: call.name.clone(),
@@ -306,12 +311,12 @@ async fn rounds(state: &mut State) -> Outcome {
             Err(CallError::Failed(error)) if too_long(&error) => {
                 // §5.3 step 7: drop the 10 oldest messages and retry once; a second refusal ends the turn.
                 if trimmed {
-                    return Outcome::Failed {
-                        code: "context_too_large",
-                        error: "Conversation context too large. Try starting a new conversation."
+                    return Outcome::Failed(TurnFailure {
+                        kind: TurnFailureKind::ContextTooLarge,
+                        message: "Conversation context too large. Try starting a new conversation."
                             .to_owned(),
                         details: None,
-                    };
+                    });
                 }
                 trimmed = true;
                 let drop = 10.min(history.len() - 1);

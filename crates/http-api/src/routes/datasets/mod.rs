@@ -6,7 +6,9 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tabletalk_domain::datasets::{PreviewRequest, dataset_json};
+use tabletalk_domain::datasets::PreviewRequest;
+
+use crate::dto::DatasetDto;
 use tabletalk_ports::{ConversationId, Dataset, DatasetId};
 
 use super::resource;
@@ -72,7 +74,7 @@ pub(super) fn created(dataset: &Dataset) -> HttpResponse {
     HttpResponse::Created().json(json!({
         "dataset_id": dataset.id.to_string(),
         "status": dataset.status.as_str(),
-        "dataset": dataset_json(dataset),
+        "dataset": DatasetDto::from(dataset),
     }))
 }
 
@@ -87,7 +89,7 @@ fn detail(dataset: &Dataset) -> HttpResponse {
         "row_count": dataset.row_count,
         "column_count": dataset.column_count,
         "schema": {"columns": columns},
-        "dataset": dataset_json(dataset),
+        "dataset": DatasetDto::from(dataset),
     }))
 }
 

@@ -1,0 +1,165 @@
+//! The JSON documents kept in text columns (`messages.sql_query`, `messages.tool_call_trace`), read and written
+//! here only: records carry typed values, and a document that does not read back is reported as corrupt rather
+//! than silently becoming empty. The shapes are the ones docs/api.md shows for messages, so rows written by earlier
+//! versions read unchanged.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tabletalk_ports::{
+    ExecutionOutcome, ExecutionResult, RepositoryError, SqlExecution, TraceStep,
+};
+
+use crate::rows::corrupt;
+
+#[derive(Serialize, Deserialize)]
+struct StoredExecution {
+    query: String,
+    #[serde(default)]
+    columns: Option<Vec<String>>,
+    #[serde(default)]
+    rows: Option<Vec<Vec<Value>>>,
+    #[serde(default)]
+    total_rows: Option<u64>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    execution_time_ms: Option<f64>,
+    #[serde(default)]
+    limit_applied: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StoredStep {
+    Text {
+        content: String,
+    },
+    Reasoning {
+        content: String,
+    },
+    ToolCall {
+        tool: String,
+        #[serde(default)]
+        args: Value,
+        #[serde(default)]
+        result: String,
+    },
+}
+
+impl From<&SqlExecution> for StoredExecution {
+    fn from(execution: &SqlExecution) -> Self {
+        let query = execution.query.clone();
+        match &execution.outcome {
+            ExecutionOutcome::Succeeded(result) => Self {
+                query,
+                columns: Some(result.columns.clone()),
+                rows: Some(result.rows.clone()),
+                total_rows: Some(result.total_rows),
+                error: None,
+                execution_time_ms: Some(result.execution_ms),
+                limit_applied: result.limit_applied,
+            },
+            ExecutionOutcome::Failed { error } => Self {
+                query,
+                columns: None,
+                rows: None,
+                total_rows: None,
+                error: Some(error.clone()),
+                execution_time_ms: None,
+                limit_applied: false,
+            },
+        }
+    }
+}
+
+impl From<StoredExecution> for SqlExecution {
+    fn from(stored: StoredExecution) -> Self {
+        let outcome = match stored.error {
+            Some(error) => ExecutionOutcome::Failed { error },
+            None => ExecutionOutcome::Succeeded(ExecutionResult {
+                columns: stored.columns.unwrap_or_default(),
+                rows: stored.rows.unwrap_or_default(),
+                total_rows: stored.total_rows.unwrap_or_default(),
+                execution_ms: stored.execution_time_ms.unwrap_or_default(),
+                limit_applied: stored.limit_applied,
+            }),
+        };
+        Self {
+            query: stored.query,
+            outcome,
+        }
+    }
+}
+
+impl From<&TraceStep> for StoredStep {
+    fn from(step: &TraceStep) -> Self {
+        match step {
+            TraceStep::Text(content) => Self::Text {
+                content: content.clone(),
+            },
+            TraceStep::Reasoning(content) => Self::Reasoning {
+                content: content.clone(),
+            },
+            TraceStep::ToolCall { tool, args, result } => Self::ToolCall {
+                tool: tool.clone(),
+                args: args.clone(),
+                result: result.clone(),
+            },
+        }
+    }
+}
+
+impl From<StoredStep> for TraceStep {
+    fn from(step: StoredStep) -> Self {
+        match step {
+            StoredStep::Text { content } => Self::Text(content),
+            StoredStep::Reasoning { content } => Self::Reasoning(content),
+            StoredStep::ToolCall { tool, args, result } => Self::ToolCall { tool, args, result },
+        }
+    }
+}
+
+/// `None` for no executions (the column stays NULL, as for user messages).
+pub(crate) fn executions_text(
+    executions: &[SqlExecution],
+) -> Result<Option<String>, RepositoryError> {
+    write(
+        &executions
+            .iter()
+            .map(StoredExecution::from)
+            .collect::<Vec<_>>(),
+    )
+}
+
+pub(crate) fn trace_text(trace: &[TraceStep]) -> Result<Option<String>, RepositoryError> {
+    write(&trace.iter().map(StoredStep::from).collect::<Vec<_>>())
+}
+
+fn write<S: Serialize>(stored: &[S]) -> Result<Option<String>, RepositoryError> {
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(stored)
+        .map(Some)
+        .map_err(|e| RepositoryError::Other(Box::new(e)))
+}
+
+pub(crate) fn executions(text: Option<&str>) -> Result<Vec<SqlExecution>, RepositoryError> {
+    read::<StoredExecution, SqlExecution>(text, "messages.sql_query")
+}
+
+pub(crate) fn trace(text: Option<&str>) -> Result<Vec<TraceStep>, RepositoryError> {
+    read::<StoredStep, TraceStep>(text, "messages.tool_call_trace")
+}
+
+fn read<S: for<'de> Deserialize<'de>, T: From<S>>(
+    text: Option<&str>,
+    column: &str,
+) -> Result<Vec<T>, RepositoryError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let stored: Vec<S> =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("{column}: {e}")))?;
+    Ok(stored.into_iter().map(T::from).collect())
+}

@@ -1,0 +1,10 @@
+//! Wire shapes shared by REST answers and WebSocket frames, so both say the same thing about a dataset, a message
+//! or an answer's SQL (docs/api.md, "Objects"). Records and events stay typed until here.
+
+mod dataset;
+mod events;
+mod message;
+
+pub(crate) use dataset::DatasetDto;
+pub(crate) use events::event_frame;
+pub(crate) use message::MessageDto;
