@@ -315,7 +315,18 @@ async fn detail_and_list_come_from_the_database() {
         ),
         (Some("sales"), Some("url"), Some("ready"))
     );
-    assert_eq!(dataset["schema_json"], "[]");
+    let decoded = |key: &str| -> Value {
+        serde_json::from_str(dataset[key].as_str().expect("a JSON-encoded string")).unwrap()
+    };
+    assert_eq!(
+        decoded("schema_json"),
+        json!([{"name": "amount", "type": "DOUBLE", "nullable": true, "sample_values": ["1.5", "9"],
+                "column_stats": {"null_count": 0, "min": 1.5, "max": 9.0}}])
+    );
+    assert_eq!(
+        decoded("column_descriptions"),
+        json!({"amount": "in euros"})
+    );
 
     let list = json_with_status(app.get("/conversations").await, 200).await;
     let item = &list["conversations"][0];

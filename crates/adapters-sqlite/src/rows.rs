@@ -276,9 +276,11 @@ pub(crate) struct DatasetRow {
     pub loaded_at: Option<String>,
 }
 
-impl From<&Dataset> for DatasetRow {
-    fn from(d: &Dataset) -> Self {
-        Self {
+impl TryFrom<&Dataset> for DatasetRow {
+    type Error = RepositoryError;
+
+    fn try_from(d: &Dataset) -> Result<Self, Self::Error> {
+        Ok(Self {
             id: d.id.to_string(),
             conversation_id: d.conversation_id.to_string(),
             name: d.name.clone(),
@@ -291,15 +293,15 @@ impl From<&Dataset> for DatasetRow {
             error_message: d.error_message.clone(),
             row_count: d.row_count,
             column_count: d.column_count,
-            schema_json: d.schema_json.clone(),
-            column_descriptions: d.column_descriptions.clone(),
+            schema_json: stored_json::columns_text(&d.columns)?,
+            column_descriptions: stored_json::descriptions_text(&d.column_descriptions)?,
             file_size_bytes: d.file_size_bytes,
             etag: d.etag.clone(),
             last_modified: d.last_modified.map(|t| t.to_string()),
             version: d.version.clone(),
             created_at: d.created_at.to_string(),
             loaded_at: d.loaded_at.map(|t| t.to_string()),
-        }
+        })
     }
 }
 
@@ -320,8 +322,8 @@ impl TryFrom<DatasetRow> for Dataset {
             error_message: row.error_message,
             row_count: row.row_count,
             column_count: row.column_count,
-            schema_json: row.schema_json,
-            column_descriptions: row.column_descriptions,
+            columns: stored_json::columns(&row.schema_json)?,
+            column_descriptions: stored_json::descriptions(&row.column_descriptions)?,
             file_size_bytes: row.file_size_bytes,
             etag: row.etag,
             last_modified: parse_opt(row.last_modified.as_deref(), "datasets.last_modified")?,

@@ -1,12 +1,16 @@
-//! The JSON documents kept in text columns (`messages.sql_query`, `messages.tool_call_trace`), read and written
-//! here only: records carry typed values, and a document that does not read back is reported as corrupt rather
-//! than silently becoming empty. The shapes are the ones docs/api.md shows for messages, so rows written by earlier
-//! versions read unchanged.
+//! The JSON documents kept in text columns (`messages.sql_query`, `messages.tool_call_trace`,
+//! `datasets.schema_json`, `datasets.column_descriptions`), read and written here only: records carry typed
+//! values, and a document that does not read back is reported as corrupt rather than silently becoming empty. The
+//! shapes are the ones docs/api.md shows for messages and datasets, so rows written by earlier versions read
+//! unchanged.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tabletalk_ports::{
-    ExecutionOutcome, ExecutionResult, RepositoryError, SqlExecution, TraceStep,
+    ColumnSchema, ColumnStats, ExecutionOutcome, ExecutionResult, RepositoryError, SqlExecution,
+    TraceStep,
 };
 
 use crate::rows::corrupt;
@@ -162,4 +166,88 @@ fn read<S: for<'de> Deserialize<'de>, T: From<S>>(
     let stored: Vec<S> =
         serde_json::from_str(text).map_err(|e| corrupt(format!("{column}: {e}")))?;
     Ok(stored.into_iter().map(T::from).collect())
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredColumn {
+    name: String,
+    #[serde(rename = "type")]
+    sql_type: String,
+    #[serde(default = "yes")]
+    nullable: bool,
+    #[serde(default)]
+    sample_values: Vec<String>,
+    #[serde(default)]
+    column_stats: StoredStats,
+}
+
+const fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct StoredStats {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    null_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unique_count: Option<i64>,
+}
+
+impl From<&ColumnSchema> for StoredColumn {
+    fn from(column: &ColumnSchema) -> Self {
+        Self {
+            name: column.name.clone(),
+            sql_type: column.sql_type.clone(),
+            nullable: column.nullable,
+            sample_values: column.sample_values.clone(),
+            column_stats: StoredStats {
+                null_count: column.stats.null_count,
+                min: column.stats.min.clone(),
+                max: column.stats.max.clone(),
+                unique_count: column.stats.unique_count,
+            },
+        }
+    }
+}
+
+impl From<StoredColumn> for ColumnSchema {
+    fn from(stored: StoredColumn) -> Self {
+        let stats = stored.column_stats;
+        Self {
+            name: stored.name,
+            sql_type: stored.sql_type,
+            nullable: stored.nullable,
+            sample_values: stored.sample_values,
+            stats: ColumnStats {
+                null_count: stats.null_count,
+                // A JSON null is "not known", like a missing key.
+                min: stats.min.filter(|v| !v.is_null()),
+                max: stats.max.filter(|v| !v.is_null()),
+                unique_count: stats.unique_count,
+            },
+        }
+    }
+}
+
+pub(crate) fn columns_text(columns: &[ColumnSchema]) -> Result<String, RepositoryError> {
+    let stored: Vec<StoredColumn> = columns.iter().map(StoredColumn::from).collect();
+    serde_json::to_string(&stored).map_err(|e| RepositoryError::Other(Box::new(e)))
+}
+
+pub(crate) fn columns(text: &str) -> Result<Vec<ColumnSchema>, RepositoryError> {
+    read::<StoredColumn, ColumnSchema>(Some(text), "datasets.schema_json")
+}
+
+pub(crate) fn descriptions_text(
+    descriptions: &BTreeMap<String, String>,
+) -> Result<String, RepositoryError> {
+    serde_json::to_string(descriptions).map_err(|e| RepositoryError::Other(Box::new(e)))
+}
+
+pub(crate) fn descriptions(text: &str) -> Result<BTreeMap<String, String>, RepositoryError> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("datasets.column_descriptions: {e}")))
 }

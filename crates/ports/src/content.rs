@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Compression, Dataset, DatasetFormat, Timestamp, UploadId};
+use crate::{ColumnSchema, Compression, Dataset, DatasetFormat, Timestamp, UploadId};
 
 /// Which rule refused or failed a load; each maps to one API error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +74,8 @@ pub struct LoadedContent {
     /// `etag:<etag>`, `size:<n>;mtime:<ts>` or `sha256:<hex>` (data-model.md `datasets.version`).
     pub version: String,
     pub row_count: i64,
-    /// Column objects of api.md §1.6 in file order.
-    pub columns: Vec<serde_json::Value>,
+    /// The columns in file order.
+    pub columns: Vec<ColumnSchema>,
 }
 
 /// Download progress: bytes so far and the total when known. Called at most a few times per second, and only

@@ -1,5 +1,7 @@
 //! Datasets attached to a conversation (their content lives outside the database).
 
+use std::collections::BTreeMap;
+
 use crate::{ConversationId, DatasetId, Timestamp, UploadId, UserId};
 
 macro_rules! text_enum {
@@ -39,6 +41,29 @@ text_enum!(
     DatasetStatus { Loading => "loading", Ready => "ready", Error => "error" }
 );
 
+/// One column of a dataset as described when it was added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSchema {
+    pub name: String,
+    /// The SQL type name (`BIGINT`, `VARCHAR`, `TIMESTAMP`, …).
+    pub sql_type: String,
+    pub nullable: bool,
+    /// Up to five distinct values from the first rows, as text.
+    pub sample_values: Vec<String>,
+    pub stats: ColumnStats,
+}
+
+/// What the description pass learnt about a column; each figure only when it was affordable to learn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnStats {
+    pub null_count: Option<i64>,
+    /// Smallest and largest value of numeric and temporal columns, encoded as result cells.
+    pub min: Option<serde_json::Value>,
+    pub max: Option<serde_json::Value>,
+    /// Distinct values of text columns.
+    pub unique_count: Option<i64>,
+}
+
 /// A stored dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -56,10 +81,10 @@ pub struct Dataset {
     pub error_message: Option<String>,
     pub row_count: i64,
     pub column_count: i64,
-    /// JSON array of column objects, as text.
-    pub schema_json: String,
-    /// JSON object column → description, as text.
-    pub column_descriptions: String,
+    /// The columns in file order, as described when the dataset was added or refreshed.
+    pub columns: Vec<ColumnSchema>,
+    /// People's descriptions of columns, by column name (only columns that exist).
+    pub column_descriptions: BTreeMap<String, String>,
     pub file_size_bytes: Option<i64>,
     pub etag: Option<String>,
     pub last_modified: Option<Timestamp>,

@@ -35,7 +35,10 @@ pub use content::{
 pub use conversation::{
     Conversation, ConversationSummary, ConversationTitle, PREVIEW_CHARS, TitleError,
 };
-pub use dataset::{Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus, Upload};
+pub use dataset::{
+    ColumnSchema, ColumnStats, Compression, Dataset, DatasetFormat, DatasetSource, DatasetStatus,
+    Upload,
+};
 pub use error::RepositoryError;
 pub use history::{QueryHistoryEntry, QueryHistoryFilter, QuerySource};
 pub use identity::{

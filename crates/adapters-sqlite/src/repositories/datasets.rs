@@ -10,6 +10,7 @@ use crate::SqliteDatabase;
 use crate::error::repository_error;
 use crate::rows::{DatasetRow, UploadRow};
 use crate::schema::{conversations, datasets, uploads};
+use crate::stored_json;
 
 /// A transaction's failure: a rule refused the write, or the database failed.
 enum TxError {
@@ -112,8 +113,10 @@ fn add_in_transaction(
             dataset.upload_id = Some(upload.id);
         }
     }
+    let row = DatasetRow::try_from(&dataset)
+        .map_err(|e| TxError::Refused(DatasetWriteError::Repository(e)))?;
     diesel::insert_into(datasets::table)
-        .values(&DatasetRow::from(&dataset))
+        .values(&row)
         .execute(conn)?;
     Ok(AddedDataset {
         dataset,
@@ -124,7 +127,7 @@ fn add_in_transaction(
 #[async_trait]
 impl DatasetRepository for SqliteDatabase {
     async fn insert(&self, dataset: &Dataset) -> Result<(), RepositoryError> {
-        let row = DatasetRow::from(dataset);
+        let row = DatasetRow::try_from(dataset)?;
         self.run(move |conn| {
             diesel::insert_into(datasets::table)
                 .values(&row)
@@ -207,7 +210,7 @@ impl DatasetRepository for SqliteDatabase {
     }
 
     async fn update_content(&self, dataset: &Dataset) -> Result<(), RepositoryError> {
-        let row = DatasetRow::from(dataset);
+        let row = DatasetRow::try_from(dataset)?;
         self.run(move |conn| {
             diesel::update(datasets::table.find(&row.id))
                 .set((
@@ -235,9 +238,9 @@ impl DatasetRepository for SqliteDatabase {
     async fn set_descriptions(
         &self,
         id: DatasetId,
-        descriptions: &str,
+        descriptions: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), RepositoryError> {
-        let descriptions = descriptions.to_owned();
+        let descriptions = stored_json::descriptions_text(descriptions)?;
         self.run(move |conn| {
             diesel::update(datasets::table.find(id.to_string()))
                 .set(datasets::column_descriptions.eq(descriptions))

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
-use tabletalk_ports::{Dataset, DatasetStatus, ToolDeclaration};
+use tabletalk_ports::{ColumnSchema, Dataset, DatasetStatus, ToolDeclaration};
 
 use crate::datasets::sql_identifier;
 
@@ -99,23 +99,25 @@ pub struct PromptLimits {
     pub max_sql_errors: u32,
 }
 
-fn column_hint(column: &Value) -> String {
+fn column_hint(column: &ColumnSchema) -> String {
     let mut parts = Vec::new();
-    let samples: Vec<&str> = column["sample_values"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).take(5).collect())
-        .unwrap_or_default();
+    let samples: Vec<&str> = column
+        .sample_values
+        .iter()
+        .take(5)
+        .map(String::as_str)
+        .collect();
     if !samples.is_empty() {
         parts.push(format!("e.g. {}", samples.join(", ")));
     }
-    let stats = &column["column_stats"];
-    if !stats["min"].is_null() && !stats["max"].is_null() {
-        parts.push(format!("{}..{}", stats["min"], stats["max"]).replace('"', ""));
+    let stats = &column.stats;
+    if let (Some(min), Some(max)) = (&stats.min, &stats.max) {
+        parts.push(format!("{min}..{max}").replace('"', ""));
     }
-    if let Some(unique) = stats["unique_count"].as_i64() {
+    if let Some(unique) = stats.unique_count {
         parts.push(format!("~{unique} distinct"));
     }
-    if let Some(nulls) = stats["null_count"].as_i64() {
+    if let Some(nulls) = stats.null_count {
         parts.push(format!("{nulls} nulls"));
     }
     if parts.is_empty() {
@@ -134,9 +136,8 @@ pub fn tables_section(datasets: &[Dataset]) -> String {
     let mut out = String::from("## Tables\n");
     let mut first_columns: Vec<(String, String)> = Vec::new();
     for (index, dataset) in ready.iter().enumerate() {
-        let columns: Vec<Value> = serde_json::from_str(&dataset.schema_json).unwrap_or_default();
-        let descriptions: serde_json::Map<String, Value> =
-            serde_json::from_str(&dataset.column_descriptions).unwrap_or_default();
+        let columns = &dataset.columns;
+        let descriptions = &dataset.column_descriptions;
         let _ = writeln!(
             out,
             "\n### {} ({} rows, {} columns, {})",
@@ -146,8 +147,8 @@ pub fn tables_section(datasets: &[Dataset]) -> String {
             dataset.format.as_str()
         );
         for column in columns.iter().take(MAX_COLUMNS) {
-            let name = column["name"].as_str().unwrap_or_default();
-            let sql_type = column["type"].as_str().unwrap_or_default();
+            let name = column.name.as_str();
+            let sql_type = column.sql_type.as_str();
             let identifier = sql_identifier(name);
             if index > 0
                 && first_columns
@@ -163,7 +164,6 @@ pub fn tables_section(datasets: &[Dataset]) -> String {
             }
             let description = descriptions
                 .get(name)
-                .and_then(Value::as_str)
                 .map(|d| format!(" — {d}"))
                 .unwrap_or_default();
             let _ = writeln!(
@@ -183,12 +183,7 @@ pub fn tables_section(datasets: &[Dataset]) -> String {
         if index == 0 {
             first_columns = columns
                 .iter()
-                .map(|c| {
-                    (
-                        c["name"].as_str().unwrap_or_default().to_owned(),
-                        c["type"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
+                .map(|c| (c.name.clone(), c.sql_type.clone()))
                 .collect();
         }
     }

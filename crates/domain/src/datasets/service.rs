@@ -1,6 +1,7 @@
 //! Dataset use cases (api.md D1–D10; behaviour.md §3.4–3.12): the rules around the content port — ownership,
 //! normalisation, duplicates, names, limits, the one-transaction insert — and the events they publish.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -106,19 +107,10 @@ fn apply_content(dataset: &mut Dataset, content: LoadedContent, now: Timestamp) 
     dataset.row_count = content.row_count;
     dataset.column_count = i64::try_from(content.columns.len()).unwrap_or(i64::MAX);
     // Descriptions of columns that no longer exist are dropped.
-    let names: Vec<&str> = content
-        .columns
-        .iter()
-        .filter_map(|c| c.get("name").and_then(Value::as_str))
-        .collect();
-    let descriptions: Map<String, Value> =
-        serde_json::from_str(&dataset.column_descriptions).unwrap_or_default();
-    let kept: Map<String, Value> = descriptions
-        .into_iter()
-        .filter(|(k, _)| names.contains(&k.as_str()))
-        .collect();
-    dataset.column_descriptions = Value::Object(kept).to_string();
-    dataset.schema_json = Value::Array(content.columns).to_string();
+    dataset
+        .column_descriptions
+        .retain(|name, _| content.columns.iter().any(|c| &c.name == name));
+    dataset.columns = content.columns;
     dataset.file_size_bytes = content.file_size_bytes;
     dataset.etag = content.etag;
     dataset.last_modified = content.last_modified;
@@ -147,8 +139,8 @@ fn loaded_dataset(
         error_message: None,
         row_count: 0,
         column_count: 0,
-        schema_json: "[]".to_owned(),
-        column_descriptions: "{}".to_owned(),
+        columns: Vec::new(),
+        column_descriptions: BTreeMap::new(),
         file_size_bytes: None,
         etag: None,
         last_modified: None,
@@ -510,9 +502,11 @@ impl DatasetService {
         user: UserId,
         conversation: ConversationId,
         id: DatasetId,
-    ) -> Result<Map<String, Value>, DatasetError> {
-        let dataset = self.owned(user, conversation, id).await?;
-        Ok(serde_json::from_str(&dataset.column_descriptions).unwrap_or_default())
+    ) -> Result<BTreeMap<String, String>, DatasetError> {
+        Ok(self
+            .owned(user, conversation, id)
+            .await?
+            .column_descriptions)
     }
 
     /// D10: replaces the map; empty strings remove entries.
@@ -521,8 +515,8 @@ impl DatasetService {
         user: UserId,
         conversation: ConversationId,
         id: DatasetId,
-        descriptions: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, DatasetError> {
+        descriptions: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, DatasetError> {
         let dataset = self.owned(user, conversation, id).await?;
         let invalid = |message: String| DatasetError::Validation {
             field: "descriptions",
@@ -535,11 +529,8 @@ impl DatasetService {
             .into_iter()
             .map(|c| c.name)
             .collect();
-        let mut kept = Map::new();
-        for (key, value) in descriptions {
-            let Value::String(text) = value else {
-                return Err(invalid("All keys and values must be strings".to_owned()));
-            };
+        let mut kept = BTreeMap::new();
+        for (key, text) in descriptions {
             if text.chars().count() > 500 {
                 return Err(invalid(format!(
                     "Description for '{key}' exceeds 500 chars"
@@ -549,12 +540,10 @@ impl DatasetService {
                 return Err(invalid(format!("Unknown column '{key}'")));
             }
             if !text.is_empty() {
-                kept.insert(key.clone(), value.clone());
+                kept.insert(key.clone(), text.clone());
             }
         }
-        self.datasets
-            .set_descriptions(id, &Value::Object(kept.clone()).to_string())
-            .await?;
+        self.datasets.set_descriptions(id, &kept).await?;
         Ok(kept)
     }
 

@@ -8,14 +8,12 @@ use super::query_errors::TableColumns;
 
 /// `(name, type)` of every column in a dataset's stored schema.
 pub fn schema_columns(dataset: &Dataset) -> Vec<QueryColumn> {
-    serde_json::from_str::<Vec<serde_json::Value>>(&dataset.schema_json)
-        .unwrap_or_default()
+    dataset
+        .columns
         .iter()
-        .filter_map(|c| {
-            Some(QueryColumn {
-                name: c.get("name")?.as_str()?.to_owned(),
-                sql_type: c.get("type")?.as_str()?.to_owned(),
-            })
+        .map(|c| QueryColumn {
+            name: c.name.clone(),
+            sql_type: c.sql_type.clone(),
         })
         .collect()
 }
@@ -59,20 +57,15 @@ pub fn integer_ranges(dataset: &Dataset) -> Vec<(String, i64, i64)> {
         "SMALLINT UNSIGNED",
         "TINYINT UNSIGNED",
     ];
-    serde_json::from_str::<Vec<serde_json::Value>>(&dataset.schema_json)
-        .unwrap_or_default()
+    dataset
+        .columns
         .iter()
-        .filter(|c| {
-            c.get("type")
-                .and_then(serde_json::Value::as_str)
-                .is_some_and(|t| INTEGER_TYPES.contains(&t))
-        })
+        .filter(|c| INTEGER_TYPES.contains(&c.sql_type.as_str()))
         .filter_map(|c| {
-            let stats = c.get("column_stats")?;
             Some((
-                c.get("name")?.as_str()?.to_owned(),
-                stats.get("min")?.as_i64()?,
-                stats.get("max")?.as_i64()?,
+                c.name.clone(),
+                c.stats.min.as_ref()?.as_i64()?,
+                c.stats.max.as_ref()?.as_i64()?,
             ))
         })
         .collect()

@@ -1,7 +1,53 @@
 //! The Dataset object.
 
 use serde::Serialize;
-use tabletalk_ports::Dataset;
+use serde_json::Value;
+use tabletalk_ports::{ColumnSchema, Dataset};
+
+/// A column object: name, type, nullability, sample values and the statistics that are known.
+#[derive(Debug, Serialize)]
+pub(crate) struct ColumnDto<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    sql_type: &'a str,
+    nullable: bool,
+    sample_values: &'a [String],
+    column_stats: StatsDto<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatsDto<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    null_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unique_count: Option<i64>,
+}
+
+impl<'a> From<&'a ColumnSchema> for ColumnDto<'a> {
+    fn from(c: &'a ColumnSchema) -> Self {
+        Self {
+            name: &c.name,
+            sql_type: &c.sql_type,
+            nullable: c.nullable,
+            sample_values: &c.sample_values,
+            column_stats: StatsDto {
+                null_count: c.stats.null_count,
+                min: c.stats.min.as_ref(),
+                max: c.stats.max.as_ref(),
+                unique_count: c.stats.unique_count,
+            },
+        }
+    }
+}
+
+/// The column objects of a dataset.
+pub(crate) fn columns(dataset: &Dataset) -> Vec<ColumnDto<'_>> {
+    dataset.columns.iter().map(ColumnDto::from).collect()
+}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct DatasetDto {
@@ -39,8 +85,9 @@ impl From<&Dataset> for DatasetDto {
             error_message: d.error_message.clone(),
             row_count: d.row_count,
             column_count: d.column_count,
-            schema_json: d.schema_json.clone(),
-            column_descriptions: d.column_descriptions.clone(),
+            // Serialising plain data into a string cannot fail.
+            schema_json: serde_json::to_string(&columns(d)).unwrap_or_default(),
+            column_descriptions: serde_json::to_string(&d.column_descriptions).unwrap_or_default(),
             file_size_bytes: d.file_size_bytes,
             created_at: d.created_at.to_string(),
             loaded_at: d.loaded_at.map(|t| t.to_string()),

@@ -5,6 +5,6 @@ mod dataset;
 mod events;
 mod message;
 
-pub(crate) use dataset::DatasetDto;
+pub(crate) use dataset::{DatasetDto, columns};
 pub(crate) use events::event_frame;
 pub(crate) use message::MessageDto;

@@ -1,8 +1,9 @@
 use super::{Repositories, at};
 use crate::{
-    Compression, Conversation, ConversationId, ConversationTitle, Dataset, DatasetFormat,
-    DatasetId, DatasetSource, DatasetStatus, ExecutionOutcome, ExecutionResult, Identity, Message,
-    MessageRole, RepositoryError, SqlExecution, Timestamp, TraceStep, UserId,
+    ColumnSchema, ColumnStats, Compression, Conversation, ConversationId, ConversationTitle,
+    Dataset, DatasetFormat, DatasetId, DatasetSource, DatasetStatus, ExecutionOutcome,
+    ExecutionResult, Identity, Message, MessageRole, RepositoryError, SqlExecution, Timestamp,
+    TraceStep, UserId,
 };
 
 async fn owner(repos: &Repositories, subject: &str) -> UserId {
@@ -42,8 +43,19 @@ pub fn url_dataset(
         error_message: None,
         row_count: 3,
         column_count: 2,
-        schema_json: "[]".to_owned(),
-        column_descriptions: "{}".to_owned(),
+        columns: vec![ColumnSchema {
+            name: "amount".to_owned(),
+            sql_type: "DOUBLE".to_owned(),
+            nullable: true,
+            sample_values: vec!["1.5".to_owned(), "9".to_owned()],
+            stats: ColumnStats {
+                null_count: Some(0),
+                min: Some(serde_json::json!(1.5)),
+                max: Some(serde_json::json!(9.0)),
+                unique_count: None,
+            },
+        }],
+        column_descriptions: [("amount".to_owned(), "in euros".to_owned())].into(),
         file_size_bytes: Some(1024),
         etag: Some("\"abc\"".to_owned()),
         last_modified: None,

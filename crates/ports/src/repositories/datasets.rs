@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 
 use crate::{ConversationId, Dataset, DatasetId, RepositoryError, Upload, UploadId, UserId};
 
@@ -90,14 +91,14 @@ pub trait DatasetRepository: Send + Sync + 'static {
     /// `Unavailable`; `Constraint`.
     async fn update_content(&self, dataset: &Dataset) -> Result<(), RepositoryError>;
 
-    /// Replaces the column descriptions (a JSON object as text).
+    /// Replaces the column descriptions.
     ///
     /// # Errors
     /// `Unavailable`.
     async fn set_descriptions(
         &self,
         id: DatasetId,
-        descriptions: &str,
+        descriptions: &BTreeMap<String, String>,
     ) -> Result<(), RepositoryError>;
 
     /// Deletes a dataset. When it referenced an upload that no other dataset references, the upload row goes in

@@ -14,8 +14,10 @@ use datafusion::parquet::arrow::async_reader::ParquetObjectReader;
 use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use datafusion::prelude::{CsvReadOptions, SessionContext};
 use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
-use tabletalk_ports::{DatasetFormat, LoadError, LoadErrorKind, QueryColumn};
+use serde_json::Value;
+use tabletalk_ports::{
+    ColumnSchema, ColumnStats, DatasetFormat, LoadError, LoadErrorKind, QueryColumn,
+};
 
 use crate::engine::cells;
 use crate::engine::execute::{fresh_context, raw_message};
@@ -31,7 +33,7 @@ const MAX_WIDENINGS: usize = 3;
 #[derive(Debug, Clone)]
 pub struct Described {
     pub row_count: i64,
-    pub columns: Vec<Value>,
+    pub columns: Vec<ColumnSchema>,
 }
 
 pub fn schema_failure(reason: &str) -> LoadError {
@@ -105,19 +107,19 @@ fn is_string(data_type: &DataType) -> bool {
     ) || matches!(data_type, DataType::Dictionary(_, v) if is_string(v))
 }
 
-fn column_object(
+fn column_schema(
     field: &datafusion::arrow::datatypes::Field,
     nullable: bool,
-    samples: &[String],
-    stats: &Map<String, Value>,
-) -> Value {
-    json!({
-        "name": field.name(),
-        "type": cells::sql_type(field.data_type()),
-        "nullable": nullable,
-        "sample_values": samples,
-        "column_stats": stats,
-    })
+    sample_values: Vec<String>,
+    stats: ColumnStats,
+) -> ColumnSchema {
+    ColumnSchema {
+        name: field.name().clone(),
+        sql_type: cells::sql_type(field.data_type()),
+        nullable,
+        sample_values,
+        stats,
+    }
 }
 
 /// The first non-null value of an array.
@@ -211,7 +213,7 @@ pub async fn describe_remote_parquet(
         .iter()
         .zip(sample_values)
         .map(|(field, sample)| {
-            let mut stats = Map::new();
+            let mut stats = ColumnStats::default();
             if let Ok(converter) = StatisticsConverter::try_new(
                 field.name(),
                 &schema,
@@ -219,10 +221,7 @@ pub async fn describe_remote_parquet(
             ) {
                 let nulls = converter.row_group_null_counts(groups.iter()).ok();
                 if let Some(nulls) = nulls.filter(|n| n.null_count() == 0 && !n.is_empty()) {
-                    stats.insert(
-                        "null_count".into(),
-                        json!(nulls.values().iter().sum::<u64>()),
-                    );
+                    stats.null_count = i64::try_from(nulls.values().iter().sum::<u64>()).ok();
                 }
                 let data_type = field.data_type();
                 if is_numeric(data_type) || is_temporal(data_type) {
@@ -232,16 +231,12 @@ pub async fn describe_remote_parquet(
                         && mins.null_count() == 0
                         && maxes.null_count() == 0
                     {
-                        if let Some(min) = pick(values(&mins), false) {
-                            stats.insert("min".into(), min);
-                        }
-                        if let Some(max) = pick(values(&maxes), true) {
-                            stats.insert("max".into(), max);
-                        }
+                        stats.min = pick(values(&mins), false);
+                        stats.max = pick(values(&maxes), true);
                     }
                 }
             }
-            column_object(field, field.is_nullable(), &sample, &stats)
+            column_schema(field, field.is_nullable(), sample, stats)
         })
         .collect();
     Ok(Described { row_count, columns })
@@ -385,7 +380,7 @@ async fn collect(
     context.sql(sql).await?.collect().await
 }
 
-fn stats_objects(schema: &Schema, row: &RecordBatch) -> (i64, Vec<Map<String, Value>>) {
+fn column_stats(schema: &Schema, row: &RecordBatch) -> (i64, Vec<ColumnStats>) {
     let mut index = 0;
     let mut next = || {
         let column = row.column(index).clone();
@@ -395,19 +390,17 @@ fn stats_objects(schema: &Schema, row: &RecordBatch) -> (i64, Vec<Map<String, Va
     let total = next().as_i64().unwrap_or(0);
     let mut out = Vec::new();
     for field in schema.fields() {
-        let mut stats = Map::new();
         let non_null = next().as_i64().unwrap_or(0);
-        stats.insert("null_count".into(), json!(total - non_null));
+        let mut stats = ColumnStats {
+            null_count: Some(total - non_null),
+            ..ColumnStats::default()
+        };
         let data_type = field.data_type();
         if is_numeric(data_type) || is_temporal(data_type) {
-            for key in ["min", "max"] {
-                let value = next();
-                if !value.is_null() {
-                    stats.insert(key.into(), value);
-                }
-            }
+            stats.min = Some(next()).filter(|v| !v.is_null());
+            stats.max = Some(next()).filter(|v| !v.is_null());
         } else if is_string(data_type) {
-            stats.insert("unique_count".into(), next());
+            stats.unique_count = next().as_i64();
         }
         out.push(stats);
     }
@@ -473,7 +466,14 @@ async fn count_only(context: &SessionContext, schema: &Schema) -> Result<Describ
     let columns = schema
         .fields()
         .iter()
-        .map(|field| column_object(field, field.is_nullable(), &[], &Map::new()))
+        .map(|field| {
+            column_schema(
+                field,
+                field.is_nullable(),
+                Vec::new(),
+                ColumnStats::default(),
+            )
+        })
         .collect();
     Ok(Described { row_count, columns })
 }
@@ -524,7 +524,7 @@ pub async fn describe_local(
                 let Some(row) = stats.into_iter().find(|b| b.num_rows() > 0) else {
                     return Err(schema_failure("no statistics"));
                 };
-                let (row_count, stats) = stats_objects(&schema, &row);
+                let (row_count, stats) = column_stats(&schema, &row);
                 let sample_values = samples(&sample, schema.fields().len());
                 let columns = schema
                     .fields()
@@ -534,7 +534,7 @@ pub async fn describe_local(
                     .map(|((field, sample), stats)| {
                         // Text formats have no declared nullability: any value may be missing.
                         let nullable = format == DatasetFormat::Parquet && !field.is_nullable();
-                        column_object(field, !nullable, &sample, &stats)
+                        column_schema(field, !nullable, sample, stats)
                     })
                     .collect();
                 return Ok(Described { row_count, columns });

@@ -2,13 +2,15 @@
 
 mod upload;
 
+use std::collections::BTreeMap;
+
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tabletalk_domain::datasets::PreviewRequest;
 
-use crate::dto::DatasetDto;
+use crate::dto::{DatasetDto, columns};
 use tabletalk_ports::{ConversationId, Dataset, DatasetId};
 
 use super::resource;
@@ -80,7 +82,6 @@ pub(super) fn created(dataset: &Dataset) -> HttpResponse {
 
 /// The D3/D4 shape.
 fn detail(dataset: &Dataset) -> HttpResponse {
-    let columns: Value = serde_json::from_str(&dataset.schema_json).unwrap_or_else(|_| json!([]));
     HttpResponse::Ok().json(json!({
         "id": dataset.id.to_string(),
         "name": dataset.name,
@@ -88,7 +89,7 @@ fn detail(dataset: &Dataset) -> HttpResponse {
         "url": dataset.url,
         "row_count": dataset.row_count,
         "column_count": dataset.column_count,
-        "schema": {"columns": columns},
+        "schema": {"columns": columns(dataset)},
         "dataset": DatasetDto::from(dataset),
     }))
 }
@@ -295,14 +296,24 @@ async fn set_descriptions(
     body: ApiJson<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let Some(Value::Object(descriptions)) = body.get("descriptions").cloned() else {
+    let Some(Value::Object(given)) = body.get("descriptions").cloned() else {
         return Err(ApiError::validation(&[(
             "descriptions",
             "descriptions must be an object",
         )]));
     };
+    let descriptions: BTreeMap<String, String> = given
+        .into_iter()
+        .map(|(column, text)| match text {
+            Value::String(text) => Ok((column, text)),
+            _ => Err(ApiError::validation(&[(
+                "descriptions",
+                "All keys and values must be strings",
+            )])),
+        })
+        .collect::<Result<_, _>>()?;
     let (conversation, id) = ids(&path)?;
-    let kept: Map<String, Value> = state
+    let kept = state
         .datasets
         .set_descriptions(user.user.id, conversation, id, &descriptions)
         .await?;

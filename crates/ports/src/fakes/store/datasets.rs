@@ -160,7 +160,7 @@ impl DatasetRepository for InMemoryStore {
     async fn set_descriptions(
         &self,
         id: DatasetId,
-        descriptions: &str,
+        descriptions: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), RepositoryError> {
         let mut tables = self.open("datasets.set_descriptions")?;
         if let Some(stored) = tables.datasets.iter_mut().find(|d| d.id == id) {
