@@ -1,6 +1,7 @@
-//! Tabletalk's services and rules: sign-in and sessions, conversations, the token budget, health and the retry
-//! policy for model calls. Services
-//! talk to the outside world only through the traits of `tabletalk-ports`, held as `Arc<dyn Port>`.
+//! Tabletalk's services and rules: sign-in and sessions, conversations and their removal, datasets and SQL, the
+//! chat turn, the token budget, health and the retry policy for model calls. Services talk to the outside world
+//! only through the traits of `tabletalk-ports`, held as `Arc<dyn Port>`; outcomes are typed enums and events are
+//! [`DomainEvent`]s — statuses, error codes and JSON shapes belong to the HTTP layer.
 //!
 //! Must not import adapters, actix, diesel, reqwest, datafusion or openidconnect.
 
@@ -11,6 +12,7 @@ pub mod datasets;
 pub mod events;
 pub mod health;
 pub mod llm_retry;
+pub mod removal;
 pub mod usage;
 
 pub use auth::{
@@ -23,4 +25,5 @@ pub use events::{
     TurnFailureKind,
 };
 pub use health::{HealthReport, HealthService};
+pub use removal::ConversationRemoval;
 pub use usage::{UsageError, UsageService, UsageStatus};

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
-use tabletalk_domain::datasets::{DatasetError, QueryFailure, QueryFailureKind};
+use tabletalk_domain::datasets::{DatasetError, DatasetUrlError, QueryFailure, QueryFailureKind};
 use tabletalk_domain::{AuthError, ConversationError, DevLoginError, LogoutError, UsageError};
 use tabletalk_ports::LoadErrorKind;
 use tabletalk_ports::RepositoryError;
@@ -371,21 +371,46 @@ impl From<DatasetError> for ApiError {
             DatasetError::Forbidden => Self::forbidden(),
             DatasetError::NotFound => plain(StatusCode::NOT_FOUND, "dataset_not_found"),
             DatasetError::Validation { field, message } => Self::validation(&[(field, &message)]),
-            DatasetError::Url(url) => plain(StatusCode::BAD_REQUEST, url.code()),
+            DatasetError::Url(url) => {
+                let code = match url {
+                    DatasetUrlError::UnsupportedScheme(_) => "unsupported_url_scheme",
+                    DatasetUrlError::InvalidFormat
+                    | DatasetUrlError::NoHost
+                    | DatasetUrlError::Credentials
+                    | DatasetUrlError::TooLong => "invalid_url",
+                };
+                plain(StatusCode::BAD_REQUEST, code)
+            }
             DatasetError::Exists => plain(StatusCode::CONFLICT, "dataset_exists"),
             DatasetError::NameTaken(_) => plain(StatusCode::CONFLICT, "dataset_name_taken"),
             DatasetError::LimitReached(_) => {
                 plain(StatusCode::BAD_REQUEST, "dataset_limit_reached")
             }
             DatasetError::UnsupportedUpload => plain(StatusCode::BAD_REQUEST, "unsupported_format"),
-            DatasetError::Load(load) => match load.kind {
-                LoadErrorKind::Storage => Self::internal(&load),
-                LoadErrorKind::UploadTooLarge => {
-                    plain(StatusCode::PAYLOAD_TOO_LARGE, load.kind.code())
-                }
-                LoadErrorKind::Changed => plain(StatusCode::CONFLICT, load.kind.code()),
-                kind => plain(StatusCode::BAD_REQUEST, kind.code()),
-            },
+            DatasetError::Load(load) => {
+                let (status, code) = match load.kind {
+                    LoadErrorKind::Storage => return Self::internal(&load),
+                    LoadErrorKind::UploadTooLarge => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large")
+                    }
+                    LoadErrorKind::Changed => (StatusCode::CONFLICT, "dataset_changed"),
+                    LoadErrorKind::InvalidUrl => (StatusCode::BAD_REQUEST, "invalid_url"),
+                    LoadErrorKind::UnsupportedScheme => {
+                        (StatusCode::BAD_REQUEST, "unsupported_url_scheme")
+                    }
+                    LoadErrorKind::Blocked => (StatusCode::BAD_REQUEST, "url_blocked"),
+                    LoadErrorKind::Unreachable => (StatusCode::BAD_REQUEST, "url_unreachable"),
+                    LoadErrorKind::FileTooLarge => (StatusCode::BAD_REQUEST, "file_too_large"),
+                    LoadErrorKind::UnsupportedFormat => {
+                        (StatusCode::BAD_REQUEST, "unsupported_format")
+                    }
+                    LoadErrorKind::InvalidFile => (StatusCode::BAD_REQUEST, "invalid_file"),
+                    LoadErrorKind::SchemaExtraction => {
+                        (StatusCode::BAD_REQUEST, "schema_extraction_failed")
+                    }
+                };
+                plain(status, code)
+            }
             DatasetError::NotReady => plain(StatusCode::CONFLICT, "dataset_not_ready"),
             DatasetError::ColumnNotFound(_) => plain(StatusCode::BAD_REQUEST, "column_not_found"),
             DatasetError::SampleColumnRequired => {

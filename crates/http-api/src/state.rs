@@ -7,7 +7,8 @@ use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::chat::ChatService;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
 use tabletalk_domain::{
-    AuthService, ConversationService, HealthService, InProcessBus, UsageService,
+    AuthService, ConversationRemoval, ConversationService, HealthService, InProcessBus,
+    UsageService,
 };
 
 use crate::OriginPolicy;
@@ -47,6 +48,8 @@ pub struct HttpSettings {
 pub struct ApiState {
     pub auth: Arc<AuthService>,
     pub conversations: Arc<ConversationService>,
+    /// Deleting conversations with everything running or stored for them.
+    pub removal: Arc<ConversationRemoval>,
     pub usage: Arc<UsageService>,
     pub health: Arc<HealthService>,
     pub datasets: Arc<DatasetService>,

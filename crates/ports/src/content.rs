@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use crate::{ColumnSchema, Compression, Dataset, DatasetFormat, Timestamp, UploadId};
 
-/// Which rule refused or failed a load; each maps to one API error code.
+/// Which rule refused or failed a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadErrorKind {
     InvalidUrl,
@@ -25,25 +25,6 @@ pub enum LoadErrorKind {
     Changed,
     /// Local storage failed (disk full, permissions).
     Storage,
-}
-
-impl LoadErrorKind {
-    /// The API error code.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::InvalidUrl => "invalid_url",
-            Self::UnsupportedScheme => "unsupported_url_scheme",
-            Self::Blocked => "url_blocked",
-            Self::Unreachable => "url_unreachable",
-            Self::FileTooLarge => "file_too_large",
-            Self::UnsupportedFormat => "unsupported_format",
-            Self::InvalidFile => "invalid_file",
-            Self::SchemaExtraction => "schema_extraction_failed",
-            Self::UploadTooLarge => "upload_too_large",
-            Self::Changed => "dataset_changed",
-            Self::Storage => "internal_error",
-        }
-    }
 }
 
 /// A failed load; `message` is the sentence users see (behaviour.md §3.4).

@@ -14,7 +14,8 @@ use tabletalk_domain::datasets::size_text;
 use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
 use tabletalk_domain::llm_retry::RetryPolicy;
 use tabletalk_domain::{
-    AuthMode, AuthService, AuthSettings, ConversationService, HealthService, UsageService,
+    AuthMode, AuthService, AuthSettings, ConversationRemoval, ConversationService, HealthService,
+    UsageService,
 };
 use tabletalk_http_api::{
     ApiState, Connections, HttpSettings, OriginPolicy, QueryEngineLimits, WebsocketSettings,
@@ -476,9 +477,16 @@ pub fn build_state(
         &events,
     ));
     let settings = http_settings(config, adapters.llm.is_some())?;
+    let removal = Arc::new(ConversationRemoval::new(
+        conversations.clone(),
+        chat.clone(),
+        sql.clone(),
+        datasets.clone(),
+    ));
     Ok(ApiState {
         auth,
         conversations,
+        removal,
         usage: usage.clone(),
         datasets,
         sql,

@@ -1,4 +1,5 @@
-//! Dataset URLs, normalised before the duplicate check, storage and every fetch (behaviour.md §3.2–3.3 step 1).
+//! Dataset URLs, normalised before the duplicate check, storage and every fetch; only http(s) without credentials
+//! (docs/api.md, "Adding a dataset by URL").
 
 use std::fmt;
 
@@ -18,16 +19,6 @@ pub enum DatasetUrlError {
     TooLong,
     #[error("Unsupported URL scheme '{0}'. Only HTTP and HTTPS URLs are supported.")]
     UnsupportedScheme(String),
-}
-
-impl DatasetUrlError {
-    /// The API error code (api.md D1).
-    pub const fn code(&self) -> &'static str {
-        match self {
-            Self::UnsupportedScheme(_) => "unsupported_url_scheme",
-            Self::InvalidFormat | Self::NoHost | Self::Credentials | Self::TooLong => "invalid_url",
-        }
-    }
 }
 
 /// A normalised http(s) dataset URL: WHATWG-parsed (integer, octal and hex IPv4 hosts become dotted, IDNA hosts
@@ -130,9 +121,9 @@ mod tests {
         assert_eq!(DatasetUrl::parse(&long), Err(DatasetUrlError::TooLong));
         let ftp = DatasetUrl::parse("ftp://example.com/x.csv").unwrap_err();
         assert_eq!(
-            (ftp.code(), ftp.to_string().as_str()),
+            (&ftp, ftp.to_string().as_str()),
             (
-                "unsupported_url_scheme",
+                &DatasetUrlError::UnsupportedScheme("ftp".to_owned()),
                 "Unsupported URL scheme 'ftp'. Only HTTP and HTTPS URLs are supported."
             )
         );

@@ -1,4 +1,5 @@
-//! Conversation endpoints C1, C2, C7–C11.
+//! Conversation endpoints: create, list, detail, rename, pin, delete one, delete all (docs/api.md,
+//! "Conversations").
 
 mod dto;
 
@@ -6,7 +7,7 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use tabletalk_ports::{ConversationTitle, UserId};
+use tabletalk_ports::ConversationTitle;
 
 use super::resource;
 use crate::extract::{ApiJson, CurrentUser, conversation_id};
@@ -113,10 +114,7 @@ async fn delete(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
-    state.conversations.delete(user.user.id, id).await?;
-    state.chat.conversation_deleted(id);
-    state.sql.conversation_deleted(id);
-    remove_unreferenced_uploads(&state, user.user.id).await;
+    state.removal.delete(user.user.id, id).await?;
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
 
@@ -124,18 +122,6 @@ async fn delete_all(
     user: CurrentUser,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = state.conversations.delete_all(user.user.id).await?;
-    for id in &deleted {
-        state.chat.conversation_deleted(*id);
-        state.sql.conversation_deleted(*id);
-    }
-    remove_unreferenced_uploads(&state, user.user.id).await;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted.len()})))
-}
-
-/// The conversations are gone whatever happens here: a failure only leaves files for the next deletion to sweep.
-async fn remove_unreferenced_uploads(state: &ApiState, user: UserId) {
-    if let Err(error) = state.datasets.remove_unreferenced_uploads(user).await {
-        tracing::warn!(%error, "could not remove the uploads of deleted conversations");
-    }
+    let deleted = state.removal.delete_all(user.user.id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted})))
 }
