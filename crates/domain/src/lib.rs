@@ -11,6 +11,7 @@ pub mod conversations;
 pub mod datasets;
 pub mod events;
 pub mod health;
+pub mod input;
 pub mod llm_retry;
 pub mod removal;
 pub mod usage;
@@ -25,5 +26,6 @@ pub use events::{
     TurnFailureKind,
 };
 pub use health::{HealthReport, HealthService};
+pub use input::{InvalidInput, MessageText, Page, SqlText};
 pub use removal::ConversationRemoval;
 pub use usage::{UsageError, UsageService, UsageStatus};

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
 use tabletalk_domain::datasets::{DatasetError, DatasetUrlError, QueryFailure, QueryFailureKind};
-use tabletalk_domain::{AuthError, ConversationError, DevLoginError, LogoutError, UsageError};
+use tabletalk_domain::{
+    AuthError, ConversationError, DevLoginError, InvalidInput, LogoutError, UsageError,
+};
 use tabletalk_ports::LoadErrorKind;
 use tabletalk_ports::RepositoryError;
 
@@ -420,6 +422,12 @@ impl From<DatasetError> for ApiError {
             DatasetError::Query(failure) => failure.into(),
             DatasetError::Storage(e) => e.into(),
         }
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(error: InvalidInput) -> Self {
+        Self::validation(&[(error.field, error.message)])
     }
 }
 

@@ -13,6 +13,7 @@ use super::prompt::PromptLimits;
 use super::turns::{ActiveTurns, RegisterError};
 use crate::datasets::{DatasetService, SqlRunner};
 use crate::events::{DomainEvent, EventBus};
+use crate::input::MessageText;
 use crate::llm_retry::RetryPolicy;
 use crate::{ConversationError, ConversationService, UsageError, UsageService, UsageStatus};
 
@@ -153,7 +154,7 @@ impl ChatService {
         self: &Arc<Self>,
         user: UserId,
         conversation: ConversationId,
-        content: &str,
+        content: &MessageText,
     ) -> Result<Accepted, ChatError> {
         self.conversations.owned(user, conversation).await?;
         if self.llm.is_none() {
@@ -163,7 +164,7 @@ impl ChatService {
             RegisterError::InProgress => ChatError::TurnInProgress,
             RegisterError::Busy => ChatError::Busy,
         })?;
-        let accepted = self.start(user, conversation, content).await;
+        let accepted = self.start(user, conversation, content.as_str()).await;
         match accepted {
             Ok((accepted, status)) => {
                 let service = self.clone();

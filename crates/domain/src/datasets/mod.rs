@@ -19,8 +19,8 @@ pub use names::validate_table_name;
 pub use profile::{PreviewRequest, Profiles};
 pub use query_errors::{TableColumns, sql_identifier, translate};
 pub use service::{
-    DatasetService, DatasetSettings, PendingUpload, PendingUploadMeta, sanitise_file_name,
+    DatasetService, DatasetSettings, PendingUpload, StagedDatasetUpload, sanitise_file_name,
     upload_format,
 };
-pub use sql_runner::{SqlResult, SqlRunner, SqlRunnerSettings};
+pub use sql_runner::{SqlPage, SqlResult, SqlRunner, SqlRunnerSettings};
 pub use tables::{query_table, query_tables, schema_columns, table_columns};

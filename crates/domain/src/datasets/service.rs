@@ -257,6 +257,13 @@ impl DatasetService {
         raw_url: &str,
         name: Option<&str>,
     ) -> Result<Dataset, DatasetError> {
+        let raw_url = raw_url.trim();
+        if raw_url.is_empty() || raw_url.chars().count() > 2048 {
+            return Err(DatasetError::Validation {
+                field: "url",
+                message: "must be 1 to 2048 characters".to_owned(),
+            });
+        }
         Self::validate_name(name)?;
         self.conversations.owned(user, conversation).await?;
         let url = DatasetUrl::parse(raw_url)?;
@@ -349,12 +356,26 @@ impl DatasetService {
         })
     }
 
-    /// D2 steps 6–9 once the file is on disk. The staged file is always consumed (kept or deleted).
+    /// The upload once its file is on disk: a table name given after the file is checked now, then the file is
+    /// inspected, kept and recorded. The staged file is always consumed (kept or deleted).
     pub async fn finish_upload(
         &self,
-        upload: PendingUploadMeta,
-        staged: StagedUpload,
+        staged: StagedDatasetUpload,
+        late_name: Option<String>,
     ) -> Result<Dataset, DatasetError> {
+        let StagedDatasetUpload {
+            meta: mut upload,
+            file: staged,
+        } = staged;
+        if upload.custom_name.is_none()
+            && let Some(name) = late_name
+        {
+            if let Err(error) = Self::validate_name(Some(&name)) {
+                self.content.discard_upload(&staged).await;
+                return Err(error);
+            }
+            upload.custom_name = Some(name);
+        }
         let content = match self
             .content
             .inspect_upload(&staged, upload.format, upload.compression)
@@ -418,9 +439,9 @@ impl DatasetService {
         }
     }
 
-    /// Deletes a staged upload that will not be kept.
-    pub async fn discard_staged(&self, staged: &StagedUpload) {
-        self.content.discard_upload(staged).await;
+    /// Deletes a staged upload that will not be kept (the request failed after the file was read).
+    pub async fn discard_staged(&self, staged: StagedDatasetUpload) {
+        self.content.discard_upload(&staged.file).await;
     }
 
     /// D3.
@@ -580,6 +601,12 @@ impl DatasetService {
         id: DatasetId,
         column: &str,
     ) -> Result<(Map<String, Value>, u64), DatasetError> {
+        if column.is_empty() || column.chars().count() > 1024 {
+            return Err(DatasetError::Validation {
+                field: "column_name",
+                message: "must be 1 to 1024 characters".to_owned(),
+            });
+        }
         let dataset = self.ready(user, conversation, id).await?;
         super::profile::profile_column(self.engine.as_ref(), user, &dataset, &self.settings, column)
             .await
@@ -606,9 +633,9 @@ impl DatasetService {
     }
 }
 
-/// Who and what a pending upload is for, once its sink has been consumed.
+/// Who and what a pending upload is for.
 #[derive(Debug)]
-pub struct PendingUploadMeta {
+struct PendingUploadMeta {
     user: UserId,
     conversation: ConversationId,
     original_name: String,
@@ -617,25 +644,34 @@ pub struct PendingUploadMeta {
     compression: Compression,
 }
 
-impl PendingUploadMeta {
-    /// The custom name when its part came after the file part.
-    pub fn set_custom_name(&mut self, name: Option<String>) {
-        if name.is_some() {
-            self.custom_name = name;
-        }
+impl PendingUpload {
+    /// Appends the next chunk of the file to the staging file.
+    ///
+    /// # Errors
+    /// `Load` with `UploadTooLarge` past the size limit, or `Storage` when the disk fails.
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), DatasetError> {
+        Ok(self.sink.write(chunk).await?)
     }
 
-    /// The name given before the file part, if any.
-    pub fn custom_name(&self) -> Option<&str> {
-        self.custom_name.as_deref()
+    /// The whole file has been written: the staging file is complete and hashed.
+    ///
+    /// # Errors
+    /// As [`PendingUpload::write`].
+    pub async fn staged(self) -> Result<StagedDatasetUpload, DatasetError> {
+        let file = self.sink.finish().await?;
+        Ok(StagedDatasetUpload {
+            meta: self.meta,
+            file,
+        })
     }
 }
 
-impl PendingUpload {
-    /// Splits the sink from the rest.
-    pub fn into_parts(self) -> (Box<dyn UploadSink>, PendingUploadMeta) {
-        (self.sink, self.meta)
-    }
+/// An upload whose file is completely on disk, waiting for the rest of the request (a name given after the file)
+/// before [`DatasetService::finish_upload`] or [`DatasetService::discard_staged`].
+#[derive(Debug)]
+pub struct StagedDatasetUpload {
+    meta: PendingUploadMeta,
+    file: StagedUpload,
 }
 
 pub use super::profile::Profiles;

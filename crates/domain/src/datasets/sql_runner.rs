@@ -15,6 +15,7 @@ use super::result_cache::{CacheLimits, ResultCache, cache_key};
 use super::running::RunningQueries;
 use super::tables::{query_tables, table_columns};
 use crate::ConversationService;
+use crate::input::{Page, SqlText};
 
 /// `query.*` and `history.*` as the runner needs them.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +36,23 @@ pub struct SqlResult {
     pub cached: bool,
     /// Wall time including the cache lookup, 2 decimals.
     pub execution_ms: f64,
+}
+
+/// One page of a SQL-panel result.
+#[derive(Debug, Clone)]
+pub struct SqlPage {
+    pub columns: Vec<tabletalk_ports::QueryColumn>,
+    /// The page's rows.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Rows the query produced (capped at the auto limit).
+    pub total_rows: u64,
+    /// Rows kept of the result, over all pages.
+    pub returned_rows: u64,
+    pub page: Page,
+    pub total_pages: u64,
+    pub cached: bool,
+    pub execution_ms: f64,
+    pub limit_applied: bool,
 }
 
 /// Runs SQL for the SQL panel and the model.
@@ -83,15 +101,45 @@ impl SqlRunner {
         }
     }
 
-    /// C22 (`source = sql_panel`) and the model's `execute_sql` (`source = llm`). Every call that reaches the
+    /// The SQL panel: runs `sql` and returns the asked page of what was kept.
+    ///
+    /// # Errors
+    /// As [`SqlRunner::run`].
+    pub async fn run_page(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        sql: &SqlText,
+        page: Page,
+    ) -> Result<SqlPage, DatasetError> {
+        let result = self
+            .run(user, conversation, sql, QuerySource::SqlPanel)
+            .await?;
+        let output = result.output;
+        let returned_rows = output.rows.len() as u64;
+        Ok(SqlPage {
+            columns: output.columns,
+            rows: page.slice(output.rows),
+            total_rows: output.total_rows,
+            returned_rows,
+            page,
+            total_pages: page.count(returned_rows),
+            cached: result.cached,
+            execution_ms: result.execution_ms,
+            limit_applied: output.limit_applied,
+        })
+    }
+
+    /// The SQL panel (`source = sql_panel`) and the model's `execute_sql` (`source = llm`). Every call that reaches the
     /// engine or the cache writes one history row.
     pub async fn run(
         &self,
         user: UserId,
         conversation: ConversationId,
-        sql: &str,
+        sql: &SqlText,
         source: QuerySource,
     ) -> Result<SqlResult, DatasetError> {
+        let sql = sql.as_str();
         self.conversations.owned(user, conversation).await?;
         let started = Instant::now();
         let datasets = self.datasets.list_for_conversation(conversation).await?;

@@ -4,6 +4,7 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use tabletalk_domain::MessageText;
 
 use super::resource;
 use crate::extract::{ApiJson, CurrentUser, conversation_id};
@@ -39,17 +40,11 @@ async fn send(
     body: ApiJson<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let length = body.content.chars().count();
-    if length == 0 || length > 10_000 || body.content.trim().is_empty() {
-        return Err(ApiError::validation(&[(
-            "content",
-            "must be 1 to 10000 characters with at least one that is not whitespace",
-        )]));
-    }
+    let content = MessageText::parse(&body.content)?;
     let conversation = conversation_id(&path)?;
     let accepted = state
         .chat
-        .send(user.user.id, conversation, &body.content)
+        .send(user.user.id, conversation, &content)
         .await?;
     Ok(HttpResponse::Ok().json(json!({
         "message_id": accepted.message_id.to_string(),

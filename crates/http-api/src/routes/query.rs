@@ -4,6 +4,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use tabletalk_domain::{Page, SqlText};
 use tabletalk_ports::{QueryHistoryFilter, QuerySource};
 
 use super::resource;
@@ -34,48 +35,25 @@ async fn run(
     body: ApiJson<QueryRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let length = body.sql.chars().count();
-    if length == 0 || length > 50_000 || body.sql.trim().is_empty() {
-        return Err(ApiError::validation(&[(
-            "sql",
-            "must be 1 to 50000 characters",
-        )]));
-    }
-    let page = body.page.unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::validation(&[("page", "must be at least 1")]));
-    }
-    let page_size = body.page_size.unwrap_or(100);
-    if !(1..=1000).contains(&page_size) {
-        return Err(ApiError::validation(&[(
-            "page_size",
-            "must be from 1 to 1000",
-        )]));
-    }
+    let sql = SqlText::parse(&body.sql)?;
+    let page = Page::parse(body.page, body.page_size)?;
     let conversation = conversation_id(&path)?;
     let result = state
         .sql
-        .run(user.user.id, conversation, &body.sql, QuerySource::SqlPanel)
+        .run_page(user.user.id, conversation, &sql, page)
         .await?;
-    let output = result.output;
-    let returned = output.rows.len();
-    let size = usize::try_from(page_size).unwrap_or(100);
-    let start = usize::try_from(page - 1)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(size);
-    let rows: Vec<_> = output.rows.into_iter().skip(start).take(size).collect();
     Ok(HttpResponse::Ok().json(json!({
-        "columns": output.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-        "column_types": output.columns.iter().map(|c| c.sql_type.clone()).collect::<Vec<_>>(),
-        "rows": rows,
-        "total_rows": output.total_rows,
-        "returned_rows": returned,
+        "columns": result.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "column_types": result.columns.iter().map(|c| c.sql_type.clone()).collect::<Vec<_>>(),
+        "rows": result.rows,
+        "total_rows": result.total_rows,
+        "returned_rows": result.returned_rows,
         "execution_time_ms": result.execution_ms,
-        "page": page,
-        "page_size": page_size,
-        "total_pages": returned.div_ceil(size).max(1),
+        "page": result.page.number(),
+        "page_size": result.page.size(),
+        "total_pages": result.total_pages,
         "cached": result.cached,
-        "limit_applied": output.limit_applied,
+        "limit_applied": result.limit_applied,
     })))
 }
 

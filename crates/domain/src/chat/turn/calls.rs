@@ -5,6 +5,7 @@ use super::State;
 use crate::chat::tools::{clean_suggestions, failure, validate_chart};
 use crate::datasets::{DatasetError, schema_columns, table_columns};
 use crate::events::DomainEvent;
+use crate::input::SqlText;
 use serde_json::{Map, Value, json};
 use tabletalk_ports::{ExecutionOutcome, ExecutionResult, QuerySource, SqlExecution, ToolCall};
 
@@ -27,9 +28,9 @@ impl State {
         let Some(query) = args.get("query").and_then(Value::as_str).map(str::to_owned) else {
             return failure("The query argument is required.");
         };
-        if query.chars().count() > 50_000 {
-            return failure("The query is longer than 50,000 characters.");
-        }
+        let Ok(sql) = SqlText::parse(&query) else {
+            return failure("The query must be 1 to 50,000 characters.");
+        };
         self.queries += 1;
         self.emit(DomainEvent::QueryProgress {
             message_id: self.message_id,
@@ -38,7 +39,7 @@ impl State {
         let run = self
             .service
             .sql
-            .run(self.user, self.conversation, &query, QuerySource::Llm);
+            .run(self.user, self.conversation, &sql, QuerySource::Llm);
         let outcome = tokio::select! {
             outcome = run => Some(outcome),
             () = self.cancel.cancelled() => None,

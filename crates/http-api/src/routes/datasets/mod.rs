@@ -108,17 +108,10 @@ async fn add(
     body: ApiJson<AddRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let url = body.url.trim();
-    if url.is_empty() || url.chars().count() > 2048 {
-        return Err(ApiError::validation(&[(
-            "url",
-            "must be 1 to 2048 characters",
-        )]));
-    }
     let conversation = conversation_id(&path)?;
     let dataset = state
         .datasets
-        .add_url(user.user.id, conversation, url, body.name.as_deref())
+        .add_url(user.user.id, conversation, &body.url, body.name.as_deref())
         .await?;
     Ok(created(&dataset))
 }
@@ -202,12 +195,6 @@ async fn profile_column(
     body: ApiJson<ProfileColumnRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    if body.column_name.is_empty() || body.column_name.chars().count() > 1024 {
-        return Err(ApiError::validation(&[(
-            "column_name",
-            "must be 1 to 1024 characters",
-        )]));
-    }
     let (conversation, id) = ids(&path)?;
     let (column_stats, sampled) = state
         .datasets

@@ -1,10 +1,12 @@
-//! D2: a multipart upload streamed to a staging file chunk by chunk — never held whole in memory.
+//! Uploading a dataset: a multipart body streamed to a staging file chunk by chunk — never held whole in memory
+//! (docs/api.md, "Uploading a dataset"). The handler only reads parts; the rules are the dataset service's.
 
 use actix_multipart::Multipart;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use tabletalk_domain::datasets::{PendingUpload, validate_table_name};
+use tabletalk_domain::datasets::StagedDatasetUpload;
+use tabletalk_ports::ConversationId;
 
 use super::created;
 use crate::extract::{CurrentUser, conversation_id};
@@ -25,8 +27,7 @@ fn upload_too_large(max: u64) -> ApiError {
 async fn read_name(field: &mut actix_multipart::Field) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        let chunk = chunk.map_err(|e| malformed(&e))?;
         bytes.extend_from_slice(&chunk);
         if bytes.len() > MAX_NAME_PART {
             return Err(ApiError::validation(&[(
@@ -65,15 +66,50 @@ pub(super) async fn upload(
     let conversation = conversation_id(&path)?;
     let mut multipart = Multipart::new(req.headers(), payload);
     let mut name: Option<String> = None;
-    let mut staged = None;
+    let mut staged: Option<StagedDatasetUpload> = None;
+    let read = read_parts(
+        &mut multipart,
+        &state,
+        &user,
+        conversation,
+        &mut name,
+        &mut staged,
+    )
+    .await;
+    if let Err(error) = read {
+        if let Some(staged) = staged {
+            state.datasets.discard_staged(staged).await;
+        }
+        return Err(error);
+    }
+    let Some(staged) = staged else {
+        return Err(ApiError::validation(&[("file", "is required")]));
+    };
+    let dataset = state.datasets.finish_upload(staged, name).await?;
+    Ok(created(&dataset))
+}
+
+fn malformed(error: &actix_multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(format!("Malformed multipart body: {error}"))
+}
+
+/// Reads every part: the `name` text, the `file` (streamed into a staging file as it arrives, after the checks
+/// that need no content), anything else read and ignored.
+async fn read_parts(
+    multipart: &mut Multipart,
+    state: &ApiState,
+    user: &CurrentUser,
+    conversation: ConversationId,
+    name: &mut Option<String>,
+    staged: &mut Option<StagedDatasetUpload>,
+) -> Result<(), ApiError> {
     while let Some(field) = multipart.next().await {
-        let mut field =
-            field.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        let mut field = field.map_err(|e| malformed(&e))?;
         let field_name = field.name().unwrap_or_default().to_owned();
         match field_name.as_str() {
             "name" => {
                 let text = read_name(&mut field).await?;
-                name = Some(text).filter(|t| !t.is_empty());
+                *name = Some(text).filter(|t| !t.is_empty());
             }
             "file" if staged.is_none() => {
                 let file_name = field
@@ -81,46 +117,22 @@ pub(super) async fn upload(
                     .and_then(|d| d.get_filename())
                     .unwrap_or_default()
                     .to_owned();
-                let pending: PendingUpload = state
+                let mut pending = state
                     .datasets
                     .begin_upload(user.user.id, conversation, &file_name, name.as_deref())
                     .await?;
-                let (mut sink, meta) = pending.into_parts();
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::bad_request(format!("Malformed multipart body: {e}"))
-                    })?;
-                    sink.write(&chunk)
-                        .await
-                        .map_err(tabletalk_domain::datasets::DatasetError::from)?;
+                    pending.write(&chunk.map_err(|e| malformed(&e))?).await?;
                 }
-                let file = sink
-                    .finish()
-                    .await
-                    .map_err(tabletalk_domain::datasets::DatasetError::from)?;
-                staged = Some((meta, file));
+                *staged = Some(pending.staged().await?);
             }
             _ => {
                 // Unknown parts are read and ignored.
                 while let Some(chunk) = field.next().await {
-                    chunk.map_err(|e| {
-                        ApiError::bad_request(format!("Malformed multipart body: {e}"))
-                    })?;
+                    chunk.map_err(|e| malformed(&e))?;
                 }
             }
         }
     }
-    let Some((mut meta, file)) = staged else {
-        return Err(ApiError::validation(&[("file", "is required")]));
-    };
-    if meta.custom_name().is_none()
-        && let Some(late) = &name
-        && let Err(message) = validate_table_name(late)
-    {
-        state.datasets.discard_staged(&file).await;
-        return Err(ApiError::validation(&[("name", &message)]));
-    }
-    meta.set_custom_name(name);
-    let dataset = state.datasets.finish_upload(meta, file).await?;
-    Ok(created(&dataset))
+    Ok(())
 }
