@@ -227,3 +227,28 @@ fn the_effective_configuration_masks_secrets() {
         "{described}"
     );
 }
+
+#[test]
+fn keys_of_features_still_to_come_warn_instead_of_pretending_to_work() {
+    let quiet = load(&[]).unwrap();
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    let config = load(&[
+        ("TABLETALK__LLM__MODELS", "[\"a\", \"b\"]"),
+        ("TABLETALK__OBSERVABILITY__METRICS_ENABLED", "false"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.warnings,
+        [
+            "llm.models is set but has no effect in this version",
+            "observability.metrics_enabled is set but has no effect in this version",
+        ]
+    );
+    assert!(
+        config.describe().ends_with(
+            "warning: observability.metrics_enabled is set but has no effect in this version"
+        ),
+        "{}",
+        config.describe()
+    );
+}

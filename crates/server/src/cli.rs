@@ -85,6 +85,9 @@ pub fn main() -> ExitCode {
         Err(errors) => return fail(&StartupError::Config(errors)),
     };
     logging::init(&config);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate { revert } => migrate(&config, revert),

@@ -83,10 +83,19 @@ pub(super) fn build(mut r: Resolver) -> Result<Config, ConfigErrors> {
             )
         },
     );
+    let mut warnings = Vec::new();
     if auth.secure_cookies == SecureCookies::Always && server.public_url.starts_with("http://") {
-        tracing::warn!(
+        warnings.push(
             "auth.secure_cookies = \"true\" with an http public_url: browsers will not send the cookie"
+                .to_owned(),
         );
+    }
+    // Keys of features still to come are validated so a configuration written today keeps working, but they must
+    // not look as if they worked.
+    for key in INERT_KEYS {
+        if r.is_set(key) {
+            warnings.push(format!("{key} is set but has no effect in this version"));
+        }
     }
 
     let (problems, effective) = r.into_parts();
@@ -105,8 +114,17 @@ pub(super) fn build(mut r: Resolver) -> Result<Config, ConfigErrors> {
         history,
         observability,
         effective,
+        warnings,
     })
 }
+
+/// Keys that are parsed and validated but not used by anything yet.
+const INERT_KEYS: [&str; 4] = [
+    "server.max_large_json_body",
+    "llm.models",
+    "observability.metrics_enabled",
+    "observability.metrics_token",
+];
 
 /// An absolute http(s) URL without path (other than `/`), query or fragment; returned without trailing slash.
 fn base_url(text: &str) -> Result<String, String> {

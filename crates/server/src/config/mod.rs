@@ -68,6 +68,9 @@ pub struct Config {
     pub observability: ObservabilityConfig,
     /// Each key's effective value (secrets as `***`) and source, for `tabletalk config check`.
     pub effective: BTreeMap<&'static str, (String, Source)>,
+    /// Settings that are valid but probably not what was meant; logged once logging is set up, and printed by
+    /// `tabletalk config check`.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
         self.effective
             .iter()
             .map(|(key, (value, source))| format!("{key:width$} = {value}  ({source})"))
+            .chain(self.warnings.iter().map(|w| format!("warning: {w}")))
             .collect::<Vec<_>>()
             .join("\n")
     }
