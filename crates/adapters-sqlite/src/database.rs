@@ -143,7 +143,7 @@ impl SqliteDatabase {
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;
         // `build` opens the connections; one checkout proves the pragmas held.
-        pool.get().map_err(|e| SqliteError::Pragma(e.to_string()))?;
+        pool.get().map_err(SqliteError::Pragma)?;
         Ok(Self {
             pool,
             path: options.path.clone(),

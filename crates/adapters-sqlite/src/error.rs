@@ -8,10 +8,10 @@ use tabletalk_ports::RepositoryError;
 pub enum SqliteError {
     #[error("cannot open the database {path}: {reason}")]
     Open { path: String, reason: String },
-    #[error("the database refused a required setting: {0}")]
-    Pragma(String),
-    #[error("migration failed: {0}")]
-    Migration(String),
+    #[error("the database refused a required setting")]
+    Pragma(#[source] diesel::r2d2::PoolError),
+    #[error("migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(
         "the database carries migration {0} that this binary does not know (it was written by a newer \
          Tabletalk); upgrade the binary or restore a backup"

@@ -19,9 +19,8 @@ pub struct MigrationReport {
 }
 
 fn known_versions() -> Result<BTreeSet<String>, SqliteError> {
-    let migrations: Vec<Box<dyn Migration<Sqlite>>> = MIGRATIONS
-        .migrations()
-        .map_err(|e| SqliteError::Migration(e.to_string()))?;
+    let migrations: Vec<Box<dyn Migration<Sqlite>>> =
+        MIGRATIONS.migrations().map_err(SqliteError::Migration)?;
     Ok(migrations
         .iter()
         .map(|m| m.name().version().to_string())
@@ -30,9 +29,7 @@ fn known_versions() -> Result<BTreeSet<String>, SqliteError> {
 
 fn refuse_unknown(conn: &mut SqliteConnection) -> Result<(), SqliteError> {
     let known = known_versions()?;
-    let applied = conn
-        .applied_migrations()
-        .map_err(|e| SqliteError::Migration(e.to_string()))?;
+    let applied = conn.applied_migrations().map_err(SqliteError::Migration)?;
     match applied
         .iter()
         .map(ToString::to_string)
@@ -51,7 +48,7 @@ impl SqliteDatabase {
         refuse_unknown(&mut conn)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+            .map_err(SqliteError::Migration)?;
         Ok(MigrationReport {
             versions: applied.iter().map(ToString::to_string).collect(),
         })
@@ -61,15 +58,13 @@ impl SqliteDatabase {
     pub fn revert_latest(&self) -> Result<MigrationReport, SqliteError> {
         let mut conn = self.connection()?;
         refuse_unknown(&mut conn)?;
-        let applied = conn
-            .applied_migrations()
-            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+        let applied = conn.applied_migrations().map_err(SqliteError::Migration)?;
         if applied.is_empty() {
             return Err(SqliteError::NothingToRevert);
         }
         let reverted = conn
             .revert_last_migration(MIGRATIONS)
-            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+            .map_err(SqliteError::Migration)?;
         Ok(MigrationReport {
             versions: vec![reverted.to_string()],
         })
@@ -80,7 +75,7 @@ impl SqliteDatabase {
         let mut conn = self.connection()?;
         let pending = conn
             .pending_migrations(MIGRATIONS)
-            .map_err(|e| SqliteError::Migration(e.to_string()))?;
+            .map_err(SqliteError::Migration)?;
         Ok(pending
             .iter()
             .map(|m| m.name().version().to_string())

@@ -32,9 +32,11 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    details: Option<Value>,
+    details: Option<Box<Value>>,
     retry_after: Option<u64>,
     allow: Option<String>,
+    /// For a 500: what went wrong, with its causes, logged when the response is rendered and never sent.
+    cause: Option<String>,
 }
 
 impl ApiError {
@@ -46,11 +48,12 @@ impl ApiError {
             details: None,
             retry_after: None,
             allow: None,
+            cause: None,
         }
     }
 
     fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -213,7 +216,8 @@ impl ApiError {
         )
     }
 
-    /// 500. The cause is logged here, inside the request's span (so with its request id), and never sent.
+    /// An internal error (500): the cause and its sources are kept for the log line written when the response is
+    /// rendered, inside the request's span and so with its request id; the client only learns that it failed.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         let mut chain = cause.to_string();
         let mut source = cause.source();
@@ -222,12 +226,14 @@ impl ApiError {
             chain.push_str(&next.to_string());
             source = next.source();
         }
-        tracing::error!(error = %chain, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal server error",
-        )
+        Self {
+            cause: Some(chain),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+            )
+        }
     }
 
     /// A generic body for a status produced outside our handlers (actix's own responses).
@@ -256,7 +262,7 @@ impl ApiError {
         ErrorBody {
             error: self.message.clone(),
             code: self.code,
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             request_id: None,
         }
     }
@@ -280,6 +286,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = %cause, code = self.code, "request failed");
+        }
         let mut response = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
             response.insert_header((RETRY_AFTER, seconds.to_string()));
@@ -445,15 +454,17 @@ impl From<QueryFailure> for ApiError {
             QueryFailureKind::DatasetChanged => (StatusCode::CONFLICT, "dataset_changed"),
             // A 500 never carries internal text.
             QueryFailureKind::Internal => {
-                tracing::error!(
-                    error = failure.raw.as_deref().unwrap_or_default(),
-                    "query engine failure"
-                );
-                return Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "Internal server error",
-                );
+                return Self {
+                    cause: Some(format!(
+                        "query engine failure: {}",
+                        failure.raw.as_deref().unwrap_or_default()
+                    )),
+                    ..Self::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "Internal server error",
+                    )
+                };
             }
         };
         let mut api = Self::new(status, code, failure.message);

@@ -69,7 +69,7 @@ enum ConfigAction {
 
 fn fail(error: &StartupError) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{error}");
+    let _ = writeln!(stderr, "{}", error.report());
     ExitCode::from(error.exit_code())
 }
 

@@ -9,27 +9,40 @@ use tabletalk_adapters_sqlite::SqliteError;
 
 use crate::config::{Config, ConfigErrors, Problem, Source};
 
-/// Starting the server failed.
+/// Starting the server failed. Messages name the step; the causes hang off `source()` and are printed as one
+/// chain by [`StartupError::report`].
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigErrors),
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] SqliteError),
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: String,
         source: std::io::Error,
     },
-    #[error("cannot generate the local access key: {0}")]
-    Randomness(String),
-    #[error("server stopped with an error: {0}")]
-    Server(std::io::Error),
+    #[error("cannot generate the local access key")]
+    Randomness(#[source] getrandom::Error),
+    #[error("server stopped with an error")]
+    Server(#[source] std::io::Error),
 }
 
 impl StartupError {
+    /// The error and each of its causes, `: `-separated: what the operator reads.
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     /// Exit code: 2 for configuration problems, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         if matches!(self, Self::Config(_)) {
@@ -57,7 +70,7 @@ impl AccessKey {
             });
         }
         let mut bytes = [0_u8; 24];
-        getrandom::fill(&mut bytes).map_err(|e| StartupError::Randomness(e.to_string()))?;
+        getrandom::fill(&mut bytes).map_err(StartupError::Randomness)?;
         Ok(Self {
             secret: SecretString::from(URL_SAFE_NO_PAD.encode(bytes)),
             generated: true,

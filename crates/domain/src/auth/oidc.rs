@@ -28,8 +28,8 @@ pub struct OidcSettings {
 pub enum StartSignInError {
     #[error("the identity provider is unavailable: {0}")]
     Unavailable(String),
-    #[error("cannot generate sign-in secrets: {0}")]
-    Randomness(String),
+    #[error("cannot generate sign-in secrets")]
+    Randomness(#[source] getrandom::Error),
     #[error(transparent)]
     Storage(#[from] RepositoryError),
 }
@@ -64,8 +64,8 @@ pub enum CallbackError {
     Rejected(CallbackRejection),
     #[error(transparent)]
     Storage(#[from] RepositoryError),
-    #[error("cannot issue a session: {0}")]
-    Session(String),
+    #[error("cannot issue a session")]
+    Session(#[source] getrandom::Error),
 }
 
 /// What the identity provider sent to the callback.
@@ -136,7 +136,7 @@ impl OidcSignIn {
     /// Starts a sign-in: fresh `state`, `nonce` and PKCE verifier, stored server-side for ten minutes; returns
     /// the authorization URL. The referral key is kept for the callback, not checked here.
     pub async fn start(&self, referral_key: Option<&str>) -> Result<String, StartSignInError> {
-        let secret = || random_secret().map_err(|e| StartSignInError::Randomness(e.to_string()));
+        let secret = || random_secret().map_err(StartSignInError::Randomness);
         let (state, nonce, verifier) = (secret()?, secret()?, secret()?);
         let params = AuthorizationParams {
             state: state.clone(),
@@ -212,7 +212,7 @@ impl OidcSignIn {
         };
         self.auth.start_session(&user).await.map_err(|e| match e {
             super::service::IssueError::Storage(e) => CallbackError::Storage(e),
-            super::service::IssueError::Randomness(m) => CallbackError::Session(m),
+            super::service::IssueError::Randomness(e) => CallbackError::Session(e),
         })
     }
 

@@ -11,8 +11,8 @@ use tabletalk_ports::{Clock, ReferralKey, ReferralKeyRepository, RepositoryError
 pub enum ReferralError {
     #[error("count must be between 1 and 1000, got {0}")]
     InvalidCount(u32),
-    #[error("cannot generate keys: {0}")]
-    Randomness(String),
+    #[error("cannot generate keys")]
+    Randomness(#[source] getrandom::Error),
     #[error(transparent)]
     Storage(#[from] RepositoryError),
 }
@@ -45,7 +45,7 @@ impl ReferralService {
                 getrandom::fill(&mut bytes).map(|()| URL_SAFE_NO_PAD.encode(bytes))
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ReferralError::Randomness(e.to_string()))?;
+            .map_err(ReferralError::Randomness)?;
         self.keys.create(&keys, None, self.clock.now()).await?;
         Ok(keys)
     }

@@ -70,8 +70,8 @@ pub enum DevLoginError {
     #[error("too many failed sign-in attempts")]
     TooManyAttempts { retry_after_secs: u64 },
     /// The operating system could not provide randomness for the token.
-    #[error("cannot generate a session token: {0}")]
-    Randomness(String),
+    #[error("cannot generate a session token")]
+    Randomness(#[source] getrandom::Error),
     #[error(transparent)]
     Storage(#[from] RepositoryError),
 }
@@ -164,7 +164,7 @@ impl AuthService {
     }
 
     async fn issue(&self, user: &User, now: Timestamp) -> Result<SessionToken, IssueError> {
-        let token = SessionToken::generate().map_err(|e| IssueError::Randomness(e.to_string()))?;
+        let token = SessionToken::generate().map_err(IssueError::Randomness)?;
         let session = Session {
             id: SessionId::new(),
             token_hash: token.hash(),
@@ -228,7 +228,7 @@ impl AuthService {
 
 #[derive(Debug)]
 pub(crate) enum IssueError {
-    Randomness(String),
+    Randomness(getrandom::Error),
     Storage(RepositoryError),
 }
 

@@ -87,7 +87,10 @@ async fn callback(
         Err(CallbackError::Rejected(rejection)) => rejection,
         Err(error) => {
             // Storage or randomness failure: the user sees a retryable sign-in error, the cause goes to the log.
-            ApiError::internal(&error);
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "sign-in callback failed"
+            );
             CallbackRejection::OauthError
         }
     };
