@@ -57,4 +57,6 @@ contract_tests!(
     ping_answers,
     pending_logins_are_single_use_and_expire,
     referral_keys_are_single_use,
+    adding_datasets_names_them_refuses_conflicts_and_shares_uploads,
+    query_history_is_newest_first_capped_and_filtered,
 );

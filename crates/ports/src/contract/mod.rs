@@ -9,6 +9,7 @@
 )]
 
 mod conversations;
+mod datasets;
 mod identity;
 mod usage;
 
@@ -17,8 +18,8 @@ use std::time::Duration;
 
 use crate::{
     ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
-    PendingLoginRepository, ReferralKeyRepository, SessionRepository, Timestamp,
-    TokenUsageRepository, UserRepository,
+    PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository, SessionRepository,
+    Timestamp, TokenUsageRepository, UserRepository,
 };
 
 pub use conversations::{
@@ -27,6 +28,10 @@ pub use conversations::{
     deleting_a_conversation_cascades_and_keeps_usage,
     list_orders_pinned_then_recent_with_counts_and_preview,
     rename_and_pin_report_missing_conversations, url_dataset,
+};
+pub use datasets::{
+    adding_datasets_names_them_refuses_conflicts_and_shares_uploads,
+    query_history_is_newest_first_capped_and_filtered,
 };
 pub use identity::{
     pending_logins_are_single_use_and_expire, referral_keys_are_single_use,
@@ -51,6 +56,7 @@ pub struct Repositories {
     pub health: Arc<dyn DatabaseHealth>,
     pub pending_logins: Arc<dyn PendingLoginRepository>,
     pub referral_keys: Arc<dyn ReferralKeyRepository>,
+    pub query_history: Arc<dyn QueryHistoryRepository>,
 }
 
 impl Repositories {
@@ -65,7 +71,8 @@ impl Repositories {
             + TokenUsageRepository
             + DatabaseHealth
             + PendingLoginRepository
-            + ReferralKeyRepository,
+            + ReferralKeyRepository
+            + QueryHistoryRepository,
     {
         Self {
             users: store.clone(),
@@ -76,7 +83,8 @@ impl Repositories {
             token_usage: store.clone(),
             health: store.clone(),
             pending_logins: store.clone(),
-            referral_keys: store,
+            referral_keys: store.clone(),
+            query_history: store,
         }
     }
 }
