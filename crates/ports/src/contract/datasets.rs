@@ -88,7 +88,7 @@ pub async fn adding_datasets_names_them_refuses_conflicts_and_shares_uploads(rep
 
     // Uploads: the same content twice for one user is stored once.
     let other = conversation(&repos, owner).await;
-    let mut with_upload = |url: &str, sha: &str| {
+    let with_upload = |url: &str, sha: &str| {
         let mut new = new_url_dataset(&other, url, None);
         new.dataset.source = DatasetSource::Upload;
         new.upload = Some(upload(owner, sha));
@@ -121,7 +121,7 @@ fn entry(owner: UserId, second: u64, source: QuerySource, starred: bool) -> Quer
         conversation_id: None,
         source,
         query: format!("SELECT {second}"),
-        error_message: (second % 2 == 0).then(|| "failed".to_owned()),
+        error_message: second.is_multiple_of(2).then(|| "failed".to_owned()),
         row_count: Some(1),
         execution_time_ms: Some(1.5),
         is_starred: starred,
@@ -138,7 +138,7 @@ pub async fn query_history_is_newest_first_capped_and_filtered(repos: Repositori
     let starred_oldest = entry(alice, 10, QuerySource::SqlPanel, true);
     history.record(&starred_oldest, 3).await.unwrap();
     for second in 11..=14 {
-        let source = if second % 2 == 0 {
+        let source = if second.is_multiple_of(2) {
             QuerySource::Llm
         } else {
             QuerySource::SqlPanel
