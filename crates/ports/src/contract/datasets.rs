@@ -137,7 +137,7 @@ pub async fn query_history_is_newest_first_capped_and_filtered(repos: Repositori
     let history = &repos.query_history;
     let starred_oldest = entry(alice, 10, QuerySource::SqlPanel, true);
     history.record(&starred_oldest, 3).await.unwrap();
-    for second in 11..=14 {
+    for second in 11_u64..=14 {
         let source = if second.is_multiple_of(2) {
             QuerySource::Llm
         } else {
