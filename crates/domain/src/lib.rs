@@ -14,6 +14,8 @@ pub mod health;
 pub mod input;
 pub mod llm_retry;
 pub mod removal;
+#[cfg(test)]
+mod testkit;
 pub mod usage;
 
 pub use auth::{

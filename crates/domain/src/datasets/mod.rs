@@ -10,6 +10,8 @@ mod query_errors;
 mod result_cache;
 mod running;
 mod service;
+#[cfg(test)]
+mod service_tests;
 mod sql_runner;
 mod tables;
 

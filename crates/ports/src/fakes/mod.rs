@@ -3,11 +3,15 @@
 //! fail.
 
 mod clock;
+mod content;
 mod identity;
 mod llm;
+mod query;
 mod store;
 
 pub use clock::ManualClock;
+pub use content::{ScriptedContent, parquet_content};
 pub use identity::ScriptedIdentityProvider;
 pub use llm::{ScriptedCall, ScriptedLlm};
+pub use query::{EngineCall, ScriptedEngine, integer_output};
 pub use store::InMemoryStore;

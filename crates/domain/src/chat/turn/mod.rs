@@ -24,6 +24,8 @@ const TRACE_RESULT_CHARS: usize = 4000;
 mod calls;
 mod failures;
 mod finish;
+#[cfg(test)]
+mod tests;
 
 use failures::{
     fixed_tokens, internal, keep_alive, llm_failure, provider_error, request_chars, too_long,
