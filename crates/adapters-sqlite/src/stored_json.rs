@@ -76,22 +76,28 @@ impl From<&SqlExecution> for StoredExecution {
     }
 }
 
-impl From<StoredExecution> for SqlExecution {
-    fn from(stored: StoredExecution) -> Self {
-        let outcome = match stored.error {
-            Some(error) => ExecutionOutcome::Failed { error },
-            None => ExecutionOutcome::Succeeded(ExecutionResult {
-                columns: stored.columns.unwrap_or_default(),
-                rows: stored.rows.unwrap_or_default(),
-                total_rows: stored.total_rows.unwrap_or_default(),
-                execution_ms: stored.execution_time_ms.unwrap_or_default(),
-                limit_applied: stored.limit_applied,
-            }),
+impl TryFrom<StoredExecution> for SqlExecution {
+    type Error = String;
+
+    /// A failed execution has its error; a successful one must have its whole result.
+    fn try_from(stored: StoredExecution) -> Result<Self, String> {
+        let outcome = match (stored.error, stored.columns, stored.rows, stored.total_rows) {
+            (Some(error), ..) => ExecutionOutcome::Failed { error },
+            (None, Some(columns), Some(rows), Some(total_rows)) => {
+                ExecutionOutcome::Succeeded(ExecutionResult {
+                    columns,
+                    rows,
+                    total_rows,
+                    execution_ms: stored.execution_time_ms.ok_or("no execution_time_ms")?,
+                    limit_applied: stored.limit_applied,
+                })
+            }
+            _ => return Err("an execution has neither an error nor a whole result".to_owned()),
         };
-        Self {
+        Ok(Self {
             query: stored.query,
             outcome,
-        }
+        })
     }
 }
 
@@ -113,13 +119,15 @@ impl From<&TraceStep> for StoredStep {
     }
 }
 
-impl From<StoredStep> for TraceStep {
-    fn from(step: StoredStep) -> Self {
-        match step {
+impl TryFrom<StoredStep> for TraceStep {
+    type Error = String;
+
+    fn try_from(step: StoredStep) -> Result<Self, String> {
+        Ok(match step {
             StoredStep::Text { content } => Self::Text(content),
             StoredStep::Reasoning { content } => Self::Reasoning(content),
             StoredStep::ToolCall { tool, args, result } => Self::ToolCall { tool, args, result },
-        }
+        })
     }
 }
 
@@ -156,7 +164,7 @@ pub(crate) fn trace(text: Option<&str>) -> Result<Vec<TraceStep>, RepositoryErro
     read::<StoredStep, TraceStep>(text, "messages.tool_call_trace")
 }
 
-fn read<S: for<'de> Deserialize<'de>, T: From<S>>(
+fn read<S: for<'de> Deserialize<'de>, T: TryFrom<S, Error = String>>(
     text: Option<&str>,
     column: &str,
 ) -> Result<Vec<T>, RepositoryError> {
@@ -165,7 +173,10 @@ fn read<S: for<'de> Deserialize<'de>, T: From<S>>(
     };
     let stored: Vec<S> =
         serde_json::from_str(text).map_err(|e| corrupt(format!("{column}: {e}")))?;
-    Ok(stored.into_iter().map(T::from).collect())
+    stored
+        .into_iter()
+        .map(|s| T::try_from(s).map_err(|reason| corrupt(format!("{column}: {reason}"))))
+        .collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -214,10 +225,12 @@ impl From<&ColumnSchema> for StoredColumn {
     }
 }
 
-impl From<StoredColumn> for ColumnSchema {
-    fn from(stored: StoredColumn) -> Self {
+impl TryFrom<StoredColumn> for ColumnSchema {
+    type Error = String;
+
+    fn try_from(stored: StoredColumn) -> Result<Self, String> {
         let stats = stored.column_stats;
-        Self {
+        Ok(Self {
             name: stored.name,
             sql_type: stored.sql_type,
             nullable: stored.nullable,
@@ -229,7 +242,7 @@ impl From<StoredColumn> for ColumnSchema {
                 max: stats.max.filter(|v| !v.is_null()),
                 unique_count: stats.unique_count,
             },
-        }
+        })
     }
 }
 
