@@ -1,4 +1,4 @@
-//! Local sign-in, sessions and logout over HTTP (behaviour.md §1.4–1.5, api.md A3–A5).
+//! Local sign-in, sessions and logout over HTTP (docs/api.md, "Sign-in").
 
 use reqwest::Method;
 use serde_json::json;

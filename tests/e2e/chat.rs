@@ -590,7 +590,7 @@ async fn deleting_the_conversation_mid_turn_cancels_it_and_keeps_the_tokens() {
         requests: Mutex::new(0),
     });
     let (app, first, mut socket) = app_with(llm, &[]).await;
-    // C10 deletes one conversation, C11 all of them: both cancel the running turn.
+    // Delete deletes one conversation, Delete all all of them: both cancel the running turn.
     let second = app.create_conversation().await;
     for (conversation, path) in [
         (first.clone(), format!("/conversations/{first}")),

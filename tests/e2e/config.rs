@@ -1,4 +1,4 @@
-//! Configuration layering and validation (config.md), through `Config::load` with an injected environment.
+//! Configuration layering and validation (docs/configuration.md), through `Config::load` with an injected environment.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

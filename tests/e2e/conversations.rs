@@ -1,4 +1,5 @@
-//! Conversation endpoints C1, C2, C7–C11 with ownership, ordering, counts, preview and cascades.
+//! Conversation endpoints (create, list, detail, rename, pin, delete, delete all) with ownership, ordering, counts,
+//! preview and cascades.
 
 use reqwest::Method;
 use serde_json::{Value, json};

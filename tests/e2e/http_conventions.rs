@@ -1,5 +1,5 @@
-//! api.md §0: error bodies, status codes and their precedence, body limits, request ids, CORS, Origin rule,
-//! headers.
+//! docs/api.md, "Conventions": error bodies, status codes and their precedence, body limits, request ids, CORS, Origin
+//! rule, headers.
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
 //! OpenID Connect sign-in through the real HTTP surface, the real OIDC adapter, and a fake provider that speaks
-//! the protocol on 127.0.0.1 (behaviour.md §1.2–1.4).
+//! the protocol on 127.0.0.1 (docs/api.md, "Sign-in").
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};

@@ -1,4 +1,4 @@
-//! The SSRF guard (behaviour.md §3.3) against real servers: a fixture on 127.0.0.2 that the tests allow by CIDR,
+//! The SSRF guard (docs/api.md, "Datasets") against real servers: a fixture on 127.0.0.2 that the tests allow by CIDR,
 //! and targets on 127.0.0.1 that must never receive a request.
 
 use std::time::Duration;
@@ -318,5 +318,10 @@ fn exceptions_open_exactly_what_they_name() {
         .allows(None, ip("127.0.0.1"))
     );
     assert!("10.0.0.0/33".parse::<Cidr>().is_err());
-    assert!("::/0".parse::<Cidr>().unwrap().contains(ip("::1")));
+    assert!("::/0".parse::<Cidr>().unwrap().contains(&ip("::1")));
+    assert!(
+        !"::/0".parse::<Cidr>().unwrap().contains(&ip("10.0.0.1")),
+        "families never contain each other"
+    );
+    assert!("10.0.0.0".parse::<Cidr>().is_err(), "a prefix is required");
 }

@@ -89,7 +89,7 @@ pub(crate) async fn verify(
     Ok(VerifyOutcome::Verified(accepted))
 }
 
-/// Behaviour.md §1.2 step 6: without an email in the ID token, ask the userinfo endpoint, whose `sub` must match.
+/// docs/api.md, "Sign-in": without an email in the ID token, ask the userinfo endpoint, whose `sub` must match.
 async fn fill_from_userinfo(
     discovered: &Discovered,
     http: &HttpClient,

@@ -1,5 +1,5 @@
-//! Conversation use cases (api.md C1, C2, C7–C11) with the ownership rule: a conversation is visible and
-//! changeable only by the user who owns it.
+//! Conversation use cases (create, list, detail, rename, pin, delete; docs/api.md, "Conversations") with the
+//! ownership rule: a conversation is visible and changeable only by the user who owns it.
 
 use std::sync::Arc;
 
@@ -59,19 +59,19 @@ impl ConversationService {
         }
     }
 
-    /// C1: a new, empty, untitled conversation.
+    /// Create: a new, empty, untitled conversation.
     pub async fn create(&self, owner: UserId) -> Result<Conversation, ConversationError> {
         let conversation = Conversation::new(owner, self.clock.now());
         self.conversations.create(&conversation).await?;
         Ok(conversation)
     }
 
-    /// C2: the owner's conversations, pinned first, then most recently updated.
+    /// List: the owner's conversations, pinned first, then most recently updated.
     pub async fn list(&self, owner: UserId) -> Result<Vec<ConversationSummary>, ConversationError> {
         Ok(self.conversations.list_for_owner(owner).await?)
     }
 
-    /// The conversation, if `user` owns it: 404 before 403, as api.md orders the checks.
+    /// The conversation, if `user` owns it: 404 before 403, as docs/api.md orders the checks.
     pub async fn owned(
         &self,
         user: UserId,
@@ -84,7 +84,7 @@ impl ConversationService {
         }
     }
 
-    /// C7: the conversation with its messages and datasets.
+    /// Detail: the conversation with its messages and datasets.
     pub async fn detail(
         &self,
         user: UserId,
@@ -100,7 +100,7 @@ impl ConversationService {
         })
     }
 
-    /// C8: sets the title and `updated_at`.
+    /// Rename: sets the title and `updated_at`.
     pub async fn rename(
         &self,
         user: UserId,
@@ -114,7 +114,7 @@ impl ConversationService {
             .ok_or(ConversationError::NotFound)
     }
 
-    /// C9: sets the pin flag and `updated_at` (idempotent).
+    /// Pin: sets the pin flag and `updated_at` (idempotent).
     pub async fn set_pinned(
         &self,
         user: UserId,
@@ -128,7 +128,7 @@ impl ConversationService {
             .ok_or(ConversationError::NotFound)
     }
 
-    /// C10: deletes the conversation with its messages and datasets; usage rows stay, unlinked.
+    /// Delete: deletes the conversation with its messages and datasets; usage rows stay, unlinked.
     pub async fn delete(&self, user: UserId, id: ConversationId) -> Result<(), ConversationError> {
         self.owned(user, id).await?;
         if self.conversations.delete(id).await? {
@@ -138,7 +138,7 @@ impl ConversationService {
         }
     }
 
-    /// C11: deletes every conversation of `owner`; returns their ids.
+    /// Delete all: deletes every conversation of `owner`; returns their ids.
     pub async fn delete_all(
         &self,
         owner: UserId,

@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::UsageStatus;
 
-/// What happened in a conversation, for its owner's clients (docs/api.md, "WebSocket events"). Payloads are domain
+/// What happened in a conversation, for its owner's clients (docs/api.md, "WebSocket"). Payloads are domain
 /// values; the delivery layer chooses the wire shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainEvent {

@@ -1,4 +1,4 @@
-//! Retrying model calls (behaviour.md §5.7), the same for every provider: rate-limited and unavailable calls,
+//! Retrying model calls (docs/api.md, "Chat"), the same for every provider: rate-limited and unavailable calls,
 //! and timeouts before the first byte, are retried up to `llm.max_retries` times with exponential backoff and
 //! jitter, honouring the provider's own delay. Only the start of a call is retried: once `stream` has returned,
 //! events may already be on their way to the user, so a later failure is final.

@@ -1,4 +1,4 @@
-//! The rolling 24-hour token budget (behaviour.md §2), computed from the stored usage rows at every check.
+//! The rolling 24-hour token budget (docs/api.md, "Usage"), computed from the stored usage rows at every check.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The `session_token` cookie (api.md §0.9).
+//! The `session_token` cookie (docs/api.md, "Conventions").
 
 use actix_web::cookie::{Cookie, SameSite, time};
 

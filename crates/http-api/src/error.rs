@@ -1,4 +1,4 @@
-//! `ApiError`: every failure as the JSON body and status of api.md §0.3–0.4. Domain errors convert with
+//! `ApiError`: every failure as the JSON body and status of docs/api.md, "Conventions". Domain errors convert with
 //! exhaustive matches, so a new variant does not compile until someone picks its status.
 
 use std::fmt;

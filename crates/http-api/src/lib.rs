@@ -1,5 +1,5 @@
-//! Tabletalk's REST API on actix-web: one app factory ([`app`]) used by the binary and the tests, the error
-//! body and status table of api.md §0, request ids, CORS, the Origin rule, body limits, the session-cookie
+//! Tabletalk's REST API on actix-web: one app factory ([`app`]) used by the binary and the tests, the error body and
+//! status table of docs/api.md, "Conventions", request ids, CORS, the Origin rule, body limits, the session-cookie
 //! extractor and the routes.
 //!
 //! Imports `tabletalk-domain` and `tabletalk-ports` only: never an adapter, diesel, datafusion or

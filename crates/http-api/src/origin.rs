@@ -1,4 +1,4 @@
-//! Which browser origins may call the API (api.md §0.7–0.8).
+//! Which browser origins may call the API (docs/api.md, "Conventions").
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
-//! `GET /ws` (websocket.md): handshake checks before the upgrade, per-user registration with a connection cap,
-//! protocol pings with dead-peer detection, and a bounded send queue per connection — a socket that cannot keep up
+//! `GET /ws` (docs/api.md, "WebSocket"): handshake checks before the upgrade, per-user registration with a connection
+//! cap, protocol pings with dead-peer detection, and a bounded send queue per connection — a socket that cannot keep up
 //! is closed with 1013, so a slow client never grows the server's memory.
 
 use std::collections::{HashMap, VecDeque};
@@ -31,7 +31,7 @@ pub struct WebsocketSettings {
     pub max_connections_per_user: usize,
 }
 
-/// A frame write slower than this closes the connection (websocket.md §3).
+/// A frame write slower than this closes the connection (docs/api.md, "WebSocket").
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client frames: at most this size, and this many per 10 s.
 const MAX_CLIENT_FRAME: usize = 4 * 1024;
@@ -116,7 +116,7 @@ fn reason(code: CloseCode, text: &str) -> CloseReason {
     }
 }
 
-/// The handshake checks in websocket.md §1.1 order, then the upgrade.
+/// The handshake checks in docs/api.md, "WebSocket" order, then the upgrade.
 pub(crate) async fn connect(
     req: HttpRequest,
     body: web::Payload,

@@ -1,6 +1,6 @@
 //! The dataset-content port: everything that touches a dataset's bytes — fetching through the SSRF guard,
-//! format detection and verification, the file cache, staged uploads, and schema extraction (behaviour.md
-//! §3.1, §3.3–3.5, §3.7–3.9). The domain owns the rules around it (naming, duplicates, limits, storage).
+//! format detection and verification, the file cache, staged uploads, and schema extraction (docs/api.md,
+//! "Datasets"). The domain owns the rules around it (naming, duplicates, limits, storage).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub enum LoadErrorKind {
     Storage,
 }
 
-/// A failed load; `message` is the sentence users see (behaviour.md §3.4).
+/// A failed load; `message` is the sentence users see (docs/api.md, "Datasets").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct LoadError {
@@ -52,7 +52,7 @@ pub struct LoadedContent {
     pub file_size_bytes: Option<i64>,
     pub etag: Option<String>,
     pub last_modified: Option<Timestamp>,
-    /// `etag:<etag>`, `size:<n>;mtime:<ts>` or `sha256:<hex>` (data-model.md `datasets.version`).
+    /// `etag:<etag>`, `size:<n>;mtime:<ts>` or `sha256:<hex>` (docs/architecture.md, "Storage", `datasets.version`).
     pub version: String,
     pub row_count: i64,
     /// The columns in file order.
@@ -98,14 +98,15 @@ pub enum Refreshed {
 /// Reads, verifies and describes dataset content.
 #[async_trait]
 pub trait DatasetContent: Send + Sync + 'static {
-    /// Steps 7–14 of behaviour.md §3.4 for a normalised http(s) URL.
+    /// Steps 7–14 of docs/api.md, "Datasets" for a normalised http(s) URL.
     ///
     /// # Errors
     /// The pipeline errors of those steps.
     async fn load_url(&self, url: &str, progress: ProgressSink)
     -> Result<LoadedContent, LoadError>;
 
-    /// Refresh of a URL dataset (§3.9): a conditional probe, then the load again when the content changed.
+    /// Refresh of a URL dataset (docs/api.md, "Datasets"): a conditional probe, then the load again when the content
+    /// changed.
     ///
     /// # Errors
     /// As [`DatasetContent::load_url`].
@@ -121,7 +122,7 @@ pub trait DatasetContent: Send + Sync + 'static {
     /// `Storage`.
     async fn begin_upload(&self) -> Result<Box<dyn UploadSink>, LoadError>;
 
-    /// Verifies a staged upload and extracts its schema and statistics (§3.5 steps 6 and 8).
+    /// Verifies a staged upload and extracts its schema and statistics (docs/api.md, "Datasets").
     ///
     /// # Errors
     /// `InvalidFile`, `SchemaExtraction`.

@@ -1,4 +1,4 @@
-//! Query history entries (data-model.md `query_history`).
+//! Query history entries (docs/architecture.md, "Storage", `query_history`).
 
 use crate::{ConversationId, Timestamp, UserId};
 

@@ -160,7 +160,7 @@ pub enum LlmError {
 }
 
 impl LlmError {
-    /// Worth retrying when nothing has been delivered yet (behaviour.md §5.7).
+    /// Worth retrying when nothing has been delivered yet (docs/api.md, "Chat").
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::RateLimited { .. } | Self::Unavailable { .. } => true,

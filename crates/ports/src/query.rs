@@ -1,5 +1,5 @@
 //! The query port: run one read-only SQL statement over a conversation's tables and get back a neutral table
-//! (columns with types, rows as JSON values encoded per behaviour.md §4.4). Arrow stays inside the engine.
+//! (columns with types, rows as JSON values encoded per docs/api.md, "Result cells"). Arrow stays inside the engine.
 
 use std::path::PathBuf;
 
@@ -52,7 +52,7 @@ pub struct CanonicalSql {
     pub volatile: bool,
 }
 
-/// Row limits of one query (behaviour.md §4.4).
+/// Row limits of one query (docs/api.md, "Result cells").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowLimits {
     /// `query.auto_limit`: more rows than this are not produced; `limit_applied` says so.

@@ -1,4 +1,4 @@
-//! The command line (config.md §5).
+//! The command line (docs/configuration.md).
 
 use std::io::Write;
 use std::path::PathBuf;

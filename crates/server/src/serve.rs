@@ -47,7 +47,7 @@ fn announce(config: &Config, key: &AccessKey) {
         } else {
             "(configured)"
         };
-        // The one place the key may appear (behaviour.md §1.5); it goes to stderr, not to the logs.
+        // The one place the key may appear (docs/api.md, "Sign-in"); it goes to stderr, not to the logs.
         eprintln!(
             "Tabletalk is running in local mode. Open {} and sign in with access key: {shown}",
             config.server.public_url

@@ -121,7 +121,7 @@ async fn uploads_stream_to_disk_are_deduplicated_and_queried() {
     app.stop().await;
 }
 
-/// C10/C11: an upload file goes with the last conversation whose datasets used it.
+/// Delete/Delete all: an upload file goes with the last conversation whose datasets used it.
 #[actix_web::test]
 async fn deleting_conversations_removes_the_uploads_only_they_used() {
     let (app, first) = app().await;
@@ -168,7 +168,7 @@ async fn deleting_conversations_removes_the_uploads_only_they_used() {
     .await;
     assert_eq!(result["rows"], json!([[50]]));
 
-    // A new upload of the removed content is stored again, then C11 removes everything.
+    // A new upload of the removed content is stored again, then Delete all removes everything.
     let fourth = app.create_conversation().await;
     json_with_status(
         upload(&fourth, "cities.csv", CSV.as_bytes().to_vec())

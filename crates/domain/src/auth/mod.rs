@@ -1,4 +1,4 @@
-//! Sign-in and sessions (behaviour.md §1.4–1.5): session tokens, sliding expiry, logout and local mode.
+//! Sign-in and sessions (docs/api.md, "Sign-in"): session tokens, sliding expiry, logout and local mode.
 
 mod oidc;
 mod referral;

@@ -1,4 +1,4 @@
-//! OpenID Connect sign-in (behaviour.md §1.2): starting the flow and completing it at the callback.
+//! OpenID Connect sign-in (docs/api.md, "Sign-in"): starting the flow and completing it at the callback.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,7 +216,7 @@ impl OidcSignIn {
         })
     }
 
-    /// The claim rules of behaviour.md §1.2 step 6.
+    /// The claim rules of docs/api.md, "Sign-in".
     fn accept(&self, claims: &VerifiedClaims) -> Result<Identity, CallbackError> {
         let email = claims
             .email

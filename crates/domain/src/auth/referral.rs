@@ -1,4 +1,4 @@
-//! Referral keys (behaviour.md §1.3): single-use invitations for new OIDC accounts.
+//! Referral keys (docs/api.md, "Sign-in"): single-use invitations for new OIDC accounts.
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use tabletalk_ports::{
 use super::throttle::LoginThrottle;
 use super::token::{SessionToken, sha256};
 
-/// A valid session is extended at most once per this interval (behaviour.md §1.4).
+/// A valid session is extended at most once per this interval (docs/api.md, "Sign-in").
 const EXTENSION_INTERVAL_MS: i64 = 60_000;
 
 /// How users sign in on this server.
@@ -126,7 +126,7 @@ impl AuthService {
         self.settings.session_ttl
     }
 
-    /// Local-mode sign-in with the access key (behaviour.md §1.5). `client` is the caller's address, used to
+    /// Local-mode sign-in with the access key (docs/api.md, "Sign-in"). `client` is the caller's address, used to
     /// throttle guessing.
     pub async fn dev_login(
         &self,

@@ -1,5 +1,5 @@
 //! Failed local sign-ins per client address: ten within ten minutes lock the address out until the oldest
-//! failure leaves the window. In memory only (data-model.md §7).
+//! failure leaves the window. In memory only (docs/architecture.md, "Storage").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};

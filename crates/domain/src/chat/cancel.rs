@@ -1,4 +1,4 @@
-//! Cancellation of one turn (behaviour.md §5.8): `stop` keeps what the turn has; deletion discards its events.
+//! Cancellation of one turn (docs/api.md, "Chat"): `stop` keeps what the turn has; deletion discards its events.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};

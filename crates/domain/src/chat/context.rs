@@ -1,4 +1,4 @@
-//! The turn's context (behaviour.md §5.3): earlier messages as text, past SQL as compact notes, trimmed to the
+//! The turn's context (docs/api.md, "Chat"): earlier messages as text, past SQL as compact notes, trimmed to the
 //! message count and the token estimate.
 
 use tabletalk_ports::{

@@ -1,5 +1,5 @@
-//! Chat turns (behaviour.md §5): accepting a message, the tool loop with its caps, stop and cancellation, the
-//! one-transaction persistence, and the events of websocket.md §5 published on the domain's bus.
+//! Chat turns (docs/api.md, "Chat"): accepting a message, the tool loop with its caps, stop and cancellation, the
+//! one-transaction persistence, and the events of docs/api.md, "WebSocket" published on the domain's bus.
 
 mod cancel;
 mod context;

@@ -1,4 +1,4 @@
-//! The system prompt (behaviour.md §5.4) and the four tool declarations (§5.5).
+//! The system prompt (docs/api.md, "Chat") and the four tool declarations (docs/api.md, "Chat").
 
 use std::fmt::Write as _;
 
@@ -127,7 +127,7 @@ fn column_hint(column: &ColumnSchema) -> String {
     }
 }
 
-/// The tables section (§5.4 item 2): ready datasets only.
+/// The tables section (docs/api.md, "Chat"): ready datasets only.
 pub fn tables_section(datasets: &[Dataset]) -> String {
     let ready: Vec<&Dataset> = datasets
         .iter()
@@ -231,7 +231,7 @@ fn declaration(name: &str, description: &str, parameters: &Value) -> ToolDeclara
     }
 }
 
-/// The four tools of §5.5.
+/// The four tools of docs/api.md, "Chat".
 pub fn tool_declarations() -> Vec<ToolDeclaration> {
     vec![
         declaration(

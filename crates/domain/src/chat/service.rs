@@ -1,5 +1,5 @@
-//! The chat use case (behaviour.md §5.1, §5.8, C12/C15/C16): accepting a message, stopping a turn, reporting a
-//! conversation's token usage. The turn itself runs in `turn`.
+//! The chat use case (docs/api.md, "Chat"): accepting a message, stopping a turn, reporting a conversation's
+//! token usage. The turn itself runs in `turn`.
 
 use std::sync::Arc;
 
@@ -111,7 +111,7 @@ pub struct ChatParts {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The title rule (§5.2): whitespace collapsed, first 50 characters, `…` when cut.
+/// The title rule (docs/api.md, "Chat"): whitespace collapsed, first 50 characters, `…` when cut.
 pub fn title_from(message: &str) -> String {
     let flat = message.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 50 {
@@ -146,7 +146,8 @@ impl ChatService {
             .map_or(LlmProvider::Gemini, |l| l.provider())
     }
 
-    /// C12 (§5.1): checks in the spec's order, commits the user message, starts the turn in the background.
+    /// Send a message (docs/api.md, "Chat"): checks in the documented order, commits the user message, starts the turn in
+    /// the background.
     ///
     /// # Errors
     /// The refusals of [`ChatError`]; nothing is stored on any of them.
@@ -227,7 +228,7 @@ impl ChatService {
         ))
     }
 
-    /// C15: asks the running turn to stop; `true` when one was running.
+    /// Stop: asks the running turn to stop; `true` when one was running.
     ///
     /// # Errors
     /// Ownership failures.
@@ -245,7 +246,7 @@ impl ChatService {
         self.turns.cancel(conversation, CancelReason::Deleted);
     }
 
-    /// C16: `(input, output, cost, rows)` of the conversation.
+    /// Token usage: `(input, output, cost, rows)` of the conversation.
     ///
     /// # Errors
     /// Ownership and storage failures.

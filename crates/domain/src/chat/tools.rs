@@ -1,4 +1,4 @@
-//! Validation and results of `create_chart` and `suggest_followups` (behaviour.md §5.5). `execute_sql` and
+//! Validation and results of `create_chart` and `suggest_followups` (docs/api.md, "Chat"). `execute_sql` and
 //! `load_dataset` run in the turn, which owns the services they need.
 
 use serde_json::{Map, Value, json};

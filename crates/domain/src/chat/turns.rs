@@ -1,4 +1,4 @@
-//! The in-memory set of active turns (behaviour.md §5.1 step 3): one per conversation, a server-wide cap.
+//! The in-memory set of active turns (docs/api.md, "Chat"): one per conversation, a server-wide cap.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

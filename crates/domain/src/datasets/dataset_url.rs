@@ -1,5 +1,5 @@
 //! Dataset URLs, normalised before the duplicate check, storage and every fetch; only http(s) without credentials
-//! (docs/api.md, "Adding a dataset by URL").
+//! (docs/api.md, "Datasets").
 
 use std::fmt;
 
@@ -27,7 +27,8 @@ pub enum DatasetUrlError {
 pub struct DatasetUrl(url::Url);
 
 impl DatasetUrl {
-    /// Normalises `raw` (§3.2), then checks the scheme (§3.3 step 1), in the pipeline's order.
+    /// Normalises `raw` (docs/api.md, "Datasets"), then checks the scheme (docs/api.md, "Datasets"), in the pipeline's
+    /// order.
     pub fn parse(raw: &str) -> Result<Self, DatasetUrlError> {
         let mut url = url::Url::parse(raw.trim()).map_err(|e| match e {
             url::ParseError::EmptyHost => DatasetUrlError::NoHost,

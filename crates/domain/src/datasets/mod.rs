@@ -1,6 +1,6 @@
-//! Dataset rules and use cases: URL normalisation (behaviour.md §3.2), table names (§3.6), the dataset service
-//! (D1–D10), profiles and previews, the SQL runner with its result cache and history (C22, §4.5–4.7), and the
-//! translation of engine errors (§4.6).
+//! Dataset rules and use cases (docs/api.md, "Datasets" and "SQL runner and history"): URL normalisation, table
+//! names, the dataset service, profiles and previews, the SQL runner with its result cache and history, and the
+//! wording of refused statements (docs/api.md, "SQL errors").
 
 mod dataset_url;
 mod errors;

@@ -1,4 +1,4 @@
-//! Custom table names (behaviour.md §3.6).
+//! Custom table names (docs/api.md, "Datasets").
 
 /// Words the SQL parser cannot take as an unquoted table name.
 const RESERVED: &[&str] = &[

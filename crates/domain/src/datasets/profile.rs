@@ -1,5 +1,5 @@
-//! Profiles (behaviour.md §3.10) and preview sampling (§3.11), written as SQL over the first rows of a dataset
-//! and run through the query engine with its limits.
+//! Profiles (docs/api.md, "Datasets") and preview sampling (docs/api.md, "Datasets"), written as SQL over the first
+//! rows of a dataset and run through the query engine with its limits.
 
 use serde_json::{Map, Value, json};
 use tabletalk_ports::{Dataset, QueryColumn, QueryEngine, QueryOutput, RowLimits, UserId};
@@ -8,14 +8,14 @@ use super::errors::DatasetError;
 use super::service::{DatasetSettings, round, run_on};
 use super::tables::schema_columns;
 
-/// D6's answer.
+/// Profile's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profiles {
     pub profiles: Vec<Value>,
     pub sampled_rows: u64,
 }
 
-/// D8's parameters, validated by the caller.
+/// Preview's parameters, validated by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreviewRequest {
     pub sample_size: u64,
@@ -94,7 +94,7 @@ fn integer(value: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-/// D6 and the automatic profile.
+/// Profile and the automatic profile.
 pub async fn profile(
     engine: &dyn QueryEngine,
     owner: UserId,
@@ -204,7 +204,7 @@ fn find_column<'a>(
         .ok_or_else(|| DatasetError::ColumnNotFound(name.to_owned()))
 }
 
-/// D7.
+/// Profile one column.
 pub async fn profile_column(
     engine: &dyn QueryEngine,
     owner: UserId,
@@ -291,7 +291,7 @@ pub async fn profile_column(
     Ok((stats, sampled))
 }
 
-/// D8.
+/// Preview.
 pub async fn preview(
     engine: &dyn QueryEngine,
     owner: UserId,

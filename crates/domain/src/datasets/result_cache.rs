@@ -1,6 +1,6 @@
-//! The result cache (behaviour.md §4.5): in memory, least-recently-used, bounded by entries and bytes, each entry
-//! valid for a fixed time. Keys cover the user, the canonical SQL, the row limits and every registered table's
-//! `(name, url, version)`, so a rename, a refresh or another user's data can never be served.
+//! The result cache (docs/api.md, "SQL runner and history"): in memory, least-recently-used, bounded by entries and
+//! bytes, each entry valid for a fixed time. Keys cover the user, the canonical SQL, the row limits and every
+//! registered table's `(name, url, version)`, so a rename, a refresh or another user's data can never be served.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

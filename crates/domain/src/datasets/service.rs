@@ -1,5 +1,5 @@
-//! Dataset use cases (api.md D1–D10; behaviour.md §3.4–3.12): the rules around the content port — ownership,
-//! normalisation, duplicates, names, limits, the one-transaction insert — and the events they publish.
+//! Dataset use cases (docs/api.md, "Datasets"): the rules around the content port — ownership, normalisation,
+//! duplicates, names, limits, the one-transaction insert — and the events they publish.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ impl std::fmt::Debug for PendingUpload {
     }
 }
 
-/// Format and compression from an upload's file name (api.md D2 list).
+/// Format and compression from an upload's file name (the upload list of docs/api.md, "Datasets").
 pub fn upload_format(file_name: &str) -> Option<(DatasetFormat, Compression)> {
     let lower = file_name.to_lowercase();
     let (stem, compression) = match lower.strip_suffix(".gz") {
@@ -249,7 +249,7 @@ impl DatasetService {
         Ok(())
     }
 
-    /// D1 and the LLM's `load_dataset`: the add-by-URL pipeline, fail-fast; nothing is stored on failure.
+    /// Add by URL and the LLM's `load_dataset`: the add-by-URL pipeline, fail-fast; nothing is stored on failure.
     pub async fn add_url(
         &self,
         user: UserId,
@@ -329,7 +329,7 @@ impl DatasetService {
         });
     }
 
-    /// D2 steps 1–4: the checks made before any byte of the file is read, then a staging file.
+    /// Upload steps 1–4: the checks made before any byte of the file is read, then a staging file.
     pub async fn begin_upload(
         &self,
         user: UserId,
@@ -444,7 +444,7 @@ impl DatasetService {
         self.content.discard_upload(&staged.file).await;
     }
 
-    /// D3.
+    /// Rename.
     pub async fn rename(
         &self,
         user: UserId,
@@ -464,7 +464,7 @@ impl DatasetService {
         Ok(dataset)
     }
 
-    /// D4: unchanged content keeps everything; changed content is re-described; errors leave the row as it was.
+    /// Refresh: unchanged content keeps everything; changed content is re-described; errors leave the row as it was.
     pub async fn refresh(
         &self,
         user: UserId,
@@ -490,7 +490,7 @@ impl DatasetService {
         Ok(dataset)
     }
 
-    /// D5: the upload file goes after the commit when no dataset references it any more.
+    /// Delete: the upload file goes after the commit when no dataset references it any more.
     pub async fn delete(
         &self,
         user: UserId,
@@ -504,8 +504,8 @@ impl DatasetService {
         Ok(())
     }
 
-    /// After C10/C11: the user's uploads that no dataset references any more lose their rows, then their files.
-    /// Returns how many went.
+    /// After Delete/Delete all: the user's uploads that no dataset references any more lose their rows, then their
+    /// files. Returns how many went.
     ///
     /// # Errors
     /// Storage failures (nothing is unlinked then; a later deletion sweeps them).
@@ -517,7 +517,7 @@ impl DatasetService {
         Ok(uploads.len())
     }
 
-    /// D9.
+    /// Column descriptions.
     pub async fn descriptions(
         &self,
         user: UserId,
@@ -530,7 +530,7 @@ impl DatasetService {
             .column_descriptions)
     }
 
-    /// D10: replaces the map; empty strings remove entries.
+    /// Replace the column descriptions: replaces the map; empty strings remove entries.
     pub async fn set_descriptions(
         &self,
         user: UserId,
@@ -582,7 +582,7 @@ impl DatasetService {
         Ok(dataset)
     }
 
-    /// D6.
+    /// Profile.
     pub async fn profile(
         &self,
         user: UserId,
@@ -593,7 +593,7 @@ impl DatasetService {
         profile(self.engine.as_ref(), user, &dataset, &self.settings).await
     }
 
-    /// D7.
+    /// Profile one column.
     pub async fn profile_column(
         &self,
         user: UserId,
@@ -612,7 +612,7 @@ impl DatasetService {
             .await
     }
 
-    /// D8: the sample and the dataset's row count.
+    /// Preview: the sample and the dataset's row count.
     pub async fn preview(
         &self,
         user: UserId,

@@ -1,4 +1,4 @@
-//! The SQL runner (api.md C22, behaviour.md §4.5–4.7): one read-only statement over the conversation's ready
+//! The SQL runner (docs/api.md, "SQL runner and history"): one read-only statement over the conversation's ready
 //! datasets, through the result cache, translated errors, and one query-history row per call.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! JSON bodies with api.md's checks: 415 for a wrong content type, 413 over the limit (a declared
+//! JSON bodies with docs/api.md's checks: 415 for a wrong content type, 413 over the limit (a declared
 //! `Content-Length` is refused before reading), 400 `invalid_json` with line and column, 422 with the dotted
 //! path of a missing or mistyped field. Failures are kept, not returned, so authentication is reported first.
 
@@ -74,8 +74,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// A JSON body that may be absent: no body and no `Content-Type` means `None` (api.md A1: "absent body and `{}`
-/// are equivalent"); anything else goes through [`ApiJson`]'s checks.
+/// A JSON body that may be absent: no body and no `Content-Type` means `None` (an absent body and `{}` are
+/// equivalent, as for `POST /auth/google`); anything else goes through [`ApiJson`]'s checks.
 #[derive(Debug)]
 pub(crate) struct OptionalJson<T>(Result<Option<T>, ApiError>);
 

@@ -1,4 +1,4 @@
-//! Request extractors. They fail in api.md's precedence order: Origin (synchronously, on first poll), then
+//! Request extractors. They fail in docs/api.md's precedence order: Origin (synchronously, on first poll), then
 //! authentication; JSON body problems are deferred into [`ApiJson`] so a handler reports them only after
 //! authentication succeeded.
 

@@ -8,8 +8,8 @@ use actix_web::{FromRequest, HttpRequest};
 use super::api_state;
 use crate::ApiError;
 
-/// The Origin rule of api.md §0.8: a state-changing request that carries `Origin` must come from an allowed
-/// origin. Requests without the header (non-browser clients) pass.
+/// The Origin rule of docs/api.md, "Conventions": a state-changing request that carries `Origin` must come from an
+/// allowed origin. Requests without the header (non-browser clients) pass.
 pub(crate) fn check_origin(req: &HttpRequest) -> Result<(), ApiError> {
     if !matches!(
         *req.method(),

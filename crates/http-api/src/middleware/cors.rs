@@ -1,4 +1,4 @@
-//! CORS (api.md §0.7): exact origins only, credentials allowed.
+//! CORS (docs/api.md, "Conventions"): exact origins only, credentials allowed.
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

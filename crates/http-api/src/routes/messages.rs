@@ -1,4 +1,4 @@
-//! Chat endpoints C12 (send), C15 (stop) and C16 (token usage) — api.md §2.4.
+//! Chat endpoints: send a message, stop a turn, a conversation's token usage (docs/api.md, "Chat").
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};

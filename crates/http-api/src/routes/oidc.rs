@@ -1,4 +1,4 @@
-//! `POST /auth/google` and `GET /auth/google/callback`: OpenID Connect sign-in (behaviour.md §1.2).
+//! `POST /auth/google` and `GET /auth/google/callback`: OpenID Connect sign-in (docs/api.md, "Sign-in").
 
 use actix_web::http::Method;
 use actix_web::http::header::LOCATION;

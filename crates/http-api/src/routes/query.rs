@@ -1,4 +1,4 @@
-//! The SQL runner C22 and the query-history list (api.md §2.6, §3.8).
+//! The SQL runner and the query-history list (docs/api.md, "SQL runner and history").
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -20,7 +20,7 @@ pub enum DatasetWriteError {
     Repository(#[from] RepositoryError),
 }
 
-/// A dataset to add (behaviour.md §3.4 step 15, §3.5 step 9).
+/// A dataset to add (docs/api.md, "Datasets").
 #[derive(Debug, Clone)]
 pub struct NewDataset {
     /// The row to insert. Its `name` is used when `custom_name` is set; otherwise the repository assigns

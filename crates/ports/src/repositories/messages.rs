@@ -12,7 +12,7 @@ pub trait MessageRepository: Send + Sync + 'static {
     /// `Constraint` when the conversation does not exist or the id is taken; `Unavailable`.
     async fn append(&self, message: &Message) -> Result<(), RepositoryError>;
 
-    /// Starts a chat turn (behaviour.md §5.1 step 5), in one transaction: appends the user message, moves
+    /// Starts a chat turn (docs/api.md, "Chat"), in one transaction: appends the user message, moves
     /// `updated_at`, and sets the title to `title` when it is empty. Returns `true` when the title was set.
     ///
     /// # Errors
@@ -23,9 +23,9 @@ pub trait MessageRepository: Send + Sync + 'static {
         title: &str,
     ) -> Result<bool, RepositoryError>;
 
-    /// Ends a chat turn (§5.9), in one transaction: the assistant message (when given, and only if its conversation
-    /// still exists), the turn's token-usage row (its conversation unlinked when the conversation is gone), and
-    /// the conversation's `updated_at`. Returns whether the message was stored.
+    /// Ends a chat turn (docs/api.md, "Chat"), in one transaction: the assistant message (when given, and only if its
+    /// conversation still exists), the turn's token-usage row (its conversation unlinked when the conversation is
+    /// gone), and the conversation's `updated_at`. Returns whether the message was stored.
     ///
     /// # Errors
     /// `Unavailable`.

@@ -2,7 +2,8 @@ use async_trait::async_trait;
 
 use crate::{QueryHistoryEntry, QueryHistoryFilter, RepositoryError, UserId};
 
-/// Stores the per-user query history (behaviour.md §4.7, data-model.md `query_history`).
+/// Stores the per-user query history (docs/api.md, "SQL runner and history", docs/architecture.md, "Storage",
+/// `query_history`).
 #[async_trait]
 pub trait QueryHistoryRepository: Send + Sync + 'static {
     /// Appends an entry, then deletes the user's oldest non-starred entries beyond `max_entries`.

@@ -1,4 +1,4 @@
-//! Format detection and verification (behaviour.md §3.1).
+//! Format detection and verification (docs/api.md, "Datasets").
 
 use std::io::Read;
 

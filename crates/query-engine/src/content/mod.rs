@@ -202,7 +202,7 @@ impl ContentLoader {
         ))
     }
 
-    /// Steps 8–14 of behaviour.md §3.4.
+    /// Steps 8–14 of docs/api.md, "Datasets".
     async fn load(
         self,
         url: Url,

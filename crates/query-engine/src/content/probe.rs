@@ -1,4 +1,4 @@
-//! The probe of behaviour.md §3.4 step 8: `HEAD`, or a 4 KiB range `GET` when the server refuses `HEAD`.
+//! The probe of docs/api.md, "Datasets": `HEAD`, or a 4 KiB range `GET` when the server refuses `HEAD`.
 
 use std::time::Duration;
 

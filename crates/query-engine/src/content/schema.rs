@@ -1,4 +1,4 @@
-//! Schema extraction (behaviour.md §3.7): column names, SQL types, nullability, sample values and statistics.
+//! Schema extraction (docs/api.md, "Datasets"): column names, SQL types, nullability, sample values and statistics.
 //! Remote Parquet is described from its footer alone; local files (cache, uploads) with one aggregate pass.
 
 use std::path::Path;

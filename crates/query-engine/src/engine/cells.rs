@@ -1,4 +1,4 @@
-//! Cells as JSON (behaviour.md §4.4) and SQL type names for result columns.
+//! Cells as JSON (docs/api.md, "Result cells") and SQL type names for result columns.
 
 use std::fmt::Write;
 

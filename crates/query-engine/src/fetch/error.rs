@@ -1,4 +1,4 @@
-//! Why a guarded fetch failed; `Display` is the message users see (behaviour.md §3.3–3.4).
+//! Why a guarded fetch failed; `Display` is the message users see (docs/api.md, "Datasets").
 
 use std::time::Duration;
 

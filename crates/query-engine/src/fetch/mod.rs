@@ -1,4 +1,4 @@
-//! The SSRF guard (behaviour.md §3.3).
+//! The SSRF guard (docs/api.md, "Datasets").
 
 mod error;
 mod guarded;

@@ -1,4 +1,4 @@
-//! The content-addressed, size-capped LRU file cache of downloaded datasets (behaviour.md §3.8). Files are
+//! The content-addressed, size-capped LRU file cache of downloaded datasets (docs/api.md, "Datasets"). Files are
 //! written to a temporary name and renamed into place; one download per key at a time; files leased by a running
 //! query or load are never evicted; the index is rebuilt from the directory at startup.
 

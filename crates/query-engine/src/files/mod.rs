@@ -21,7 +21,7 @@ use cache::{CacheLease, FileCache, remote_key};
 use download::{download, gunzip, storage_error};
 use uploads::UploadDir;
 
-/// Footer metadata of remote Parquet files kept in memory (behaviour.md §3.8).
+/// Footer metadata of remote Parquet files kept in memory (docs/api.md, "Datasets").
 const METADATA_CACHE_BYTES: usize = 64 << 20;
 
 /// `storage.*` and `datasets.*` as the file layer needs them.

@@ -1,5 +1,5 @@
 //! The change-detection validators of a remote file (`ETag`, `Last-Modified`, size) and the version string
-//! derived from them (data-model.md `datasets.version`).
+//! derived from them (docs/architecture.md, "Storage", `datasets.version`).
 
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, HeaderMap, LAST_MODIFIED};
 use tabletalk_ports::Timestamp;

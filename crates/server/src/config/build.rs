@@ -1,5 +1,5 @@
 //! Builds the typed configuration from the layered values: defaults (some depend on the auth mode), bounds,
-//! and the cross-key rules of config.md §4.
+//! and the cross-key rules of docs/configuration.md.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -473,14 +473,7 @@ fn llm(r: &mut Resolver) -> LlmConfig {
 }
 
 fn is_cidr(text: &str) -> bool {
-    let Some((ip, prefix)) = text.split_once('/') else {
-        return false;
-    };
-    let Ok(ip) = ip.parse::<IpAddr>() else {
-        return false;
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.parse::<u8>().is_ok_and(|p| p <= max)
+    text.parse::<tabletalk_query_engine::fetch::Cidr>().is_ok()
 }
 
 fn datasets(r: &mut Resolver) -> DatasetsConfig {

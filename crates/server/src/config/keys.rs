@@ -1,4 +1,5 @@
-//! Every configuration key of config.md §3 and the chatDF aliases (§3, "Alias" column).
+//! Every configuration key of docs/configuration.md and the chatDF aliases (the "Alias" column of
+//! docs/configuration.md).
 
 pub(crate) const KEYS: &[&str] = &[
     "server.host",

@@ -1,4 +1,4 @@
-//! Configuration exactly per config.md: defaults → TOML file → chatDF aliases → `TABLETALK__…` variables,
+//! Configuration exactly per docs/configuration.md: defaults → TOML file → chatDF aliases → `TABLETALK__…` variables,
 //! validated once, every problem reported with its key and source.
 
 mod build;

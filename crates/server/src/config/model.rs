@@ -1,4 +1,4 @@
-//! The typed configuration, one struct per section of config.md §3.
+//! The typed configuration, one struct per section of docs/configuration.md.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

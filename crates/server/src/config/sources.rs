@@ -1,4 +1,4 @@
-//! Layering (config.md §1): built-in defaults, then the TOML file, then chatDF's environment variables, then
+//! Layering (docs/configuration.md): built-in defaults, then the TOML file, then chatDF's environment variables, then
 //! `TABLETALK__SECTION__KEY` variables. Unknown keys and unknown `TABLETALK__` variables are problems.
 
 use std::collections::BTreeMap;

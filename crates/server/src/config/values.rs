@@ -1,4 +1,4 @@
-//! Value syntax of config.md §2: durations, sizes, booleans and lists, from TOML or the environment.
+//! Value syntax of docs/configuration.md: durations, sizes, booleans and lists, from TOML or the environment.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The tool calls of a turn (behaviour.md §5.5): `execute_sql` through the SQL runner, `load_dataset` through the
+//! The tool calls of a turn (docs/api.md, "Chat"): `execute_sql` through the SQL runner, `load_dataset` through the
 //! dataset pipeline, `create_chart` and `suggest_followups` validated, every call counted against the cap.
 
 use super::State;

@@ -1,4 +1,4 @@
-//! How provider and internal failures end a turn (behaviour.md §5.7), and what a request weighs when the provider
+//! How provider and internal failures end a turn (docs/api.md, "Chat"), and what a request weighs when the provider
 //! reported no usage.
 
 use super::{Outcome, State, cut};

@@ -1,5 +1,5 @@
 //! The end of a turn: one transaction for the answer and its token usage, then `chat_complete` or `chat_error`,
-//! `usage_update` and the warning (docs/api.md, "A chat turn").
+//! `usage_update` and the warning (docs/api.md, "Chat").
 
 use super::{Outcome, State};
 use crate::events::{CompletedTurn, DomainEvent};

@@ -1,5 +1,5 @@
-//! One chat turn (behaviour.md §5.6–5.9): model rounds with tool calls until an answer, the caps, stop, and the
-//! one-transaction persistence at the end, with the events of websocket.md §5 in order.
+//! One chat turn (docs/api.md, "Chat"): model rounds with tool calls until an answer, the caps, stop, and the
+//! one-transaction persistence at the end, with the events of docs/api.md, "WebSocket" in order.
 
 use std::sync::Arc;
 
@@ -311,7 +311,7 @@ async fn rounds(state: &mut State) -> Outcome {
         let stream = match started {
             Ok(stream) => stream,
             Err(CallError::Failed(error)) if too_long(&error) => {
-                // §5.3 step 7: drop the 10 oldest messages and retry once; a second refusal ends the turn.
+                // docs/api.md, "Chat": drop the 10 oldest messages and retry once; a second refusal ends the turn.
                 if trimmed {
                     return Outcome::Failed(TurnFailure {
                         kind: TurnFailureKind::ContextTooLarge,

@@ -1,4 +1,5 @@
-//! Dataset endpoints D1–D10 (api.md §2.5). The pipelines and their rules live in the domain's `DatasetService`.
+//! Dataset endpoints: add, upload, rename, refresh, delete, profile, preview and describe datasets (docs/api.md,
+//! "Datasets"). The pipelines and their rules live in the domain's `DatasetService`.
 
 mod upload;
 
@@ -71,7 +72,7 @@ fn ids(path: &(String, String)) -> Result<(ConversationId, DatasetId), ApiError>
     Ok((conversation, dataset))
 }
 
-/// 201 of D1/D2.
+/// 201 of Add by URL/Upload.
 pub(super) fn created(dataset: &Dataset) -> HttpResponse {
     HttpResponse::Created().json(json!({
         "dataset_id": dataset.id.to_string(),
@@ -80,7 +81,7 @@ pub(super) fn created(dataset: &Dataset) -> HttpResponse {
     }))
 }
 
-/// The D3/D4 shape.
+/// The Rename/Refresh shape.
 fn detail(dataset: &Dataset) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "id": dataset.id.to_string(),
@@ -203,7 +204,7 @@ async fn profile_column(
     Ok(HttpResponse::Ok().json(json!({"stats": column_stats, "sampled_rows": sampled})))
 }
 
-/// D8's query parameters, validated by hand so every problem is a 422 naming its parameter.
+/// Preview's query parameters, validated by hand so every problem is a 422 naming its parameter.
 fn preview_request(req: &HttpRequest) -> Result<PreviewRequest, ApiError> {
     let params = QueryParams::of(req);
     let sample_size = params.number(

@@ -1,5 +1,5 @@
 //! Uploading a dataset: a multipart body streamed to a staging file chunk by chunk — never held whole in memory
-//! (docs/api.md, "Uploading a dataset"). The handler only reads parts; the rules are the dataset service's.
+//! (docs/api.md, "Datasets"). The handler only reads parts; the rules are the dataset service's.
 
 use actix_multipart::Multipart;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
