@@ -80,7 +80,7 @@ pub enum DomainEvent {
     /// Column profiles computed in the background after a dataset was added.
     DatasetProfiled {
         dataset_id: DatasetId,
-        profiles: Vec<Value>,
+        profiles: Vec<crate::datasets::ColumnProfile>,
     },
 }
 

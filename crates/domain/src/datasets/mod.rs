@@ -18,7 +18,9 @@ mod tables;
 pub use dataset_url::{DatasetUrl, DatasetUrlError};
 pub use errors::{DatasetError, QueryFailure, QueryFailureKind, query_failure, size_text};
 pub use names::validate_table_name;
-pub use profile::{PreviewRequest, Profiles};
+pub use profile::{
+    ColumnProfile, ColumnStatistics, PreviewRequest, ProfileDetail, Profiles, StatisticsDetail,
+};
 pub use query_errors::{TableColumns, sql_identifier, translate};
 pub use service::{
     DatasetService, DatasetSettings, PendingUpload, StagedDatasetUpload, sanitise_file_name,

@@ -1,7 +1,7 @@
 //! Profiles (docs/api.md, "Datasets") and preview sampling (docs/api.md, "Datasets"), written as SQL over the first
 //! rows of a dataset and run through the query engine with its limits.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tabletalk_ports::{Dataset, QueryColumn, QueryEngine, QueryOutput, RowLimits, UserId};
 
 use super::errors::DatasetError;
@@ -11,8 +11,79 @@ use super::tables::schema_columns;
 /// Profile's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profiles {
-    pub profiles: Vec<Value>,
+    pub profiles: Vec<ColumnProfile>,
     pub sampled_rows: u64,
+}
+
+/// One column over the sampled rows. Values taken from the data (`min`, `max`, lengths) are result cells, `null`
+/// when the sample has none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub sql_type: String,
+    pub null_count: u64,
+    /// Of the sampled rows, one decimal.
+    pub null_percent: f64,
+    /// Not counted for nested columns.
+    pub unique_count: Option<u64>,
+    pub detail: ProfileDetail,
+}
+
+/// What a column's kind adds to its profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileDetail {
+    Numeric {
+        min: Value,
+        max: Value,
+        /// Two decimals.
+        mean: Option<f64>,
+    },
+    Text {
+        min_length: Value,
+        max_length: Value,
+    },
+    Temporal {
+        min: Value,
+        max: Value,
+    },
+    Plain,
+}
+
+/// One column's statistics in depth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnStatistics {
+    pub null_count: u64,
+    /// Not counted for nested columns.
+    pub distinct_count: Option<u64>,
+    pub detail: StatisticsDetail,
+}
+
+/// What a column's kind adds to its statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatisticsDetail {
+    Numeric {
+        min: Value,
+        max: Value,
+        /// Four decimals.
+        mean: Option<f64>,
+        median: Value,
+    },
+    Text {
+        min_length: Value,
+        max_length: Value,
+        /// The five most frequent values with their counts, most frequent first.
+        top_values: Vec<(Value, Value)>,
+    },
+    /// `min` and `max` as text.
+    Temporal {
+        min: Value,
+        max: Value,
+    },
+    Plain,
+}
+
+fn mean(value: &Value, places: i32) -> Option<f64> {
+    (!value.is_null()).then(|| round(number(value), places))
 }
 
 /// Preview's parameters, validated by the caller.
@@ -150,43 +221,32 @@ pub async fn profile(
         } else {
             round(100.0 * nulls as f64 / sampled as f64, 1)
         };
-        let mut object = Map::new();
-        object.insert("name".into(), json!(column.name));
-        object.insert("type".into(), json!(column.sql_type));
-        object.insert("null_count".into(), json!(nulls));
-        object.insert("null_percent".into(), json!(percent));
         let column_kind = kind(&column.sql_type);
-        let unique = if column_kind == Kind::Nested {
-            Value::Null
-        } else {
-            json!(integer(&next()))
+        let unique_count = (column_kind != Kind::Nested).then(|| integer(&next()));
+        let detail = match column_kind {
+            Kind::Numeric => ProfileDetail::Numeric {
+                min: next(),
+                max: next(),
+                mean: mean(&next(), 2),
+            },
+            Kind::Text => ProfileDetail::Text {
+                min_length: next(),
+                max_length: next(),
+            },
+            Kind::Temporal => ProfileDetail::Temporal {
+                min: next(),
+                max: next(),
+            },
+            Kind::Nested | Kind::Other => ProfileDetail::Plain,
         };
-        object.insert("unique_count".into(), unique);
-        match column_kind {
-            Kind::Numeric => {
-                object.insert("min".into(), next());
-                object.insert("max".into(), next());
-                let mean = next();
-                object.insert(
-                    "mean".into(),
-                    if mean.is_null() {
-                        mean
-                    } else {
-                        json!(round(number(&mean), 2))
-                    },
-                );
-            }
-            Kind::Text => {
-                object.insert("min_length".into(), next());
-                object.insert("max_length".into(), next());
-            }
-            Kind::Temporal => {
-                object.insert("min".into(), next());
-                object.insert("max".into(), next());
-            }
-            Kind::Nested | Kind::Other => {}
-        }
-        profiles.push(Value::Object(object));
+        profiles.push(ColumnProfile {
+            name: column.name.clone(),
+            sql_type: column.sql_type.clone(),
+            null_count: nulls,
+            null_percent: percent,
+            unique_count,
+            detail,
+        });
     }
     Ok(Profiles {
         profiles,
@@ -211,7 +271,7 @@ pub async fn profile_column(
     dataset: &Dataset,
     settings: &DatasetSettings,
     name: &str,
-) -> Result<(Map<String, Value>, u64), DatasetError> {
+) -> Result<(ColumnStatistics, u64), DatasetError> {
     let columns = schema_columns(dataset);
     let column = find_column(&columns, name)?;
     let c = quote(&column.name);
@@ -241,53 +301,47 @@ pub async fn profile_column(
     let sql = format!("SELECT {} FROM {from}", select.join(", "));
     let output = run_on(engine, owner, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
     let sampled = integer(&cell(&output, 0));
-    let mut stats = Map::new();
-    stats.insert(
-        "null_count".into(),
-        json!(sampled.saturating_sub(integer(&cell(&output, 1)))),
-    );
-    let distinct = if column_kind == Kind::Nested {
-        Value::Null
-    } else {
-        json!(integer(&cell(&output, 2)))
-    };
-    stats.insert("distinct_count".into(), distinct);
-    match column_kind {
-        Kind::Numeric => {
-            stats.insert("min".into(), cell(&output, 3));
-            stats.insert("max".into(), cell(&output, 4));
-            let mean = cell(&output, 5);
-            stats.insert(
-                "mean".into(),
-                if mean.is_null() {
-                    mean
-                } else {
-                    json!(round(number(&mean), 4))
-                },
-            );
-            stats.insert("median".into(), cell(&output, 6));
-        }
+    let null_count = sampled.saturating_sub(integer(&cell(&output, 1)));
+    let distinct_count = (column_kind != Kind::Nested).then(|| integer(&cell(&output, 2)));
+    let detail = match column_kind {
+        Kind::Numeric => StatisticsDetail::Numeric {
+            min: cell(&output, 3),
+            max: cell(&output, 4),
+            mean: mean(&cell(&output, 5), 4),
+            median: cell(&output, 6),
+        },
         Kind::Text => {
-            stats.insert("min_length".into(), cell(&output, 3));
-            stats.insert("max_length".into(), cell(&output, 4));
             let top = format!(
                 "SELECT {c} AS value, count(*) AS count FROM {from} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY count \
                  DESC, value ASC LIMIT 5"
             );
-            let output = run_on(engine, owner, dataset, settings, &top, AGGREGATE_LIMITS).await?;
-            let values: Vec<Value> = output
-                .rows
-                .iter()
-                .map(|r| json!({"value": r.first().cloned().unwrap_or(Value::Null), "count": r.get(1).cloned().unwrap_or(Value::Null)}))
-                .collect();
-            stats.insert("top_5_values".into(), Value::Array(values));
+            let values = run_on(engine, owner, dataset, settings, &top, AGGREGATE_LIMITS).await?;
+            StatisticsDetail::Text {
+                min_length: cell(&output, 3),
+                max_length: cell(&output, 4),
+                top_values: values
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.first().cloned().unwrap_or(Value::Null),
+                            r.get(1).cloned().unwrap_or(Value::Null),
+                        )
+                    })
+                    .collect(),
+            }
         }
-        Kind::Temporal => {
-            stats.insert("min".into(), cell(&output, 3));
-            stats.insert("max".into(), cell(&output, 4));
-        }
-        Kind::Nested | Kind::Other => {}
-    }
+        Kind::Temporal => StatisticsDetail::Temporal {
+            min: cell(&output, 3),
+            max: cell(&output, 4),
+        },
+        Kind::Nested | Kind::Other => StatisticsDetail::Plain,
+    };
+    let stats = ColumnStatistics {
+        null_count,
+        distinct_count,
+        detail,
+    };
     Ok((stats, sampled))
 }
 

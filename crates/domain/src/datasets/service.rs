@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
 use tabletalk_ports::{
     Clock, Compression, ConversationId, Dataset, DatasetContent, DatasetFormat, DatasetId,
     DatasetRepository, DatasetSource, DatasetStatus, DatasetWriteError, LoadedContent, NewDataset,
@@ -600,7 +599,7 @@ impl DatasetService {
         conversation: ConversationId,
         id: DatasetId,
         column: &str,
-    ) -> Result<(Map<String, Value>, u64), DatasetError> {
+    ) -> Result<(super::profile::ColumnStatistics, u64), DatasetError> {
         if column.is_empty() || column.chars().count() > 1024 {
             return Err(DatasetError::Validation {
                 field: "column_name",

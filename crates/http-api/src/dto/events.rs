@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tabletalk_domain::{DomainEvent, Published, TurnFailureKind, UsageStatus};
 
-use super::DatasetDto;
 use super::message::{ExecutionDto, TraceStepDto, executions_text, trace};
+use super::{DatasetDto, profiles_json};
 
 #[derive(Debug, Serialize)]
 struct Frame<'a> {
@@ -94,7 +94,7 @@ enum EventDto<'a> {
     },
     DatasetProfiled {
         dataset_id: String,
-        profiles: &'a [Value],
+        profiles: Vec<Value>,
     },
 }
 
@@ -216,7 +216,7 @@ fn dto(event: &DomainEvent) -> EventDto<'_> {
             profiles,
         } => EventDto::DatasetProfiled {
             dataset_id: dataset_id.to_string(),
-            profiles,
+            profiles: profiles_json(profiles),
         },
     }
 }

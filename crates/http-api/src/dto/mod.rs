@@ -4,7 +4,9 @@
 mod dataset;
 mod events;
 mod message;
+mod profiles;
 
 pub(crate) use dataset::{DatasetDto, columns};
 pub(crate) use events::event_frame;
 pub(crate) use message::MessageDto;
+pub(crate) use profiles::{profiles_json, statistics_json};

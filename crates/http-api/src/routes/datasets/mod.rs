@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tabletalk_domain::datasets::PreviewRequest;
 
-use crate::dto::{DatasetDto, columns};
+use crate::dto::{DatasetDto, columns, profiles_json, statistics_json};
 use tabletalk_ports::{ConversationId, Dataset, DatasetId};
 
 use super::resource;
@@ -175,7 +175,7 @@ async fn profile(
         .profile(user.user.id, conversation, id)
         .await?;
     Ok(HttpResponse::Ok()
-        .json(json!({"profiles": profiles.profiles, "sampled_rows": profiles.sampled_rows})))
+        .json(json!({"profiles": profiles_json(&profiles.profiles), "sampled_rows": profiles.sampled_rows})))
 }
 
 #[derive(Deserialize)]
@@ -201,7 +201,8 @@ async fn profile_column(
         .datasets
         .profile_column(user.user.id, conversation, id, &body.column_name)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"stats": column_stats, "sampled_rows": sampled})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"stats": statistics_json(&column_stats), "sampled_rows": sampled})))
 }
 
 /// Preview's query parameters, validated by hand so every problem is a 422 naming its parameter.
