@@ -1,5 +1,6 @@
-//! Tabletalk's ports: the records that cross the hexagon's edge and the driven-port traits that adapters
-//! implement (repositories, clock). Everything here is technology-neutral.
+//! Tabletalk's ports: the records that cross the hexagon's edge, typed (no JSON travels as text), and the
+//! driven-port traits that adapters implement (repositories, dataset content, query engine, LLM, identity
+//! provider, clock) with the outcomes they report. Everything here is technology-neutral.
 //!
 //! Must not import any adapter or framework crate (no tokio runtime, diesel, actix, reqwest, datafusion,
 //! openidconnect). Feature `fakes` adds in-memory implementations of every port plus the contract suite that
