@@ -761,3 +761,40 @@ async fn a_context_the_provider_finds_too_long_is_trimmed_once_then_the_turn_fai
     );
     app.stop().await;
 }
+
+/// Logging out closes that session's sockets at once with 4001 — long before the next heartbeat would notice —
+/// and leaves the user's other sessions connected.
+#[actix_web::test]
+async fn logging_out_closes_that_sessions_sockets_at_once() {
+    let llm = Arc::new(ScriptedLlm::default());
+    let (app, _conversation, mut other_session) =
+        app_with(llm, &[("TABLETALK__WEBSOCKET__HEARTBEAT_INTERVAL", "300s")]).await;
+    let token = app.session_token().await;
+    let mut first = connect(&app.base, &token).await.unwrap();
+    let mut second = connect(&app.base, &token).await.unwrap();
+
+    let response = app
+        .new_client()
+        .post(app.url("/auth/logout"))
+        .header("Cookie", format!("session_token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The heartbeat that would also notice is minutes away: only the logout can close these within WAIT.
+    assert!(first.next_event(WAIT).await.is_none());
+    assert!(second.next_event(WAIT).await.is_none());
+    assert_eq!((first.closed, second.closed), (Some(4001), Some(4001)));
+    assert!(
+        other_session
+            .next_event(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        other_session.closed, None,
+        "another session stays connected"
+    );
+    app.stop().await;
+}

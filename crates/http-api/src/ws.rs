@@ -14,7 +14,7 @@ use actix_ws::{CloseCode, CloseReason, Message, Session};
 use tabletalk_domain::SessionToken;
 
 use crate::dto::event_frame;
-use tabletalk_ports::UserId;
+use tabletalk_ports::{SessionId, UserId};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
@@ -37,10 +37,17 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CLIENT_FRAME: usize = 4 * 1024;
 const MAX_CLIENT_FRAMES: u32 = 100;
 
+/// One open connection: its id, the session it signed in with, and a handle to close it from elsewhere.
+struct Registered {
+    id: u64,
+    session: SessionId,
+    socket: Session,
+}
+
 /// The open connections by user, oldest first.
 #[derive(Default)]
 pub struct Connections {
-    by_user: Mutex<HashMap<UserId, VecDeque<(u64, Session)>>>,
+    by_user: Mutex<HashMap<UserId, VecDeque<Registered>>>,
     next: AtomicU64,
     open: AtomicU64,
     shutting_down: std::sync::atomic::AtomicBool,
@@ -57,16 +64,26 @@ impl std::fmt::Debug for Connections {
 
 impl Connections {
     /// Registers a connection; returns its id and the oldest connection it displaces, if any.
-    fn register(&self, user: UserId, session: Session, cap: usize) -> (u64, Option<Session>) {
+    fn register(
+        &self,
+        user: UserId,
+        session: SessionId,
+        socket: Session,
+        cap: usize,
+    ) -> (u64, Option<Session>) {
         let id = self.next.fetch_add(1, Ordering::SeqCst);
         let mut by_user = self.by_user.lock().unwrap_or_else(PoisonError::into_inner);
         let list = by_user.entry(user).or_default();
-        list.push_back((id, session));
+        list.push_back(Registered {
+            id,
+            session,
+            socket,
+        });
         self.open.fetch_add(1, Ordering::SeqCst);
         let displaced = (list.len() > cap.max(1))
             .then(|| list.pop_front())
             .flatten()
-            .map(|(_, s)| s);
+            .map(|r| r.socket);
         if displaced.is_some() {
             self.open.fetch_sub(1, Ordering::SeqCst);
         }
@@ -77,13 +94,39 @@ impl Connections {
         let mut by_user = self.by_user.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(list) = by_user.get_mut(&user) {
             let before = list.len();
-            list.retain(|(c, _)| *c != id);
+            list.retain(|r| r.id != id);
             if list.len() < before {
                 self.open.fetch_sub(1, Ordering::SeqCst);
             }
             if list.is_empty() {
                 by_user.remove(&user);
             }
+        }
+    }
+
+    /// Closes, with 4001, every connection opened with `session` (its user logged out): at once, not at the next
+    /// heartbeat.
+    pub(crate) fn end_session(&self, user: UserId, session: SessionId) {
+        let mut ended = Vec::new();
+        {
+            let mut by_user = self.by_user.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(list) = by_user.get_mut(&user) {
+                let (gone, kept): (VecDeque<_>, VecDeque<_>) =
+                    list.drain(..).partition(|r| r.session == session);
+                *list = kept;
+                if list.is_empty() {
+                    by_user.remove(&user);
+                }
+                self.open.fetch_sub(gone.len() as u64, Ordering::SeqCst);
+                ended.extend(gone.into_iter().map(|r| r.socket));
+            }
+        }
+        for socket in ended {
+            actix_web::rt::spawn(async move {
+                let _ = socket
+                    .close(Some(reason(CloseCode::Other(4001), "Session ended")))
+                    .await;
+            });
         }
     }
 
@@ -162,6 +205,7 @@ pub(crate) async fn connect(
     let settings = state.settings.websocket;
     let (id, displaced) = state.connections.register(
         who.user.id,
+        who.session_id,
         session.clone(),
         settings.max_connections_per_user,
     );

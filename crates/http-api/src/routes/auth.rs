@@ -46,6 +46,7 @@ async fn logout(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     state.auth.logout(user.session_id).await?;
+    state.connections.end_session(user.user.id, user.session_id);
     req.extensions_mut().insert(CookieAction::Clear);
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
