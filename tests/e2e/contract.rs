@@ -59,4 +59,5 @@ contract_tests!(
     referral_keys_are_single_use,
     adding_datasets_names_them_refuses_conflicts_and_shares_uploads,
     query_history_is_newest_first_capped_and_filtered,
+    bulk_pin_touches_only_the_owners_and_keeps_updated_at,
 );

@@ -408,3 +408,106 @@ async fn deleting_cascades_to_messages_and_datasets_but_keeps_usage() {
         "token usage outlives the conversations"
     );
 }
+
+/// Bulk delete and bulk pin act on the caller's conversations among the ids and skip the rest silently (unknown,
+/// malformed, another user's); bulk pin leaves `updated_at` alone; 1..50 ids or 422.
+#[actix_web::test]
+async fn bulk_delete_and_pin_touch_only_the_callers_conversations() {
+    let app = TestApp::spawn().await;
+    app.login().await;
+    let repos = app.repositories();
+    let mine = [
+        app.create_conversation().await,
+        app.create_conversation().await,
+        app.create_conversation().await,
+    ];
+    let (bob, _) = app.other_user_token("bob").await;
+    let bobs = Conversation::new(bob, now());
+    repos.conversations.create(&bobs).await.unwrap();
+    let unknown = ConversationId::new().to_string();
+    let before: Vec<Value> = {
+        let list = json_with_status(app.get("/conversations").await, 200).await;
+        list["conversations"].as_array().unwrap().clone()
+    };
+
+    let pinned = app
+        .send_json(
+            Method::POST,
+            "/conversations/bulk-pin",
+            &json!({"ids": [mine[0], mine[1], bobs.id.to_string(), unknown, "not-an-id", mine[0]]}),
+        )
+        .await;
+    assert_eq!(json_with_status(pinned, 200).await, json!({"updated": 2}));
+    let list = json_with_status(app.get("/conversations").await, 200).await;
+    let items = list["conversations"].as_array().unwrap();
+    let by_id = |id: &str| items.iter().find(|c| c["id"] == id).unwrap().clone();
+    for id in &mine[..2] {
+        assert_eq!(by_id(id)["is_pinned"], true);
+        let old = before.iter().find(|c| c["id"] == id.as_str()).unwrap();
+        assert_eq!(
+            by_id(id)["updated_at"],
+            old["updated_at"],
+            "bulk pin keeps updated_at"
+        );
+    }
+    assert_eq!(by_id(&mine[2])["is_pinned"], false);
+    assert!(
+        !repos
+            .conversations
+            .find(bobs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_pinned
+    );
+    let unpinned = app
+        .send_json(
+            Method::POST,
+            "/conversations/bulk-pin",
+            &json!({"ids": [mine[0]], "is_pinned": false}),
+        )
+        .await;
+    assert_eq!(json_with_status(unpinned, 200).await, json!({"updated": 1}));
+
+    let deleted = app
+        .send_json(
+            Method::POST,
+            "/conversations/bulk-delete",
+            &json!({"ids": [mine[0], mine[2], bobs.id.to_string(), unknown]}),
+        )
+        .await;
+    assert_eq!(json_with_status(deleted, 200).await, json!({"deleted": 2}));
+    let list = json_with_status(app.get("/conversations").await, 200).await;
+    let left: Vec<&str> = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, [mine[1].as_str()]);
+    assert!(
+        repos.conversations.find(bobs.id).await.unwrap().is_some(),
+        "Bob's conversation stays"
+    );
+
+    let too_many: Vec<String> = (0..51).map(|_| ConversationId::new().to_string()).collect();
+    for (path, body) in [
+        ("/conversations/bulk-delete", json!({"ids": []})),
+        ("/conversations/bulk-delete", json!({"ids": too_many})),
+        ("/conversations/bulk-pin", json!({"ids": []})),
+    ] {
+        let refused = json_with_status(app.send_json(Method::POST, path, &body).await, 422).await;
+        assert_eq!(
+            refused["details"][0]["message"], "Provide 1-50 conversation IDs",
+            "{path}"
+        );
+    }
+    let unauthenticated = app
+        .new_client()
+        .post(app.url("/conversations/bulk-delete"))
+        .json(&json!({"ids": [mine[1]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}

@@ -138,6 +138,20 @@ impl ConversationService {
         }
     }
 
+    /// Bulk pin: sets the pin flag of those of `ids` that `owner` owns (others are skipped), without moving
+    /// `updated_at`; returns how many were the owner's.
+    pub async fn set_pinned_many(
+        &self,
+        owner: UserId,
+        ids: &[ConversationId],
+        pinned: bool,
+    ) -> Result<u64, ConversationError> {
+        Ok(self
+            .conversations
+            .set_pinned_many(owner, ids, pinned)
+            .await?)
+    }
+
     /// Delete all: deletes every conversation of `owner`; returns their ids.
     pub async fn delete_all(
         &self,

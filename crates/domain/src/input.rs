@@ -1,6 +1,8 @@
 //! Request values that carry a rule, parsed once into domain values: handlers extract, parse, then make one service
 //! call. The rules are the ones docs/api.md lists for each field.
 
+use tabletalk_ports::ConversationId;
+
 /// A value that breaks its field's rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -50,6 +52,32 @@ impl SqlText {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The conversations a bulk action names: 1 to 50 ids. Ids that are not ids at all name nothing and are skipped,
+/// like unknown ones; repeats count once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationIds(Vec<ConversationId>);
+
+impl ConversationIds {
+    pub const MAX: usize = 50;
+
+    pub fn parse(ids: &[String]) -> Result<Self, InvalidInput> {
+        if ids.is_empty() || ids.len() > Self::MAX {
+            return Err(invalid("ids", "Provide 1-50 conversation IDs"));
+        }
+        let mut parsed: Vec<ConversationId> = Vec::new();
+        for id in ids.iter().filter_map(|id| id.parse().ok()) {
+            if !parsed.contains(&id) {
+                parsed.push(id);
+            }
+        }
+        Ok(Self(parsed))
+    }
+
+    pub fn as_slice(&self) -> &[ConversationId] {
         &self.0
     }
 }

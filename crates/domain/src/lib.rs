@@ -28,6 +28,6 @@ pub use events::{
     TurnFailureKind,
 };
 pub use health::{HealthReport, HealthService};
-pub use input::{InvalidInput, MessageText, Page, SqlText};
+pub use input::{ConversationIds, InvalidInput, MessageText, Page, SqlText};
 pub use removal::ConversationRemoval;
 pub use usage::{UsageError, UsageService, UsageStatus};

@@ -63,6 +63,37 @@ impl ConversationRemoval {
         Ok(deleted.len())
     }
 
+    /// Deletes those of `ids` that `user` owns, each as [`ConversationRemoval::delete`] does; unknown ids and other
+    /// users' conversations are skipped. Returns how many went.
+    ///
+    /// # Errors
+    /// `Storage` when a conversation could not be read or deleted (those before it stay deleted).
+    pub async fn delete_many(
+        &self,
+        user: UserId,
+        ids: &[ConversationId],
+    ) -> Result<usize, ConversationError> {
+        let mut deleted = 0;
+        for id in ids {
+            match self.conversations.owned(user, *id).await {
+                Ok(_) => {}
+                Err(ConversationError::NotFound | ConversationError::Forbidden) => continue,
+                Err(error) => return Err(error),
+            }
+            self.stop_work(*id);
+            match self.conversations.delete(user, *id).await {
+                Ok(()) => deleted += 1,
+                // Deleted meanwhile by another request: nothing left to do.
+                Err(ConversationError::NotFound | ConversationError::Forbidden) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if deleted > 0 {
+            self.remove_unreferenced_uploads(user).await;
+        }
+        Ok(deleted)
+    }
+
     fn stop_work(&self, id: ConversationId) {
         self.chat.conversation_deleted(id);
         self.sql.conversation_deleted(id);

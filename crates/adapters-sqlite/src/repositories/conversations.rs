@@ -123,6 +123,27 @@ impl ConversationRepository for SqliteDatabase {
         .await
     }
 
+    async fn set_pinned_many(
+        &self,
+        owner: UserId,
+        ids: &[ConversationId],
+        pinned: bool,
+    ) -> Result<u64, RepositoryError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.run(move |conn| {
+            diesel::update(
+                conversations::table
+                    .filter(conversations::user_id.eq(owner.to_string()))
+                    .filter(conversations::id.eq_any(&ids)),
+            )
+            .set(conversations::is_pinned.eq(pinned))
+            .execute(conn)
+            .map(|rows| rows as u64)
+            .map_err(repository_error)
+        })
+        .await
+    }
+
     async fn delete(&self, id: ConversationId) -> Result<bool, RepositoryError> {
         // Messages and datasets go by ON DELETE CASCADE; token usage and query history by ON DELETE SET NULL.
         self.run(move |conn| {

@@ -419,3 +419,39 @@ pub async fn dataset_names_and_urls_are_unique_per_conversation(repos: Repositor
         vec![first]
     );
 }
+
+/// `set_pinned_many` pins only the owner's conversations among the ids, counts them, and leaves `updated_at` alone.
+pub async fn bulk_pin_touches_only_the_owners_and_keeps_updated_at(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
+    let a1 = conversation(&repos, alice, 1).await;
+    let a2 = conversation(&repos, alice, 2).await;
+    let b1 = conversation(&repos, bob, 3).await;
+    let ids = [a1.id, b1.id, ConversationId::new()];
+    assert_eq!(
+        repos
+            .conversations
+            .set_pinned_many(alice, &ids, true)
+            .await
+            .unwrap(),
+        1
+    );
+    let found = |id| {
+        let repos = repos.clone();
+        async move { repos.conversations.find(id).await.unwrap().unwrap() }
+    };
+    let pinned = found(a1.id).await;
+    assert!(pinned.is_pinned);
+    assert_eq!(pinned.updated_at, a1.updated_at);
+    assert!(!found(a2.id).await.is_pinned);
+    assert!(!found(b1.id).await.is_pinned);
+    assert_eq!(
+        repos
+            .conversations
+            .set_pinned_many(alice, &[a1.id, a2.id], false)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(!found(a1.id).await.is_pinned);
+}

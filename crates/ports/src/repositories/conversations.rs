@@ -53,6 +53,17 @@ pub trait ConversationRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<Conversation>, RepositoryError>;
 
+    /// Sets the pin flag of those of `ids` that `owner` owns, leaving `updated_at` alone; returns how many that was.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn set_pinned_many(
+        &self,
+        owner: UserId,
+        ids: &[ConversationId],
+        pinned: bool,
+    ) -> Result<u64, RepositoryError>;
+
     /// Deletes one conversation with its messages and datasets. Returns whether it existed.
     ///
     /// # Errors

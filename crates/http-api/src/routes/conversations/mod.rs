@@ -1,5 +1,5 @@
-//! Conversation endpoints: create, list, detail, rename, pin, delete one, delete all (docs/api.md,
-//! "Conversations").
+//! Conversation endpoints: create, list, detail, rename, pin, delete one, delete all, bulk delete and bulk pin
+//! (docs/api.md, "Conversations").
 
 mod dto;
 
@@ -7,6 +7,7 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use tabletalk_domain::ConversationIds;
 use tabletalk_ports::ConversationTitle;
 
 use super::resource;
@@ -23,6 +24,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route(web::post().to(create))
         .route(web::get().to(list))
         .route(web::delete().to(delete_all)),
+    );
+    // Before `/conversations/{conversation_id}`, which would otherwise take these paths as ids.
+    cfg.service(
+        resource("/conversations/bulk-delete", &[Method::POST]).route(web::post().to(bulk_delete)),
+    );
+    cfg.service(
+        resource("/conversations/bulk-pin", &[Method::POST]).route(web::post().to(bulk_pin)),
     );
     cfg.service(
         resource(
@@ -124,4 +132,48 @@ async fn delete_all(
 ) -> Result<HttpResponse, ApiError> {
     let deleted = state.removal.delete_all(user.user.id).await?;
     Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted})))
+}
+
+#[derive(Deserialize)]
+struct BulkDeleteRequest {
+    ids: Vec<String>,
+}
+
+async fn bulk_delete(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+    body: ApiJson<BulkDeleteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let ids = ConversationIds::parse(&body.ids)?;
+    let deleted = state
+        .removal
+        .delete_many(user.user.id, ids.as_slice())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "deleted": deleted })))
+}
+
+#[derive(Deserialize)]
+struct BulkPinRequest {
+    ids: Vec<String>,
+    #[serde(default = "pinned_by_default")]
+    is_pinned: bool,
+}
+
+const fn pinned_by_default() -> bool {
+    true
+}
+
+async fn bulk_pin(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+    body: ApiJson<BulkPinRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let ids = ConversationIds::parse(&body.ids)?;
+    let updated = state
+        .conversations
+        .set_pinned_many(user.user.id, ids.as_slice(), body.is_pinned)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "updated": updated })))
 }

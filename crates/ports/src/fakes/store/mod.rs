@@ -355,6 +355,23 @@ impl ConversationRepository for InMemoryStore {
         }))
     }
 
+    async fn set_pinned_many(
+        &self,
+        owner: UserId,
+        ids: &[ConversationId],
+        pinned: bool,
+    ) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("conversations.set_pinned_many")?;
+        let mut updated = 0;
+        for conversation in &mut tables.conversations {
+            if conversation.user_id == owner && ids.contains(&conversation.id) {
+                conversation.is_pinned = pinned;
+                updated += 1;
+            }
+        }
+        Ok(updated)
+    }
+
     async fn delete(&self, id: ConversationId) -> Result<bool, RepositoryError> {
         let mut tables = self.open("conversations.delete")?;
         let existed = tables.conversations.iter().any(|c| c.id == id);
