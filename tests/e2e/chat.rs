@@ -798,3 +798,72 @@ async fn logging_out_closes_that_sessions_sockets_at_once() {
     );
     app.stop().await;
 }
+
+/// Deleting a message removes exactly that message of that conversation; a running turn, an unknown, malformed or
+/// foreign message id and another user's conversation are refused with their codes.
+#[actix_web::test]
+async fn a_message_is_deleted_only_from_its_own_idle_conversation() {
+    let llm = Arc::new(SlowLlm {
+        tokens: 200,
+        pause: Duration::from_millis(20),
+        requests: Mutex::new(0),
+    });
+    let (app, conversation, mut socket) = app_with(llm, &[]).await;
+    let other = app.create_conversation().await;
+    json_with_status(send(&app, &other, "elsewhere").await, 200).await;
+    socket.until("chat_complete", WAIT).await;
+    json_with_status(send(&app, &conversation, "Talk slowly").await, 200).await;
+    socket.until("chat_token", WAIT).await;
+    let question = messages(&app, &conversation).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = |c: &str, m: &str| format!("/conversations/{c}/messages/{m}");
+
+    let busy = json_with_status(app.delete(&path(&conversation, &question)).await, 409).await;
+    assert_eq!(busy["code"], "turn_in_progress");
+    app.post_empty(&format!("/conversations/{conversation}/stop"))
+        .await;
+    socket.until("chat_complete", WAIT).await;
+
+    let foreign = messages(&app, &other).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unknown = tabletalk_ports::MessageId::new().to_string();
+    for missing in [foreign.as_str(), "not-an-id", unknown.as_str()] {
+        let body = json_with_status(app.delete(&path(&conversation, missing)).await, 404).await;
+        assert_eq!(
+            (body["code"].as_str(), body["error"].as_str()),
+            (
+                Some("message_not_found"),
+                Some("Message not found in this conversation")
+            ),
+            "{missing}"
+        );
+    }
+    let done = json_with_status(app.delete(&path(&conversation, &question)).await, 200).await;
+    assert_eq!(done, json!({"success": true}));
+    let left = messages(&app, &conversation).await;
+    assert_eq!(left.len(), 1, "the answer stays");
+    assert_eq!(left[0]["role"], "assistant");
+    assert_eq!(
+        messages(&app, &other).await.len(),
+        2,
+        "the other conversation is untouched"
+    );
+    let again = json_with_status(app.delete(&path(&conversation, &question)).await, 404).await;
+    assert_eq!(again["code"], "message_not_found");
+
+    let (_, bob) = app.other_user_token("bob").await;
+    let forbidden = app
+        .new_client()
+        .delete(app.url(&path(&conversation, left[0]["id"].as_str().unwrap())))
+        .header("Cookie", format!("session_token={bob}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(messages(&app, &conversation).await.len(), 1);
+    app.stop().await;
+}

@@ -60,4 +60,5 @@ contract_tests!(
     adding_datasets_names_them_refuses_conflicts_and_shares_uploads,
     query_history_is_newest_first_capped_and_filtered,
     bulk_pin_touches_only_the_owners_and_keeps_updated_at,
+    deleting_a_message_removes_only_that_message,
 );

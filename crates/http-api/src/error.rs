@@ -505,6 +505,9 @@ impl From<ChatError> for ApiError {
             ChatError::TurnInProgress => {
                 Self::new(StatusCode::CONFLICT, "turn_in_progress", message)
             }
+            ChatError::MessageNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "message_not_found", message)
+            }
             ChatError::Busy => {
                 let mut api = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);
                 api.retry_after = Some(2);

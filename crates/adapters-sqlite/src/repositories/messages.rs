@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use tabletalk_ports::{ConversationId, Message, MessageRepository, RepositoryError, TokenUsage};
+use tabletalk_ports::{
+    ConversationId, Message, MessageId, MessageRepository, RepositoryError, TokenUsage,
+};
 
 use crate::SqliteDatabase;
 use crate::error::repository_error;
@@ -21,6 +23,24 @@ impl MessageRepository for SqliteDatabase {
                     .execute(conn)?;
                 Ok(())
             })
+            .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<bool, RepositoryError> {
+        self.run(move |conn| {
+            diesel::delete(
+                messages::table
+                    .filter(messages::id.eq(id.to_string()))
+                    .filter(messages::conversation_id.eq(conversation.to_string())),
+            )
+            .execute(conn)
+            .map(|rows| rows > 0)
             .map_err(repository_error)
         })
         .await

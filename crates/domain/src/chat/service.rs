@@ -47,6 +47,8 @@ pub enum ChatError {
     TurnInProgress,
     #[error("Server busy, try again shortly")]
     Busy,
+    #[error("Message not found in this conversation")]
+    MessageNotFound,
     /// The 24 h budget is used up.
     #[error("Daily token limit reached.")]
     BudgetExceeded(UsageStatus),
@@ -226,6 +228,27 @@ impl ChatService {
             },
             status,
         ))
+    }
+
+    /// Deletes one message of a conversation that has no turn running.
+    ///
+    /// # Errors
+    /// Ownership; `TurnInProgress`; `MessageNotFound` when the message is not in this conversation.
+    pub async fn delete_message(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<(), ChatError> {
+        self.conversations.owned(user, conversation).await?;
+        if self.turns.is_running(conversation) {
+            return Err(ChatError::TurnInProgress);
+        }
+        if self.messages.delete(conversation, message).await? {
+            Ok(())
+        } else {
+            Err(ChatError::MessageNotFound)
+        }
     }
 
     /// Stop: asks the running turn to stop; `true` when one was running.

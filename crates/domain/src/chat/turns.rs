@@ -89,6 +89,14 @@ impl ActiveTurns {
         turns.get(&conversation).map(|c| c.cancel(reason)).is_some()
     }
 
+    /// Whether a turn of the conversation is running.
+    pub fn is_running(&self, conversation: ConversationId) -> bool {
+        self.turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&conversation)
+    }
+
     pub fn count(&self) -> usize {
         self.turns
             .lock()

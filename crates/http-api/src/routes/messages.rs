@@ -1,10 +1,11 @@
-//! Chat endpoints: send a message, stop a turn, a conversation's token usage (docs/api.md, "Chat").
+//! Chat endpoints: send a message, delete one, stop a turn, a conversation's token usage (docs/api.md, "Chat").
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use tabletalk_domain::MessageText;
+use tabletalk_ports::MessageId;
 
 use super::resource;
 use crate::extract::{ApiJson, CurrentUser, conversation_id};
@@ -14,6 +15,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/conversations/{conversation_id}/messages", &[Method::POST])
             .route(web::post().to(send)),
+    );
+    cfg.service(
+        resource(
+            "/conversations/{conversation_id}/messages/{message_id}",
+            &[Method::DELETE],
+        )
+        .route(web::delete().to(delete_message)),
     );
     cfg.service(
         resource("/conversations/{conversation_id}/stop", &[Method::POST])
@@ -77,4 +85,22 @@ async fn token_usage(
         "total_cost": (cost * 1e6).round() / 1e6,
         "request_count": count,
     })))
+}
+
+async fn delete_message(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let conversation = conversation_id(&path.0)?;
+    // A malformed id names no message: it answers like an unknown one, after the conversation's checks.
+    let message = path
+        .1
+        .parse()
+        .unwrap_or_else(|_| MessageId::from_uuid(uuid::Uuid::nil()));
+    state
+        .chat
+        .delete_message(user.user.id, conversation, message)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true})))
 }

@@ -455,3 +455,21 @@ pub async fn bulk_pin_touches_only_the_owners_and_keeps_updated_at(repos: Reposi
     );
     assert!(!found(a1.id).await.is_pinned);
 }
+
+/// `delete` removes one message of one conversation: the same id under another conversation is not found.
+pub async fn deleting_a_message_removes_only_that_message(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let c = conversation(&repos, alice, 1).await;
+    let other = conversation(&repos, alice, 2).await;
+    let first = Message::user(c.id, "first", at(3));
+    let second = Message::user(c.id, "second", at(4));
+    repos.messages.append(&first).await.unwrap();
+    repos.messages.append(&second).await.unwrap();
+    assert!(!repos.messages.delete(other.id, first.id).await.unwrap());
+    assert!(repos.messages.delete(c.id, first.id).await.unwrap());
+    assert!(!repos.messages.delete(c.id, first.id).await.unwrap());
+    assert_eq!(
+        repos.messages.list_for_conversation(c.id).await.unwrap(),
+        [second]
+    );
+}

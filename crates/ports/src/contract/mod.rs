@@ -26,7 +26,7 @@ pub use conversations::{
     appending_a_message_touches_the_conversation,
     bulk_pin_touches_only_the_owners_and_keeps_updated_at,
     dataset_names_and_urls_are_unique_per_conversation, delete_all_only_touches_the_owner,
-    deleting_a_conversation_cascades_and_keeps_usage,
+    deleting_a_conversation_cascades_and_keeps_usage, deleting_a_message_removes_only_that_message,
     list_orders_pinned_then_recent_with_counts_and_preview,
     rename_and_pin_report_missing_conversations, url_dataset,
 };

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{ConversationId, Message, RepositoryError, TokenUsage};
+use crate::{ConversationId, Message, MessageId, RepositoryError, TokenUsage};
 
 /// Stores the messages of conversations.
 #[async_trait]
@@ -11,6 +11,16 @@ pub trait MessageRepository: Send + Sync + 'static {
     /// # Errors
     /// `Constraint` when the conversation does not exist or the id is taken; `Unavailable`.
     async fn append(&self, message: &Message) -> Result<(), RepositoryError>;
+
+    /// Deletes one message of one conversation. Returns whether it was there.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn delete(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<bool, RepositoryError>;
 
     /// Starts a chat turn (docs/api.md, "Chat"), in one transaction: appends the user message, moves
     /// `updated_at`, and sets the title to `title` when it is empty. Returns `true` when the title was set.

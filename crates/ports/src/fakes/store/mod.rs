@@ -412,6 +412,19 @@ impl MessageRepository for InMemoryStore {
         Ok(())
     }
 
+    async fn delete(
+        &self,
+        conversation: ConversationId,
+        id: crate::MessageId,
+    ) -> Result<bool, RepositoryError> {
+        let mut tables = self.open("messages.delete")?;
+        let before = tables.messages.len();
+        tables
+            .messages
+            .retain(|m| !(m.id == id && m.conversation_id == conversation));
+        Ok(tables.messages.len() < before)
+    }
+
     async fn append_user_message(
         &self,
         message: &Message,
