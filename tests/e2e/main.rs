@@ -12,6 +12,7 @@ mod admission;
 mod auth;
 mod binary;
 mod chat;
+mod chat_sessions;
 mod config;
 mod contract;
 mod conversations;

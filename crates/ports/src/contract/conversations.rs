@@ -1,27 +1,9 @@
-use super::{Repositories, at};
+use super::{Repositories, at, conversation, owner};
 use crate::{
-    ColumnSchema, ColumnStats, Compression, Conversation, ConversationId, ConversationTitle,
-    Dataset, DatasetFormat, DatasetId, DatasetSource, DatasetStatus, ExecutionOutcome,
-    ExecutionResult, Identity, Message, MessageRole, RepositoryError, SqlExecution, Timestamp,
-    TraceStep, UserId,
+    ColumnSchema, ColumnStats, Compression, ConversationId, ConversationTitle, Dataset,
+    DatasetFormat, DatasetId, DatasetSource, DatasetStatus, ExecutionOutcome, ExecutionResult,
+    Message, MessageRole, RepositoryError, SqlExecution, Timestamp, TraceStep,
 };
-
-async fn owner(repos: &Repositories, subject: &str) -> UserId {
-    let identity = Identity {
-        issuer: "https://issuer.example".to_owned(),
-        subject: subject.to_owned(),
-        email: format!("{subject}@example.com"),
-        name: subject.to_owned(),
-        avatar_url: None,
-    };
-    repos.users.sign_in(&identity, at(0)).await.unwrap().id
-}
-
-async fn conversation(repos: &Repositories, user: UserId, created: u64) -> Conversation {
-    let conversation = Conversation::new(user, at(created));
-    repos.conversations.create(&conversation).await.unwrap();
-    conversation
-}
 
 /// A ready URL dataset named `name`.
 pub fn url_dataset(

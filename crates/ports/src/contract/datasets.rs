@@ -1,28 +1,10 @@
 //! Adding datasets (names, refusals, shared uploads) and the query history (order, cap, filters).
 
-use super::{Repositories, at};
+use super::{Repositories, at, conversation, owner};
 use crate::{
     Compression, Conversation, DatasetFormat, DatasetSource, DatasetWriteError, HistoryId,
-    Identity, NewDataset, QueryHistoryEntry, QueryHistoryFilter, QuerySource, Upload, UploadId,
-    UserId,
+    NewDataset, QueryHistoryEntry, QueryHistoryFilter, QuerySource, Upload, UploadId, UserId,
 };
-
-async fn user(repos: &Repositories, subject: &str) -> UserId {
-    let identity = Identity {
-        issuer: "https://issuer.example".to_owned(),
-        subject: subject.to_owned(),
-        email: format!("{subject}@example.com"),
-        name: subject.to_owned(),
-        avatar_url: None,
-    };
-    repos.users.sign_in(&identity, at(0)).await.unwrap().id
-}
-
-async fn conversation(repos: &Repositories, owner: UserId) -> Conversation {
-    let conversation = Conversation::new(owner, at(1));
-    repos.conversations.create(&conversation).await.unwrap();
-    conversation
-}
 
 fn new_url_dataset(conversation: &Conversation, url: &str, name: Option<&str>) -> NewDataset {
     let mut dataset = super::url_dataset(conversation.id, name.unwrap_or_default(), url, at(2));
@@ -52,8 +34,8 @@ fn upload(owner: UserId, sha256: &str) -> Upload {
 /// URL, a taken name (ignoring case) and a full conversation, stores nothing when it refuses, and shares one
 /// upload between datasets of the same content.
 pub async fn adding_datasets_names_them_refuses_conflicts_and_shares_uploads(repos: Repositories) {
-    let owner = user(&repos, "alice").await;
-    let c = conversation(&repos, owner).await;
+    let owner = owner(&repos, "alice").await;
+    let c = conversation(&repos, owner, 1).await;
     let add = |url: &str, name: Option<&str>| repos.datasets.add(new_url_dataset(&c, url, name));
 
     let first = add("https://d.example/a.parquet", None).await.unwrap();
@@ -87,7 +69,7 @@ pub async fn adding_datasets_names_them_refuses_conflicts_and_shares_uploads(rep
     assert_eq!(names, ["fourth", "table1", "table2", "table3"]);
 
     // Uploads: the same content twice for one user is stored once.
-    let other = conversation(&repos, owner).await;
+    let other = conversation(&repos, owner, 1).await;
     let with_upload = |url: &str, sha: &str| {
         let mut new = new_url_dataset(&other, url, None);
         new.dataset.source = DatasetSource::Upload;
@@ -132,8 +114,8 @@ fn entry(owner: UserId, second: u64, source: QuerySource, starred: bool) -> Quer
 /// The history lists newest first with a total; recording beyond the cap drops the oldest entries that are not
 /// starred; filters select by star and source; other users' entries never appear; an unknown user is refused.
 pub async fn query_history_is_newest_first_capped_and_filtered(repos: Repositories) {
-    let alice = user(&repos, "alice").await;
-    let bob = user(&repos, "bob").await;
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
     let history = &repos.query_history;
     let starred_oldest = entry(alice, 10, QuerySource::SqlPanel, true);
     history.record(&starred_oldest, 3).await.unwrap();

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    ConversationRepository, DatabaseHealth, DatasetRepository, MessageRepository,
-    PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository, SessionRepository,
-    Timestamp, TokenUsageRepository, UserRepository,
+    Conversation, ConversationRepository, DatabaseHealth, DatasetRepository, Identity,
+    MessageRepository, PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository,
+    SessionRepository, Timestamp, TokenUsageRepository, UserId, UserRepository,
 };
 
 pub use conversations::{
@@ -98,4 +98,23 @@ fn t0() -> Timestamp {
 /// `t0` plus some seconds.
 fn at(seconds: u64) -> Timestamp {
     t0() + Duration::from_secs(seconds)
+}
+
+/// A signed-in user named `subject`.
+async fn owner(repos: &Repositories, subject: &str) -> UserId {
+    let identity = Identity {
+        issuer: "https://issuer.example".to_owned(),
+        subject: subject.to_owned(),
+        email: format!("{subject}@example.com"),
+        name: subject.to_owned(),
+        avatar_url: None,
+    };
+    repos.users.sign_in(&identity, at(0)).await.unwrap().id
+}
+
+/// A new conversation of `user`, created `created` seconds after `t0`.
+async fn conversation(repos: &Repositories, user: UserId, created: u64) -> Conversation {
+    let conversation = Conversation::new(user, at(created));
+    repos.conversations.create(&conversation).await.unwrap();
+    conversation
 }
