@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::lock;
+
 use crate::{
     ColumnSchema, ColumnStats, Compression, Dataset, DatasetContent, DatasetFormat, LoadError,
     LoadErrorKind, LoadedContent, ProgressSink, Refreshed, StagedUpload, UploadId, UploadSink,
@@ -16,12 +18,6 @@ use crate::{
 pub struct ScriptedContent {
     by_url: Mutex<HashMap<String, Result<LoadedContent, LoadError>>>,
     loads: Mutex<Vec<String>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ScriptedContent {

@@ -15,3 +15,10 @@ pub use identity::ScriptedIdentityProvider;
 pub use llm::{ScriptedCall, ScriptedLlm};
 pub use query::{EngineCall, ScriptedEngine, integer_output};
 pub use store::InMemoryStore;
+
+/// A poisoned lock still guards consistent data here: every fake updates its state in one step.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::lock;
+
 use crate::{
     CanonicalSql, QueryEngine, QueryError, QueryOutput, QueryOwner, QueryTable, RowLimits,
 };
@@ -23,12 +25,6 @@ pub struct EngineCall {
 pub struct ScriptedEngine {
     answers: Mutex<HashMap<String, Result<QueryOutput, QueryError>>>,
     calls: Mutex<Vec<EngineCall>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ScriptedEngine {

@@ -1,8 +1,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+
+use super::lock;
 
 mod datasets;
 
@@ -75,10 +77,6 @@ impl InMemoryStore {
         }
         Ok(lock(&self.tables))
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn new_user(identity: &Identity, now: Timestamp) -> User {
