@@ -61,4 +61,9 @@ contract_tests!(
     query_history_is_newest_first_capped_and_filtered,
     bulk_pin_touches_only_the_owners_and_keeps_updated_at,
     deleting_a_message_removes_only_that_message,
+    search_answers_what_a_scan_answers_after_any_change,
+    titles_match_ignoring_case_with_their_first_message,
+    a_conversation_is_stored_with_its_contents_or_not_at_all,
+    an_exchange_is_replaced_whole_or_not_at_all,
+    shares_keep_their_first_token_until_revoked,
 );

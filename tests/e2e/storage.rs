@@ -148,7 +148,10 @@ async fn a_message_whose_stored_sql_does_not_read_back_is_reported_corrupt() {
 
     for (column, document) in [
         ("sql_query", r#"[{"columns": 3}]"#),
-        ("sql_query", r#"[{"query": "SELECT 1", "error": null}]"#),
+        (
+            "sql_query",
+            r#"[{"query": "SELECT 1", "error": null, "columns": ["a"]}]"#,
+        ),
         ("tool_call_trace", r#"[{"type": "telepathy"}]"#),
     ] {
         let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();

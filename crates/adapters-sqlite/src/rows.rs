@@ -32,7 +32,7 @@ where
     text.map(|t| parse(t, column)).transpose()
 }
 
-fn enumeration<T>(
+pub(crate) fn enumeration<T>(
     text: &str,
     column: &str,
     read: impl Fn(&str) -> Option<T>,

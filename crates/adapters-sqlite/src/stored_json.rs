@@ -72,6 +72,15 @@ impl From<&SqlExecution> for StoredExecution {
                 execution_time_ms: None,
                 limit_applied: false,
             },
+            ExecutionOutcome::NotRecorded => Self {
+                query,
+                columns: None,
+                rows: None,
+                total_rows: None,
+                error: None,
+                execution_time_ms: None,
+                limit_applied: false,
+            },
         }
     }
 }
@@ -79,7 +88,8 @@ impl From<&SqlExecution> for StoredExecution {
 impl TryFrom<StoredExecution> for SqlExecution {
     type Error = String;
 
-    /// A failed execution has its error; a successful one must have its whole result.
+    /// A failed execution has its error; a successful one must have its whole result; an imported statement
+    /// without its result has neither.
     fn try_from(stored: StoredExecution) -> Result<Self, String> {
         let outcome = match (stored.error, stored.columns, stored.rows, stored.total_rows) {
             (Some(error), ..) => ExecutionOutcome::Failed { error },
@@ -92,7 +102,8 @@ impl TryFrom<StoredExecution> for SqlExecution {
                     limit_applied: stored.limit_applied,
                 })
             }
-            _ => return Err("an execution has neither an error nor a whole result".to_owned()),
+            (None, None, None, None) => ExecutionOutcome::NotRecorded,
+            _ => return Err("an execution has part of a result".to_owned()),
         };
         Ok(Self {
             query: stored.query,

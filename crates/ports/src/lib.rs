@@ -18,6 +18,7 @@ mod llm;
 mod message;
 mod query;
 mod repositories;
+mod search;
 mod session;
 mod timestamp;
 mod usage;
@@ -65,6 +66,7 @@ pub use repositories::{
     MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository,
     ReferralKeyRepository, SessionRepository, TokenUsageRepository, UserRepository,
 };
+pub use search::{MessageMatch, SearchText, TitleMatch};
 pub use session::{Session, TokenHash};
 pub use timestamp::{Timestamp, TimestampParseError};
 pub use usage::{CallKind, LlmProvider, TokenUsage, UsageEntry};

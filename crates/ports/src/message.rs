@@ -72,6 +72,8 @@ pub enum ExecutionOutcome {
     Failed {
         error: String,
     },
+    /// Only the statement is known: it came in an import without its result.
+    NotRecorded,
 }
 
 /// A statement's result as kept with the answer.
@@ -90,7 +92,7 @@ impl SqlExecution {
     pub const fn result(&self) -> Option<&ExecutionResult> {
         match &self.outcome {
             ExecutionOutcome::Succeeded(result) => Some(result),
-            ExecutionOutcome::Failed { .. } => None,
+            ExecutionOutcome::Failed { .. } | ExecutionOutcome::NotRecorded => None,
         }
     }
 }

@@ -3,13 +3,15 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use tabletalk_ports::{
     Conversation, ConversationId, ConversationRepository, ConversationSummary, ConversationTitle,
-    PREVIEW_CHARS, RepositoryError, Timestamp, UserId,
+    Dataset, Message, MessageMatch, PREVIEW_CHARS, RepositoryError, SearchText, Timestamp,
+    TitleMatch, UserId,
 };
 
+use super::search;
 use crate::SqliteDatabase;
 use crate::error::repository_error;
-use crate::rows::{ConversationRow, SummaryRow};
-use crate::schema::conversations;
+use crate::rows::{ConversationRow, DatasetRow, MessageRow, SummaryRow};
+use crate::schema::{conversations, datasets, messages, uploads};
 
 /// One query for the whole list: the aggregates are correlated subqueries served by the
 /// `(conversation_id, created_at, id)` indexes, so the cost grows with the owner's conversations only.
@@ -177,5 +179,143 @@ impl ConversationRepository for SqliteDatabase {
                     .map_err(|_| RepositoryError::Corrupt("conversations.id".to_owned()))
             })
             .collect()
+    }
+
+    async fn create_with_contents(
+        &self,
+        conversation: &Conversation,
+        messages: &[Message],
+        datasets: &[Dataset],
+    ) -> Result<(), RepositoryError> {
+        let owner = conversation.user_id.to_string();
+        let conversation = ConversationRow::from(conversation);
+        let messages: Vec<MessageRow> = messages
+            .iter()
+            .map(MessageRow::try_from)
+            .collect::<Result<_, _>>()?;
+        let datasets: Vec<DatasetRow> = datasets
+            .iter()
+            .map(DatasetRow::try_from)
+            .collect::<Result<_, _>>()?;
+        self.run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                diesel::insert_into(conversations::table)
+                    .values(&conversation)
+                    .execute(conn)?;
+                // One statement per row: a multi-row insert would hit SQLite's bound-parameter limit.
+                for message in &messages {
+                    diesel::insert_into(messages::table)
+                        .values(message)
+                        .execute(conn)?;
+                }
+                for dataset in &datasets {
+                    if let Some(upload) = &dataset.upload_id {
+                        let owned: i64 = uploads::table
+                            .find(upload)
+                            .filter(uploads::user_id.eq(&owner))
+                            .count()
+                            .get_result(conn)?;
+                        if owned == 0 {
+                            return Err(diesel::result::Error::DatabaseError(
+                                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                                Box::new(
+                                    "datasets.upload_id references an upload of the owner"
+                                        .to_owned(),
+                                ),
+                            ));
+                        }
+                    }
+                    diesel::insert_into(datasets::table)
+                        .values(dataset)
+                        .execute(conn)?;
+                }
+                Ok(())
+            })
+            .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn search_messages(
+        &self,
+        owner: UserId,
+        text: &SearchText,
+        limit: usize,
+    ) -> Result<Vec<MessageMatch>, RepositoryError> {
+        let text = text.clone();
+        self.run(move |conn| search::search_messages(conn, &owner.to_string(), &text, limit))
+            .await
+    }
+
+    async fn search_titles(
+        &self,
+        owner: UserId,
+        text: &SearchText,
+        limit: usize,
+    ) -> Result<Vec<TitleMatch>, RepositoryError> {
+        let text = text.clone();
+        self.run(move |conn| search::search_titles(conn, &owner.to_string(), &text, limit))
+            .await
+    }
+
+    async fn share(
+        &self,
+        id: ConversationId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        let token = token.to_owned();
+        self.run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                diesel::update(
+                    conversations::table
+                        .find(id.to_string())
+                        .filter(conversations::share_token.is_null()),
+                )
+                .set((
+                    conversations::share_token.eq(&token),
+                    conversations::shared_at.eq(now.to_string()),
+                ))
+                .execute(conn)?;
+                conversations::table
+                    .find(id.to_string())
+                    .select(ConversationRow::as_select())
+                    .first(conn)
+                    .optional()
+            })
+            .map_err(repository_error)?
+            .map(Conversation::try_from)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn unshare(&self, id: ConversationId) -> Result<bool, RepositoryError> {
+        self.run(move |conn| {
+            diesel::update(conversations::table.find(id.to_string()))
+                .set((
+                    conversations::share_token.eq(None::<String>),
+                    conversations::shared_at.eq(None::<String>),
+                ))
+                .execute(conn)
+                .map(|n| n > 0)
+                .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn find_shared(&self, token: &str) -> Result<Option<Conversation>, RepositoryError> {
+        let token = token.to_owned();
+        self.run(move |conn| {
+            conversations::table
+                .filter(conversations::share_token.eq(token))
+                .select(ConversationRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(repository_error)?
+                .map(Conversation::try_from)
+                .transpose()
+        })
+        .await
     }
 }

@@ -46,6 +46,44 @@ impl MessageRepository for SqliteDatabase {
         .await
     }
 
+    async fn replace_exchange(
+        &self,
+        conversation: ConversationId,
+        answer: MessageId,
+        question: MessageId,
+        replacement: &Message,
+    ) -> Result<bool, RepositoryError> {
+        let row = MessageRow::try_from(replacement)?;
+        let conversation = conversation.to_string();
+        let doomed = [answer.to_string(), question.to_string()];
+        self.run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                let deleted = diesel::delete(
+                    messages::table
+                        .filter(messages::id.eq_any(&doomed))
+                        .filter(messages::conversation_id.eq(&conversation)),
+                )
+                .execute(conn)?;
+                if deleted != 2 {
+                    // Rolls the transaction back: one of them went meanwhile, so nothing changes.
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+                diesel::insert_into(messages::table)
+                    .values(&row)
+                    .execute(conn)?;
+                diesel::update(conversations::table.find(&conversation))
+                    .set(conversations::updated_at.eq(&row.created_at))
+                    .execute(conn)?;
+                Ok(true)
+            })
+            .or_else(|error| match error {
+                diesel::result::Error::RollbackTransaction => Ok(false),
+                other => Err(repository_error(other)),
+            })
+        })
+        .await
+    }
+
     async fn append_user_message(
         &self,
         message: &Message,

@@ -45,6 +45,7 @@ fn query_note(message: &Message) -> Option<String> {
                 result.total_rows,
                 result.columns.join(", ")
             ),
+            ExecutionOutcome::NotRecorded => "result not recorded".to_owned(),
         };
         lines.push(format!("{}. {query} → {outcome}", index + 1));
     }

@@ -75,6 +75,15 @@ impl<'a> ExecutionDto<'a> {
                 execution_time_ms: None,
                 limit_applied: false,
             },
+            ExecutionOutcome::NotRecorded => Self {
+                query,
+                columns: None,
+                rows: None,
+                total_rows: None,
+                error: None,
+                execution_time_ms: None,
+                limit_applied: false,
+            },
         }
     }
 }

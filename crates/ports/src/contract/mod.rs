@@ -11,6 +11,8 @@
 mod conversations;
 mod datasets;
 mod identity;
+mod search;
+mod transfer;
 mod usage;
 
 use std::sync::Arc;
@@ -38,6 +40,14 @@ pub use identity::{
     pending_logins_are_single_use_and_expire, referral_keys_are_single_use,
     sessions_need_an_existing_user, sessions_round_trip_extend_and_expire,
     sign_in_creates_then_updates_the_user,
+};
+pub use search::{
+    search_answers_what_a_scan_answers_after_any_change,
+    titles_match_ignoring_case_with_their_first_message,
+};
+pub use transfer::{
+    a_conversation_is_stored_with_its_contents_or_not_at_all,
+    an_exchange_is_replaced_whole_or_not_at_all, shares_keep_their_first_token_until_revoked,
 };
 pub use usage::{ping_answers, usage_window_is_exclusive_and_oldest_first};
 

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    Conversation, ConversationId, ConversationSummary, ConversationTitle, RepositoryError,
-    Timestamp, UserId,
+    Conversation, ConversationId, ConversationSummary, ConversationTitle, Dataset, Message,
+    MessageMatch, RepositoryError, SearchText, Timestamp, TitleMatch, UserId,
 };
 
 /// Stores conversations. Deleting a conversation removes its messages and datasets and unlinks its token
@@ -79,4 +79,66 @@ pub trait ConversationRepository: Send + Sync + 'static {
         &self,
         owner: UserId,
     ) -> Result<Vec<ConversationId>, RepositoryError>;
+
+    /// Stores a conversation together with its messages and datasets in one transaction (fork, import): all of it
+    /// or nothing. Datasets that reference an upload reference an existing upload row of the same owner.
+    ///
+    /// # Errors
+    /// `Constraint` when an id exists, the owner or an upload does not, or two datasets share a name or URL;
+    /// `Unavailable`.
+    async fn create_with_contents(
+        &self,
+        conversation: &Conversation,
+        messages: &[Message],
+        datasets: &[Dataset],
+    ) -> Result<(), RepositoryError>;
+
+    /// The owner's messages whose content contains `text` ignoring case ([`SearchText::matches`]), newest first
+    /// (`created_at`, then id, descending), at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn search_messages(
+        &self,
+        owner: UserId,
+        text: &SearchText,
+        limit: usize,
+    ) -> Result<Vec<MessageMatch>, RepositoryError>;
+
+    /// The owner's conversations whose title contains `text` ignoring case, most recently updated first, at most
+    /// `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn search_titles(
+        &self,
+        owner: UserId,
+        text: &SearchText,
+        limit: usize,
+    ) -> Result<Vec<TitleMatch>, RepositoryError>;
+
+    /// Shares the conversation under `token` and sets `shared_at = now`, unless it is already shared, in which
+    /// case its existing token stays. Returns the conversation as stored afterwards, or `None` when it does not
+    /// exist.
+    ///
+    /// # Errors
+    /// `Constraint` when another conversation has the token; `Unavailable`.
+    async fn share(
+        &self,
+        id: ConversationId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>, RepositoryError>;
+
+    /// Clears the share token and `shared_at` (idempotent). Returns whether the conversation exists.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn unshare(&self, id: ConversationId) -> Result<bool, RepositoryError>;
+
+    /// The conversation shared under `token`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt`.
+    async fn find_shared(&self, token: &str) -> Result<Option<Conversation>, RepositoryError>;
 }

@@ -22,6 +22,20 @@ pub trait MessageRepository: Send + Sync + 'static {
         id: MessageId,
     ) -> Result<bool, RepositoryError>;
 
+    /// Redo (docs/api.md, "Chat"), in one transaction: deletes the assistant message `answer` and the user message
+    /// `question` of `conversation`, appends `replacement` and moves `updated_at` to its `created_at`. Returns
+    /// `false`, changing nothing, when either message is no longer there.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn replace_exchange(
+        &self,
+        conversation: ConversationId,
+        answer: MessageId,
+        question: MessageId,
+        replacement: &Message,
+    ) -> Result<bool, RepositoryError>;
+
     /// Starts a chat turn (docs/api.md, "Chat"), in one transaction: appends the user message, moves
     /// `updated_at`, and sets the title to `title` when it is empty. Returns `true` when the title was set.
     ///
