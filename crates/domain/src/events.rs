@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
 use tabletalk_ports::{
-    ConversationId, Dataset, DatasetId, MessageId, MessageStatus, SqlExecution, TraceStep, UserId,
+    ConversationId, Dataset, DatasetId, LoadError, MessageId, MessageStatus, SqlExecution,
+    TraceStep, UserId,
 };
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -77,6 +78,11 @@ pub enum DomainEvent {
         total_bytes: Option<u64>,
     },
     DatasetLoaded(Box<Dataset>),
+    /// A dataset loading in the background (import, fork) failed; it is stored with status `error`.
+    DatasetFailed {
+        dataset_id: DatasetId,
+        error: LoadError,
+    },
     /// Column profiles computed in the background after a dataset was added.
     DatasetProfiled {
         dataset_id: DatasetId,

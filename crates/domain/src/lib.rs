@@ -13,9 +13,11 @@ pub mod events;
 pub mod health;
 pub mod input;
 pub mod llm_retry;
+mod rate_window;
 pub mod removal;
 #[cfg(test)]
 mod testkit;
+pub mod transfer;
 pub mod usage;
 
 pub use auth::{

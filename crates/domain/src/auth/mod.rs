@@ -3,7 +3,6 @@
 mod oidc;
 mod referral;
 mod service;
-mod throttle;
 mod token;
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use tabletalk_ports::{
     UserRepository,
 };
 
-use super::throttle::LoginThrottle;
 use super::token::{SessionToken, sha256};
+use crate::rate_window::RateWindow;
 
 /// A valid session is extended at most once per this interval (docs/api.md, "Sign-in").
 const EXTENSION_INTERVAL_MS: i64 = 60_000;
@@ -89,7 +89,8 @@ pub struct AuthService {
     sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
     settings: AuthSettings,
-    throttle: LoginThrottle,
+    /// Failed local sign-ins per client address: ten within ten minutes lock the address out.
+    throttle: RateWindow,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -112,7 +113,7 @@ impl AuthService {
             sessions,
             clock,
             settings,
-            throttle: LoginThrottle::default(),
+            throttle: RateWindow::new(10, std::time::Duration::from_mins(10)),
         }
     }
 
@@ -143,7 +144,7 @@ impl AuthService {
         // Hashing both sides gives equal-length inputs, so the comparison time says nothing about the key.
         let presented_hash = sha256(presented_key.trim().as_bytes());
         if !bool::from(presented_hash.ct_eq(access_key_hash)) {
-            self.throttle.record_failure(client, now);
+            self.throttle.record(client, now);
             tracing::warn!(client, "local sign-in with a wrong access key");
             return Err(DevLoginError::InvalidKey);
         }

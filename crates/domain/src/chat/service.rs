@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tabletalk_ports::{
     Clock, ConversationId, DatasetRepository, LlmClient, LlmProvider, Message, MessageId,
-    MessageRepository, RepositoryError, TokenUsageRepository, UserId,
+    MessageRepository, MessageRole, RepositoryError, TokenUsageRepository, UserId,
 };
 
 use super::cancel::CancelReason;
@@ -49,6 +49,10 @@ pub enum ChatError {
     Busy,
     #[error("Message not found in this conversation")]
     MessageNotFound,
+    #[error("Can only redo assistant messages")]
+    NotAssistantMessage,
+    #[error("No preceding user message found")]
+    NoPrecedingUserMessage,
     /// The 24 h budget is used up.
     #[error("Daily token limit reached.")]
     BudgetExceeded(UsageStatus),
@@ -93,6 +97,19 @@ impl std::fmt::Debug for ChatService {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// How a turn's user message comes about.
+enum Opening {
+    /// A new message from the user.
+    Message(String),
+    /// Redo: the assistant message `answer` and the user message `question` before it are replaced by a new copy
+    /// of the question.
+    Redo {
+        answer: MessageId,
+        question: MessageId,
+        content: String,
+    },
 }
 
 /// The collaborators of the chat service.
@@ -160,6 +177,59 @@ impl ChatService {
         content: &MessageText,
     ) -> Result<Accepted, ChatError> {
         self.conversations.owned(user, conversation).await?;
+        self.begin(
+            user,
+            conversation,
+            Opening::Message(content.as_str().to_owned()),
+        )
+        .await
+    }
+
+    /// Redo (docs/api.md, "Chat"): the answer `message` and the closest user message before it are replaced by a new
+    /// copy of that user message at the end, and a new turn answers it. The message checks come first, then those
+    /// of [`ChatService::send`]; nothing changes on any refusal.
+    ///
+    /// # Errors
+    /// Ownership; `MessageNotFound`; `NotAssistantMessage`; `NoPrecedingUserMessage`; then as `send`.
+    pub async fn redo(
+        self: &Arc<Self>,
+        user: UserId,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<Accepted, ChatError> {
+        self.conversations.owned(user, conversation).await?;
+        let messages = self.messages.list_for_conversation(conversation).await?;
+        let position = messages
+            .iter()
+            .position(|m| m.id == message)
+            .ok_or(ChatError::MessageNotFound)?;
+        if messages[position].role != MessageRole::Assistant {
+            return Err(ChatError::NotAssistantMessage);
+        }
+        let question = messages[..position]
+            .iter()
+            .rev()
+            .find(|m| m.role == MessageRole::User)
+            .ok_or(ChatError::NoPrecedingUserMessage)?;
+        self.begin(
+            user,
+            conversation,
+            Opening::Redo {
+                answer: message,
+                question: question.id,
+                content: question.content.clone(),
+            },
+        )
+        .await
+    }
+
+    /// The checks shared by send and redo from "LLM configured" on, the write, and the background turn.
+    async fn begin(
+        self: &Arc<Self>,
+        user: UserId,
+        conversation: ConversationId,
+        opening: Opening,
+    ) -> Result<Accepted, ChatError> {
         if self.llm.is_none() {
             return Err(ChatError::NotConfigured);
         }
@@ -167,7 +237,7 @@ impl ChatService {
             RegisterError::InProgress => ChatError::TurnInProgress,
             RegisterError::Busy => ChatError::Busy,
         })?;
-        let accepted = self.start(user, conversation, content.as_str()).await;
+        let accepted = self.start(user, conversation, opening).await;
         match accepted {
             Ok((accepted, status)) => {
                 let service = self.clone();
@@ -197,7 +267,7 @@ impl ChatService {
         &self,
         user: UserId,
         conversation: ConversationId,
-        content: &str,
+        opening: Opening,
     ) -> Result<(Accepted, UsageStatus), ChatError> {
         let status = self.usage.status(user).await?;
         if !status.allowed() {
@@ -215,12 +285,34 @@ impl ChatService {
             );
             return Err(ChatError::BudgetExceeded(status));
         }
-        let message = Message::user(conversation, content, self.clock.now());
-        let title = title_from(content);
-        if self.messages.append_user_message(&message, &title).await? {
-            self.events
-                .emit(user, conversation, DomainEvent::TitleUpdated { title });
-        }
+        let now = self.clock.now();
+        let message = match opening {
+            Opening::Message(content) => {
+                let message = Message::user(conversation, content, now);
+                let title = title_from(&message.content);
+                if self.messages.append_user_message(&message, &title).await? {
+                    self.events
+                        .emit(user, conversation, DomainEvent::TitleUpdated { title });
+                }
+                message
+            }
+            Opening::Redo {
+                answer,
+                question,
+                content,
+            } => {
+                let message = Message::user(conversation, content, now);
+                if !self
+                    .messages
+                    .replace_exchange(conversation, answer, question, &message)
+                    .await?
+                {
+                    // Deleted by another request since the checks.
+                    return Err(ChatError::MessageNotFound);
+                }
+                message
+            }
+        };
         Ok((
             Accepted {
                 message_id: MessageId::new(),

@@ -80,6 +80,8 @@ impl From<ConversationError> for DatasetError {
             ConversationError::NotFound => Self::ConversationNotFound,
             ConversationError::Forbidden => Self::Forbidden,
             ConversationError::Storage(e) => Self::Storage(e),
+            // Only sharing draws random bytes; no dataset use case reaches this.
+            ConversationError::Randomness(e) => Self::Storage(RepositoryError::Other(Box::new(e))),
         }
     }
 }

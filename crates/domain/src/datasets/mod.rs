@@ -2,6 +2,7 @@
 //! names, the dataset service, profiles and previews, the SQL runner with its result cache and history, and the
 //! wording of refused statements (docs/api.md, "SQL errors").
 
+mod background;
 mod dataset_url;
 mod errors;
 mod names;

@@ -31,11 +31,11 @@ pub struct DatasetSettings {
 /// Adds, renames, refreshes, deletes, describes and samples datasets.
 pub struct DatasetService {
     conversations: Arc<ConversationService>,
-    datasets: Arc<dyn DatasetRepository>,
-    content: Arc<dyn DatasetContent>,
+    pub(super) datasets: Arc<dyn DatasetRepository>,
+    pub(super) content: Arc<dyn DatasetContent>,
     engine: Arc<dyn QueryEngine>,
-    events: Arc<dyn EventBus>,
-    clock: Arc<dyn Clock>,
+    pub(super) events: Arc<dyn EventBus>,
+    pub(super) clock: Arc<dyn Clock>,
     settings: DatasetSettings,
 }
 
@@ -98,7 +98,7 @@ fn write_error(error: DatasetWriteError) -> DatasetError {
     }
 }
 
-fn apply_content(dataset: &mut Dataset, content: LoadedContent, now: Timestamp) {
+pub(super) fn apply_content(dataset: &mut Dataset, content: LoadedContent, now: Timestamp) {
     dataset.format = content.format;
     dataset.compression = content.compression;
     dataset.status = DatasetStatus::Ready;
@@ -179,7 +179,12 @@ impl DatasetService {
     }
 
     /// Progress of a long download, published on the bus (`dataset_progress`).
-    fn progress(&self, user: UserId, conversation: ConversationId, url: &str) -> ProgressSink {
+    pub(super) fn progress(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        url: &str,
+    ) -> ProgressSink {
         let events = self.events.clone();
         let url = url.to_owned();
         Arc::new(move |bytes, total| {
@@ -298,7 +303,7 @@ impl DatasetService {
     }
 
     /// Publishes `dataset_loaded` and schedules the automatic profile (`dataset_profiled`).
-    fn after_load(&self, user: UserId, dataset: &Dataset) {
+    pub(super) fn after_load(&self, user: UserId, dataset: &Dataset) {
         self.events.emit(
             user,
             dataset.conversation_id,

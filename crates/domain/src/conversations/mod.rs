@@ -1,5 +1,12 @@
-//! Conversation use cases (create, list, detail, rename, pin, delete; docs/api.md, "Conversations") with the
-//! ownership rule: a conversation is visible and changeable only by the user who owns it.
+//! Conversation use cases (create, list, detail, rename, pin, delete, search, share; docs/api.md,
+//! "Conversations") with the ownership rule: a conversation is visible and changeable only by the user who owns
+//! it (a shared conversation is also readable, through its token, by anyone).
+
+mod search;
+mod sharing;
+
+pub use search::{MatchedIn, SearchQuery, SearchResult, snippet};
+pub use sharing::SharedViewError;
 
 use std::sync::Arc;
 
@@ -9,6 +16,8 @@ use tabletalk_ports::{
     UserId,
 };
 
+use crate::rate_window::RateWindow;
+
 /// A conversation use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConversationError {
@@ -17,6 +26,9 @@ pub enum ConversationError {
     /// The conversation belongs to another user.
     #[error("conversation belongs to another user")]
     Forbidden,
+    /// The operating system gave no random bytes for a token.
+    #[error("no randomness for a share token")]
+    Randomness(#[source] getrandom::Error),
     #[error(transparent)]
     Storage(#[from] RepositoryError),
 }
@@ -35,6 +47,7 @@ pub struct ConversationService {
     messages: Arc<dyn MessageRepository>,
     datasets: Arc<dyn DatasetRepository>,
     clock: Arc<dyn Clock>,
+    shared_views: RateWindow,
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -56,7 +69,28 @@ impl ConversationService {
             messages,
             datasets,
             clock,
+            shared_views: RateWindow::new(sharing::VIEWS_PER_WINDOW, sharing::VIEW_WINDOW),
         }
+    }
+
+    /// Search: the owner's messages and titles containing the text, newest first, at most the query's limit.
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub async fn search(
+        &self,
+        owner: UserId,
+        query: &SearchQuery,
+    ) -> Result<Vec<SearchResult>, ConversationError> {
+        let contents = self
+            .conversations
+            .search_messages(owner, query.text(), query.limit())
+            .await?;
+        let titles = self
+            .conversations
+            .search_titles(owner, query.text(), query.limit())
+            .await?;
+        Ok(search::merge(query, contents, titles))
     }
 
     /// Create: a new, empty, untitled conversation.
