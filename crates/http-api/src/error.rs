@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
+use tabletalk_domain::conversations::SharedViewError;
 use tabletalk_domain::datasets::{DatasetError, DatasetUrlError, QueryFailure, QueryFailureKind};
+use tabletalk_domain::transfer::ImportError;
 use tabletalk_domain::{
     AuthError, ConversationError, DevLoginError, InvalidInput, LogoutError, UsageError,
 };
@@ -316,6 +318,42 @@ impl From<ConversationError> for ApiError {
             ConversationError::NotFound => Self::conversation_not_found(),
             ConversationError::Forbidden => Self::forbidden(),
             ConversationError::Storage(e) => e.into(),
+            ConversationError::Randomness(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<SharedViewError> for ApiError {
+    fn from(error: SharedViewError) -> Self {
+        match error {
+            SharedViewError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "shared_conversation_not_found",
+                "Shared conversation not found",
+            ),
+            SharedViewError::TooMany { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    format!("Too many requests. Try again in {retry_after_secs} seconds."),
+                )
+            },
+            SharedViewError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::DatasetUrl { index, error } => {
+                Self::validation(&[(&format!("datasets[{index}].url"), &error.to_string())])
+            }
+            ImportError::TooManyDatasets(_) => {
+                Self::validation(&[("datasets", &error.to_string())])
+            }
+            ImportError::Conversation(e) => e.into(),
         }
     }
 }
@@ -508,6 +546,14 @@ impl From<ChatError> for ApiError {
             ChatError::MessageNotFound => {
                 Self::new(StatusCode::NOT_FOUND, "message_not_found", message)
             }
+            ChatError::NotAssistantMessage => {
+                Self::new(StatusCode::BAD_REQUEST, "not_assistant_message", message)
+            }
+            ChatError::NoPrecedingUserMessage => Self::new(
+                StatusCode::BAD_REQUEST,
+                "no_preceding_user_message",
+                message,
+            ),
             ChatError::Busy => {
                 let mut api = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);
                 api.retry_after = Some(2);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::chat::ChatService;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
+use tabletalk_domain::transfer::ConversationTransfer;
 use tabletalk_domain::{
     AuthService, ConversationRemoval, ConversationService, HealthService, InProcessBus,
     UsageService,
@@ -25,6 +26,8 @@ pub struct QueryEngineLimits {
 pub struct HttpSettings {
     /// Largest ordinary JSON body, in bytes.
     pub max_json_body: usize,
+    /// Largest import body, in bytes.
+    pub max_large_json_body: usize,
     /// Origins allowed by CORS and by the Origin rule.
     pub origins: OriginPolicy,
     /// Whether the session cookie carries `Secure`.
@@ -54,6 +57,8 @@ pub struct ApiState {
     pub health: Arc<HealthService>,
     pub datasets: Arc<DatasetService>,
     pub sql: Arc<SqlRunner>,
+    /// Import, fork and export of conversations.
+    pub transfer: Arc<ConversationTransfer>,
     /// Where use cases publish events; the WebSocket subscribes.
     pub events: Arc<InProcessBus>,
     pub chat: Arc<ChatService>,

@@ -27,6 +27,19 @@ impl Timestamp {
     }
 
     /// Milliseconds since the Unix epoch.
+    /// A timestamp from outside (imports): RFC 3339 with any offset, or without an offset read as UTC (`T` or a
+    /// space between date and time). `None` when it is neither.
+    pub fn parse_lenient(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+            return Some(Self::from_datetime(at.with_timezone(&Utc)));
+        }
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+            .map(|naive| Self::from_datetime(naive.and_utc()))
+    }
+
     pub fn from_unix_millis(millis: i64) -> Option<Self> {
         DateTime::from_timestamp_millis(millis).map(Self)
     }
@@ -166,6 +179,25 @@ impl Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imported_timestamps_take_any_offset_or_none() {
+        let utc = Timestamp::parse_lenient("2026-02-13T10:20:30.123Z").unwrap();
+        assert_eq!(utc.to_string(), "2026-02-13T10:20:30.123Z");
+        assert_eq!(
+            Timestamp::parse_lenient("2026-02-13T12:20:30.123+02:00"),
+            Some(utc)
+        );
+        assert_eq!(
+            Timestamp::parse_lenient("2026-02-13T10:20:30.123"),
+            Some(utc)
+        );
+        assert_eq!(
+            Timestamp::parse_lenient("2026-02-13 10:20:30.123"),
+            Some(utc)
+        );
+        assert_eq!(Timestamp::parse_lenient("yesterday"), None);
+    }
 
     #[test]
     fn text_form_is_fixed_width_and_round_trips() {

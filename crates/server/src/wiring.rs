@@ -13,6 +13,7 @@ use tabletalk_domain::chat::{ChatParts, ChatService, ChatSettings, PromptLimits}
 use tabletalk_domain::datasets::size_text;
 use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
 use tabletalk_domain::llm_retry::RetryPolicy;
+use tabletalk_domain::transfer::{ConversationTransfer, TransferParts, TransferSettings};
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationRemoval, ConversationService, HealthService,
     UsageService,
@@ -387,6 +388,8 @@ fn http_settings(config: &Config, llm_configured: bool) -> Result<HttpSettings, 
     };
     let settings = HttpSettings {
         max_json_body: usize::try_from(config.server.max_json_body).unwrap_or(usize::MAX),
+        max_large_json_body: usize::try_from(config.server.max_large_json_body)
+            .unwrap_or(usize::MAX),
         origins: origin_policy(config)?,
         secure_cookies,
         trust_forwarded_headers: config.server.trust_forwarded_headers,
@@ -483,10 +486,24 @@ pub fn build_state(
         sql.clone(),
         datasets.clone(),
     ));
+    let transfer = Arc::new(ConversationTransfer::new(
+        TransferParts {
+            conversations: conversations.clone(),
+            conversation_store: adapters.conversations.clone(),
+            messages: adapters.messages.clone(),
+            dataset_store: adapters.datasets.clone(),
+            datasets: datasets.clone(),
+            clock: adapters.clock.clone(),
+        },
+        TransferSettings {
+            max_datasets: config.datasets.max_per_conversation,
+        },
+    ));
     Ok(ApiState {
         auth,
         conversations,
         removal,
+        transfer,
         usage: usage.clone(),
         datasets,
         sql,

@@ -17,6 +17,13 @@ pub use import::{ImportError, ImportedConversation, ImportedDataset, ImportedMes
 use crate::datasets::DatasetService;
 use crate::{ConversationDetail, ConversationError, ConversationService};
 
+/// A conversation as an export renders it.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub detail: ConversationDetail,
+    pub exported_at: tabletalk_ports::Timestamp,
+}
+
 /// Limits an import is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct TransferSettings {
@@ -70,7 +77,7 @@ impl ConversationTransfer {
         }
     }
 
-    /// Export: the conversation with its messages and datasets, as an export renders it.
+    /// Export: the conversation with its messages and datasets, and when it was taken.
     ///
     /// # Errors
     /// Ownership; `Storage`.
@@ -78,8 +85,11 @@ impl ConversationTransfer {
         &self,
         user: UserId,
         id: ConversationId,
-    ) -> Result<ConversationDetail, ConversationError> {
-        self.conversations.detail(user, id).await
+    ) -> Result<Exported, ConversationError> {
+        Ok(Exported {
+            detail: self.conversations.detail(user, id).await?,
+            exported_at: self.clock.now(),
+        })
     }
 }
 

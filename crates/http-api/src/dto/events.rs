@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tabletalk_domain::datasets::DatasetError;
 use tabletalk_domain::{DomainEvent, Published, TurnFailureKind, UsageStatus};
 
 use super::message::{ExecutionDto, TraceStepDto, executions_text, trace};
@@ -91,6 +92,11 @@ enum EventDto<'a> {
     },
     DatasetLoaded {
         dataset: DatasetDto,
+    },
+    DatasetError {
+        dataset_id: String,
+        error: String,
+        code: &'static str,
     },
     DatasetProfiled {
         dataset_id: String,
@@ -210,6 +216,12 @@ fn dto(event: &DomainEvent) -> EventDto<'_> {
         },
         DomainEvent::DatasetLoaded(dataset) => EventDto::DatasetLoaded {
             dataset: DatasetDto::from(dataset.as_ref()),
+        },
+        DomainEvent::DatasetFailed { dataset_id, error } => EventDto::DatasetError {
+            dataset_id: dataset_id.to_string(),
+            error: error.message.clone(),
+            // The code an add by URL would have answered with for the same failure.
+            code: crate::ApiError::from(DatasetError::Load(error.clone())).code(),
         },
         DomainEvent::DatasetProfiled {
             dataset_id,

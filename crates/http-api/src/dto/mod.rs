@@ -3,10 +3,16 @@
 
 mod dataset;
 mod events;
+mod export;
+mod export_html;
+mod import;
 mod message;
 mod profiles;
 
 pub(crate) use dataset::{DatasetDto, columns};
 pub(crate) use events::event_frame;
+pub(crate) use export::ExportDto;
+pub(crate) use export_html::export_html;
+pub(crate) use import::read_import;
 pub(crate) use message::MessageDto;
 pub(crate) use profiles::{profiles_json, statistics_json};

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::api_state;
-use crate::ApiError;
+use crate::{ApiError, HttpSettings};
 
 /// A JSON body, or why it was refused; `into_inner` hands the outcome to the handler.
 #[derive(Debug)]
@@ -36,41 +36,69 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
+/// Reads and parses a JSON body of at most `limit` bytes.
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: impl FnOnce(&HttpSettings) -> usize,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let limit = match api_state(req) {
+        Ok(state) => limit(&state.settings),
+        Err(e) => return Box::pin(async move { Err(e) }),
+    };
+    let early = if !is_json(req) {
+        Some(ApiError::unsupported_media_type())
+    } else if declared_length(req).is_some_and(|n| n > limit) {
+        Some(ApiError::payload_too_large(limit))
+    } else {
+        None
+    };
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if let Some(error) = early {
+            return Err(error);
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let Ok(chunk) = chunk else {
+                return Err(ApiError::bad_request("The request body could not be read"));
+            };
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse(&body)
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = match api_state(req) {
-            Ok(state) => state.settings.max_json_body,
-            Err(e) => return Box::pin(async move { Err(e) }),
-        };
-        let early = if !is_json(req) {
-            Some(ApiError::unsupported_media_type())
-        } else if declared_length(req).is_some_and(|n| n > limit) {
-            Some(ApiError::payload_too_large(limit))
-        } else {
-            None
-        };
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if let Some(error) = early {
-                return Ok(Self(Err(error)));
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let Ok(chunk) = chunk else {
-                    return Ok(Self(Err(ApiError::bad_request(
-                        "The request body could not be read",
-                    ))));
-                };
-                if body.len() + chunk.len() > limit {
-                    return Ok(Self(Err(ApiError::payload_too_large(limit))));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Self(parse(&body)))
-        })
+        let body = read_json(req, payload, |s| s.max_json_body);
+        Box::pin(async move { Ok(Self(body.await)) })
+    }
+}
+
+/// A JSON body allowed up to `server.max_large_json_body` (imports), with the checks of [`ApiJson`].
+#[derive(Debug)]
+pub(crate) struct LargeJson<T>(Result<T, ApiError>);
+
+impl<T> LargeJson<T> {
+    pub(crate) fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for LargeJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload, |s| s.max_large_json_body);
+        Box::pin(async move { Ok(Self(body.await)) })
     }
 }
 

@@ -10,7 +10,7 @@ mod query_params;
 
 pub(crate) use client::client_address;
 pub(crate) use current_user::{CurrentUser, LoggedUser};
-pub(crate) use json::{ApiJson, OptionalJson};
+pub(crate) use json::{ApiJson, LargeJson, OptionalJson};
 pub(crate) use origin_checked::{OriginChecked, check_origin};
 pub(crate) use query_params::QueryParams;
 

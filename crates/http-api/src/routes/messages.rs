@@ -24,6 +24,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route(web::delete().to(delete_message)),
     );
     cfg.service(
+        resource(
+            "/conversations/{conversation_id}/messages/{message_id}/redo",
+            &[Method::POST],
+        )
+        .route(web::post().to(redo)),
+    );
+    cfg.service(
         resource("/conversations/{conversation_id}/stop", &[Method::POST])
             .route(web::post().to(stop)),
     );
@@ -93,14 +100,34 @@ async fn delete_message(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let conversation = conversation_id(&path.0)?;
-    // A malformed id names no message: it answers like an unknown one, after the conversation's checks.
-    let message = path
-        .1
-        .parse()
-        .unwrap_or_else(|_| MessageId::from_uuid(uuid::Uuid::nil()));
+    let message = message_id(&path.1);
     state
         .chat
         .delete_message(user.user.id, conversation, message)
         .await?;
     Ok(HttpResponse::Ok().json(json!({"success": true})))
+}
+
+/// A message id from the path or a body. A malformed id names no message: it answers like an unknown one, after
+/// the conversation's checks.
+pub(super) fn message_id(raw: &str) -> MessageId {
+    raw.parse()
+        .unwrap_or_else(|_| MessageId::from_uuid(uuid::Uuid::nil()))
+}
+
+async fn redo(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let conversation = conversation_id(&path.0)?;
+    let accepted = state
+        .chat
+        .redo(user.user.id, conversation, message_id(&path.1))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "message_id": accepted.message_id.to_string(),
+        "status": "processing",
+        "user_message_id": accepted.user_message_id.to_string(),
+    })))
 }

@@ -1,7 +1,10 @@
-//! Conversation endpoints: create, list, detail, rename, pin, delete one, delete all, bulk delete and bulk pin
-//! (docs/api.md, "Conversations").
+//! Conversation endpoints: create, list, detail, rename, pin, delete one, delete all, bulk delete and bulk pin,
+//! search, import, fork, share and export (docs/api.md, "Conversations").
 
 mod dto;
+mod search;
+mod sharing;
+mod transfer;
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
@@ -33,6 +36,12 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         resource("/conversations/bulk-pin", &[Method::POST]).route(web::post().to(bulk_pin)),
     );
     cfg.service(
+        resource("/conversations/search", &[Method::GET]).route(web::get().to(search::search)),
+    );
+    cfg.service(
+        resource("/conversations/import", &[Method::POST]).route(web::post().to(transfer::import)),
+    );
+    cfg.service(
         resource(
             "/conversations/{conversation_id}",
             &[Method::GET, Method::PATCH, Method::DELETE],
@@ -44,6 +53,32 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/conversations/{conversation_id}/pin", &[Method::PATCH])
             .route(web::patch().to(pin)),
+    );
+    cfg.service(
+        resource("/conversations/{conversation_id}/fork", &[Method::POST])
+            .route(web::post().to(transfer::fork)),
+    );
+    cfg.service(
+        resource(
+            "/conversations/{conversation_id}/share",
+            &[Method::POST, Method::DELETE],
+        )
+        .route(web::post().to(sharing::share))
+        .route(web::delete().to(sharing::unshare)),
+    );
+    cfg.service(
+        resource("/shared/{share_token}", &[Method::GET]).route(web::get().to(sharing::view)),
+    );
+    cfg.service(
+        resource("/conversations/{conversation_id}/export", &[Method::GET])
+            .route(web::get().to(transfer::export_json)),
+    );
+    cfg.service(
+        resource(
+            "/conversations/{conversation_id}/export/html",
+            &[Method::GET],
+        )
+        .route(web::get().to(transfer::export_page)),
     );
 }
 
