@@ -27,6 +27,8 @@ mod llm_openai;
 mod oidc;
 mod process;
 mod query_engine;
+mod search;
 mod ssrf;
 mod storage;
+mod transfer;
 mod usage;
