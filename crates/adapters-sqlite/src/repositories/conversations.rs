@@ -210,12 +210,12 @@ impl ConversationRepository for SqliteDatabase {
                 }
                 for dataset in &datasets {
                     if let Some(upload) = &dataset.upload_id {
-                        let owned: i64 = uploads::table
+                        let owners_upload: i64 = uploads::table
                             .find(upload)
                             .filter(uploads::user_id.eq(&owner))
                             .count()
                             .get_result(conn)?;
-                        if owned == 0 {
+                        if owners_upload == 0 {
                             return Err(diesel::result::Error::DatabaseError(
                                 diesel::result::DatabaseErrorKind::ForeignKeyViolation,
                                 Box::new(

@@ -132,7 +132,7 @@ pub(super) fn merge(
             matched: MatchedIn::Title,
         });
     }
-    results.sort_by(|a, b| (b.created_at, b.message_id).cmp(&(a.created_at, a.message_id)));
+    results.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.message_id)));
     results.truncate(query.limit());
     results
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tabletalk_domain::datasets::DatasetError;
-use tabletalk_domain::{DomainEvent, Published, TurnFailureKind, UsageStatus};
+use tabletalk_domain::{CompletedTurn, DomainEvent, Published, TurnFailureKind, UsageStatus};
 
 use super::message::{ExecutionDto, TraceStepDto, executions_text, trace};
 use super::{DatasetDto, profiles_json};
@@ -124,6 +124,26 @@ fn warning(status: &UsageStatus) -> EventDto<'static> {
     }
 }
 
+/// `chat_complete`: the answer with every execution, each carrying the rows the event shows.
+fn completed(turn: &CompletedTurn) -> EventDto<'_> {
+    EventDto::ChatComplete {
+        message_id: turn.message_id.to_string(),
+        content: &turn.content,
+        status: turn.status.as_str(),
+        sql_query: executions_text(&turn.sql_executions),
+        sql_executions: turn
+            .sql_executions
+            .iter()
+            .map(|e| ExecutionDto::new(e, turn.rows_shown))
+            .collect(),
+        reasoning: turn.reasoning.as_deref(),
+        tool_call_trace: trace(&turn.trace),
+        input_tokens: turn.input_tokens,
+        output_tokens: turn.output_tokens,
+        token_count: turn.input_tokens + turn.output_tokens,
+    }
+}
+
 fn dto(event: &DomainEvent) -> EventDto<'_> {
     match event {
         DomainEvent::ChatToken { message_id, token } => EventDto::ChatToken {
@@ -169,22 +189,7 @@ fn dto(event: &DomainEvent) -> EventDto<'_> {
             message_id: message_id.to_string(),
             suggestions,
         },
-        DomainEvent::ChatComplete(turn) => EventDto::ChatComplete {
-            message_id: turn.message_id.to_string(),
-            content: &turn.content,
-            status: turn.status.as_str(),
-            sql_query: executions_text(&turn.sql_executions),
-            sql_executions: turn
-                .sql_executions
-                .iter()
-                .map(|e| ExecutionDto::new(e, turn.rows_shown))
-                .collect(),
-            reasoning: turn.reasoning.as_deref(),
-            tool_call_trace: trace(&turn.trace),
-            input_tokens: turn.input_tokens,
-            output_tokens: turn.output_tokens,
-            token_count: turn.input_tokens + turn.output_tokens,
-        },
+        DomainEvent::ChatComplete(turn) => completed(turn),
         DomainEvent::ChatError {
             message_id,
             failure,

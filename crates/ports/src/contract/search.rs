@@ -47,7 +47,7 @@ async fn scan(
             }
         }
     }
-    all.sort_by(|a, b| (b.created_at, b.message_id).cmp(&(a.created_at, a.message_id)));
+    all.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.message_id)));
     all.truncate(limit);
     all
 }
@@ -150,7 +150,7 @@ pub async fn titles_match_ignoring_case_with_their_first_message(repos: Reposito
     let alice = owner(&repos, "alice").await;
     let bob = owner(&repos, "bob").await;
     let mut older = Conversation::new(alice, at(1));
-    older.title = "Sales by REGION".to_owned();
+    "Sales by REGION".clone_into(&mut older.title);
     let first = Message::user(older.id, "hello", at(1));
     let second = Message::user(older.id, "again", at(2));
     repos
@@ -159,10 +159,10 @@ pub async fn titles_match_ignoring_case_with_their_first_message(repos: Reposito
         .await
         .unwrap();
     let mut newer = Conversation::new(alice, at(5));
-    newer.title = "regional costs".to_owned();
+    "regional costs".clone_into(&mut newer.title);
     repos.conversations.create(&newer).await.unwrap();
     let mut theirs = Conversation::new(bob, at(9));
-    theirs.title = "Region".to_owned();
+    "Region".clone_into(&mut theirs.title);
     repos.conversations.create(&theirs).await.unwrap();
 
     let text = SearchText::new("Region").unwrap();

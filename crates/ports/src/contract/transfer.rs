@@ -9,7 +9,7 @@ use crate::{Conversation, Message, MessageRole, RepositoryError};
 pub async fn a_conversation_is_stored_with_its_contents_or_not_at_all(repos: Repositories) {
     let alice = owner(&repos, "alice").await;
     let mut copy = Conversation::new(alice, at(1));
-    copy.title = "Fork of sales".to_owned();
+    "Fork of sales".clone_into(&mut copy.title);
     copy.next_table_number = 4;
     let question = Message::user(copy.id, "how many?", at(1));
     let mut answer = Message::user(copy.id, "three", at(2));
@@ -17,7 +17,11 @@ pub async fn a_conversation_is_stored_with_its_contents_or_not_at_all(repos: Rep
     let data = url_dataset(copy.id, "table3", "https://data.example/a.parquet", at(1));
     repos
         .conversations
-        .create_with_contents(&copy, &[question.clone(), answer.clone()], &[data.clone()])
+        .create_with_contents(
+            &copy,
+            &[question.clone(), answer.clone()],
+            std::slice::from_ref(&data),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -80,7 +84,7 @@ pub async fn an_exchange_is_replaced_whole_or_not_at_all(repos: Repositories) {
     );
     assert_eq!(
         repos.messages.list_for_conversation(c.id).await.unwrap(),
-        [again.clone()]
+        std::slice::from_ref(&again)
     );
     assert_eq!(
         repos

@@ -155,7 +155,7 @@ impl ConversationRepository for InMemoryStore {
                 })
             })
             .collect();
-        found.sort_by(|a, b| (b.created_at, b.message_id).cmp(&(a.created_at, a.message_id)));
+        found.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.message_id)));
         found.truncate(limit);
         Ok(found)
     }
