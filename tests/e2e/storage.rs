@@ -32,7 +32,7 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
-    assert_eq!(database.migrate().unwrap().versions.len(), 1);
+    assert_eq!(database.migrate().unwrap().versions.len(), 2);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
     let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
@@ -43,6 +43,12 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
         "__diesel_schema_migrations",
         "conversations",
         "datasets",
+        "message_search",
+        "message_search_config",
+        "message_search_data",
+        "message_search_docsize",
+        "message_search_idx",
+        "message_search_keys",
         "messages",
         "oidc_pending_logins",
         "query_history",
@@ -69,7 +75,16 @@ fn migrations_apply_once_revert_and_reapply() {
     );
     assert!(database.pending_migrations().unwrap().is_empty());
 
-    assert_eq!(database.revert_latest().unwrap().versions, applied);
+    assert_eq!(applied.len(), 2);
+    assert_eq!(database.revert_latest().unwrap().versions, applied[1..]);
+    assert!(
+        !tables(&path)
+            .iter()
+            .any(|t| t.starts_with("message_search")),
+        "the search index goes with its migration"
+    );
+    assert!(tables(&path).contains(&"messages".to_owned()));
+    assert_eq!(database.revert_latest().unwrap().versions, applied[..1]);
     assert_eq!(
         tables(&path),
         ["__diesel_schema_migrations"],
@@ -166,4 +181,59 @@ async fn a_message_whose_stored_sql_does_not_read_back_is_reported_corrupt() {
             "{column}: {read:?}"
         );
     }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The search index holds exactly the stored messages: deletes (of one message, and cascading from a
+/// conversation) remove their entries instead of leaving them for the exact check to filter out.
+#[tokio::test]
+async fn the_search_index_drops_what_is_deleted() {
+    use tabletalk_ports::{
+        Conversation, ConversationRepository, Identity, Message, MessageRepository, Timestamp,
+        UserRepository,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    database.migrate().unwrap();
+    let now = Timestamp::from_unix_millis(1_700_000_000_000).unwrap();
+    let user = database
+        .sign_in(&Identity::local_user(), now)
+        .await
+        .unwrap();
+    let kept = Conversation::new(user.id, now);
+    let doomed = Conversation::new(user.id, now);
+    database.create(&kept).await.unwrap();
+    database.create(&doomed).await.unwrap();
+    let single = Message::user(kept.id, "hello kept", now);
+    for m in [
+        &single,
+        &Message::user(kept.id, "hello again", now),
+        &Message::user(doomed.id, "hello doomed", now),
+    ] {
+        database.append(m).await.unwrap();
+    }
+    let count = |sql: &str| -> i64 {
+        let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut raw)
+            .unwrap()
+            .n
+    };
+    let matching =
+        "SELECT count(*) AS n FROM message_search WHERE message_search MATCH '\"hello\"'";
+    assert_eq!(count(matching), 3);
+    ConversationRepository::delete(&database, doomed.id)
+        .await
+        .unwrap();
+    MessageRepository::delete(&database, kept.id, single.id)
+        .await
+        .unwrap();
+    assert_eq!(count(matching), 1);
+    assert_eq!(count("SELECT count(*) AS n FROM message_search_keys"), 1);
 }
