@@ -39,15 +39,17 @@ async fn detail(app: &TestApp, id: &str) -> Value {
     json_with_status(app.get(&format!("/conversations/{id}")).await, 200).await
 }
 
-/// The next dataset outcome events (`dataset_loaded` / `dataset_error`), `n` of them.
-async fn outcomes(socket: &mut WsClient, n: usize) -> Vec<Value> {
+/// The next `n` dataset outcome events (`dataset_loaded` / `dataset_error`) of `conversation`.
+async fn outcomes(socket: &mut WsClient, conversation: &str, n: usize) -> Vec<Value> {
     let mut seen = Vec::new();
     while seen.len() < n {
         let event = socket.next_event(WAIT).await.expect("a dataset event");
-        if matches!(
-            event["type"].as_str(),
-            Some("dataset_loaded" | "dataset_error")
-        ) {
+        if event["conversation_id"] == conversation
+            && matches!(
+                event["type"].as_str(),
+                Some("dataset_loaded" | "dataset_error")
+            )
+        {
             seen.push(event);
         }
     }
@@ -244,7 +246,7 @@ async fn imported_datasets_load_in_the_background_in_order_and_report_each_outco
     assert_eq!(executions[0]["rows"], Value::Null);
     assert_eq!(executions[0]["error"], Value::Null);
 
-    let events = outcomes(&mut socket, 3).await;
+    let events = outcomes(&mut socket, &id, 3).await;
     assert_eq!(events[0]["type"], "dataset_loaded");
     assert_eq!(events[0]["conversation_id"], id);
     assert_eq!(events[0]["dataset"]["name"], "sales");
@@ -419,7 +421,7 @@ async fn an_export_imports_back_to_the_same_conversation() {
     let copy = json_with_status(import(&app, &exported).await, 201).await;
     assert_eq!(copy["title"], "Cities");
     let copy_id = copy["id"].as_str().unwrap();
-    let events = outcomes(&mut socket, 1).await;
+    let events = outcomes(&mut socket, copy_id, 1).await;
     assert_eq!(events[0]["type"], "dataset_loaded", "{}", events[0]);
     let original = detail(&app, &id).await;
     let imported = detail(&app, copy_id).await;
