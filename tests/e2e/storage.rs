@@ -237,3 +237,57 @@ async fn the_search_index_drops_what_is_deleted() {
     assert_eq!(count(matching), 1);
     assert_eq!(count("SELECT count(*) AS n FROM message_search_keys"), 1);
 }
+
+/// A text in more than a thousand messages is found by walking the newest messages instead of sorting every
+/// match: the answer is the same newest-first page.
+#[tokio::test]
+async fn common_texts_give_the_same_newest_first_page() {
+    use std::time::Duration;
+    use tabletalk_ports::{
+        Conversation, ConversationRepository, Identity, Message, SearchText, Timestamp,
+        UserRepository,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database = SqliteDatabase::open(&SqliteOptions::new(dir.path().join("t.db"))).unwrap();
+    database.migrate().unwrap();
+    let now = Timestamp::from_unix_millis(1_700_000_000_000).unwrap();
+    let user = database
+        .sign_in(&Identity::local_user(), now)
+        .await
+        .unwrap();
+    let conversation = Conversation::new(user.id, now);
+    // Stored out of time order, as imports and forks store them: key order is not time order.
+    let messages: Vec<Message> = (0..1_500_u64)
+        .map(|i| {
+            let at = now + Duration::from_secs((i * 7_919) % 1_500);
+            let text = if i % 3 == 0 {
+                "Lorem ipsum"
+            } else {
+                "dolor LOREM sit"
+            };
+            Message::user(conversation.id, format!("{text} {i}"), at)
+        })
+        .collect();
+    database
+        .create_with_contents(&conversation, &messages, &[])
+        .await
+        .unwrap();
+    for (needle, limit) in [("lorem", 20), ("LOREM SIT", 50), ("m 1", 7), ("lo", 20)] {
+        let text = SearchText::new(needle).unwrap();
+        let mut expected: Vec<&Message> = messages
+            .iter()
+            .filter(|m| text.matches(&m.content))
+            .collect();
+        expected.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
+        expected.truncate(limit);
+        let found = database
+            .search_messages(user.id, &text, limit)
+            .await
+            .unwrap();
+        assert_eq!(
+            found.iter().map(|m| m.message_id).collect::<Vec<_>>(),
+            expected.iter().map(|m| m.id).collect::<Vec<_>>(),
+            "{needle}"
+        );
+    }
+}
