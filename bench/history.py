@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import time
@@ -26,18 +27,31 @@ def stamp(millis):
 
 
 class Words:
-    """A made-up vocabulary with Zipf-like frequencies, so searches hit rare, middling and very common words."""
+    """A vocabulary with Zipf-like frequencies, so searches hit rare, middling and very common words.
 
-    def __init__(self, rng, size=6000):
-        syllables = ["ka", "lo", "mi", "ren", "ta", "vo", "sil", "dra", "nu", "pe", "qua", "zor", "el", "bri", "ox"]
-        seen = set()
-        self.words = []
-        while len(self.words) < size:
-            word = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
-            if word not in seen:
-                seen.add(word)
-                self.words.append(word)
-        self.weights = [1 / (rank + 1) ** 1.07 for rank in range(size)]
+    `english`: the distinct words of this repository's documentation (English prose with column, function and
+    crate names), most frequent first. `syllables`: 6,000 words made of 15 syllables — a worst case for a trigram
+    index, since every trigram then occurs in nearly every message."""
+
+    def __init__(self, rng, kind):
+        if kind == "english":
+            root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+            counts = {}
+            for name in ["README.md"] + [os.path.join("docs", f) for f in sorted(os.listdir(os.path.join(root, "docs")))]:
+                with open(os.path.join(root, name), encoding="utf-8") as f:
+                    for word in re.findall(r"[A-Za-z][A-Za-z_]+", f.read()):
+                        counts[word.lower()] = counts.get(word.lower(), 0) + 1
+            self.words = sorted(counts, key=lambda w: (-counts[w], w))
+        else:
+            syllables = ["ka", "lo", "mi", "ren", "ta", "vo", "sil", "dra", "nu", "pe", "qua", "zor", "el", "bri", "ox"]
+            seen = set()
+            self.words = []
+            while len(self.words) < 6000:
+                word = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
+                if word not in seen:
+                    seen.add(word)
+                    self.words.append(word)
+        self.weights = [1 / (rank + 1) ** 1.07 for rank in range(len(self.words))]
         self.rng = rng
 
     def sentence(self, n):
@@ -62,9 +76,9 @@ def start(binary, home):
     raise SystemExit("the server did not answer /health")
 
 
-def populate(cookie, conversations, per, rng):
+def populate(cookie, conversations, per, rng, kind):
     """Imports `conversations` conversations of `per` messages; returns the words, the stored texts and the time."""
-    words = Words(rng)
+    words = Words(rng, kind)
     connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
     headers = {"Cookie": cookie, "Content-Type": "application/json"}
     begin = time.time()
@@ -91,7 +105,7 @@ def populate(cookie, conversations, per, rng):
 def queries(words, rng, corpus):
     """Search texts by kind: rare, middling and very common words, two-word phrases taken from stored
     messages, texts that occur nowhere, and two-character texts (too short for the trigram index)."""
-    rare = [w for w in words.words[3000:] if len(w) >= 5]
+    rare = [w for w in words.words[len(words.words) // 2:] if len(w) >= 5]
     return {
         "rare word": rng.sample(rare, 40),
         "middling word": rng.sample(words.words[100:1000], 40),
@@ -149,6 +163,7 @@ def main():
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--per", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--words", choices=["english", "syllables"], default="english")
     parser.add_argument("--out")
     args = parser.parse_args()
     rng = random.Random(20261202)
@@ -158,7 +173,7 @@ def main():
     server = start(args.binary, home)
     client = Client(f"http://127.0.0.1:{PORT}", KEY)
     cookie = f"session_token={client.token}"
-    words, corpus, seconds = populate(cookie, args.conversations, args.per, rng)
+    words, corpus, seconds = populate(cookie, args.conversations, args.per, rng, args.words)
     total = args.conversations * args.per
     db = next(os.path.join(d, f) for d, _, fs in os.walk(home) for f in fs if f.endswith(".db"))
     size_mb = os.path.getsize(db) / 1e6
@@ -186,7 +201,8 @@ def main():
                 raise SystemExit(f"import failed: {response.status} {answer[:300]}")
         imports = imports[1:]
         lines += [
-            f"History: {args.conversations:,} conversations with {total:,} messages, imported in {seconds:.0f} s "
+            f"History ({args.words} words, {len(words.words):,} of them): {args.conversations:,} conversations with "
+            f"{total:,} messages, imported in {seconds:.0f} s "
             f"({args.conversations / seconds:.0f} imports/s; the index is written by the same transactions), database "
             f"{size_mb:.0f} MB with its WAL. {args.rounds} rounds of 40 texts per kind, one request at a time over a "
             "kept-alive connection, default limit (20).",

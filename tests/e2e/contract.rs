@@ -66,4 +66,5 @@ contract_tests!(
     a_conversation_is_stored_with_its_contents_or_not_at_all,
     an_exchange_is_replaced_whole_or_not_at_all,
     shares_keep_their_first_token_until_revoked,
+    interrupted_loads_become_errors,
 );

@@ -79,6 +79,17 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Invalid(e.to_string()))??;
     let key = AccessKey::resolve(&config)?;
     let state = build_state(adapters, &config, &key)?;
+    match state.datasets.fail_interrupted_loads().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            datasets = n,
+            "background dataset loads cut off by the last stop are now errors"
+        ),
+        Err(error) => tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            "could not check for background dataset loads cut off by the last stop"
+        ),
+    }
     let address = SocketAddr::new(config.server.host, config.server.port);
     let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
         address: address.to_string(),

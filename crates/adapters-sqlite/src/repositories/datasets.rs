@@ -285,6 +285,21 @@ impl DatasetRepository for SqliteDatabase {
         .await
     }
 
+    async fn fail_interrupted_loads(&self, message: &str) -> Result<u64, RepositoryError> {
+        let message = message.to_owned();
+        self.run(move |conn| {
+            diesel::update(datasets::table.filter(datasets::status.eq("loading")))
+                .set((
+                    datasets::status.eq("error"),
+                    datasets::error_message.eq(message),
+                ))
+                .execute(conn)
+                .map(|n| n as u64)
+                .map_err(repository_error)
+        })
+        .await
+    }
+
     async fn delete_unreferenced_uploads(
         &self,
         owner: UserId,

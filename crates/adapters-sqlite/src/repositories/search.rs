@@ -3,9 +3,9 @@
 //! Three ways to find the newest messages containing a text, chosen by what is cheapest for it:
 //!
 //! * **The trigram index** (`message_search`, an FTS5 table kept in step by triggers; see the migration) for texts
-//!   of three characters or more that occur in fewer than [`COMMON`] messages: it yields the candidates,
-//!   `message_search_keys` filters them by owner and orders them newest first, and only the page asked for is read
-//!   from `messages`.
+//!   of three characters or more found in fewer than [`COMMON`] of the owner's messages: one pass over the index
+//!   collects the owner's candidates with their times (from `message_search_keys`), they are ordered newest first
+//!   here, and only the page asked for is read from `messages`.
 //! * **A newest-first walk with `LIKE`** for common texts and for texts too short for trigrams: the owner's messages
 //!   in `(user_id, created_at)` index order, matched inside SQLite, stopping at the page size. A common text is
 //!   found within a few hundred messages; a rare short one costs one pass over the owner's messages.
@@ -30,8 +30,8 @@ use crate::rows::{enumeration, parse};
 const BATCH: usize = 64;
 /// Messages per round of the walk that checks here (non-ASCII short texts).
 const SCAN_BATCH: usize = 2_000;
-/// A text the index finds in this many messages (of any user) is common: walking the owner's newest messages
-/// finds a page of it sooner than sorting every match by time.
+/// A text the index finds in this many of the owner's messages is common: walking the owner's newest messages
+/// finds a page of it sooner than collecting and sorting every match.
 const COMMON: i64 = 1_000;
 
 #[derive(QueryableByName)]
@@ -76,11 +76,6 @@ fn hits_query(keys: &str) -> String {
     )
 }
 
-const INDEXED_KEYS: &str = "SELECT k.message_id, k.created_at FROM message_search s \
-     JOIN message_search_keys k ON k.key = s.rowid \
-     WHERE message_search MATCH ? AND k.user_id = ? \
-     ORDER BY k.created_at DESC, k.message_id DESC LIMIT ? OFFSET ?";
-
 const SCANNED_KEYS: &str = "SELECT k.message_id, k.created_at FROM message_search_keys k \
      WHERE k.user_id = ? ORDER BY k.created_at DESC, k.message_id DESC LIMIT ? OFFSET ?";
 
@@ -90,16 +85,6 @@ const LIKE_KEYS: &str = "SELECT k.message_id, k.created_at FROM message_search_k
      JOIN messages m ON m.id = k.message_id \
      WHERE k.user_id = ? AND m.content LIKE ? ESCAPE '\\' \
      ORDER BY k.created_at DESC, k.message_id DESC LIMIT ? OFFSET ?";
-
-/// Up to [`COMMON`] index entries for the text: as many as there are when it is not common.
-const INDEXED_COUNT: &str = "SELECT count(*) AS n FROM \
-     (SELECT rowid FROM message_search WHERE message_search MATCH ? LIMIT ?)";
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 /// A `LIKE` pattern matching the text anywhere, every character literal.
 pub(crate) fn like_pattern(text: &str) -> String {
@@ -124,33 +109,23 @@ fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// How a search finds its candidates.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Way {
-    Index,
-    Like,
-    Walk,
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = Text)]
+    message_id: String,
+    #[diesel(sql_type = Text)]
+    created_at: String,
 }
 
-fn way(conn: &mut SqliteConnection, text: &SearchText) -> Result<Way, RepositoryError> {
-    let ascii = text.as_str().is_ascii();
-    if text.as_str().chars().count() < 3 {
-        return Ok(if ascii { Way::Like } else { Way::Walk });
-    }
-    if !ascii {
-        return Ok(Way::Index);
-    }
-    let found: Count = diesel::sql_query(INDEXED_COUNT)
-        .bind::<Text, _>(phrase(text))
-        .bind::<BigInt, _>(COMMON)
-        .get_result(conn)
-        .map_err(repository_error)?;
-    Ok(if found.n < COMMON {
-        Way::Index
-    } else {
-        Way::Like
-    })
-}
+/// The owner's index matches, at most `cap` of them, in index order.
+const INDEX_CANDIDATES: &str = "SELECT k.message_id, k.created_at FROM message_search s \
+     JOIN message_search_keys k ON k.key = s.rowid \
+     WHERE message_search MATCH ? AND k.user_id = ? LIMIT ?";
+
+/// The messages behind a JSON array of ids.
+const HITS_BY_ID: &str = "SELECT m.id, m.conversation_id, c.title, m.role, m.content, m.created_at \
+     FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+     WHERE m.id IN (SELECT value FROM json_each(?))";
 
 pub(crate) fn search_messages(
     conn: &mut SqliteConnection,
@@ -158,35 +133,87 @@ pub(crate) fn search_messages(
     text: &SearchText,
     limit: usize,
 ) -> Result<Vec<MessageMatch>, RepositoryError> {
-    let way = way(conn, text)?;
-    let batch = match way {
-        Way::Index | Way::Like => BATCH.max(limit),
-        Way::Walk => SCAN_BATCH,
+    let ascii = text.as_str().is_ascii();
+    if text.as_str().chars().count() >= 3 {
+        // LIKE cannot stand in for a non-ASCII text: take every match then.
+        let cap = if ascii { COMMON } else { i64::MAX };
+        let mut candidates: Vec<KeyRow> = diesel::sql_query(INDEX_CANDIDATES)
+            .bind::<Text, _>(phrase(text))
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(cap)
+            .load(conn)
+            .map_err(repository_error)?;
+        if to_i64(candidates.len()) < cap {
+            candidates.sort_unstable_by(|a, b| {
+                (&b.created_at, &b.message_id).cmp(&(&a.created_at, &a.message_id))
+            });
+            return from_candidates(conn, text, &candidates, limit);
+        }
+    }
+    if ascii {
+        walk(conn, text, limit, |conn, batch, offset| {
+            diesel::sql_query(hits_query(LIKE_KEYS))
+                .bind::<Text, _>(owner)
+                .bind::<Text, _>(like_pattern(text.as_str()))
+                .bind::<BigInt, _>(batch)
+                .bind::<BigInt, _>(offset)
+                .load(conn)
+        })
+    } else {
+        walk(conn, text, limit, |conn, batch, offset| {
+            diesel::sql_query(hits_query(SCANNED_KEYS))
+                .bind::<Text, _>(owner)
+                .bind::<BigInt, _>(batch)
+                .bind::<BigInt, _>(offset)
+                .load(conn)
+        })
+    }
+}
+
+/// The first `limit` candidates (already newest first) that really match, read a page at a time.
+fn from_candidates(
+    conn: &mut SqliteConnection,
+    text: &SearchText,
+    candidates: &[KeyRow],
+    limit: usize,
+) -> Result<Vec<MessageMatch>, RepositoryError> {
+    let mut found = Vec::new();
+    for page in candidates.chunks(BATCH.max(limit)) {
+        let ids: Vec<&str> = page.iter().map(|k| k.message_id.as_str()).collect();
+        let ids = serde_json::to_string(&ids).map_err(|e| RepositoryError::Other(Box::new(e)))?;
+        let mut rows: Vec<HitRow> = diesel::sql_query(HITS_BY_ID)
+            .bind::<Text, _>(ids)
+            .load(conn)
+            .map_err(repository_error)?;
+        rows.sort_unstable_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
+        for row in rows {
+            if text.matches(&row.content) {
+                found.push(MessageMatch::try_from(row)?);
+                if found.len() == limit {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Pages of the owner's messages, newest first, from `page(batch, offset)`, checked here until `limit` match.
+fn walk(
+    conn: &mut SqliteConnection,
+    text: &SearchText,
+    limit: usize,
+    mut page: impl FnMut(&mut SqliteConnection, i64, i64) -> QueryResult<Vec<HitRow>>,
+) -> Result<Vec<MessageMatch>, RepositoryError> {
+    let batch = if text.as_str().is_ascii() {
+        BATCH.max(limit)
+    } else {
+        SCAN_BATCH
     };
     let mut found = Vec::new();
     let mut offset = 0;
     while found.len() < limit {
-        let page = (to_i64(batch), to_i64(offset));
-        let rows: Vec<HitRow> = match way {
-            Way::Index => diesel::sql_query(hits_query(INDEXED_KEYS))
-                .bind::<Text, _>(phrase(text))
-                .bind::<Text, _>(owner)
-                .bind::<BigInt, _>(page.0)
-                .bind::<BigInt, _>(page.1)
-                .load(conn),
-            Way::Like => diesel::sql_query(hits_query(LIKE_KEYS))
-                .bind::<Text, _>(owner)
-                .bind::<Text, _>(like_pattern(text.as_str()))
-                .bind::<BigInt, _>(page.0)
-                .bind::<BigInt, _>(page.1)
-                .load(conn),
-            Way::Walk => diesel::sql_query(hits_query(SCANNED_KEYS))
-                .bind::<Text, _>(owner)
-                .bind::<BigInt, _>(page.0)
-                .bind::<BigInt, _>(page.1)
-                .load(conn),
-        }
-        .map_err(repository_error)?;
+        let rows = page(conn, to_i64(batch), to_i64(offset)).map_err(repository_error)?;
         let exhausted = rows.len() < batch;
         for row in rows {
             if found.len() < limit && text.matches(&row.content) {

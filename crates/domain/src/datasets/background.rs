@@ -11,7 +11,22 @@ use super::DatasetService;
 use super::service::apply_content;
 use crate::events::DomainEvent;
 
+/// What a dataset whose background load was cut off by a stop says.
+pub const INTERRUPTED_LOAD: &str =
+    "Loading was interrupted when the server stopped. Refresh the dataset to load it again.";
+
 impl DatasetService {
+    /// At start-up: datasets left `loading` by a stop become `error` (a refresh loads them again). Returns how many.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn fail_interrupted_loads(&self) -> Result<u64, crate::datasets::DatasetError> {
+        Ok(self
+            .datasets
+            .fail_interrupted_loads(INTERRUPTED_LOAD)
+            .await?)
+    }
+
     /// Starts loading `datasets` (stored with status `loading`) in the background, in the given order.
     pub fn load_in_background(self: &Arc<Self>, user: UserId, datasets: Vec<Dataset>) {
         if datasets.is_empty() {

@@ -16,6 +16,7 @@ mod service_tests;
 mod sql_runner;
 mod tables;
 
+pub use background::INTERRUPTED_LOAD;
 pub use dataset_url::{DatasetUrl, DatasetUrlError};
 pub use errors::{DatasetError, QueryFailure, QueryFailureKind, query_failure, size_text};
 pub use names::validate_table_name;

@@ -47,7 +47,8 @@ pub use search::{
 };
 pub use transfer::{
     a_conversation_is_stored_with_its_contents_or_not_at_all,
-    an_exchange_is_replaced_whole_or_not_at_all, shares_keep_their_first_token_until_revoked,
+    an_exchange_is_replaced_whole_or_not_at_all, interrupted_loads_become_errors,
+    shares_keep_their_first_token_until_revoked,
 };
 pub use usage::{ping_answers, usage_window_is_exclusive_and_oldest_first};
 

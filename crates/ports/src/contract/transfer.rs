@@ -186,3 +186,37 @@ pub async fn shares_keep_their_first_token_until_revoked(repos: Repositories) {
             .unwrap()
     );
 }
+
+/// At start-up, loads a stop cut off become errors; every other dataset stays as it was.
+pub async fn interrupted_loads_become_errors(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let c = conversation(&repos, alice, 1).await;
+    let ready = url_dataset(c.id, "ready", "https://data.example/a.parquet", at(1));
+    let mut loading = url_dataset(c.id, "loading", "https://data.example/b.parquet", at(1));
+    loading.status = crate::DatasetStatus::Loading;
+    loading.version = None;
+    loading.loaded_at = None;
+    repos.datasets.insert(&ready).await.unwrap();
+    repos.datasets.insert(&loading).await.unwrap();
+
+    assert_eq!(
+        repos
+            .datasets
+            .fail_interrupted_loads("cut off")
+            .await
+            .unwrap(),
+        1
+    );
+    let after = repos.datasets.list_for_conversation(c.id).await.unwrap();
+    assert_eq!(after[0], ready);
+    assert_eq!(after[1].status, crate::DatasetStatus::Error);
+    assert_eq!(after[1].error_message.as_deref(), Some("cut off"));
+    assert_eq!(
+        repos
+            .datasets
+            .fail_interrupted_loads("cut off")
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -108,6 +108,13 @@ pub trait DatasetRepository: Send + Sync + 'static {
     /// `Unavailable`.
     async fn delete(&self, id: DatasetId) -> Result<Option<UploadId>, RepositoryError>;
 
+    /// Marks every dataset still `loading` as `error` with `message`: at start-up no background load is running,
+    /// so these were cut off by a stop. Returns how many there were.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn fail_interrupted_loads(&self, message: &str) -> Result<u64, RepositoryError>;
+
     /// Deletes the uploads of `owner` that no dataset references any more (their conversations were deleted) in
     /// one transaction and returns their ids so the caller can unlink the files after the commit.
     ///

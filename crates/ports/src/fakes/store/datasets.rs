@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use super::{InMemoryStore, Tables, constraint};
 use crate::{
     AddedDataset, ConversationId, Dataset, DatasetId, DatasetRepository, DatasetSource,
-    DatasetWriteError, NewDataset, QueryHistoryEntry, QueryHistoryFilter, QueryHistoryRepository,
-    RepositoryError, Timestamp, UploadId, UserId,
+    DatasetStatus, DatasetWriteError, NewDataset, QueryHistoryEntry, QueryHistoryFilter,
+    QueryHistoryRepository, RepositoryError, Timestamp, UploadId, UserId,
 };
 
 #[async_trait]
@@ -183,6 +183,19 @@ impl DatasetRepository for InMemoryStore {
         }
         tables.uploads.retain(|u| u.id != upload);
         Ok(Some(upload))
+    }
+
+    async fn fail_interrupted_loads(&self, message: &str) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("datasets.fail_interrupted_loads")?;
+        let mut failed = 0;
+        for dataset in &mut tables.datasets {
+            if dataset.status == DatasetStatus::Loading {
+                dataset.status = DatasetStatus::Error;
+                dataset.error_message = Some(message.to_owned());
+                failed += 1;
+            }
+        }
+        Ok(failed)
     }
 
     async fn delete_unreferenced_uploads(
