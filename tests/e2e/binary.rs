@@ -313,3 +313,73 @@ async fn a_process_killed_mid_turn_leaves_no_half_written_answer() {
         assert_eq!(messages[0]["role"], "user");
     }
 }
+
+/// A stop cuts off an import's background loads; after the restart those datasets are errors that say so (not
+/// `loading` forever), and a refresh loads them.
+#[actix_web::test]
+async fn loads_cut_off_by_a_stop_are_errors_after_the_restart() {
+    use std::time::Duration;
+    use tabletalk_tests::file_server::{FileServer, ServedFile};
+
+    let files = FileServer::start().await;
+    let url = files.put(
+        "/slow.parquet",
+        ServedFile::new(crate::datasets::parquet_bytes(100, 100)).trickle(Duration::from_secs(30)),
+    );
+    let binary = Binary::new();
+    let env = [("TABLETALK__DATASETS__ALLOWED_CIDRS", "127.0.0.1/32")];
+    let server = binary.start(&env).await;
+    let client = sign_in(&server.base, &server.access_key()).await;
+    let created: Value = client
+        .post(format!("{}/conversations/import", server.base))
+        .json(&json!({"title": "Cut off", "datasets": [{"url": url, "name": "slow"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(server.terminate().success());
+
+    let restarted = binary.start(&env).await;
+    let client = sign_in(&restarted.base, &restarted.access_key()).await;
+    let detail = |client: reqwest::Client, base: String, id: String| async move {
+        client
+            .get(format!("{base}/conversations/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let after = detail(client.clone(), restarted.base.clone(), id.clone()).await;
+    let dataset = &after["datasets"][0];
+    assert_eq!(dataset["status"], "error");
+    assert_eq!(
+        dataset["error_message"],
+        tabletalk_domain::datasets::INTERRUPTED_LOAD
+    );
+    files.put(
+        "/slow.parquet",
+        ServedFile::new(crate::datasets::parquet_bytes(100, 100)),
+    );
+    let refreshed: Value = client
+        .post(format!(
+            "{}/conversations/{id}/datasets/{}/refresh",
+            restarted.base,
+            dataset["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refreshed["row_count"], 100, "{refreshed}");
+    let after = detail(client.clone(), restarted.base.clone(), id.clone()).await;
+    assert_eq!(after["datasets"][0]["status"], "ready");
+    assert!(restarted.terminate().success());
+    files.stop().await;
+}

@@ -233,3 +233,75 @@ async fn forks_need_a_message_of_that_conversation_and_its_owner() {
     assert_eq!(untitled["title"], "Forked conversation");
     app.stop().await;
 }
+
+/// A dataset still loading when its conversation is forked loads in both: each conversation gets its own
+/// `dataset_loaded` and ends `ready`.
+#[actix_web::test]
+async fn a_fork_of_a_dataset_still_loading_loads_its_own_copy() {
+    let app = TestApp::builder()
+        .env("TABLETALK__DATASETS__ALLOWED_CIDRS", "127.0.0.1/32")
+        .spawn()
+        .await;
+    app.login().await;
+    let token = app.session_token().await;
+    let mut socket = tabletalk_tests::ws_client::connect(&app.base, &token)
+        .await
+        .unwrap();
+    let files = FileServer::start().await;
+    let url = files.put(
+        "/slow.parquet",
+        ServedFile::new(parquet_bytes(30, 30)).trickle(Duration::from_millis(500)),
+    );
+    let imported = json_with_status(
+        app.send_json(
+            Method::POST,
+            "/conversations/import",
+            &json!({"title": "Slow", "messages": [{"role": "user", "content": "hi"}],
+                    "datasets": [{"url": url, "name": "slow"}]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = imported["id"].as_str().unwrap().to_owned();
+    let message = detail(&app, &id).await["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forked = json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("/conversations/{id}/fork"),
+            &json!({"message_id": message}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let fork_id = forked["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        detail(&app, &fork_id).await["datasets"][0]["status"],
+        "loading"
+    );
+
+    let mut loaded = std::collections::BTreeSet::new();
+    while loaded.len() < 2 {
+        let event = socket
+            .next_event(Duration::from_secs(15))
+            .await
+            .expect("both loads finish");
+        if event["type"] == "dataset_loaded" {
+            loaded.insert(event["conversation_id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(loaded, [id.clone(), fork_id.clone()].into_iter().collect());
+    for conversation in [&id, &fork_id] {
+        let dataset = &detail(&app, conversation).await["datasets"][0];
+        assert_eq!(
+            (dataset["status"].as_str(), dataset["row_count"].as_i64()),
+            (Some("ready"), Some(30))
+        );
+    }
+    files.stop().await;
+    app.stop().await;
+}
