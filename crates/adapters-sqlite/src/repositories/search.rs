@@ -6,11 +6,14 @@
 //!   of three characters or more found in fewer than [`COMMON`] of the owner's messages: one pass over the index
 //!   collects the owner's candidates with their times (from `message_search_keys`), they are ordered newest first
 //!   here, and only the page asked for is read from `messages`.
-//! * **A newest-first walk with `LIKE`** for common texts and for texts too short for trigrams: the owner's messages
-//!   in `(user_id, created_at)` index order, matched inside SQLite, stopping at the page size. A common text is
-//!   found within a few hundred messages; a rare short one costs one pass over the owner's messages.
-//! * For texts with non-ASCII letters, where `LIKE` folds no case, the index when it can, else the same walk with
-//!   the check done here.
+//! * **A newest-first walk with `LIKE`** for common texts: the owner's messages in `(user_id, created_at)` index
+//!   order, matched inside SQLite, stopping at the page size. A common text is found within a few hundred messages.
+//! * **Texts of one or two characters** first look among the owner's newest [`RECENT`] messages (enough for any
+//!   common one); if a page is not found there, the index's terms that begin with the text (every message is
+//!   indexed with two U+0001 after it, so every character begins a trigram) are read from `message_search_terms`
+//!   and their matches collected as for a longer text.
+//! * For texts with non-ASCII letters, where `LIKE` folds no case, the index when it can, else a walk with the check
+//!   done here.
 //!
 //! Every candidate is checked again with [`SearchText::matches`] (Unicode lower-casing), so the answer is the same
 //! whichever way found it. `LIKE` folds ASCII letters only, which for an ASCII text differs from Unicode
@@ -33,6 +36,8 @@ const SCAN_BATCH: usize = 2_000;
 /// A text the index finds in this many of the owner's messages is common: walking the owner's newest messages
 /// finds a page of it sooner than collecting and sorting every match.
 const COMMON: i64 = 1_000;
+/// How many of the owner's newest messages a one- or two-character text is first looked for in.
+const RECENT: usize = 2_000;
 
 #[derive(QueryableByName)]
 struct HitRow {
@@ -86,6 +91,22 @@ const LIKE_KEYS: &str = "SELECT k.message_id, k.created_at FROM message_search_k
      WHERE k.user_id = ? AND m.content LIKE ? ESCAPE '\\' \
      ORDER BY k.created_at DESC, k.message_id DESC LIMIT ? OFFSET ?";
 
+/// The owner's newest messages (at most `?`) that match a `LIKE` pattern.
+const RECENT_LIKE: &str = "SELECT k.message_id, k.created_at FROM \
+     (SELECT message_id, created_at FROM message_search_keys WHERE user_id = ? \
+      ORDER BY created_at DESC, message_id DESC LIMIT ?) k \
+     JOIN messages m ON m.id = k.message_id WHERE m.content LIKE ? ESCAPE '\\' \
+     ORDER BY k.created_at DESC, k.message_id DESC LIMIT ? OFFSET ?";
+
+/// The index's terms (trigrams) that begin with a text.
+const TERMS: &str = "SELECT term AS value FROM message_search_terms WHERE term >= ? AND term < ?";
+
+#[derive(QueryableByName)]
+struct Term {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
 /// A `LIKE` pattern matching the text anywhere, every character literal.
 pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -134,11 +155,45 @@ pub(crate) fn search_messages(
     limit: usize,
 ) -> Result<Vec<MessageMatch>, RepositoryError> {
     let ascii = text.as_str().is_ascii();
-    if text.as_str().chars().count() >= 3 {
+    let short = text.as_str().chars().count() < 3;
+    let query = if short && ascii {
+        let recent = walk(conn, text, limit, |conn, batch, offset| {
+            diesel::sql_query(hits_query(RECENT_LIKE))
+                .bind::<Text, _>(owner)
+                .bind::<BigInt, _>(to_i64(RECENT))
+                .bind::<Text, _>(like_pattern(text.as_str()))
+                .bind::<BigInt, _>(batch)
+                .bind::<BigInt, _>(offset)
+                .load(conn)
+        })?;
+        if recent.len() == limit {
+            return Ok(recent);
+        }
+        let terms: Vec<Term> = diesel::sql_query(TERMS)
+            .bind::<Text, _>(text.as_str())
+            .bind::<Text, _>(format!("{}\u{10FFFF}", text.as_str()))
+            .load(conn)
+            .map_err(repository_error)?;
+        if terms.is_empty() {
+            return Ok(recent);
+        }
+        Some(
+            terms
+                .iter()
+                .map(|t| format!("\"{}\"", t.value.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        )
+    } else if short {
+        None
+    } else {
+        Some(phrase(text))
+    };
+    if let Some(query) = query {
         // LIKE cannot stand in for a non-ASCII text: take every match then.
         let cap = if ascii { COMMON } else { i64::MAX };
         let mut candidates: Vec<KeyRow> = diesel::sql_query(INDEX_CANDIDATES)
-            .bind::<Text, _>(phrase(text))
+            .bind::<Text, _>(query)
             .bind::<Text, _>(owner)
             .bind::<BigInt, _>(cap)
             .load(conn)
