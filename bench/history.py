@@ -201,6 +201,8 @@ def main():
                 raise SystemExit(f"import failed: {response.status} {answer[:300]}")
         imports = imports[1:]
         lines += [
+            "### Search and import over a long history (`bench/history.py`)",
+            "",
             f"History ({args.words} words, {len(words.words):,} of them): {args.conversations:,} conversations with "
             f"{total:,} messages, imported in {seconds:.0f} s "
             f"({args.conversations / seconds:.0f} imports/s; the index is written by the same transactions), database "
