@@ -1,6 +1,6 @@
 //! Searching a user's messages and titles (docs/api.md, "Search").
 //!
-//! Three ways to find the newest messages containing a text, chosen by what is cheapest for it:
+//! Four ways to find the newest messages containing a text, chosen by what is cheapest for it:
 //!
 //! * **The trigram index** (`message_search`, an FTS5 table kept in step by triggers; see the migration) for texts
 //!   of three characters or more found in fewer than [`COMMON`] of the owner's messages: one pass over the index
@@ -18,7 +18,8 @@
 //! Every candidate is checked again with [`SearchText::matches`] (Unicode lower-casing), so the answer is the same
 //! whichever way found it. `LIKE` folds ASCII letters only, which for an ASCII text differs from Unicode
 //! lower-casing in two letters alone: `K` (U+212A, Kelvin) and `İ` (U+0130) lower-case to ASCII letters that `LIKE`
-//! does not see in them.
+//! does not see in them. Likewise the index folds case with SQLite's own Unicode tables (one character to one),
+//! so a letter whose lower case is longer than one character can hide a message from a non-ASCII text.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
