@@ -67,4 +67,5 @@ contract_tests!(
     an_exchange_is_replaced_whole_or_not_at_all,
     shares_keep_their_first_token_until_revoked,
     interrupted_loads_become_errors,
+    history_stars_toggle_and_clearing_takes_everything_of_the_user,
 );

@@ -34,3 +34,4 @@ mod ssrf;
 mod storage;
 mod transfer;
 mod usage;
+mod workspace;

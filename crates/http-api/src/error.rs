@@ -466,6 +466,9 @@ impl From<DatasetError> for ApiError {
                 plain(StatusCode::BAD_REQUEST, "sample_column_required")
             }
             DatasetError::NoDatasets => plain(StatusCode::BAD_REQUEST, "no_datasets"),
+            DatasetError::HistoryEntryNotFound => {
+                plain(StatusCode::NOT_FOUND, "history_entry_not_found")
+            }
             DatasetError::Query(failure) => failure.into(),
             DatasetError::Storage(e) => e.into(),
         }

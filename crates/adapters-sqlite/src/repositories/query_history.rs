@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use tabletalk_ports::{
-    QueryHistoryEntry, QueryHistoryFilter, QueryHistoryRepository, RepositoryError, UserId,
+    HistoryId, QueryHistoryEntry, QueryHistoryFilter, QueryHistoryRepository, RepositoryError,
+    UserId,
 };
 
 use crate::SqliteDatabase;
@@ -80,6 +81,36 @@ impl QueryHistoryRepository for SqliteDatabase {
                 .map(QueryHistoryEntry::try_from)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((entries, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    async fn toggle_star(
+        &self,
+        user: UserId,
+        id: HistoryId,
+    ) -> Result<Option<bool>, RepositoryError> {
+        self.run(move |conn| {
+            diesel::update(
+                query_history::table
+                    .filter(query_history::id.eq(id.to_string()))
+                    .filter(query_history::user_id.eq(user.to_string())),
+            )
+            .set(query_history::is_starred.eq(diesel::dsl::not(query_history::is_starred)))
+            .returning(query_history::is_starred)
+            .get_result(conn)
+            .optional()
+            .map_err(repository_error)
+        })
+        .await
+    }
+
+    async fn delete_all(&self, user: UserId) -> Result<u64, RepositoryError> {
+        self.run(move |conn| {
+            diesel::delete(query_history::table.filter(query_history::user_id.eq(user.to_string())))
+                .execute(conn)
+                .map(|n| n as u64)
+                .map_err(repository_error)
         })
         .await
     }

@@ -68,6 +68,9 @@ pub enum DatasetError {
     SampleColumnRequired,
     #[error("No datasets loaded in this conversation")]
     NoDatasets,
+    /// A query-history entry that is not the user's.
+    #[error("Query not found")]
+    HistoryEntryNotFound,
     #[error("{}", .0.message)]
     Query(QueryFailure),
     #[error(transparent)]

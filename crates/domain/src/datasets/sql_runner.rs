@@ -203,6 +203,29 @@ impl SqlRunner {
         Ok(self.history.list(user, filter).await?)
     }
 
+    /// Star toggle: flips the star of one of the user's history entries and returns the new state.
+    ///
+    /// # Errors
+    /// `HistoryEntryNotFound` for an unknown id or another user's entry; storage failures.
+    pub async fn toggle_star(
+        &self,
+        user: UserId,
+        id: tabletalk_ports::HistoryId,
+    ) -> Result<bool, DatasetError> {
+        self.history
+            .toggle_star(user, id)
+            .await?
+            .ok_or(DatasetError::HistoryEntryNotFound)
+    }
+
+    /// Clear: deletes every history entry of the user, starred ones too; returns how many.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn clear_history(&self, user: UserId) -> Result<u64, DatasetError> {
+        Ok(self.history.delete_all(user).await?)
+    }
+
     async fn execute(
         &self,
         user: UserId,

@@ -4,7 +4,9 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use tabletalk_domain::datasets::DatasetError;
 use tabletalk_domain::{Page, SqlText};
+use tabletalk_ports::HistoryId;
 use tabletalk_ports::{QueryHistoryFilter, QuerySource};
 
 use super::resource;
@@ -16,7 +18,14 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         resource("/conversations/{conversation_id}/query", &[Method::POST])
             .route(web::post().to(run)),
     );
-    cfg.service(resource("/query-history", &[Method::GET]).route(web::get().to(history)));
+    cfg.service(
+        resource("/query-history", &[Method::GET, Method::DELETE])
+            .route(web::get().to(history))
+            .route(web::delete().to(clear_history)),
+    );
+    cfg.service(
+        resource("/query-history/{id}/star", &[Method::PATCH]).route(web::patch().to(toggle_star)),
+    );
 }
 
 #[derive(Deserialize)]
@@ -103,4 +112,25 @@ async fn history(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"history": history, "total": total})))
+}
+
+async fn toggle_star(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    // A malformed id names no entry: it answers like an unknown one.
+    let id: HistoryId = path
+        .parse()
+        .map_err(|_| ApiError::from(DatasetError::HistoryEntryNotFound))?;
+    let starred = state.sql.toggle_star(user.user.id, id).await?;
+    Ok(HttpResponse::Ok().json(json!({"id": id.to_string(), "is_starred": starred})))
+}
+
+async fn clear_history(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let deleted = state.sql.clear_history(user.user.id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "deleted": deleted})))
 }

@@ -172,3 +172,46 @@ pub async fn query_history_is_newest_first_capped_and_filtered(repos: Repositori
         Err(crate::RepositoryError::Constraint(_))
     ));
 }
+
+/// A star toggles on the owner's entry only; clearing removes every entry of the user, starred too, and no one
+/// else's.
+pub async fn history_stars_toggle_and_clearing_takes_everything_of_the_user(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
+    let history = &repos.query_history;
+    let mine = entry(alice, 1, QuerySource::SqlPanel, false);
+    let starred = entry(alice, 2, QuerySource::Llm, true);
+    let theirs = entry(bob, 3, QuerySource::SqlPanel, false);
+    for e in [&mine, &starred, &theirs] {
+        history.record(e, 100).await.unwrap();
+    }
+    assert_eq!(
+        history.toggle_star(alice, mine.id).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        history.toggle_star(alice, mine.id).await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        history.toggle_star(alice, theirs.id).await.unwrap(),
+        None,
+        "not hers"
+    );
+    assert_eq!(
+        history.toggle_star(alice, HistoryId::new()).await.unwrap(),
+        None
+    );
+    let filter = QueryHistoryFilter {
+        limit: 50,
+        offset: 0,
+        starred: None,
+        source: None,
+    };
+    assert!(!history.list(bob, &filter).await.unwrap().0[0].is_starred);
+
+    assert_eq!(history.delete_all(alice).await.unwrap(), 2);
+    assert_eq!(history.list(alice, &filter).await.unwrap().1, 0);
+    assert_eq!(history.list(bob, &filter).await.unwrap().1, 1);
+    assert_eq!(history.delete_all(alice).await.unwrap(), 0);
+}

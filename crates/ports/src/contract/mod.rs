@@ -34,6 +34,7 @@ pub use conversations::{
 };
 pub use datasets::{
     adding_datasets_names_them_refuses_conflicts_and_shares_uploads,
+    history_stars_toggle_and_clearing_takes_everything_of_the_user,
     query_history_is_newest_first_capped_and_filtered,
 };
 pub use identity::{

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{QueryHistoryEntry, QueryHistoryFilter, RepositoryError, UserId};
+use crate::{HistoryId, QueryHistoryEntry, QueryHistoryFilter, RepositoryError, UserId};
 
 /// Stores the per-user query history (docs/api.md, "SQL runner and history", docs/architecture.md, "Storage",
 /// `query_history`).
@@ -25,4 +25,20 @@ pub trait QueryHistoryRepository: Send + Sync + 'static {
         user: UserId,
         filter: &QueryHistoryFilter,
     ) -> Result<(Vec<QueryHistoryEntry>, u64), RepositoryError>;
+
+    /// Flips the star of `user`'s entry `id`; returns the new state, or `None` when the user has no such entry.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn toggle_star(
+        &self,
+        user: UserId,
+        id: HistoryId,
+    ) -> Result<Option<bool>, RepositoryError>;
+
+    /// Deletes every entry of `user`, starred ones included; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn delete_all(&self, user: UserId) -> Result<u64, RepositoryError>;
 }

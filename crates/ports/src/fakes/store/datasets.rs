@@ -274,6 +274,29 @@ impl QueryHistoryRepository for InMemoryStore {
             .collect();
         Ok((page, total))
     }
+
+    async fn toggle_star(
+        &self,
+        user: UserId,
+        id: crate::HistoryId,
+    ) -> Result<Option<bool>, RepositoryError> {
+        let mut tables = self.open("query_history.toggle_star")?;
+        Ok(tables
+            .query_history
+            .iter_mut()
+            .find(|e| e.id == id && e.user_id == user)
+            .map(|e| {
+                e.is_starred = !e.is_starred;
+                e.is_starred
+            }))
+    }
+
+    async fn delete_all(&self, user: UserId) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("query_history.delete_all")?;
+        let before = tables.query_history.len();
+        tables.query_history.retain(|e| e.user_id != user);
+        Ok((before - tables.query_history.len()) as u64)
+    }
 }
 
 impl Tables {
