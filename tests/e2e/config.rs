@@ -239,10 +239,8 @@ fn keys_of_features_still_to_come_warn_instead_of_pretending_to_work() {
     .unwrap();
     assert_eq!(
         config.warnings,
-        [
-            "llm.models is set but has no effect in this version",
-            "observability.metrics_enabled is set but has no effect in this version",
-        ]
+        ["observability.metrics_enabled is set but has no effect in this version"],
+        "llm.models is used (per-user models)"
     );
     assert!(
         config.describe().ends_with(

@@ -68,4 +68,5 @@ contract_tests!(
     shares_keep_their_first_token_until_revoked,
     interrupted_loads_become_errors,
     history_stars_toggle_and_clearing_takes_everything_of_the_user,
+    settings_are_created_then_replaced,
 );

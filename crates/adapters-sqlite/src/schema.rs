@@ -164,3 +164,12 @@ diesel::table! {
 
 diesel::joinable!(referral_keys -> users (used_by));
 diesel::allow_tables_to_appear_in_same_query!(referral_keys, users);
+
+diesel::table! {
+    user_settings (user_id) {
+        user_id -> Text,
+        dev_mode -> Bool,
+        selected_model -> Nullable<Text>,
+        updated_at -> Text,
+    }
+}

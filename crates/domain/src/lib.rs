@@ -15,6 +15,7 @@ pub mod input;
 pub mod llm_retry;
 mod rate_window;
 pub mod removal;
+pub mod settings;
 #[cfg(test)]
 mod testkit;
 pub mod transfer;
@@ -32,4 +33,5 @@ pub use events::{
 pub use health::{HealthReport, HealthService};
 pub use input::{ConversationIds, InvalidInput, MessageText, Page, SqlText};
 pub use removal::ConversationRemoval;
+pub use settings::{EffectiveSettings, ModelChoice, SettingsError, SettingsService};
 pub use usage::{UsageError, UsageService, UsageStatus};

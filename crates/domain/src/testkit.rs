@@ -112,6 +112,14 @@ pub(crate) async fn kit() -> Kit {
             token_usage: store.clone(),
             llm: Some(llm.clone()),
             events: bus.clone(),
+            user_settings: Arc::new(crate::SettingsService::new(
+                store.clone(),
+                clock.clone(),
+                crate::ModelChoice {
+                    default_model: "test-model".to_owned(),
+                    models: vec!["test-model".to_owned()],
+                },
+            )),
             clock,
         },
         4,
@@ -152,7 +160,6 @@ pub(crate) async fn until_turn_ends(events: &mut Subscription) -> Vec<DomainEven
 
 fn chat_settings() -> ChatSettings {
     ChatSettings {
-        model: "test-model".to_owned(),
         thinking: false,
         max_tool_calls: MAX_TOOL_CALLS,
         max_sql_errors: MAX_SQL_ERRORS,

@@ -14,7 +14,8 @@ use tabletalk_domain::conversations::SharedViewError;
 use tabletalk_domain::datasets::{DatasetError, DatasetUrlError, QueryFailure, QueryFailureKind};
 use tabletalk_domain::transfer::ImportError;
 use tabletalk_domain::{
-    AuthError, ConversationError, DevLoginError, InvalidInput, LogoutError, UsageError,
+    AuthError, ConversationError, DevLoginError, InvalidInput, LogoutError, SettingsError,
+    UsageError,
 };
 use tabletalk_ports::LoadErrorKind;
 use tabletalk_ports::RepositoryError;
@@ -319,6 +320,17 @@ impl From<ConversationError> for ApiError {
             ConversationError::Forbidden => Self::forbidden(),
             ConversationError::Storage(e) => e.into(),
             ConversationError::Randomness(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<SettingsError> for ApiError {
+    fn from(error: SettingsError) -> Self {
+        match error {
+            SettingsError::UnknownModel { .. } => {
+                Self::validation(&[("selected_model", &error.to_string())])
+            }
+            SettingsError::Storage(e) => e.into(),
         }
     }
 }

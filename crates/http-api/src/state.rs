@@ -9,7 +9,7 @@ use tabletalk_domain::datasets::{DatasetService, SqlRunner};
 use tabletalk_domain::transfer::ConversationTransfer;
 use tabletalk_domain::{
     AuthService, ConversationRemoval, ConversationService, HealthService, InProcessBus,
-    UsageService,
+    SettingsService, UsageService,
 };
 
 use crate::OriginPolicy;
@@ -57,6 +57,8 @@ pub struct ApiState {
     pub health: Arc<HealthService>,
     pub datasets: Arc<DatasetService>,
     pub sql: Arc<SqlRunner>,
+    /// Each user's settings and chat model.
+    pub user_settings: Arc<SettingsService>,
     /// Import, fork and export of conversations.
     pub transfer: Arc<ConversationTransfer>,
     /// Where use cases publish events; the WebSocket subscribes.

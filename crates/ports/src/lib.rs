@@ -20,6 +20,7 @@ mod query;
 mod repositories;
 mod search;
 mod session;
+mod settings;
 mod timestamp;
 mod usage;
 mod user;
@@ -64,10 +65,12 @@ pub use query::{
 pub use repositories::{
     AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,
     MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository,
-    ReferralKeyRepository, SessionRepository, TokenUsageRepository, UserRepository,
+    ReferralKeyRepository, SessionRepository, SettingsRepository, TokenUsageRepository,
+    UserRepository,
 };
 pub use search::{MessageMatch, SearchText, TitleMatch};
 pub use session::{Session, TokenHash};
+pub use settings::UserSettings;
 pub use timestamp::{Timestamp, TimestampParseError};
 pub use usage::{CallKind, LlmProvider, TokenUsage, UsageEntry};
 pub use user::{Identity, User};

@@ -16,7 +16,7 @@ use tabletalk_domain::llm_retry::RetryPolicy;
 use tabletalk_domain::transfer::{ConversationTransfer, TransferParts, TransferSettings};
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationRemoval, ConversationService, HealthService,
-    UsageService,
+    ModelChoice, SettingsService, UsageService,
 };
 use tabletalk_http_api::{
     ApiState, Connections, HttpSettings, OriginPolicy, QueryEngineLimits, WebsocketSettings,
@@ -25,8 +25,8 @@ use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
     Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
     IdentityProvider, LlmClient, MessageRepository, PendingLoginRepository, QueryEngine,
-    QueryHistoryRepository, ReferralKeyRepository, RowLimits, SessionRepository, SystemClock,
-    TokenUsageRepository, UserRepository,
+    QueryHistoryRepository, ReferralKeyRepository, RowLimits, SessionRepository,
+    SettingsRepository, SystemClock, TokenUsageRepository, UserRepository,
 };
 use tabletalk_query_engine::content::{ContentLoader, ContentSettings};
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
@@ -59,6 +59,7 @@ pub struct Adapters {
     /// The chat model; `None` when `llm.provider = "none"`.
     pub llm: Option<Arc<dyn LlmClient>>,
     pub query_history: Arc<dyn QueryHistoryRepository>,
+    pub settings: Arc<dyn SettingsRepository>,
     pub query_engine: Arc<dyn QueryEngine>,
     pub content: Arc<dyn DatasetContent>,
 }
@@ -87,7 +88,8 @@ impl Adapters {
             + DatabaseHealth
             + PendingLoginRepository
             + ReferralKeyRepository
-            + QueryHistoryRepository,
+            + QueryHistoryRepository
+            + SettingsRepository,
     {
         Self {
             users: store.clone(),
@@ -99,7 +101,8 @@ impl Adapters {
             database: store.clone(),
             pending_logins: store.clone(),
             referral_keys: store.clone(),
-            query_history: store,
+            query_history: store.clone(),
+            settings: store,
             clock,
             identity: None,
             llm: None,
@@ -323,19 +326,10 @@ fn dataset_services(
 }
 
 /// The chat use case over the LLM adapter, the dataset services and the repositories.
-fn chat_service(
-    adapters: &Adapters,
-    config: &Config,
-    conversations: &Arc<ConversationService>,
-    datasets: &Arc<DatasetService>,
-    sql: &Arc<SqlRunner>,
-    usage: &Arc<UsageService>,
-    events: &Arc<InProcessBus>,
-) -> ChatService {
+fn chat_service(config: &Config, parts: ChatParts) -> ChatService {
     let llm = &config.llm;
     let query = &config.query;
     let settings = ChatSettings {
-        model: llm.model.clone(),
         thinking: llm.thinking,
         max_tool_calls: llm.max_tool_calls,
         max_sql_errors: llm.max_sql_errors,
@@ -359,18 +353,6 @@ fn chat_service(
             max_tool_calls: llm.max_tool_calls,
             max_sql_errors: llm.max_sql_errors,
         },
-    };
-    let parts = ChatParts {
-        conversations: conversations.clone(),
-        messages: adapters.messages.clone(),
-        datasets: adapters.datasets.clone(),
-        dataset_service: datasets.clone(),
-        sql: sql.clone(),
-        usage: usage.clone(),
-        token_usage: adapters.token_usage.clone(),
-        llm: adapters.llm.clone(),
-        events: events.clone(),
-        clock: adapters.clock.clone(),
     };
     ChatService::new(
         parts,
@@ -412,6 +394,54 @@ fn http_settings(config: &Config, llm_configured: bool) -> Result<HttpSettings, 
     Ok(settings)
 }
 
+/// OIDC sign-in over the identity provider; `None` in local mode.
+fn oidc_sign_in(
+    adapters: &Adapters,
+    config: &Config,
+    auth: &Arc<AuthService>,
+) -> Result<Option<Arc<OidcSignIn>>, StartupError> {
+    Ok(match (&adapters.identity, config.auth.is_local_mode()) {
+        (Some(provider), false) => Some(Arc::new(OidcSignIn::new(
+            provider.clone(),
+            adapters.pending_logins.clone(),
+            adapters.users.clone(),
+            auth.clone(),
+            adapters.clock.clone(),
+            OidcSettings {
+                require_referral: config.auth.require_referral,
+                allowed_email_domains: config.auth.allowed_email_domains.clone(),
+            },
+        ))),
+        (None, false) => {
+            return Err(StartupError::Invalid(
+                "OIDC mode needs an identity provider".to_owned(),
+            ));
+        }
+        (_, true) => None,
+    })
+}
+
+/// Each user's settings, with the models the configuration offers.
+fn settings_service(adapters: &Adapters, config: &Config) -> Arc<SettingsService> {
+    // Without a model there is nothing to choose: settings then show no models.
+    let choice = if adapters.llm.is_some() {
+        ModelChoice {
+            default_model: config.llm.model.clone(),
+            models: config.llm.models.clone(),
+        }
+    } else {
+        ModelChoice {
+            default_model: String::new(),
+            models: Vec::new(),
+        }
+    };
+    Arc::new(SettingsService::new(
+        adapters.settings.clone(),
+        adapters.clock.clone(),
+        choice,
+    ))
+}
+
 /// Builds every service from the adapters and the configuration.
 pub fn build_state(
     adapters: Adapters,
@@ -434,25 +464,7 @@ pub fn build_state(
             session_ttl: config.auth.session_ttl,
         },
     ));
-    let oidc = match (&adapters.identity, config.auth.is_local_mode()) {
-        (Some(provider), false) => Some(Arc::new(OidcSignIn::new(
-            provider.clone(),
-            adapters.pending_logins.clone(),
-            adapters.users.clone(),
-            auth.clone(),
-            adapters.clock.clone(),
-            OidcSettings {
-                require_referral: config.auth.require_referral,
-                allowed_email_domains: config.auth.allowed_email_domains.clone(),
-            },
-        ))),
-        (None, false) => {
-            return Err(StartupError::Invalid(
-                "OIDC mode needs an identity provider".to_owned(),
-            ));
-        }
-        (_, true) => None,
-    };
+    let oidc = oidc_sign_in(&adapters, config, &auth)?;
     let conversations = ConversationService::new(
         adapters.conversations.clone(),
         adapters.messages.clone(),
@@ -470,14 +482,22 @@ pub fn build_state(
         config.budget.token_limit,
         config.budget.warning_threshold_pct,
     ));
+    let user_settings = settings_service(&adapters, config);
     let chat = Arc::new(chat_service(
-        &adapters,
         config,
-        &conversations,
-        &datasets,
-        &sql,
-        &usage,
-        &events,
+        ChatParts {
+            conversations: conversations.clone(),
+            messages: adapters.messages.clone(),
+            datasets: adapters.datasets.clone(),
+            dataset_service: datasets.clone(),
+            sql: sql.clone(),
+            usage: usage.clone(),
+            token_usage: adapters.token_usage.clone(),
+            llm: adapters.llm.clone(),
+            events: events.clone(),
+            clock: adapters.clock.clone(),
+            user_settings: user_settings.clone(),
+        },
     ));
     let settings = http_settings(config, adapters.llm.is_some())?;
     let removal = Arc::new(ConversationRemoval::new(
@@ -504,6 +524,7 @@ pub fn build_state(
         conversations,
         removal,
         transfer,
+        user_settings,
         usage: usage.clone(),
         datasets,
         sql,

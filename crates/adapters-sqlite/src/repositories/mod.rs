@@ -9,5 +9,6 @@ mod query_history;
 mod referral_keys;
 mod search;
 mod sessions;
+mod settings;
 mod token_usage;
 mod users;

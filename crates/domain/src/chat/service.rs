@@ -15,12 +15,13 @@ use crate::datasets::{DatasetService, SqlRunner};
 use crate::events::{DomainEvent, EventBus};
 use crate::input::MessageText;
 use crate::llm_retry::RetryPolicy;
-use crate::{ConversationError, ConversationService, UsageError, UsageService, UsageStatus};
+use crate::{
+    ConversationError, ConversationService, SettingsService, UsageError, UsageService, UsageStatus,
+};
 
 /// `llm.*` and the row limits a turn uses.
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
-    pub model: String,
     pub thinking: bool,
     pub max_tool_calls: u32,
     pub max_sql_errors: u32,
@@ -87,6 +88,7 @@ pub struct ChatService {
     pub(super) llm: Option<Arc<dyn LlmClient>>,
     pub(super) events: Arc<dyn EventBus>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) user_settings: Arc<SettingsService>,
     pub(super) turns: ActiveTurns,
     pub(super) settings: ChatSettings,
 }
@@ -128,6 +130,8 @@ pub struct ChatParts {
     pub llm: Option<Arc<dyn LlmClient>>,
     pub events: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
+    /// Which model each user's turns call.
+    pub user_settings: Arc<SettingsService>,
 }
 
 /// The title rule (docs/api.md, "Chat"): whitespace collapsed, first 50 characters, `…` when cut.
@@ -153,6 +157,7 @@ impl ChatService {
             llm: parts.llm,
             events: parts.events,
             clock: parts.clock,
+            user_settings: parts.user_settings,
             turns: ActiveTurns::new(max_concurrent_turns),
             settings,
         }

@@ -8,6 +8,7 @@ mod health;
 mod messages;
 mod oidc;
 mod query;
+mod settings;
 mod usage;
 
 use actix_web::http::Method;
@@ -24,6 +25,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     datasets::configure(cfg);
     query::configure(cfg);
     messages::configure(cfg);
+    settings::configure(cfg);
     cfg.service(resource("/ws", &[Method::GET]).route(web::get().to(crate::ws::connect)));
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::{
     Conversation, ConversationRepository, DatabaseHealth, DatasetRepository, Identity,
     MessageRepository, PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository,
-    SessionRepository, Timestamp, TokenUsageRepository, UserId, UserRepository,
+    SessionRepository, SettingsRepository, Timestamp, TokenUsageRepository, UserId, UserRepository,
 };
 
 pub use conversations::{
@@ -51,7 +51,9 @@ pub use transfer::{
     an_exchange_is_replaced_whole_or_not_at_all, interrupted_loads_become_errors,
     shares_keep_their_first_token_until_revoked,
 };
-pub use usage::{ping_answers, usage_window_is_exclusive_and_oldest_first};
+pub use usage::{
+    ping_answers, settings_are_created_then_replaced, usage_window_is_exclusive_and_oldest_first,
+};
 
 /// One implementation of every repository port, as the contract checks see it.
 #[derive(Clone)]
@@ -70,6 +72,7 @@ pub struct Repositories {
     pub pending_logins: Arc<dyn PendingLoginRepository>,
     pub referral_keys: Arc<dyn ReferralKeyRepository>,
     pub query_history: Arc<dyn QueryHistoryRepository>,
+    pub settings: Arc<dyn SettingsRepository>,
 }
 
 impl Repositories {
@@ -85,7 +88,8 @@ impl Repositories {
             + DatabaseHealth
             + PendingLoginRepository
             + ReferralKeyRepository
-            + QueryHistoryRepository,
+            + QueryHistoryRepository
+            + SettingsRepository,
     {
         Self {
             users: store.clone(),
@@ -97,7 +101,8 @@ impl Repositories {
             health: store.clone(),
             pending_logins: store.clone(),
             referral_keys: store.clone(),
-            query_history: store,
+            query_history: store.clone(),
+            settings: store,
         }
     }
 }

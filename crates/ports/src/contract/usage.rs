@@ -1,4 +1,4 @@
-use super::{Repositories, at};
+use super::{Repositories, at, owner};
 use crate::{
     CallKind, ConversationId, Identity, LlmProvider, Timestamp, TokenUsage, UsageId, UserId,
 };
@@ -93,4 +93,41 @@ pub async fn usage_window_is_exclusive_and_oldest_first(repos: Repositories) {
 /// The health check answers.
 pub async fn ping_answers(repos: Repositories) {
     repos.health.ping().await.unwrap();
+}
+
+/// Settings do not exist until saved; a save replaces the row; each user has their own; an unknown user is refused.
+pub async fn settings_are_created_then_replaced(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
+    assert_eq!(repos.settings.find(alice).await.unwrap(), None);
+    let first = crate::UserSettings {
+        user_id: alice,
+        dev_mode: false,
+        selected_model: Some("gemini-2.5-pro".to_owned()),
+        updated_at: at(1),
+    };
+    repos.settings.save(&first).await.unwrap();
+    assert_eq!(
+        repos.settings.find(alice).await.unwrap(),
+        Some(first.clone())
+    );
+    let second = crate::UserSettings {
+        dev_mode: true,
+        selected_model: None,
+        updated_at: at(2),
+        ..first
+    };
+    repos.settings.save(&second).await.unwrap();
+    assert_eq!(repos.settings.find(alice).await.unwrap(), Some(second));
+    assert_eq!(repos.settings.find(bob).await.unwrap(), None);
+    let stranger = crate::UserSettings {
+        user_id: crate::UserId::new(),
+        dev_mode: true,
+        selected_model: None,
+        updated_at: at(3),
+    };
+    assert!(matches!(
+        repos.settings.save(&stranger).await,
+        Err(crate::RepositoryError::Constraint(_))
+    ));
 }

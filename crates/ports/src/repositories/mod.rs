@@ -8,6 +8,7 @@ mod pending_logins;
 mod query_history;
 mod referral_keys;
 mod sessions;
+mod settings;
 mod token_usage;
 mod users;
 
@@ -19,5 +20,6 @@ pub use pending_logins::PendingLoginRepository;
 pub use query_history::QueryHistoryRepository;
 pub use referral_keys::ReferralKeyRepository;
 pub use sessions::SessionRepository;
+pub use settings::SettingsRepository;
 pub use token_usage::TokenUsageRepository;
 pub use users::UserRepository;

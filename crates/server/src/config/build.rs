@@ -119,8 +119,7 @@ pub(super) fn build(mut r: Resolver) -> Result<Config, ConfigErrors> {
 }
 
 /// Keys that are parsed and validated but not used by anything yet.
-const INERT_KEYS: [&str; 3] = [
-    "llm.models",
+const INERT_KEYS: [&str; 2] = [
     "observability.metrics_enabled",
     "observability.metrics_token",
 ];

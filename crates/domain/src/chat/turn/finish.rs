@@ -55,7 +55,7 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         trace: state.trace.clone(),
         input_tokens: input,
         output_tokens: output,
-        model: Some(settings.model.clone()),
+        model: Some(state.model.clone()),
         created_at: now,
     });
     #[allow(
@@ -71,7 +71,7 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         message_id: Some(state.message_id),
         call_kind: CallKind::Chat,
         provider: service.provider(),
-        model_name: settings.model.clone(),
+        model_name: state.model.clone(),
         input_tokens: input,
         output_tokens: output,
         estimated: state.estimated,

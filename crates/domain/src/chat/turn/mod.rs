@@ -46,6 +46,8 @@ struct State {
     conversation: ConversationId,
     message_id: MessageId,
     cancel: Cancel,
+    /// The user's model (docs/api.md, "Settings"), read once when the turn starts.
+    model: String,
     content: String,
     reasoning: String,
     reasoning_completed: bool,
@@ -113,6 +115,7 @@ pub(super) async fn run(
         conversation,
         message_id,
         cancel,
+        model: service.user_settings.model_for(user).await,
         content: String::new(),
         reasoning: String::new(),
         reasoning_completed: false,
@@ -240,14 +243,15 @@ async fn run_calls(state: &mut State, calls: &[ToolCall]) -> Option<Vec<ToolResu
 
 /// One model call's request: the prompt built fresh (datasets loaded mid-turn appear), tools while calls remain.
 fn build_request(
-    settings: &super::ChatSettings,
+    state: &State,
     datasets: &[tabletalk_ports::Dataset],
     history: &[LlmMessage],
     declarations: &[tabletalk_ports::ToolDeclaration],
     tools_left: bool,
 ) -> LlmRequest {
+    let settings = &state.service.settings;
     LlmRequest {
-        model: settings.model.clone(),
+        model: state.model.clone(),
         system: system_prompt(datasets, &settings.prompt),
         messages: history.to_vec(),
         tools: if tools_left {
@@ -302,7 +306,7 @@ async fn rounds(state: &mut State) -> Outcome {
             return internal();
         };
         let tools_left = state.tool_calls < settings.max_tool_calls;
-        let request = build_request(settings, &datasets, &history, &declarations, tools_left);
+        let request = build_request(state, &datasets, &history, &declarations, tools_left);
         let keep_alive = keep_alive(state);
         let started = tokio::select! {
             started = start_with_retries(llm.as_ref(), &request, &settings.retry, &keep_alive) => started,

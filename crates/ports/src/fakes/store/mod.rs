@@ -29,6 +29,7 @@ struct Tables {
     token_usage: Vec<TokenUsage>,
     pending_logins: Vec<PendingLogin>,
     referral_keys: Vec<StoredReferralKey>,
+    settings: Vec<crate::UserSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -432,5 +433,27 @@ impl ReferralKeyRepository for InMemoryStore {
             .collect();
         keys.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
         Ok(keys)
+    }
+}
+
+#[async_trait]
+impl crate::SettingsRepository for InMemoryStore {
+    async fn find(&self, user: UserId) -> Result<Option<crate::UserSettings>, RepositoryError> {
+        Ok(self
+            .open("settings.find")?
+            .settings
+            .iter()
+            .find(|s| s.user_id == user)
+            .cloned())
+    }
+
+    async fn save(&self, settings: &crate::UserSettings) -> Result<(), RepositoryError> {
+        let mut tables = self.open("settings.save")?;
+        if !tables.user_exists(settings.user_id) {
+            return Err(constraint("user_settings.user_id references users"));
+        }
+        tables.settings.retain(|s| s.user_id != settings.user_id);
+        tables.settings.push(settings.clone());
+        Ok(())
     }
 }

@@ -1,0 +1,59 @@
+//! The caller's settings: developer mode and the chat model (docs/api.md, "Settings").
+
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use tabletalk_domain::EffectiveSettings;
+
+use super::resource;
+use crate::extract::{ApiJson, CurrentUser};
+use crate::{ApiError, ApiState};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/settings", &[Method::GET, Method::PUT])
+            .route(web::get().to(get))
+            .route(web::put().to(put)),
+    );
+}
+
+#[derive(Serialize)]
+struct SettingsDto {
+    dev_mode: bool,
+    selected_model: String,
+    available_models: Vec<String>,
+}
+
+impl From<EffectiveSettings> for SettingsDto {
+    fn from(s: EffectiveSettings) -> Self {
+        Self {
+            dev_mode: s.dev_mode,
+            selected_model: s.selected_model,
+            available_models: s.available_models,
+        }
+    }
+}
+
+async fn get(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let settings = state.user_settings.get(user.user.id).await?;
+    Ok(HttpResponse::Ok().json(SettingsDto::from(settings)))
+}
+
+#[derive(Deserialize)]
+struct SettingsUpdate {
+    dev_mode: Option<bool>,
+    selected_model: Option<String>,
+}
+
+async fn put(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+    body: ApiJson<SettingsUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let settings = state
+        .user_settings
+        .update(user.user.id, body.dev_mode, body.selected_model.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(SettingsDto::from(settings)))
+}
