@@ -69,4 +69,5 @@ contract_tests!(
     interrupted_loads_become_errors,
     history_stars_toggle_and_clearing_takes_everything_of_the_user,
     settings_are_created_then_replaced,
+    saved_queries_are_ordered_filed_pinned_shared_and_private,
 );

@@ -28,6 +28,7 @@ mod llm_openai;
 mod oidc;
 mod process;
 mod query_engine;
+mod saved_queries;
 mod search;
 mod sharing;
 mod ssrf;

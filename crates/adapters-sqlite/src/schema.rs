@@ -173,3 +173,19 @@ diesel::table! {
         updated_at -> Text,
     }
 }
+
+diesel::table! {
+    saved_queries (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        query -> Text,
+        result_json -> Nullable<Text>,
+        execution_time_ms -> Nullable<Double>,
+        folder -> Text,
+        is_pinned -> Bool,
+        share_token -> Nullable<Text>,
+        shared_at -> Nullable<Text>,
+        created_at -> Text,
+    }
+}

@@ -15,6 +15,7 @@ pub mod input;
 pub mod llm_retry;
 mod rate_window;
 pub mod removal;
+pub mod saved_queries;
 pub mod settings;
 #[cfg(test)]
 mod testkit;

@@ -12,6 +12,7 @@ use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
 use tabletalk_domain::conversations::SharedViewError;
 use tabletalk_domain::datasets::{DatasetError, DatasetUrlError, QueryFailure, QueryFailureKind};
+use tabletalk_domain::saved_queries::SavedQueryError;
 use tabletalk_domain::transfer::ImportError;
 use tabletalk_domain::{
     AuthError, ConversationError, DevLoginError, InvalidInput, LogoutError, SettingsError,
@@ -320,6 +321,31 @@ impl From<ConversationError> for ApiError {
             ConversationError::Forbidden => Self::forbidden(),
             ConversationError::Storage(e) => e.into(),
             ConversationError::Randomness(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<SavedQueryError> for ApiError {
+    fn from(error: SavedQueryError) -> Self {
+        let message = error.to_string();
+        match error {
+            SavedQueryError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "saved_query_not_found", message)
+            }
+            SavedQueryError::SharedNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "shared_result_not_found", message)
+            }
+            SavedQueryError::TooMany { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    format!("Too many requests. Try again in {retry_after_secs} seconds."),
+                )
+            },
+            SavedQueryError::Invalid(invalid) => invalid.into(),
+            SavedQueryError::Randomness(e) => Self::internal(&e),
+            SavedQueryError::Storage(e) => e.into(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::chat::ChatService;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
+use tabletalk_domain::saved_queries::SavedQueryService;
 use tabletalk_domain::transfer::ConversationTransfer;
 use tabletalk_domain::{
     AuthService, ConversationRemoval, ConversationService, HealthService, InProcessBus,
@@ -44,6 +45,8 @@ pub struct HttpSettings {
     pub session_ttl: Duration,
     /// Where sign-in redirects the browser (`server.frontend_url`, no trailing slash).
     pub frontend_url: String,
+    /// The server's own address (`server.public_url`, no trailing slash), for links to its public pages.
+    pub public_url: String,
 }
 
 /// Everything a handler can reach, cloned into every actix worker.
@@ -57,6 +60,8 @@ pub struct ApiState {
     pub health: Arc<HealthService>,
     pub datasets: Arc<DatasetService>,
     pub sql: Arc<SqlRunner>,
+    /// Saved queries and their shared results.
+    pub saved_queries: Arc<SavedQueryService>,
     /// Each user's settings and chat model.
     pub user_settings: Arc<SettingsService>,
     /// Import, fork and export of conversations.

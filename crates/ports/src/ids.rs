@@ -91,6 +91,10 @@ id_type!(
     /// Identifies a query-history entry.
     HistoryId
 );
+id_type!(
+    /// Identifies a saved query.
+    SavedQueryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ mod llm;
 mod message;
 mod query;
 mod repositories;
+mod saved_query;
 mod search;
 mod session;
 mod settings;
@@ -48,8 +49,8 @@ pub use identity::{
     AuthorizationParams, IdentityError, IdentityProvider, PendingLogin, ReferralKey, VerifiedClaims,
 };
 pub use ids::{
-    ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SessionId, UploadId, UsageId,
-    UserId,
+    ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SavedQueryId, SessionId,
+    UploadId, UsageId, UserId,
 };
 pub use llm::{
     FinishReason, LlmClient, LlmError, LlmEvent, LlmMessage, LlmReply, LlmRequest, LlmStream,
@@ -65,9 +66,10 @@ pub use query::{
 pub use repositories::{
     AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,
     MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository,
-    ReferralKeyRepository, SessionRepository, SettingsRepository, TokenUsageRepository,
-    UserRepository,
+    ReferralKeyRepository, SavedQueryRepository, SessionRepository, SettingsRepository,
+    TokenUsageRepository, UserRepository,
 };
+pub use saved_query::SavedQuery;
 pub use search::{MessageMatch, SearchText, TitleMatch};
 pub use session::{Session, TokenHash};
 pub use settings::UserSettings;

@@ -13,6 +13,7 @@ use tabletalk_domain::chat::{ChatParts, ChatService, ChatSettings, PromptLimits}
 use tabletalk_domain::datasets::size_text;
 use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
 use tabletalk_domain::llm_retry::RetryPolicy;
+use tabletalk_domain::saved_queries::SavedQueryService;
 use tabletalk_domain::transfer::{ConversationTransfer, TransferParts, TransferSettings};
 use tabletalk_domain::{
     AuthMode, AuthService, AuthSettings, ConversationRemoval, ConversationService, HealthService,
@@ -25,8 +26,8 @@ use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
     Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
     IdentityProvider, LlmClient, MessageRepository, PendingLoginRepository, QueryEngine,
-    QueryHistoryRepository, ReferralKeyRepository, RowLimits, SessionRepository,
-    SettingsRepository, SystemClock, TokenUsageRepository, UserRepository,
+    QueryHistoryRepository, ReferralKeyRepository, RowLimits, SavedQueryRepository,
+    SessionRepository, SettingsRepository, SystemClock, TokenUsageRepository, UserRepository,
 };
 use tabletalk_query_engine::content::{ContentLoader, ContentSettings};
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
@@ -60,6 +61,7 @@ pub struct Adapters {
     pub llm: Option<Arc<dyn LlmClient>>,
     pub query_history: Arc<dyn QueryHistoryRepository>,
     pub settings: Arc<dyn SettingsRepository>,
+    pub saved_queries: Arc<dyn SavedQueryRepository>,
     pub query_engine: Arc<dyn QueryEngine>,
     pub content: Arc<dyn DatasetContent>,
 }
@@ -89,7 +91,8 @@ impl Adapters {
             + PendingLoginRepository
             + ReferralKeyRepository
             + QueryHistoryRepository
-            + SettingsRepository,
+            + SettingsRepository
+            + SavedQueryRepository,
     {
         Self {
             users: store.clone(),
@@ -102,7 +105,8 @@ impl Adapters {
             pending_logins: store.clone(),
             referral_keys: store.clone(),
             query_history: store.clone(),
-            settings: store,
+            settings: store.clone(),
+            saved_queries: store,
             clock,
             identity: None,
             llm: None,
@@ -390,6 +394,7 @@ fn http_settings(config: &Config, llm_configured: bool) -> Result<HttpSettings, 
                 .unwrap_or(20),
         },
         frontend_url: config.server.frontend_url.clone(),
+        public_url: config.server.public_url.clone(),
     };
     Ok(settings)
 }
@@ -525,6 +530,10 @@ pub fn build_state(
         removal,
         transfer,
         user_settings,
+        saved_queries: Arc::new(SavedQueryService::new(
+            adapters.saved_queries.clone(),
+            adapters.clock.clone(),
+        )),
         usage: usage.clone(),
         datasets,
         sql,

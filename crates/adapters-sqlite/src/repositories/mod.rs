@@ -7,6 +7,7 @@ mod messages;
 mod pending_logins;
 mod query_history;
 mod referral_keys;
+mod saved_queries;
 mod search;
 mod sessions;
 mod settings;

@@ -8,6 +8,7 @@ mod health;
 mod messages;
 mod oidc;
 mod query;
+mod saved_queries;
 mod settings;
 mod usage;
 
@@ -26,6 +27,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     query::configure(cfg);
     messages::configure(cfg);
     settings::configure(cfg);
+    saved_queries::configure(cfg);
     cfg.service(resource("/ws", &[Method::GET]).route(web::get().to(crate::ws::connect)));
 }
 

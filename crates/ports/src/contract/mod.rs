@@ -11,6 +11,7 @@
 mod conversations;
 mod datasets;
 mod identity;
+mod saved_queries;
 mod search;
 mod transfer;
 mod usage;
@@ -21,7 +22,8 @@ use std::time::Duration;
 use crate::{
     Conversation, ConversationRepository, DatabaseHealth, DatasetRepository, Identity,
     MessageRepository, PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository,
-    SessionRepository, SettingsRepository, Timestamp, TokenUsageRepository, UserId, UserRepository,
+    SavedQueryRepository, SessionRepository, SettingsRepository, Timestamp, TokenUsageRepository,
+    UserId, UserRepository,
 };
 
 pub use conversations::{
@@ -42,6 +44,7 @@ pub use identity::{
     sessions_need_an_existing_user, sessions_round_trip_extend_and_expire,
     sign_in_creates_then_updates_the_user,
 };
+pub use saved_queries::saved_queries_are_ordered_filed_pinned_shared_and_private;
 pub use search::{
     search_answers_what_a_scan_answers_after_any_change,
     titles_match_ignoring_case_with_their_first_message,
@@ -73,6 +76,7 @@ pub struct Repositories {
     pub referral_keys: Arc<dyn ReferralKeyRepository>,
     pub query_history: Arc<dyn QueryHistoryRepository>,
     pub settings: Arc<dyn SettingsRepository>,
+    pub saved_queries: Arc<dyn SavedQueryRepository>,
 }
 
 impl Repositories {
@@ -89,7 +93,8 @@ impl Repositories {
             + PendingLoginRepository
             + ReferralKeyRepository
             + QueryHistoryRepository
-            + SettingsRepository,
+            + SettingsRepository
+            + SavedQueryRepository,
     {
         Self {
             users: store.clone(),
@@ -102,7 +107,8 @@ impl Repositories {
             pending_logins: store.clone(),
             referral_keys: store.clone(),
             query_history: store.clone(),
-            settings: store,
+            settings: store.clone(),
+            saved_queries: store,
         }
     }
 }

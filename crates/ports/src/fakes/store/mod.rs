@@ -9,6 +9,7 @@ use super::lock;
 mod conversations;
 mod datasets;
 mod messages;
+mod saved_queries;
 
 use crate::{
     Conversation, ConversationId, ConversationSummary, DatabaseHealth, Dataset, Identity, Message,
@@ -30,6 +31,7 @@ struct Tables {
     pending_logins: Vec<PendingLogin>,
     referral_keys: Vec<StoredReferralKey>,
     settings: Vec<crate::UserSettings>,
+    saved_queries: Vec<crate::SavedQuery>,
 }
 
 #[derive(Debug, Clone)]
