@@ -19,6 +19,7 @@ mod conversations;
 mod datasets;
 mod dictionary_groups;
 mod eager_aggregation;
+mod export;
 mod float_comparisons;
 mod fork;
 mod http_conventions;

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod conversations;
 pub mod datasets;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod input;
 pub mod llm_retry;

@@ -12,6 +12,7 @@ use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
 use tabletalk_domain::conversations::SharedViewError;
 use tabletalk_domain::datasets::{DatasetError, DatasetUrlError, QueryFailure, QueryFailureKind};
+use tabletalk_domain::export::ExportRequestError;
 use tabletalk_domain::saved_queries::SavedQueryError;
 use tabletalk_domain::transfer::ImportError;
 use tabletalk_domain::{
@@ -321,6 +322,15 @@ impl From<ConversationError> for ApiError {
             ConversationError::Forbidden => Self::forbidden(),
             ConversationError::Storage(e) => e.into(),
             ConversationError::Randomness(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ExportRequestError> for ApiError {
+    fn from(error: ExportRequestError) -> Self {
+        match error {
+            ExportRequestError::Invalid(invalid) => invalid.into(),
+            ExportRequestError::RowTooLong(_) => Self::validation(&[("rows", &error.to_string())]),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::chat::ChatService;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
+use tabletalk_domain::export::ExportService;
 use tabletalk_domain::saved_queries::SavedQueryService;
 use tabletalk_domain::transfer::ConversationTransfer;
 use tabletalk_domain::{
@@ -60,6 +61,8 @@ pub struct ApiState {
     pub health: Arc<HealthService>,
     pub datasets: Arc<DatasetService>,
     pub sql: Arc<SqlRunner>,
+    /// Result files (CSV, XLSX, Parquet).
+    pub exports: Arc<ExportService>,
     /// Saved queries and their shared results.
     pub saved_queries: Arc<SavedQueryService>,
     /// Each user's settings and chat model.

@@ -11,6 +11,7 @@ mod content;
 mod conversation;
 mod dataset;
 mod error;
+mod export;
 mod history;
 mod identity;
 mod ids;
@@ -44,6 +45,7 @@ pub use dataset::{
     Upload,
 };
 pub use error::RepositoryError;
+pub use export::{ExportError, ExportFormat, ResultTable, ResultWriter, cell_text};
 pub use history::{QueryHistoryEntry, QueryHistoryFilter, QuerySource};
 pub use identity::{
     AuthorizationParams, IdentityError, IdentityProvider, PendingLogin, ReferralKey, VerifiedClaims,

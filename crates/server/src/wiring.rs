@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
+use tabletalk_adapters_export::FileWriter;
 use tabletalk_adapters_gemini::{GeminiClient, GeminiSettings};
 use tabletalk_adapters_oauth::{OidcProvider, OidcProviderSettings};
 use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
@@ -12,6 +13,7 @@ use tabletalk_domain::auth::{OidcSettings, OidcSignIn, ReferralService, sha256};
 use tabletalk_domain::chat::{ChatParts, ChatService, ChatSettings, PromptLimits};
 use tabletalk_domain::datasets::size_text;
 use tabletalk_domain::datasets::{DatasetService, DatasetSettings, SqlRunner, SqlRunnerSettings};
+use tabletalk_domain::export::ExportService;
 use tabletalk_domain::llm_retry::RetryPolicy;
 use tabletalk_domain::saved_queries::SavedQueryService;
 use tabletalk_domain::transfer::{ConversationTransfer, TransferParts, TransferSettings};
@@ -530,6 +532,7 @@ pub fn build_state(
         removal,
         transfer,
         user_settings,
+        exports: Arc::new(ExportService::new(Arc::new(FileWriter))),
         saved_queries: Arc::new(SavedQueryService::new(
             adapters.saved_queries.clone(),
             adapters.clock.clone(),

@@ -4,6 +4,7 @@
 mod auth;
 mod conversations;
 mod datasets;
+mod export;
 mod health;
 mod messages;
 mod oidc;
@@ -28,6 +29,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     messages::configure(cfg);
     settings::configure(cfg);
     saved_queries::configure(cfg);
+    export::configure(cfg);
     cfg.service(resource("/ws", &[Method::GET]).route(web::get().to(crate::ws::connect)));
 }
 
