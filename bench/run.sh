@@ -16,11 +16,11 @@ work=$(cd "$work" && pwd)
 if (( quick )); then
   # The same targets as `cargo test --workspace`, so after the tests (as in .ci/run) nothing is compiled again.
   data="$work/quick-data"; rows=20000; big=5e6; runs=1; turns=5; sockets=100; seconds=2
-  queries=50; users=5; load_seconds=5; timeout=5s; history=100
+  queries=50; users=5; load_seconds=5; timeout=5s; history=100; export_rows=1000
   build=(--workspace --all-targets)
 else
   data="$work/data"; rows=10000000; big=1e9; runs=5; turns=200; sockets=10000; seconds=10
-  queries=500; users=50; load_seconds=60; timeout=60s; history=10000
+  queries=500; users=50; load_seconds=60; timeout=60s; history=10000; export_rows=100000
   build=(--release --bin tabletalk)
 fi
 mkdir -p "$data"
@@ -59,7 +59,7 @@ built = [m for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-a
 print(next(m["executable"] for m in built if m["target"]["name"] == "tabletalk" and m["target"]["kind"] == ["bin"]
            and not m["profile"]["test"]))')
 
-for port in 8181 8182 8765 8766; do
+for port in 8181 8182 8183 8765 8766; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "bench: port $port is in use" >&2; exit 1; fi
 done
 pids=()
@@ -118,6 +118,7 @@ results="$work/results.md"
   "$py" memory.py --server "$server" --key $key --pid "$server_pid" --data "$data" --runs "$runs" --rows "$rows" \
     --idle-kib "$idle_kib"
   "$py" history.py --binary "$binary" --work "$work" --conversations "$history" --rounds "$(( runs < 3 ? runs : 3 ))"
+  "$py" export.py --binary "$binary" --work "$work" --rows "$export_rows" --runs "$runs"
 } | tee "$results"
 if (( ! quick )); then
   "$py" bench/publish.py --results "$results" --doc docs/benchmarks.md
