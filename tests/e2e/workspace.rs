@@ -237,3 +237,137 @@ async fn the_selected_model_is_what_the_next_turn_calls() {
     );
     app.stop().await;
 }
+
+/// The prompt preview shows what the next turn would send — the system prompt naming the tables, the stored
+/// context with its query notes, the tools and the new message — with ceil(characters / 4) estimates; it needs no
+/// model and stores nothing.
+#[actix_web::test]
+async fn the_prompt_preview_is_what_the_next_turn_would_send() {
+    use tabletalk_ports::{
+        ConversationId, ExecutionOutcome, ExecutionResult, Message, MessageRole, SqlExecution,
+    };
+    let app = TestApp::spawn().await;
+    app.login().await;
+    let id = app.create_conversation().await;
+    let conversation: ConversationId = id.parse().unwrap();
+    let repos = app.repositories();
+    let t = Timestamp::from_unix_millis(1_767_225_600_000).unwrap();
+    repos
+        .datasets
+        .insert(&tabletalk_ports::contract::url_dataset(
+            conversation,
+            "sales",
+            "https://data.example/sales.parquet",
+            t,
+        ))
+        .await
+        .unwrap();
+    repos
+        .messages
+        .append(&Message::user(conversation, "How much in total?", t))
+        .await
+        .unwrap();
+    let mut answer = Message::user(
+        conversation,
+        "About 42 euros.",
+        t + std::time::Duration::from_secs(1),
+    );
+    answer.role = MessageRole::Assistant;
+    answer.sql_executions = vec![SqlExecution {
+        query: "SELECT sum(amount) FROM sales".to_owned(),
+        outcome: ExecutionOutcome::Succeeded(ExecutionResult {
+            columns: vec!["sum".to_owned()],
+            rows: vec![vec![json!(42)]],
+            total_rows: 1,
+            execution_ms: 1.0,
+            limit_applied: false,
+        }),
+    }];
+    repos.messages.append(&answer).await.unwrap();
+
+    let content = "And per month? 😀";
+    let preview = json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("/conversations/{id}/prompt-preview"),
+            &json!({"content": content}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let system = preview["system_prompt"].as_str().unwrap();
+    assert!(
+        system.contains("sales") && system.contains("in euros"),
+        "{system}"
+    );
+    assert_eq!(
+        preview["messages"][0],
+        json!({"role": "user", "content": "How much in total?"})
+    );
+    let context = preview["messages"][1]["content"].as_str().unwrap();
+    assert!(context.starts_with("About 42 euros."), "{context}");
+    assert!(
+        context.contains("SELECT sum(amount) FROM sales"),
+        "the query note: {context}"
+    );
+    assert_eq!(preview["new_message"], content);
+    let tools: Vec<&str> = preview["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tools.contains(&"execute_sql") && tools.contains(&"create_chart"),
+        "{tools:?}"
+    );
+    let breakdown = &preview["token_breakdown"];
+    let chars = |s: &str| (s.chars().count() as u64).div_ceil(4);
+    assert_eq!(breakdown["new_message"].as_u64(), Some(chars(content)));
+    assert_eq!(breakdown["system_prompt"].as_u64(), Some(chars(system)));
+    assert_eq!(
+        breakdown["messages"][1]["tokens"].as_u64(),
+        Some(chars(context))
+    );
+    let sum = breakdown["system_prompt"].as_u64().unwrap()
+        + breakdown["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["tokens"].as_u64().unwrap())
+            .sum::<u64>()
+        + breakdown["tools"].as_u64().unwrap()
+        + breakdown["new_message"].as_u64().unwrap();
+    assert_eq!(breakdown["total"].as_u64(), Some(sum));
+    assert_eq!(preview["estimated_tokens"].as_u64(), Some(sum));
+
+    let detail = json_with_status(app.get(&format!("/conversations/{id}")).await, 200).await;
+    assert_eq!(
+        detail["messages"].as_array().unwrap().len(),
+        2,
+        "nothing stored"
+    );
+    let empty = json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("/conversations/{id}/prompt-preview"),
+            &json!({"content": "  "}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(empty["details"][0]["field"], "content");
+    let (_, bob) = app.other_user_token("bob").await;
+    let foreign = app
+        .new_client()
+        .post(app.url(&format!("/conversations/{id}/prompt-preview")))
+        .header("Cookie", format!("session_token={bob}"))
+        .json(&json!({"content": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    app.stop().await;
+}

@@ -31,6 +31,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route(web::post().to(redo)),
     );
     cfg.service(
+        resource(
+            "/conversations/{conversation_id}/prompt-preview",
+            &[Method::POST],
+        )
+        .route(web::post().to(prompt_preview)),
+    );
+    cfg.service(
         resource("/conversations/{conversation_id}/stop", &[Method::POST])
             .route(web::post().to(stop)),
     );
@@ -129,5 +136,35 @@ async fn redo(
         "message_id": accepted.message_id.to_string(),
         "status": "processing",
         "user_message_id": accepted.user_message_id.to_string(),
+    })))
+}
+
+async fn prompt_preview(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let content = MessageText::parse(&body.content)?;
+    let conversation = conversation_id(&path)?;
+    let preview = state
+        .chat
+        .prompt_preview(user.user.id, conversation, &content)
+        .await?;
+    let total = preview.total_tokens();
+    Ok(HttpResponse::Ok().json(json!({
+        "system_prompt": preview.system_prompt,
+        "messages": preview.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect::<Vec<_>>(),
+        "tools": preview.tools,
+        "new_message": preview.new_message,
+        "estimated_tokens": total,
+        "token_breakdown": {
+            "system_prompt": preview.system_prompt_tokens,
+            "messages": preview.messages.iter().map(|m| json!({"role": m.role.as_str(), "tokens": m.tokens})).collect::<Vec<_>>(),
+            "tools": preview.tools_tokens,
+            "new_message": preview.new_message_tokens,
+            "total": total,
+        },
     })))
 }

@@ -45,7 +45,7 @@ pub(super) fn keep_alive(
 }
 
 /// The estimated size of what every call carries besides the messages.
-pub(super) fn fixed_tokens(
+pub(in crate::chat) fn fixed_tokens(
     settings: &crate::chat::ChatSettings,
     declarations: &[tabletalk_ports::ToolDeclaration],
 ) -> u64 {

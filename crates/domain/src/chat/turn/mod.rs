@@ -22,7 +22,7 @@ use crate::llm_retry::{CallError, start_with_retries};
 const TRACE_RESULT_CHARS: usize = 4000;
 
 mod calls;
-mod failures;
+pub(super) mod failures;
 mod finish;
 #[cfg(test)]
 mod tests;
