@@ -88,8 +88,7 @@ impl ChatService {
             .collect();
         let new_message = messages
             .pop()
-            .map(|m| m.content)
-            .unwrap_or_else(|| content.as_str().to_owned());
+            .map_or_else(|| content.as_str().to_owned(), |m| m.content);
         let system = system_prompt(&datasets, &settings.prompt);
         Ok(PromptPreview {
             system_prompt_tokens: estimate_tokens(&system),
