@@ -22,6 +22,7 @@ mod eager_aggregation;
 mod export;
 mod float_comparisons;
 mod fork;
+mod helpers;
 mod http_conventions;
 mod isolation;
 mod llm_gemini;

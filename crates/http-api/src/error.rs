@@ -597,6 +597,17 @@ impl From<ChatError> for ApiError {
             ChatError::MessageNotFound => {
                 Self::new(StatusCode::NOT_FOUND, "message_not_found", message)
             }
+            ChatError::NoDatasets => Self::new(StatusCode::BAD_REQUEST, "no_datasets", message),
+            ChatError::ProviderUnavailable { details } => {
+                let mut api =
+                    Self::new(StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable", message)
+                        .with_details(json!({ "cause": details }));
+                api.retry_after = Some(30);
+                api
+            }
+            ChatError::ProviderFailed(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "llm_error", message)
+            }
             ChatError::NotAssistantMessage => {
                 Self::new(StatusCode::BAD_REQUEST, "not_assistant_message", message)
             }

@@ -3,6 +3,7 @@
 
 mod cancel;
 mod context;
+mod helpers;
 mod preview;
 mod prompt;
 mod service;
@@ -11,6 +12,7 @@ mod turn;
 mod turns;
 
 pub use cancel::{Cancel, CancelReason};
+pub use helpers::{GeneratedSql, parse_generated};
 pub use preview::{PreviewMessage, PromptPreview};
 pub use prompt::{PromptLimits, system_prompt, tables_section, tool_declarations};
 pub use service::{Accepted, ChatError, ChatParts, ChatService, ChatSettings, title_from};

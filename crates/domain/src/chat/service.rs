@@ -50,6 +50,15 @@ pub enum ChatError {
     Busy,
     #[error("Message not found in this conversation")]
     MessageNotFound,
+    /// The conversation has no ready dataset to write SQL for.
+    #[error("No datasets loaded in this conversation")]
+    NoDatasets,
+    /// The provider stayed overloaded through the retries.
+    #[error("The AI service is temporarily busy. Please try again in a moment.")]
+    ProviderUnavailable { details: String },
+    /// The provider refused or failed the call.
+    #[error("LLM error: {0}")]
+    ProviderFailed(String),
     #[error("Can only redo assistant messages")]
     NotAssistantMessage,
     #[error("No preceding user message found")]

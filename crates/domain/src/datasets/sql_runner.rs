@@ -226,6 +226,51 @@ impl SqlRunner {
         Ok(self.history.delete_all(user).await?)
     }
 
+    /// Plans `sql` against the conversation's ready tables without reading their rows (it runs as
+    /// `SELECT * FROM (sql) LIMIT 0`, which the planner reduces to an empty result), through the same isolation and
+    /// error wording as a run. Writes no history and skips the cache: nothing was asked to run.
+    ///
+    /// # Errors
+    /// `Query` with the worded failure when the statement does not plan or is not read-only; `NoDatasets`;
+    /// ownership and storage failures.
+    pub async fn check(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        sql: &str,
+    ) -> Result<(), DatasetError> {
+        self.conversations.owned(user, conversation).await?;
+        let datasets = self.datasets.list_for_conversation(conversation).await?;
+        let tables = query_tables(&datasets);
+        if tables.is_empty() {
+            return Err(DatasetError::NoDatasets);
+        }
+        let canonical = self
+            .engine
+            .canonical_sql(sql)
+            .map_err(|e| self.failure(e, &datasets, sql))?;
+        let planned = format!("SELECT * FROM ({}) AS planned LIMIT 0", canonical.text);
+        self.engine
+            .run(user, &tables, &planned, self.settings.limits)
+            .await
+            .map_err(|e| self.failure(e, &datasets, sql))?;
+        Ok(())
+    }
+
+    fn failure(
+        &self,
+        error: tabletalk_ports::QueryError,
+        datasets: &[tabletalk_ports::Dataset],
+        sql: &str,
+    ) -> DatasetError {
+        DatasetError::Query(query_failure(
+            error,
+            self.settings.timeout_secs,
+            self.settings.memory_limit,
+            |problem, raw| translate(problem, raw, sql, &table_columns(datasets)),
+        ))
+    }
+
     async fn execute(
         &self,
         user: UserId,
@@ -233,14 +278,7 @@ impl SqlRunner {
         tables: &[tabletalk_ports::QueryTable],
         sql: &str,
     ) -> Result<(QueryOutput, bool), DatasetError> {
-        let fail = |error| {
-            DatasetError::Query(query_failure(
-                error,
-                self.settings.timeout_secs,
-                self.settings.memory_limit,
-                |problem, raw| translate(problem, raw, sql, &table_columns(datasets)),
-            ))
-        };
+        let fail = |error| self.failure(error, datasets, sql);
         let canonical = self.engine.canonical_sql(sql).map_err(fail)?;
         let limits = self.settings.limits;
         let key = (!canonical.volatile).then(|| cache_key(user, &canonical.text, limits, tables));

@@ -32,6 +32,20 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
     cfg.service(
         resource(
+            "/conversations/{conversation_id}/explain-sql",
+            &[Method::POST],
+        )
+        .route(web::post().to(explain_sql)),
+    );
+    cfg.service(
+        resource(
+            "/conversations/{conversation_id}/generate-sql",
+            &[Method::POST],
+        )
+        .route(web::post().to(generate_sql)),
+    );
+    cfg.service(
+        resource(
             "/conversations/{conversation_id}/prompt-preview",
             &[Method::POST],
         )
@@ -167,4 +181,64 @@ async fn prompt_preview(
             "total": total,
         },
     })))
+}
+
+#[derive(Deserialize)]
+struct ExplainRequest {
+    query: String,
+    #[serde(default)]
+    schema_json: Option<String>,
+}
+
+async fn explain_sql(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<ExplainRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let query = tabletalk_domain::SqlText::parse(&body.query)
+        .map_err(|_| ApiError::validation(&[("query", "must be 1 to 50000 characters")]))?;
+    let schema = body.schema_json.unwrap_or_else(|| "{}".to_owned());
+    if schema.chars().count() > 200_000 {
+        return Err(ApiError::validation(&[(
+            "schema_json",
+            "must be at most 200000 characters",
+        )]));
+    }
+    let conversation = conversation_id(&path)?;
+    let explanation = state
+        .chat
+        .explain_sql(user.user.id, conversation, query.as_str(), &schema)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "explanation": explanation })))
+}
+
+#[derive(Deserialize)]
+struct GenerateRequest {
+    question: String,
+}
+
+async fn generate_sql(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<GenerateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    if body.question.trim().is_empty() || body.question.chars().count() > 5_000 {
+        return Err(ApiError::validation(&[(
+            "question",
+            "must be 1 to 5000 characters",
+        )]));
+    }
+    let conversation = conversation_id(&path)?;
+    let generated = state
+        .chat
+        .generate_sql(user.user.id, conversation, &body.question)
+        .await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({"sql": generated.sql, "explanation": generated.explanation, "validation_error": generated.validation_error})),
+    )
 }
