@@ -229,24 +229,19 @@ fn the_effective_configuration_masks_secrets() {
 }
 
 #[test]
-fn keys_of_features_still_to_come_warn_instead_of_pretending_to_work() {
+fn every_key_takes_effect_without_a_warning() {
     let quiet = load(&[]).unwrap();
     assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
     let config = load(&[
-        ("TABLETALK__LLM__MODELS", "[\"a\", \"b\"]"),
+        ("TABLETALK__LLM__MODELS", "a,b"),
         ("TABLETALK__OBSERVABILITY__METRICS_ENABLED", "false"),
+        (
+            "TABLETALK__OBSERVABILITY__METRICS_TOKEN",
+            "a-scrape-token-of-some-length",
+        ),
     ])
     .unwrap();
-    assert_eq!(
-        config.warnings,
-        ["observability.metrics_enabled is set but has no effect in this version"],
-        "llm.models is used (per-user models)"
-    );
-    assert!(
-        config.describe().ends_with(
-            "warning: observability.metrics_enabled is set but has no effect in this version"
-        ),
-        "{}",
-        config.describe()
-    );
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert!(!config.observability.metrics_enabled);
+    assert!(config.observability.metrics_token.is_some());
 }

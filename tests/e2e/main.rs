@@ -27,6 +27,7 @@ mod http_conventions;
 mod isolation;
 mod llm_gemini;
 mod llm_openai;
+mod metrics;
 mod oidc;
 mod process;
 mod query_engine;

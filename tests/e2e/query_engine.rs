@@ -28,19 +28,22 @@ const LIMITS: RowLimits = RowLimits {
 
 /// The engine's file layer in a temporary directory (nothing remote is reachable: private networks refused).
 fn files(dir: &Path) -> Arc<DatasetFiles> {
-    DatasetFiles::open(FileSettings {
-        fetch: FetchSettings {
-            policy: AddressPolicy::default(),
-            user_agent: "Tabletalk/test".to_owned(),
+    DatasetFiles::open(
+        FileSettings {
+            fetch: FetchSettings {
+                policy: AddressPolicy::default(),
+                user_agent: "Tabletalk/test".to_owned(),
+            },
+            upload_dir: dir.join("uploads"),
+            cache_dir: dir.join("cache"),
+            cache_max_bytes: 1 << 30,
+            max_upload_bytes: 1 << 30,
+            max_download_bytes: 1 << 30,
+            probe_timeout: Duration::from_secs(5),
+            download_timeout: Duration::from_secs(30),
         },
-        upload_dir: dir.join("uploads"),
-        cache_dir: dir.join("cache"),
-        cache_max_bytes: 1 << 30,
-        max_upload_bytes: 1 << 30,
-        max_download_bytes: 1 << 30,
-        probe_timeout: Duration::from_secs(5),
-        download_timeout: Duration::from_secs(30),
-    })
+        Arc::new(tabletalk_ports::NoTelemetry),
+    )
     .unwrap()
 }
 

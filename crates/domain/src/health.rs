@@ -42,6 +42,11 @@ impl HealthService {
     }
 
     /// Probes the database and reads the query engine's load now.
+    /// Queries running and waiting now, without touching the database.
+    pub fn query_load(&self) -> (usize, usize) {
+        self.query_engine.load()
+    }
+
     pub async fn check(&self) -> HealthReport {
         let database_ok = match self.database.ping().await {
             Ok(()) => true,

@@ -37,6 +37,16 @@ pub(crate) struct Kit {
 pub(crate) const MAX_TOOL_CALLS: u32 = 4;
 pub(crate) const MAX_SQL_ERRORS: u32 = 2;
 
+fn alice() -> Identity {
+    Identity {
+        issuer: "https://issuer.example".to_owned(),
+        subject: "alice".to_owned(),
+        email: "alice@example.com".to_owned(),
+        name: "Alice".to_owned(),
+        avatar_url: None,
+    }
+}
+
 pub(crate) async fn kit() -> Kit {
     let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(ManualClock::at_new_year());
@@ -44,14 +54,7 @@ pub(crate) async fn kit() -> Kit {
     let content = Arc::new(ScriptedContent::default());
     let engine = Arc::new(ScriptedEngine::default());
     let bus = Arc::new(InProcessBus::new(1024));
-    let identity = Identity {
-        issuer: "https://issuer.example".to_owned(),
-        subject: "alice".to_owned(),
-        email: "alice@example.com".to_owned(),
-        name: "Alice".to_owned(),
-        avatar_url: None,
-    };
-    let user = store.sign_in(&identity, clock.now()).await.unwrap().id;
+    let user = store.sign_in(&alice(), clock.now()).await.unwrap().id;
     let conversation = Conversation::new(user, clock.now());
     store.create(&conversation).await.unwrap();
     let conversations = Arc::new(ConversationService::new(
@@ -103,6 +106,7 @@ pub(crate) async fn kit() -> Kit {
     ));
     let chat = Arc::new(ChatService::new(
         ChatParts {
+            telemetry: Arc::new(tabletalk_ports::NoTelemetry),
             conversations,
             messages: store.clone(),
             datasets: store.clone(),

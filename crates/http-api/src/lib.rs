@@ -19,5 +19,5 @@ mod ws;
 pub use app::app;
 pub use error::ApiError;
 pub use origin::{OriginPolicy, OriginPolicyError};
-pub use state::{ApiState, HttpSettings, QueryEngineLimits};
+pub use state::{ApiState, HttpSettings, MetricsEndpoint, QueryEngineLimits};
 pub use ws::{Connections, WebsocketSettings};

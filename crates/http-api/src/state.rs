@@ -50,6 +50,24 @@ pub struct HttpSettings {
     pub public_url: String,
 }
 
+/// `GET /metrics` and where every layer reports what it measures.
+pub struct MetricsEndpoint {
+    pub telemetry: Arc<dyn tabletalk_ports::Telemetry>,
+    /// `observability.metrics_enabled`: when false the route answers 404.
+    pub enabled: bool,
+    /// `observability.metrics_token`: when set, scrapes must present it as a bearer token.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsEndpoint")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything a handler can reach, cloned into every actix worker.
 #[derive(Debug, Clone)]
 pub struct ApiState {
@@ -77,4 +95,5 @@ pub struct ApiState {
     /// OIDC sign-in; `None` in local mode.
     pub oidc: Option<Arc<OidcSignIn>>,
     pub settings: Arc<HttpSettings>,
+    pub metrics: Arc<MetricsEndpoint>,
 }

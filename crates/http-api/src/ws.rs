@@ -11,7 +11,7 @@ use actix_web::http::header::{ORIGIN, UPGRADE};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, Session};
 
-use tabletalk_domain::SessionToken;
+use tabletalk_domain::{SessionToken, Subscription};
 
 use crate::dto::event_frame;
 use tabletalk_ports::{SessionId, UserId};
@@ -209,6 +209,7 @@ pub(crate) async fn connect(
         session.clone(),
         settings.max_connections_per_user,
     );
+    state.metrics.telemetry.websockets_changed(1);
     if let Some(old) = displaced {
         actix_web::rt::spawn(async move {
             let _ = old
@@ -222,31 +223,12 @@ pub(crate) async fn connect(
     let user = who.user.id;
     let (queue, outbox) = mpsc::channel::<String>(settings.send_queue.max(1));
     let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Forwarder: the user's events → this connection's bounded queue; a full queue or a lagging receiver ends the
-    // socket, and the socket's end ends the forwarder (and its subscription) even if no event ever comes again.
-    let mut events = state.events.subscribe(user);
-    let flag = overflowed.clone();
-    actix_web::rt::spawn(async move {
-        loop {
-            let received = tokio::select! {
-                received = events.recv() => received,
-                () = queue.closed() => break,
-            };
-            match received {
-                Ok(event) => {
-                    if queue.try_send(event_frame(&event)).is_err() {
-                        flag.store(true, Ordering::SeqCst);
-                        break;
-                    }
-                }
-                Err(RecvError::Lagged(_)) => {
-                    flag.store(true, Ordering::SeqCst);
-                    break;
-                }
-                Err(RecvError::Closed) => break,
-            }
-        }
-    });
+    forward_events(
+        state.events.subscribe(user),
+        queue,
+        overflowed.clone(),
+        state.metrics.telemetry.clone(),
+    );
     let connections = state.into_inner();
     actix_web::rt::spawn(async move {
         let outcome = drive(
@@ -260,6 +242,7 @@ pub(crate) async fn connect(
         )
         .await;
         connections.connections.deregister(user, id);
+        connections.metrics.telemetry.websockets_changed(-1);
         let _ = session.close(outcome).await;
     });
     Ok(response)
@@ -288,7 +271,10 @@ async fn drive(
                 match tokio::time::timeout(WRITE_TIMEOUT, session.text(frame)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return None,
-                    Err(_) => return Some(reason(CloseCode::Again, "Too slow")),
+                    Err(_) => {
+                        state.metrics.telemetry.websocket_events_dropped("write_timeout", 1);
+                        return Some(reason(CloseCode::Again, "Too slow"));
+                    }
                 }
             }
             message = stream.recv() => {
@@ -324,4 +310,38 @@ async fn drive(
             }
         }
     }
+}
+
+/// Forwarder: the user's events → this connection's bounded queue. A full queue or a lagging receiver ends the
+/// socket (the dropped events are counted), and the socket's end ends the forwarder (and its subscription) even if
+/// no event ever comes again.
+fn forward_events(
+    mut events: Subscription,
+    queue: mpsc::Sender<String>,
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    telemetry: Arc<dyn tabletalk_ports::Telemetry>,
+) {
+    actix_web::rt::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                received = events.recv() => received,
+                () = queue.closed() => break,
+            };
+            match received {
+                Ok(event) => {
+                    if queue.try_send(event_frame(&event)).is_err() {
+                        telemetry.websocket_events_dropped("queue_full", 1);
+                        flag.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    telemetry.websocket_events_dropped("lagged", missed);
+                    flag.store(true, Ordering::SeqCst);
+                    break;
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
 }

@@ -23,6 +23,7 @@ mod saved_query;
 mod search;
 mod session;
 mod settings;
+mod telemetry;
 mod timestamp;
 mod usage;
 mod user;
@@ -75,6 +76,9 @@ pub use saved_query::SavedQuery;
 pub use search::{MessageMatch, SearchText, TitleMatch};
 pub use session::{Session, TokenHash};
 pub use settings::UserSettings;
+pub use telemetry::{
+    FetchKind, Gauges, LlmCallEnd, NoTelemetry, QueryEnd, QueryOrigin, Telemetry, TurnEnd,
+};
 pub use timestamp::{Timestamp, TimestampParseError};
 pub use usage::{CallKind, LlmProvider, TokenUsage, UsageEntry};
 pub use user::{Identity, User};

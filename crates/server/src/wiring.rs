@@ -5,6 +5,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use tabletalk_adapters_export::FileWriter;
 use tabletalk_adapters_gemini::{GeminiClient, GeminiSettings};
+use tabletalk_adapters_metrics::PrometheusTelemetry;
 use tabletalk_adapters_oauth::{OidcProvider, OidcProviderSettings};
 use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
@@ -22,14 +23,16 @@ use tabletalk_domain::{
     ModelChoice, SettingsService, UsageService,
 };
 use tabletalk_http_api::{
-    ApiState, Connections, HttpSettings, OriginPolicy, QueryEngineLimits, WebsocketSettings,
+    ApiState, Connections, HttpSettings, MetricsEndpoint, OriginPolicy, QueryEngineLimits,
+    WebsocketSettings,
 };
 use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
     Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
-    IdentityProvider, LlmClient, MessageRepository, PendingLoginRepository, QueryEngine,
-    QueryHistoryRepository, ReferralKeyRepository, RowLimits, SavedQueryRepository,
-    SessionRepository, SettingsRepository, SystemClock, TokenUsageRepository, UserRepository,
+    IdentityProvider, LlmClient, MessageRepository, NoTelemetry, PendingLoginRepository,
+    QueryEngine, QueryHistoryRepository, ReferralKeyRepository, RowLimits, SavedQueryRepository,
+    SessionRepository, SettingsRepository, SystemClock, Telemetry, TokenUsageRepository,
+    UserRepository,
 };
 use tabletalk_query_engine::content::{ContentLoader, ContentSettings};
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
@@ -66,6 +69,8 @@ pub struct Adapters {
     pub saved_queries: Arc<dyn SavedQueryRepository>,
     pub query_engine: Arc<dyn QueryEngine>,
     pub content: Arc<dyn DatasetContent>,
+    /// Where every layer reports what it measures (`GET /metrics`).
+    pub telemetry: Arc<dyn Telemetry>,
 }
 
 /// The query engine and the dataset-content adapter, which share the dataset files and the engine's threads.
@@ -77,6 +82,8 @@ pub struct Adapters {
 pub struct DatasetAccess {
     pub engine: Arc<dyn QueryEngine>,
     pub content: Arc<dyn DatasetContent>,
+    /// The metrics registry (Prometheus when `observability.metrics_enabled`), shared with the engine's fetcher.
+    pub telemetry: Arc<dyn Telemetry>,
 }
 
 impl Adapters {
@@ -114,8 +121,22 @@ impl Adapters {
             llm: None,
             query_engine: access.engine,
             content: access.content,
+            telemetry: access.telemetry,
         }
     }
+}
+
+/// `GET /metrics` as `observability.*` configures it, over the adapters' telemetry.
+fn metrics_endpoint(adapters: &Adapters, config: &Config) -> Arc<MetricsEndpoint> {
+    Arc::new(MetricsEndpoint {
+        telemetry: adapters.telemetry.clone(),
+        enabled: config.observability.metrics_enabled,
+        token: config
+            .observability
+            .metrics_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned()),
+    })
 }
 
 /// Opens the configured database and applies pending migrations. Blocking.
@@ -197,23 +218,31 @@ pub fn dataset_access(
         .iter()
         .map(|c| c.parse::<Cidr>().map_err(|e| invalid(&e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let files = DatasetFiles::open(FileSettings {
-        fetch: FetchSettings {
-            policy: AddressPolicy {
-                allow_private_networks: datasets.allow_private_networks,
-                allowed_hosts: datasets.allowed_hosts.clone(),
-                allowed_cidrs,
+    let telemetry: Arc<dyn Telemetry> = if config.observability.metrics_enabled {
+        Arc::new(PrometheusTelemetry::new().map_err(|e| invalid(&e))?)
+    } else {
+        Arc::new(NoTelemetry)
+    };
+    let files = DatasetFiles::open(
+        FileSettings {
+            fetch: FetchSettings {
+                policy: AddressPolicy {
+                    allow_private_networks: datasets.allow_private_networks,
+                    allowed_hosts: datasets.allowed_hosts.clone(),
+                    allowed_cidrs,
+                },
+                user_agent: format!("Tabletalk/{}", env!("CARGO_PKG_VERSION")),
             },
-            user_agent: format!("Tabletalk/{}", env!("CARGO_PKG_VERSION")),
+            upload_dir: config.storage.upload_dir.clone(),
+            cache_dir: config.storage.cache_dir.clone(),
+            cache_max_bytes: config.storage.cache_max_bytes,
+            max_upload_bytes: datasets.max_upload_bytes,
+            max_download_bytes: datasets.max_download_bytes,
+            probe_timeout: datasets.probe_timeout,
+            download_timeout: datasets.download_timeout,
         },
-        upload_dir: config.storage.upload_dir.clone(),
-        cache_dir: config.storage.cache_dir.clone(),
-        cache_max_bytes: config.storage.cache_max_bytes,
-        max_upload_bytes: datasets.max_upload_bytes,
-        max_download_bytes: datasets.max_download_bytes,
-        probe_timeout: datasets.probe_timeout,
-        download_timeout: datasets.download_timeout,
-    })
+        telemetry.clone(),
+    )
     .map_err(|e| invalid(&e))?;
     let memory_limit = usize::try_from(query.memory_limit).unwrap_or(usize::MAX);
     let settings = EngineSettings {
@@ -243,6 +272,7 @@ pub fn dataset_access(
     Ok(DatasetAccess {
         engine: Arc::new(engine),
         content: Arc::new(content),
+        telemetry,
     })
 }
 
@@ -305,7 +335,8 @@ fn dataset_services(
             query_timeout_secs: timeout_secs,
             memory_limit,
         },
-    );
+    )
+    .with_telemetry(adapters.telemetry.clone());
     let sql = SqlRunner::new(
         conversations.clone(),
         adapters.datasets.clone(),
@@ -327,7 +358,8 @@ fn dataset_services(
                 .unwrap_or(i64::MAX),
             history_max_entries: config.history.max_entries_per_user,
         },
-    );
+    )
+    .with_telemetry(adapters.telemetry.clone());
     (datasets, sql)
 }
 
@@ -504,6 +536,7 @@ pub fn build_state(
             events: events.clone(),
             clock: adapters.clock.clone(),
             user_settings: user_settings.clone(),
+            telemetry: adapters.telemetry.clone(),
         },
     ));
     let settings = http_settings(config, adapters.llm.is_some())?;
@@ -526,6 +559,7 @@ pub fn build_state(
             max_datasets: config.datasets.max_per_conversation,
         },
     ));
+    let metrics = metrics_endpoint(&adapters, config);
     Ok(ApiState {
         auth,
         conversations,
@@ -549,5 +583,6 @@ pub fn build_state(
         )),
         oidc,
         settings: Arc::new(settings),
+        metrics,
     })
 }

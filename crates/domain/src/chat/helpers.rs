@@ -217,14 +217,15 @@ impl ChatService {
             temperature: Some(0.2),
             max_output_tokens: Some(2_048),
         };
-        let mut stream = start_with_retries(llm.as_ref(), &request, &self.settings.retry, &|_| {})
-            .await
-            .map_err(|error| match error {
-                CallError::Exhausted { last, retries } => ChatError::ProviderUnavailable {
-                    details: format!("{last} after {retries} retries"),
-                },
-                CallError::Failed(last) => ChatError::ProviderFailed(last.to_string()),
-            })?;
+        let started =
+            start_with_retries(llm.as_ref(), &request, &self.settings.retry, &|_| {}).await;
+        self.count_call(kind, &started);
+        let mut stream = started.map_err(|error| match error {
+            CallError::Exhausted { last, retries } => ChatError::ProviderUnavailable {
+                details: format!("{last} after {retries} retries"),
+            },
+            CallError::Failed(last) => ChatError::ProviderFailed(last.to_string()),
+        })?;
         let (mut answer, mut counts) = (String::new(), None);
         while let Some(event) = stream.next().await {
             match event.map_err(|e| ChatError::ProviderFailed(e.to_string()))? {
@@ -264,6 +265,13 @@ impl ChatService {
         )]
         let cost = input as f64 / 1e6 * self.settings.price_input_per_mtok
             + output as f64 / 1e6 * self.settings.price_output_per_mtok;
+        self.telemetry.llm_tokens(
+            self.provider().as_str(),
+            &model,
+            kind,
+            input.unsigned_abs(),
+            output.unsigned_abs(),
+        );
         self.token_usage
             .record(&TokenUsage {
                 id: UsageId::new(),

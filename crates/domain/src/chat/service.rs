@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use tabletalk_ports::{
-    Clock, ConversationId, DatasetRepository, LlmClient, LlmProvider, Message, MessageId,
-    MessageRepository, MessageRole, RepositoryError, TokenUsageRepository, UserId,
+    CallKind, Clock, ConversationId, DatasetRepository, LlmCallEnd, LlmClient, LlmProvider,
+    Message, MessageId, MessageRepository, MessageRole, RepositoryError, Telemetry,
+    TokenUsageRepository, TurnEnd, UserId,
 };
 
 use super::cancel::CancelReason;
@@ -14,7 +15,7 @@ use super::turns::{ActiveTurns, RegisterError};
 use crate::datasets::{DatasetService, SqlRunner};
 use crate::events::{DomainEvent, EventBus};
 use crate::input::MessageText;
-use crate::llm_retry::RetryPolicy;
+use crate::llm_retry::{CallError, RetryPolicy};
 use crate::{
     ConversationError, ConversationService, SettingsService, UsageError, UsageService, UsageStatus,
 };
@@ -98,6 +99,7 @@ pub struct ChatService {
     pub(super) events: Arc<dyn EventBus>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) user_settings: Arc<SettingsService>,
+    pub(super) telemetry: Arc<dyn Telemetry>,
     pub(super) turns: ActiveTurns,
     pub(super) settings: ChatSettings,
 }
@@ -141,6 +143,8 @@ pub struct ChatParts {
     pub clock: Arc<dyn Clock>,
     /// Which model each user's turns call.
     pub user_settings: Arc<SettingsService>,
+    /// Where turns and model calls are reported.
+    pub telemetry: Arc<dyn Telemetry>,
 }
 
 /// The title rule (docs/api.md, "Chat"): whitespace collapsed, first 50 characters, `…` when cut.
@@ -167,12 +171,23 @@ impl ChatService {
             events: parts.events,
             clock: parts.clock,
             user_settings: parts.user_settings,
+            telemetry: parts.telemetry,
             turns: ActiveTurns::new(max_concurrent_turns),
             settings,
         }
     }
 
     /// The provider the turns use.
+    /// Reports one model call (after its retries) to the telemetry port.
+    pub(super) fn count_call<T>(&self, kind: CallKind, result: &Result<T, CallError>) {
+        let end = match result {
+            Ok(_) => LlmCallEnd::Success,
+            Err(CallError::Exhausted { .. }) => LlmCallEnd::Unavailable,
+            Err(CallError::Failed(_)) => LlmCallEnd::Error,
+        };
+        self.telemetry.llm_call(self.provider().as_str(), kind, end);
+    }
+
     pub(super) fn provider(&self) -> LlmProvider {
         self.llm
             .as_ref()
@@ -247,9 +262,12 @@ impl ChatService {
         if self.llm.is_none() {
             return Err(ChatError::NotConfigured);
         }
-        let cancel = self.turns.register(conversation).map_err(|e| match e {
-            RegisterError::InProgress => ChatError::TurnInProgress,
-            RegisterError::Busy => ChatError::Busy,
+        let cancel = self.turns.register(conversation).map_err(|e| {
+            self.telemetry.turn_finished(TurnEnd::Refused, None);
+            match e {
+                RegisterError::InProgress => ChatError::TurnInProgress,
+                RegisterError::Busy => ChatError::Busy,
+            }
         })?;
         let accepted = self.start(user, conversation, opening).await;
         match accepted {
@@ -271,6 +289,9 @@ impl ChatService {
             }
             Err(error) => {
                 self.turns.release(conversation);
+                if matches!(error, ChatError::BudgetExceeded(_)) {
+                    self.telemetry.turn_finished(TurnEnd::Refused, None);
+                }
                 Err(error)
             }
         }

@@ -5,6 +5,7 @@
 mod background;
 mod dataset_url;
 mod errors;
+mod metered;
 mod names;
 mod profile;
 mod query_errors;

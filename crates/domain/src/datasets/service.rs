@@ -37,6 +37,8 @@ pub struct DatasetService {
     pub(super) events: Arc<dyn EventBus>,
     pub(super) clock: Arc<dyn Clock>,
     settings: DatasetSettings,
+    /// Where preview and profile queries are reported.
+    telemetry: Arc<dyn tabletalk_ports::Telemetry>,
 }
 
 impl std::fmt::Debug for DatasetService {
@@ -175,7 +177,24 @@ impl DatasetService {
             events,
             clock,
             settings,
+            telemetry: Arc::new(tabletalk_ports::NoTelemetry),
         }
+    }
+
+    /// Reports preview and profile queries to `telemetry`.
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn tabletalk_ports::Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// The engine, reporting each run under `origin`.
+    fn metered(&self, origin: tabletalk_ports::QueryOrigin) -> Arc<dyn QueryEngine> {
+        Arc::new(super::metered::MeteredEngine {
+            inner: self.engine.clone(),
+            telemetry: self.telemetry.clone(),
+            origin,
+        })
     }
 
     /// Progress of a long download, published on the bus (`dataset_progress`).
@@ -313,7 +332,7 @@ impl DatasetService {
     }
 
     fn schedule_profile(&self, user: UserId, dataset: Dataset) {
-        let engine = self.engine.clone();
+        let engine = self.metered(tabletalk_ports::QueryOrigin::Profile);
         let events = self.events.clone();
         let settings = self.settings;
         tokio::spawn(async move {
@@ -594,7 +613,13 @@ impl DatasetService {
         id: DatasetId,
     ) -> Result<Profiles, DatasetError> {
         let dataset = self.ready(user, conversation, id).await?;
-        profile(self.engine.as_ref(), user, &dataset, &self.settings).await
+        profile(
+            self.metered(tabletalk_ports::QueryOrigin::Profile).as_ref(),
+            user,
+            &dataset,
+            &self.settings,
+        )
+        .await
     }
 
     /// Profile one column.
@@ -612,8 +637,14 @@ impl DatasetService {
             });
         }
         let dataset = self.ready(user, conversation, id).await?;
-        super::profile::profile_column(self.engine.as_ref(), user, &dataset, &self.settings, column)
-            .await
+        super::profile::profile_column(
+            self.metered(tabletalk_ports::QueryOrigin::Profile).as_ref(),
+            user,
+            &dataset,
+            &self.settings,
+            column,
+        )
+        .await
     }
 
     /// Preview: the sample and the dataset's row count.
@@ -626,7 +657,7 @@ impl DatasetService {
     ) -> Result<(QueryOutput, i64), DatasetError> {
         let dataset = self.ready(user, conversation, id).await?;
         let output = super::profile::preview(
-            self.engine.as_ref(),
+            self.metered(tabletalk_ports::QueryOrigin::Preview).as_ref(),
             user,
             &dataset,
             &self.settings,

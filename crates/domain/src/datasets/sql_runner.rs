@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tabletalk_ports::{
-    Clock, ConversationId, DatasetRepository, HistoryId, QueryEngine, QueryHistoryEntry,
-    QueryHistoryRepository, QueryOutput, QuerySource, RowLimits, UserId,
+    Clock, ConversationId, DatasetRepository, HistoryId, QueryEnd, QueryEngine, QueryHistoryEntry,
+    QueryHistoryRepository, QueryOutput, QuerySource, RowLimits, Telemetry, UserId,
 };
 
-use super::errors::{DatasetError, query_failure};
+use super::errors::{DatasetError, QueryFailureKind, query_failure};
 use super::query_errors::translate;
 use super::result_cache::{CacheLimits, ResultCache, cache_key};
 use super::running::RunningQueries;
@@ -65,6 +65,7 @@ pub struct SqlRunner {
     cache: ResultCache,
     running: RunningQueries,
     settings: SqlRunnerSettings,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl std::fmt::Debug for SqlRunner {
@@ -98,7 +99,15 @@ impl SqlRunner {
             cache,
             running: RunningQueries::default(),
             settings,
+            telemetry: Arc::new(tabletalk_ports::NoTelemetry),
         }
+    }
+
+    /// Reports every query that reaches the cache or the engine to `telemetry`.
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// The SQL panel: runs `sql` and returns the asked page of what was kept.
@@ -153,7 +162,22 @@ impl SqlRunner {
             // A conversation deleted meanwhile has no history to write to.
             running.await.ok_or(DatasetError::ConversationNotFound)?
         };
-        let elapsed = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+        let took = started.elapsed();
+        let end = match &outcome {
+            Ok((_, true)) => Some(QueryEnd::Cached),
+            Ok((_, false)) => Some(QueryEnd::Success),
+            Err(DatasetError::Query(failure)) => Some(match failure.kind {
+                QueryFailureKind::Timeout => QueryEnd::Timeout,
+                QueryFailureKind::MemoryExceeded => QueryEnd::Memory,
+                _ => QueryEnd::Error,
+            }),
+            // Refused before the engine (no datasets): not a query.
+            Err(_) => None,
+        };
+        if let Some(end) = end {
+            self.telemetry.query_finished(source.into(), end, took);
+        }
+        let elapsed = (took.as_secs_f64() * 100_000.0).round() / 100.0;
         let (row_count, error_message) = match &outcome {
             Ok((output, _)) => (i64::try_from(output.total_rows).ok(), None),
             Err(error) => (None, Some(error.to_string())),

@@ -55,6 +55,16 @@ pub(crate) async fn api_middleware(
         origin.as_deref(),
     );
     log_request(&span, &http_req, response.status(), started);
+    if let Some(state) = &state {
+        // The matched pattern keeps the label set small: ids never become labels.
+        let route = http_req.match_pattern();
+        state.metrics.telemetry.http_request(
+            http_req.method().as_str(),
+            route.as_deref().unwrap_or("unmatched"),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
     Ok(response)
 }
 

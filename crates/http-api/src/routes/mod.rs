@@ -7,6 +7,7 @@ mod datasets;
 mod export;
 mod health;
 mod messages;
+mod metrics;
 mod oidc;
 mod query;
 mod saved_queries;
@@ -30,6 +31,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
     saved_queries::configure(cfg);
     export::configure(cfg);
+    metrics::configure(cfg);
     cfg.service(resource("/ws", &[Method::GET]).route(web::get().to(crate::ws::connect)));
 }
 

@@ -52,7 +52,10 @@ pub async fn range_get(
     let mut body = Vec::new();
     while body.len() < limit {
         match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(Some(chunk)) => {
+                fetcher.received(tabletalk_ports::FetchKind::Probe, chunk.len());
+                body.extend_from_slice(&chunk);
+            }
             Ok(None) => break,
             Err(error) => {
                 return Err(unreachable(&crate::fetch::FetchError::from_transport(

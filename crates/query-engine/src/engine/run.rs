@@ -194,6 +194,7 @@ impl DataFusionEngine {
             hello(&files),
             capacity,
             runtime.handle().clone(),
+            files.fetcher.telemetry(),
         );
         Ok(Self {
             settings,

@@ -3,10 +3,12 @@
 //! the same checks.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Method, Response};
+use tabletalk_ports::{FetchKind, NoTelemetry, Telemetry};
 use url::{Host, Url};
 
 use super::{AddressPolicy, FetchError};
@@ -31,15 +33,44 @@ pub struct Fetched {
     pub pinned: reqwest::Client,
 }
 
-/// Sends dataset requests through the SSRF guard.
-#[derive(Debug, Clone)]
+/// Sends dataset requests through the SSRF guard, and reports the bytes its callers receive.
+#[derive(Clone)]
 pub struct GuardedFetcher {
     settings: FetchSettings,
+    telemetry: Arc<dyn Telemetry>,
+}
+
+impl std::fmt::Debug for GuardedFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedFetcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GuardedFetcher {
     pub fn new(settings: FetchSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            telemetry: Arc::new(NoTelemetry),
+        }
+    }
+
+    /// Reports received dataset bytes to `telemetry` (every clone of this fetcher shares it).
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Where this fetcher reports.
+    pub fn telemetry(&self) -> Arc<dyn Telemetry> {
+        self.telemetry.clone()
+    }
+
+    /// Counts `bytes` received for `kind`; called by whoever reads a response body.
+    pub fn received(&self, kind: FetchKind, bytes: usize) {
+        self.telemetry.fetched(kind, bytes as u64);
     }
 
     /// Resolves the URL's host (a literal IP as is) and checks every address; one blocked address blocks all.

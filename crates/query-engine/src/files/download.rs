@@ -103,6 +103,7 @@ pub async fn download(
                 )));
             }
         };
+        fetcher.received(tabletalk_ports::FetchKind::Download, chunk.len());
         received += chunk.len() as u64;
         if received > max_bytes {
             return Err(too_large(received, max_bytes));

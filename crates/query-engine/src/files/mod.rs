@@ -71,7 +71,12 @@ impl DatasetFiles {
     ///
     /// # Errors
     /// When a directory cannot be created or read.
-    pub fn open(settings: FileSettings) -> std::io::Result<Arc<Self>> {
+    /// Opens the upload and cache folders; `telemetry` hears of every byte fetched through this engine's fetcher
+    /// (its query workers' range reads included).
+    pub fn open(
+        settings: FileSettings,
+        telemetry: Arc<dyn tabletalk_ports::Telemetry>,
+    ) -> std::io::Result<Arc<Self>> {
         let cache = FileCache::open(settings.cache_dir.clone(), settings.cache_max_bytes)?;
         let uploads = UploadDir::open(settings.upload_dir.clone(), settings.max_upload_bytes)?;
         let metadata_cache: Arc<FileMetadataCache> =
@@ -79,7 +84,7 @@ impl DatasetFiles {
         let tails = Arc::new(TailCache::new(footers_dir(&settings.cache_dir)));
         Ok(Arc::new(Self {
             tails,
-            fetcher: GuardedFetcher::new(settings.fetch.clone()),
+            fetcher: GuardedFetcher::new(settings.fetch.clone()).with_telemetry(telemetry),
             cache,
             uploads,
             settings,

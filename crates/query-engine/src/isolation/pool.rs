@@ -109,6 +109,8 @@ struct PoolInner {
     closed: AtomicBool,
     /// The last attempt to start a worker failed.
     failing: AtomicBool,
+    /// Where the bytes the workers fetched are reported.
+    telemetry: Arc<dyn tabletalk_ports::Telemetry>,
 }
 
 /// The pool of query workers.
@@ -210,6 +212,7 @@ impl WorkerPool {
         hello: Hello,
         size: usize,
         runtime: tokio::runtime::Handle,
+        telemetry: Arc<dyn tabletalk_ports::Telemetry>,
     ) -> Self {
         let (idle_sender, idle) = mpsc::unbounded_channel();
         let inner = Arc::new(PoolInner {
@@ -221,6 +224,7 @@ impl WorkerPool {
             live: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             failing: AtomicBool::new(false),
+            telemetry,
         });
         for _ in 0..size.max(1) {
             start_replacement(&inner);
@@ -286,7 +290,14 @@ impl Lease {
             read_frame::<Reply>(&mut worker.stdout).await
         };
         match exchange.await {
-            Ok(Reply::Done { outcome, recycle }) => {
+            Ok(Reply::Done {
+                outcome,
+                recycle,
+                fetched_bytes,
+            }) => {
+                self.pool
+                    .telemetry
+                    .fetched(tabletalk_ports::FetchKind::Range, fetched_bytes);
                 if let Ok(output) = &outcome {
                     // What isolation adds to a query: the round trip minus the worker's own execution time
                     // (bench/isolation.py reads these lines; docs/benchmarks.md).

@@ -115,6 +115,9 @@ pub(crate) enum Reply {
     Done {
         outcome: Result<Output, Failure>,
         recycle: bool,
+        /// Bytes of remote datasets the job fetched, for the server's metrics (the worker has none of its own).
+        #[serde(default)]
+        fetched_bytes: u64,
     },
 }
 

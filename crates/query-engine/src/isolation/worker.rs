@@ -11,8 +11,13 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use tabletalk_ports::{
+    CallKind, FetchKind, Gauges, LlmCallEnd, QueryEnd, QueryOrigin, Telemetry, TurnEnd,
+};
 
 use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::execution::cache::default_cache::DefaultCache;
@@ -26,7 +31,34 @@ use crate::remote::TailCache;
 /// Footers of remote Parquet files a worker keeps between jobs.
 const METADATA_CACHE_BYTES: usize = 64 << 20;
 
-fn access(hello: &Hello) -> io::Result<RemoteAccess> {
+/// Counts the range bytes this worker's jobs fetch, so each reply can carry its job's share.
+#[derive(Debug, Default)]
+struct FetchedBytes(AtomicU64);
+
+impl FetchedBytes {
+    /// What was counted since the last call.
+    fn take(&self) -> u64 {
+        self.0.swap(0, Ordering::Relaxed)
+    }
+}
+
+impl Telemetry for FetchedBytes {
+    fn http_request(&self, _: &str, _: &str, _: u16, _: Duration) {}
+    fn turn_finished(&self, _: TurnEnd, _: Option<Duration>) {}
+    fn llm_call(&self, _: &str, _: CallKind, _: LlmCallEnd) {}
+    fn llm_tokens(&self, _: &str, _: &str, _: CallKind, _: u64, _: u64) {}
+    fn query_finished(&self, _: QueryOrigin, _: QueryEnd, _: Duration) {}
+    fn fetched(&self, _: FetchKind, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
+    fn websockets_changed(&self, _: i64) {}
+    fn websocket_events_dropped(&self, _: &'static str, _: u64) {}
+    fn render(&self, _: Gauges) -> String {
+        String::new()
+    }
+}
+
+fn access(hello: &Hello, range_bytes: Arc<FetchedBytes>) -> io::Result<RemoteAccess> {
     let allowed_cidrs = hello
         .allowed_cidrs
         .iter()
@@ -39,7 +71,8 @@ fn access(hello: &Hello) -> io::Result<RemoteAccess> {
             allowed_cidrs,
         },
         user_agent: hello.user_agent.clone(),
-    });
+    })
+    .with_telemetry(range_bytes);
     let metadata_cache: Arc<FileMetadataCache> =
         Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkWorkerFooters"));
     Ok(RemoteAccess {
@@ -92,7 +125,8 @@ pub fn serve_stdio() -> ExitCode {
         Ok(hello) => hello,
         Err(error) => return fail(&format!("no greeting from the server: {error}")),
     };
-    let access = match access(&hello) {
+    let fetched = Arc::new(FetchedBytes::default());
+    let access = match access(&hello, fetched.clone()) {
         Ok(access) => access,
         Err(error) => return fail(&format!("bad greeting: {error}")),
     };
@@ -128,6 +162,7 @@ pub fn serve_stdio() -> ExitCode {
         let reply = Reply::Done {
             outcome: outcome.map(Output::from),
             recycle: resident_bytes().saturating_sub(ready_resident) > recycle_above,
+            fetched_bytes: fetched.take(),
         };
         if write_frame(&mut output, &reply).is_err() {
             break;

@@ -265,6 +265,8 @@ impl GuardedStore {
         let body = response.bytes().await.map_err(|e| {
             unavailable(crate::fetch::FetchError::from_transport(&e, self.timeout).to_string())
         })?;
+        self.fetcher
+            .received(tabletalk_ports::FetchKind::Range, body.len());
         let expected = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
         if body.len() != expected {
             return Err(unavailable(format!(

@@ -90,13 +90,6 @@ pub(super) fn build(mut r: Resolver) -> Result<Config, ConfigErrors> {
                 .to_owned(),
         );
     }
-    // Keys of features still to come are validated so a configuration written today keeps working, but they must
-    // not look as if they worked.
-    for key in INERT_KEYS {
-        if r.is_set(key) {
-            warnings.push(format!("{key} is set but has no effect in this version"));
-        }
-    }
 
     let (problems, effective) = r.into_parts();
     if !problems.is_empty() {
@@ -119,11 +112,6 @@ pub(super) fn build(mut r: Resolver) -> Result<Config, ConfigErrors> {
 }
 
 /// Keys that are parsed and validated but not used by anything yet.
-const INERT_KEYS: [&str; 2] = [
-    "observability.metrics_enabled",
-    "observability.metrics_token",
-];
-
 /// An absolute http(s) URL without path (other than `/`), query or fragment; returned without trailing slash.
 fn base_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text)

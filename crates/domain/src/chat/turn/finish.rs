@@ -3,7 +3,9 @@
 
 use super::{Outcome, State};
 use crate::events::{CompletedTurn, DomainEvent};
-use tabletalk_ports::{CallKind, Message, MessageRole, MessageStatus, TokenUsage, UsageId};
+use tabletalk_ports::{
+    CallKind, Message, MessageRole, MessageStatus, TokenUsage, TurnEnd, UsageId,
+};
 
 /// `chat_complete` or `chat_error`.
 fn announce(state: &State, outcome: Outcome, status: MessageStatus, (input, output): (i64, i64)) {
@@ -41,6 +43,21 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
     let keep_message = !matches!(outcome, Outcome::Failed(_))
         || !state.content.is_empty()
         || !state.executions.is_empty();
+    let end = match &outcome {
+        Outcome::Complete => TurnEnd::Complete,
+        Outcome::Stopped => TurnEnd::Stopped,
+        Outcome::Failed(_) => TurnEnd::Error,
+    };
+    service
+        .telemetry
+        .turn_finished(end, Some(state.started.elapsed()));
+    service.telemetry.llm_tokens(
+        service.provider().as_str(),
+        &state.model,
+        CallKind::Chat,
+        state.input_tokens,
+        state.output_tokens,
+    );
     let input = i64::try_from(state.input_tokens).unwrap_or(i64::MAX);
     let output = i64::try_from(state.output_tokens).unwrap_or(i64::MAX);
     let message = keep_message.then(|| Message {

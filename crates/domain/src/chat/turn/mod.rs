@@ -60,6 +60,8 @@ struct State {
     input_tokens: u64,
     output_tokens: u64,
     estimated: bool,
+    /// When the turn started, for its duration metric.
+    started: std::time::Instant,
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -128,6 +130,7 @@ pub(super) async fn run(
         input_tokens: 0,
         output_tokens: 0,
         estimated: false,
+        started: std::time::Instant::now(),
     };
     if before.warning() {
         service
@@ -312,6 +315,7 @@ async fn rounds(state: &mut State) -> Outcome {
             started = start_with_retries(llm.as_ref(), &request, &settings.retry, &keep_alive) => started,
             () = state.cancel.cancelled() => return Outcome::Stopped,
         };
+        service.count_call(tabletalk_ports::CallKind::Chat, &started);
         let stream = match started {
             Ok(stream) => stream,
             Err(CallError::Failed(error)) if too_long(&error) => {
