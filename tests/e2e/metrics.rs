@@ -32,11 +32,12 @@ async fn scrape(app: &TestApp) -> String {
     response.text().await.unwrap()
 }
 
-/// The value of the sample named exactly `series` (name and labels as exposed), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
+/// The value of the sample named exactly `series` (name and labels as exposed; every one checked here counts whole
+/// things), 0 when absent.
+fn sample(text: &str, series: &str) -> i64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |value| value.trim().parse().unwrap())
+        .map_or(0, |value| value.trim().parse().unwrap())
 }
 
 #[actix_web::test]
@@ -115,35 +116,35 @@ async fn a_scrape_needs_the_token_and_shows_the_counters_moving() {
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert_eq!(
         moved("tabletalk_chat_turns_total{outcome=\"complete\"}"),
-        1.0
+        1
     );
-    assert_eq!(moved("tabletalk_chat_turn_duration_seconds_count"), 1.0);
+    assert_eq!(moved("tabletalk_chat_turn_duration_seconds_count"), 1);
     assert_eq!(
         moved("tabletalk_llm_calls_total{kind=\"chat\",outcome=\"success\",provider=\"gemini\"}"),
-        1.0
+        1
     );
     assert_eq!(
         moved(
             "tabletalk_llm_tokens_total{direction=\"input\",kind=\"chat\",model=\"gemini-2.5-flash\",provider=\"gemini\"}"
         ),
-        40.0,
+        40,
         "{after}"
     );
     assert_eq!(
         moved("tabletalk_queries_total{outcome=\"success\",source=\"sql_panel\"}"),
-        1.0
+        1
     );
     assert_eq!(
         moved("tabletalk_queries_total{outcome=\"cached\",source=\"sql_panel\"}"),
-        1.0
+        1
     );
     assert_eq!(
         moved("tabletalk_queries_total{outcome=\"error\",source=\"sql_panel\"}"),
-        1.0
+        1
     );
     assert_eq!(
         moved("tabletalk_query_duration_seconds_count{source=\"sql_panel\"}"),
-        3.0
+        3
     );
     let range = "tabletalk_fetch_bytes_total{kind=\"range\"}";
     assert!(
@@ -154,10 +155,10 @@ async fn a_scrape_needs_the_token_and_shows_the_counters_moving() {
         moved(
             "tabletalk_http_requests_total{method=\"POST\",route=\"/conversations/{conversation_id}/query\",status=\"200\"}"
         ),
-        2.0,
+        2,
         "routes are patterns, never ids"
     );
-    assert_eq!(sample(&after, "tabletalk_ws_connections"), 1.0);
+    assert_eq!(sample(&after, "tabletalk_ws_connections"), 1);
     assert!(after.contains("tabletalk_query_queue_depth 0"), "{after}");
     assert!(after.contains("tabletalk_queries_running 0"), "{after}");
     drop(socket);
