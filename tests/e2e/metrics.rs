@@ -114,10 +114,7 @@ async fn a_scrape_needs_the_token_and_shows_the_counters_moving() {
 
     let after = scrape(&app).await;
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
-    assert_eq!(
-        moved("tabletalk_chat_turns_total{outcome=\"complete\"}"),
-        1
-    );
+    assert_eq!(moved("tabletalk_chat_turns_total{outcome=\"complete\"}"), 1);
     assert_eq!(moved("tabletalk_chat_turn_duration_seconds_count"), 1);
     assert_eq!(
         moved("tabletalk_llm_calls_total{kind=\"chat\",outcome=\"success\",provider=\"gemini\"}"),

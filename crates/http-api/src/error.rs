@@ -23,10 +23,13 @@ use tabletalk_ports::LoadErrorKind;
 use tabletalk_ports::RepositoryError;
 
 /// The JSON error body; the middleware fills in `request_id`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorBody {
+    /// For people.
     pub error: String,
+    /// Stable, for programs (docs/api.md, "Errors").
     pub code: &'static str,
+    /// Per-field problems for 422, causes and limits elsewhere; `null` when there is nothing to add.
     pub details: Option<Value>,
     pub request_id: Option<String>,
 }

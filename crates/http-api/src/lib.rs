@@ -11,6 +11,7 @@ mod dto;
 mod error;
 mod extract;
 mod middleware;
+mod openapi;
 mod origin;
 mod routes;
 mod state;

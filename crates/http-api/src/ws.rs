@@ -160,6 +160,16 @@ fn reason(code: CloseCode, text: &str) -> CloseReason {
 }
 
 /// The handshake checks in docs/api.md, "WebSocket" order, then the upgrade.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "chat",
+    summary = "The event stream: a WebSocket (docs/api.md, \"WebSocket\")",
+    description = "Authenticated by the session cookie or `?token=<session token>`. Events are JSON text frames \
+                   `{type, ...}`; closes with 4001 when the session ends, 4002 when replaced, 1013 when too slow.",
+    params(("token" = Option<String>, Query, description = "The session token, for clients that cannot send the cookie")),
+    responses((status = 101, description = "Switching protocols"))
+)]
 pub(crate) async fn connect(
     req: HttpRequest,
     body: web::Payload,

@@ -5,7 +5,7 @@ use serde_json::Value;
 use tabletalk_ports::{ColumnSchema, Dataset};
 
 /// A column object: name, type, nullability, sample values and the statistics that are known.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ColumnDto<'a> {
     name: &'a str,
     #[serde(rename = "type")]
@@ -15,7 +15,7 @@ pub(crate) struct ColumnDto<'a> {
     column_stats: StatsDto<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct StatsDto<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     null_count: Option<i64>,
@@ -49,7 +49,7 @@ pub(crate) fn columns(dataset: &Dataset) -> Vec<ColumnDto<'_>> {
     dataset.columns.iter().map(ColumnDto::from).collect()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct DatasetDto {
     id: String,
     conversation_id: String,

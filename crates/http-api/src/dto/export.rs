@@ -11,7 +11,7 @@ use super::message::executions_text;
 /// The export format's name and version; an import reads any file with the same fields.
 const FORMAT: &str = "tabletalk.conversation.v1";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ExportDto {
     format: &'static str,
     exported_at: String,
@@ -22,14 +22,14 @@ pub(crate) struct ExportDto {
     datasets: Vec<ExportedDataset>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ExportedConversation {
     id: String,
     title: String,
     created_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ExportedMessage {
     role: &'static str,
     content: String,
@@ -38,7 +38,7 @@ struct ExportedMessage {
     reasoning: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ExportedDataset {
     name: String,
     url: String,

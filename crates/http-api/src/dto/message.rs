@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tabletalk_ports::{ExecutionOutcome, Message, SqlExecution, TraceStep};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct MessageDto {
     id: String,
     role: &'static str,
@@ -41,7 +41,7 @@ impl From<&Message> for MessageDto {
 }
 
 /// One statement run for an answer; a failed one has `error` and nulls for the result.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ExecutionDto<'a> {
     query: &'a str,
     columns: Option<&'a [String]>,
@@ -100,7 +100,7 @@ pub(crate) fn executions_text(executions: &[SqlExecution]) -> Option<String> {
     serde_json::to_string(&all).ok()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum TraceStepDto {
     Text {

@@ -9,7 +9,7 @@ mod import;
 mod message;
 mod profiles;
 
-pub(crate) use dataset::{DatasetDto, columns};
+pub(crate) use dataset::{ColumnDto, DatasetDto, columns};
 pub(crate) use events::event_frame;
 pub(crate) use export::ExportDto;
 pub(crate) use export_html::export_html;

@@ -1,9 +1,9 @@
 //! `GET /auth/me`, `POST /auth/logout`, `POST /auth/dev-login` (local mode only).
 
+use crate::openapi::Success;
 use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::resource;
 use crate::cookies::CookieAction;
@@ -16,7 +16,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/auth/dev-login", &[Method::POST]).route(web::post().to(dev_login)));
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserResponse {
     user_id: String,
     email: String,
@@ -25,7 +25,15 @@ struct UserResponse {
     auth_mode: &'static str,
 }
 
-async fn me(user: CurrentUser, state: web::Data<ApiState>) -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    summary = "Who is signed in",
+    responses((status = 200, body = UserResponse)),
+    security(("session" = []))
+)]
+pub(crate) async fn me(user: CurrentUser, state: web::Data<ApiState>) -> HttpResponse {
     let user = user.user;
     HttpResponse::Ok().json(UserResponse {
         user_id: user.id.to_string(),
@@ -40,7 +48,15 @@ async fn me(user: CurrentUser, state: web::Data<ApiState>) -> HttpResponse {
     })
 }
 
-async fn logout(
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    summary = "End this session (its WebSockets close with 4001)",
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn logout(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<ApiState>,
@@ -48,15 +64,23 @@ async fn logout(
     state.auth.logout(user.session_id).await?;
     state.connections.end_session(user.user.id, user.session_id);
     req.extensions_mut().insert(CookieAction::Clear);
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
-#[derive(Deserialize)]
-struct DevLoginRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct DevLoginRequest {
     referral_key: String,
 }
 
-async fn dev_login(
+#[utoipa::path(
+    post,
+    path = "/auth/dev-login",
+    tag = "auth",
+    summary = "Local mode: sign in with the access key (sets the session cookie)",
+    request_body = DevLoginRequest,
+    responses((status = 200, body = Success))
+)]
+pub(crate) async fn dev_login(
     _origin: OriginChecked,
     req: HttpRequest,
     state: web::Data<ApiState>,
@@ -87,5 +111,5 @@ async fn dev_login(
     req.extensions_mut().insert(LoggedUser(issued.user.id));
     req.extensions_mut()
         .insert(CookieAction::Set(issued.token.expose().to_owned()));
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }

@@ -15,21 +15,14 @@ use crate::extract::{CurrentUser, LargeJson};
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, format) in [
-        ("/export/csv", ExportFormat::Csv),
-        ("/export/xlsx", ExportFormat::Xlsx),
-        ("/export/parquet", ExportFormat::Parquet),
-    ] {
-        cfg.service(resource(path, &[Method::POST]).route(web::post().to(
-            move |user: CurrentUser, state: web::Data<ApiState>, body: LargeJson<ExportBody>| {
-                export(user, state, body, format)
-            },
-        )));
-    }
+    cfg.service(resource("/export/csv", &[Method::POST]).route(web::post().to(export_csv)));
+    cfg.service(resource("/export/xlsx", &[Method::POST]).route(web::post().to(export_xlsx)));
+    cfg.service(resource("/export/parquet", &[Method::POST]).route(web::post().to(export_parquet)));
 }
 
-#[derive(Deserialize)]
-struct ExportBody {
+/// The rows to write: `columns` names them; each row's cells line up with them (missing cells are empty).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ExportBody {
     columns: Vec<String>,
     rows: Vec<Vec<Value>>,
     #[serde(default)]
@@ -53,6 +46,57 @@ fn attachment(name: &str) -> ContentDisposition {
             }),
         ],
     }
+}
+
+#[utoipa::path(
+    post,
+    path = "/export/csv",
+    tag = "sql",
+    summary = "The rows as CSV (RFC 4180)",
+    request_body = ExportBody,
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String)),
+    security(("session" = []))
+)]
+pub(crate) async fn export_csv(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+    body: LargeJson<ExportBody>,
+) -> Result<HttpResponse, ApiError> {
+    export(user, state, body, ExportFormat::Csv).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/export/xlsx",
+    tag = "sql",
+    summary = "The rows as an Excel workbook (typed cells, never formulas)",
+    request_body = ExportBody,
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)),
+    security(("session" = []))
+)]
+pub(crate) async fn export_xlsx(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+    body: LargeJson<ExportBody>,
+) -> Result<HttpResponse, ApiError> {
+    export(user, state, body, ExportFormat::Xlsx).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/export/parquet",
+    tag = "sql",
+    summary = "The rows as Parquet (column types inferred from the values)",
+    request_body = ExportBody,
+    responses((status = 200, content_type = "application/vnd.apache.parquet", body = Vec<u8>)),
+    security(("session" = []))
+)]
+pub(crate) async fn export_parquet(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+    body: LargeJson<ExportBody>,
+) -> Result<HttpResponse, ApiError> {
+    export(user, state, body, ExportFormat::Parquet).await
 }
 
 async fn export(

@@ -12,7 +12,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/ready", &[Method::GET]).route(web::get().to(ready)));
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QueryEngineHealth {
     status: &'static str,
     running: usize,
@@ -21,7 +21,7 @@ struct QueryEngineHealth {
     queue_capacity: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HealthResponse {
     status: &'static str,
     uptime_seconds: f64,
@@ -36,7 +36,14 @@ const fn ok_or_error(ok: bool) -> &'static str {
     if ok { "ok" } else { "error" }
 }
 
-async fn health(state: web::Data<ApiState>) -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    summary = "Liveness, with the state of the database and the query engine",
+    responses((status = 200, body = HealthResponse))
+)]
+pub(crate) async fn health(state: web::Data<ApiState>) -> HttpResponse {
     let report = state.health.check().await;
     let limits = state.settings.query_engine;
     let engine_ok = report.query_engine_ok;
@@ -65,12 +72,26 @@ async fn health(state: web::Data<ApiState>) -> HttpResponse {
     })
 }
 
-async fn ready(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[derive(Serialize, utoipa::ToSchema)]
+struct ReadyResponse {
+    /// Always `ready`.
+    status: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "health",
+    summary = "Readiness: migrations applied, database answering, query engine accepting work",
+    description = "503 `not_ready` otherwise, with `details` naming what is not ready.",
+    responses((status = 200, body = ReadyResponse))
+)]
+pub(crate) async fn ready(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let report = state.health.check().await;
     let identity_provider = state.oidc.as_ref().map(|oidc| oidc.not_ready_reason());
     let identity_ok = identity_provider.as_ref().is_none_or(Option::is_none);
     if report.database_ok && report.query_engine_ok && identity_ok {
-        Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+        Ok(HttpResponse::Ok().json(ReadyResponse { status: "ready" }))
     } else {
         Err(ApiError::not_ready(
             report.database_ok,

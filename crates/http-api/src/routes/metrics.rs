@@ -31,7 +31,19 @@ fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
     bool::from(a.ct_eq(&b))
 }
 
-async fn metrics(req: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics (docs/operations.md, \"Metrics\")",
+    description = "With `observability.metrics_token` set, needs `Authorization: Bearer <token>`; 404 when \
+                   `observability.metrics_enabled = false`.",
+    responses((status = 200, content_type = "text/plain; version=0.0.4; charset=utf-8", body = String))
+)]
+pub(crate) async fn metrics(
+    req: HttpRequest,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let endpoint = &state.metrics;
     if !endpoint.enabled {
         return Err(ApiError::not_found());

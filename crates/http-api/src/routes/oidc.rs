@@ -4,7 +4,6 @@ use actix_web::http::Method;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 use tabletalk_domain::auth::{CallbackError, CallbackParams, CallbackRejection};
 
 use super::resource;
@@ -17,12 +16,26 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/auth/google/callback", &[Method::GET]).route(web::get().to(callback)));
 }
 
-#[derive(Deserialize)]
-struct StartRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct StartRequest {
     referral_key: Option<String>,
 }
 
-async fn start(
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct StartResponse {
+    /// The identity provider's authorization URL to send the browser to.
+    redirect_url: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/auth/google",
+    tag = "auth",
+    summary = "OpenID Connect: start a sign-in (body optional)",
+    request_body(content = Option<StartRequest>),
+    responses((status = 200, body = StartResponse))
+)]
+pub(crate) async fn start(
     _origin: OriginChecked,
     state: web::Data<ApiState>,
     body: OptionalJson<StartRequest>,
@@ -45,11 +58,12 @@ async fn start(
         return Err(ApiError::oidc_not_configured());
     };
     let redirect_url = oidc.start(referral_key.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "redirect_url": redirect_url })))
+    Ok(HttpResponse::Ok().json(StartResponse { redirect_url }))
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
@@ -62,7 +76,16 @@ fn redirect(location: &str) -> HttpResponse {
 }
 
 /// Always a redirect: to the frontend with a session, or to its sign-in page with the reason.
-async fn callback(
+#[utoipa::path(
+    get,
+    path = "/auth/google/callback",
+    tag = "auth",
+    summary = "OpenID Connect: the provider's redirect back; sets the session cookie",
+    description = "Redirects to `<frontend_url>/` when signed in, else to `<frontend_url>/sign-in?error=<reason>`.",
+    params(CallbackQuery),
+    responses((status = 302, description = "To the web client"))
+)]
+pub(crate) async fn callback(
     req: HttpRequest,
     state: web::Data<ApiState>,
     query: web::Query<CallbackQuery>,

@@ -3,12 +3,13 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tabletalk_domain::saved_queries::{NewSavedQuery, SavedQueryError, folder_name};
 use tabletalk_ports::{SavedQuery, SavedQueryId};
 
 use super::resource;
 use crate::extract::{ApiJson, CurrentUser, client_address};
+use crate::openapi::Success;
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,12 +32,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(share))
             .route(web::delete().to(unshare)),
     );
-    for path in ["/shared/result/{token}", "/api/shared/result/{token}"] {
-        cfg.service(resource(path, &[Method::GET]).route(web::get().to(shared_result)));
-    }
+    cfg.service(
+        resource("/shared/result/{token}", &[Method::GET]).route(web::get().to(shared_result)),
+    );
+    cfg.service(
+        resource("/api/shared/result/{token}", &[Method::GET])
+            .route(web::get().to(shared_result_alias)),
+    );
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SavedQueryDto {
     id: String,
     name: String,
@@ -71,8 +76,9 @@ fn saved_query_id(raw: &str) -> Result<SavedQueryId, ApiError> {
         .map_err(|_| ApiError::from(SavedQueryError::NotFound))
 }
 
-#[derive(Deserialize)]
-struct CreateRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CreateRequest {
+    /// 1..100 characters.
     name: String,
     query: String,
     #[serde(default)]
@@ -83,7 +89,16 @@ struct CreateRequest {
     folder: Option<String>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/saved-queries",
+    tag = "saved queries",
+    summary = "Save a query (with an optional result snapshot)",
+    request_body = CreateRequest,
+    responses((status = 201, body = SavedQueryDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn create(
     user: CurrentUser,
     state: web::Data<ApiState>,
     body: ApiJson<CreateRequest>,
@@ -100,7 +115,24 @@ async fn create(
     Ok(HttpResponse::Created().json(SavedQueryDto::from(saved)))
 }
 
-async fn list(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[derive(Serialize, utoipa::ToSchema)]
+struct SavedQueriesDto {
+    /// Pinned first, then newest first.
+    queries: Vec<SavedQueryDto>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/saved-queries",
+    tag = "saved queries",
+    summary = "The caller's saved queries",
+    responses((status = 200, body = SavedQueriesDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn list(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let queries: Vec<SavedQueryDto> = state
         .saved_queries
         .list(user.user.id)
@@ -108,21 +140,49 @@ async fn list(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpRespo
         .into_iter()
         .map(SavedQueryDto::from)
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "queries": queries })))
+    Ok(HttpResponse::Ok().json(SavedQueriesDto { queries }))
 }
 
-async fn folders(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[derive(Serialize, utoipa::ToSchema)]
+struct FoldersDto {
+    /// Distinct non-empty folder names, sorted.
+    folders: Vec<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/saved-queries/folders",
+    tag = "saved queries",
+    summary = "The caller's folders",
+    responses((status = 200, body = FoldersDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn folders(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let folders = state.saved_queries.folders(user.user.id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "folders": folders })))
+    Ok(HttpResponse::Ok().json(FoldersDto { folders }))
 }
 
-#[derive(Deserialize)]
-struct FolderRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct FolderRequest {
+    /// At most 50 characters; empty for none.
     #[serde(default)]
     folder: String,
 }
 
-async fn set_folder(
+#[utoipa::path(
+    patch,
+    path = "/saved-queries/{id}/folder",
+    tag = "saved queries",
+    summary = "Move to a folder",
+    params(("id" = String, Path, description = "One of the caller's saved queries")),
+    request_body = FolderRequest,
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn set_folder(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -135,10 +195,19 @@ async fn set_folder(
         .saved_queries
         .set_folder(user.user.id, id, &folder)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
-async fn toggle_pin(
+#[utoipa::path(
+    patch,
+    path = "/saved-queries/{id}/pin",
+    tag = "saved queries",
+    summary = "Pin or unpin (toggles)",
+    params(("id" = String, Path, description = "One of the caller's saved queries")),
+    responses((status = 200, body = SavedQueryDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn toggle_pin(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -148,7 +217,22 @@ async fn toggle_pin(
     Ok(HttpResponse::Ok().json(SavedQueryDto::from(saved)))
 }
 
-async fn share(
+#[derive(Serialize, utoipa::ToSchema)]
+struct ResultShareDto {
+    share_url: String,
+    share_token: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/saved-queries/{id}/share",
+    tag = "saved queries",
+    summary = "Share the result by link (the token is reused while shared)",
+    params(("id" = String, Path, description = "One of the caller's saved queries")),
+    responses((status = 200, body = ResultShareDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn share(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -156,35 +240,72 @@ async fn share(
     let id = saved_query_id(&path)?;
     let saved = state.saved_queries.share(user.user.id, id).await?;
     let token = saved.share_token.unwrap_or_default();
-    Ok(HttpResponse::Ok().json(json!({
-        "share_url": format!("{}/shared/result/{token}", state.settings.public_url),
-        "share_token": token,
-    })))
+    Ok(HttpResponse::Ok().json(ResultShareDto {
+        share_url: format!("{}/shared/result/{token}", state.settings.public_url),
+        share_token: token,
+    }))
 }
 
-async fn unshare(
+#[utoipa::path(
+    delete,
+    path = "/saved-queries/{id}/share",
+    tag = "saved queries",
+    summary = "Revoke the share link (idempotent)",
+    params(("id" = String, Path, description = "One of the caller's saved queries")),
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn unshare(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = saved_query_id(&path)?;
     state.saved_queries.unshare(user.user.id, id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/saved-queries/{id}",
+    tag = "saved queries",
+    summary = "Delete a saved query",
+    params(("id" = String, Path, description = "One of the caller's saved queries")),
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn delete(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = saved_query_id(&path)?;
     state.saved_queries.delete(user.user.id, id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
 /// The public page of a shared result: the stored snapshot parsed (`null` when absent or not JSON), never the
 /// owner or anything else of theirs.
-async fn shared_result(
+#[derive(Serialize, utoipa::ToSchema)]
+struct SharedResultDto {
+    name: String,
+    query: String,
+    /// The saved `result_json` parsed; `null` when absent or not a JSON object.
+    #[schema(value_type = Option<Object>)]
+    result_data: Option<Value>,
+    execution_time_ms: Option<f64>,
+    created_at: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/shared/result/{token}",
+    tag = "saved queries",
+    summary = "A shared query result (no session; rate-limited per address; also at /api/shared/result/{token})",
+    params(("token" = String, Path, description = "From the share link")),
+    responses((status = 200, body = SharedResultDto))
+)]
+pub(crate) async fn shared_result(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -198,11 +319,27 @@ async fn shared_result(
         .filter(Value::is_object);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "name": saved.name,
-            "query": saved.query,
-            "result_data": result_data,
-            "execution_time_ms": saved.execution_time_ms,
-            "created_at": saved.created_at.to_string(),
-        })))
+        .json(SharedResultDto {
+            name: saved.name,
+            query: saved.query,
+            result_data,
+            execution_time_ms: saved.execution_time_ms,
+            created_at: saved.created_at.to_string(),
+        }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/shared/result/{token}",
+    tag = "saved queries",
+    summary = "The same as GET /shared/result/{token}",
+    params(("token" = String, Path, description = "From the share link")),
+    responses((status = 200, body = SharedResultDto))
+)]
+pub(crate) async fn shared_result_alias(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    shared_result(req, path, state).await
 }

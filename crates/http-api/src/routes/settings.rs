@@ -17,7 +17,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SettingsDto {
     dev_mode: bool,
     selected_model: String,
@@ -34,18 +34,38 @@ impl From<EffectiveSettings> for SettingsDto {
     }
 }
 
-async fn get(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/settings",
+    tag = "settings",
+    summary = "The caller's settings and the models they may choose",
+    responses((status = 200, body = SettingsDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn get(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let settings = state.user_settings.get(user.user.id).await?;
     Ok(HttpResponse::Ok().json(SettingsDto::from(settings)))
 }
 
-#[derive(Deserialize)]
-struct SettingsUpdate {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct SettingsUpdate {
     dev_mode: Option<bool>,
     selected_model: Option<String>,
 }
 
-async fn put(
+#[utoipa::path(
+    put,
+    path = "/settings",
+    tag = "settings",
+    summary = "Change developer mode or the chat model (one of `available_models`)",
+    request_body = SettingsUpdate,
+    responses((status = 200, body = SettingsDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn put(
     user: CurrentUser,
     state: web::Data<ApiState>,
     body: ApiJson<SettingsUpdate>,

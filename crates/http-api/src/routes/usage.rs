@@ -12,7 +12,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/usage", &[Method::GET]).route(web::get().to(usage)));
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UsageResponse {
     tokens_used: i64,
     token_limit: i64,
@@ -23,7 +23,18 @@ struct UsageResponse {
     warning_threshold_pct: u8,
 }
 
-async fn usage(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/usage",
+    tag = "usage",
+    summary = "The caller's rolling 24-hour token budget",
+    responses((status = 200, body = UsageResponse)),
+    security(("session" = []))
+)]
+pub(crate) async fn usage(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let status = state.usage.status(user.user.id).await?;
     Ok(HttpResponse::Ok().json(UsageResponse {
         tokens_used: status.tokens_used,

@@ -6,7 +6,7 @@ use tabletalk_ports::{Conversation, ConversationSummary};
 
 use crate::dto::{DatasetDto, MessageDto};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct CreatedDto {
     id: String,
     title: String,
@@ -27,7 +27,7 @@ impl From<&Conversation> for CreatedDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct ConversationSummaryDto {
     id: String,
     title: String,
@@ -55,7 +55,7 @@ impl From<&ConversationSummary> for ConversationSummaryDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct ConversationDetailDto {
     id: String,
     title: String,

@@ -1,20 +1,20 @@
 //! Conversation endpoints: create, list, detail, rename, pin, delete one, delete all, bulk delete and bulk pin,
 //! search, import, fork, share and export (docs/api.md, "Conversations").
 
-mod dto;
-mod search;
-mod sharing;
-mod transfer;
+pub(crate) mod dto;
+pub(crate) mod search;
+pub(crate) mod sharing;
+pub(crate) mod transfer;
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tabletalk_domain::ConversationIds;
 use tabletalk_ports::ConversationTitle;
 
 use super::resource;
 use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::openapi::Success;
 use crate::{ApiError, ApiState};
 use dto::{ConversationDetailDto, ConversationSummaryDto, CreatedDto};
 
@@ -82,19 +82,56 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn create(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/conversations",
+    tag = "conversations",
+    summary = "Start an empty conversation",
+    responses((status = 201, body = CreatedDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn create(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let conversation = state.conversations.create(user.user.id).await?;
     Ok(HttpResponse::Created().json(CreatedDto::from(&conversation)))
 }
 
-async fn list(user: CurrentUser, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[derive(Serialize, utoipa::ToSchema)]
+struct ConversationListDto {
+    /// Pinned first, then by `updated_at`, newest first.
+    conversations: Vec<ConversationSummaryDto>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/conversations",
+    tag = "conversations",
+    summary = "The caller's conversations",
+    responses((status = 200, body = ConversationListDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn list(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let summaries = state.conversations.list(user.user.id).await?;
     let conversations: Vec<ConversationSummaryDto> =
         summaries.iter().map(ConversationSummaryDto::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "conversations": conversations })))
+    Ok(HttpResponse::Ok().json(ConversationListDto { conversations }))
 }
 
-async fn detail(
+#[utoipa::path(
+    get,
+    path = "/conversations/{conversation_id}",
+    tag = "conversations",
+    summary = "One conversation with its messages and datasets",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, body = ConversationDetailDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn detail(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -104,12 +141,30 @@ async fn detail(
     Ok(HttpResponse::Ok().json(ConversationDetailDto::from(&detail)))
 }
 
-#[derive(Deserialize)]
-struct RenameRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RenameRequest {
+    /// 1..100 characters after trimming.
     title: String,
 }
 
-async fn rename(
+#[derive(Serialize, utoipa::ToSchema)]
+struct RenamedDto {
+    id: String,
+    title: String,
+    updated_at: String,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/conversations/{conversation_id}",
+    tag = "conversations",
+    summary = "Rename",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    request_body = RenameRequest,
+    responses((status = 200, body = RenamedDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn rename(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -120,19 +175,36 @@ async fn rename(
         .map_err(|e| ApiError::validation(&[("title", &e.to_string())]))?;
     let id = conversation_id(&path)?;
     let conversation = state.conversations.rename(user.user.id, id, &title).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": conversation.id.to_string(),
-        "title": conversation.title,
-        "updated_at": conversation.updated_at.to_string(),
-    })))
+    Ok(HttpResponse::Ok().json(RenamedDto {
+        id: conversation.id.to_string(),
+        title: conversation.title,
+        updated_at: conversation.updated_at.to_string(),
+    }))
 }
 
-#[derive(Deserialize)]
-struct PinRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct PinRequest {
     is_pinned: bool,
 }
 
-async fn pin(
+#[derive(Serialize, utoipa::ToSchema)]
+struct PinnedDto {
+    id: String,
+    is_pinned: bool,
+    updated_at: String,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/conversations/{conversation_id}/pin",
+    tag = "conversations",
+    summary = "Pin or unpin",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    request_body = PinRequest,
+    responses((status = 200, body = PinnedDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn pin(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -144,37 +216,79 @@ async fn pin(
         .conversations
         .set_pinned(user.user.id, id, body.is_pinned)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": conversation.id.to_string(),
-        "is_pinned": conversation.is_pinned,
-        "updated_at": conversation.updated_at.to_string(),
-    })))
+    Ok(HttpResponse::Ok().json(PinnedDto {
+        id: conversation.id.to_string(),
+        is_pinned: conversation.is_pinned,
+        updated_at: conversation.updated_at.to_string(),
+    }))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/conversations/{conversation_id}",
+    tag = "conversations",
+    summary = "Delete a conversation (its running turn is stopped first)",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn delete(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
     state.removal.delete(user.user.id, id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
-async fn delete_all(
+#[derive(Serialize, utoipa::ToSchema)]
+struct DeletedAllDto {
+    success: bool,
+    deleted_count: usize,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/conversations",
+    tag = "conversations",
+    summary = "Delete all the caller's conversations",
+    responses((status = 200, body = DeletedAllDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn delete_all(
     user: CurrentUser,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let deleted = state.removal.delete_all(user.user.id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "deleted_count": deleted})))
+    Ok(HttpResponse::Ok().json(DeletedAllDto {
+        success: true,
+        deleted_count: deleted,
+    }))
 }
 
-#[derive(Deserialize)]
-struct BulkDeleteRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct BulkDeleteRequest {
+    /// 1..100 conversation ids.
     ids: Vec<String>,
 }
 
-async fn bulk_delete(
+#[derive(Serialize, utoipa::ToSchema)]
+struct BulkDeletedDto {
+    /// How many of the ids were the caller's and are gone.
+    deleted: usize,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/bulk-delete",
+    tag = "conversations",
+    summary = "Delete several conversations",
+    request_body = BulkDeleteRequest,
+    responses((status = 200, body = BulkDeletedDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn bulk_delete(
     user: CurrentUser,
     state: web::Data<ApiState>,
     body: ApiJson<BulkDeleteRequest>,
@@ -185,12 +299,14 @@ async fn bulk_delete(
         .removal
         .delete_many(user.user.id, ids.as_slice())
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "deleted": deleted })))
+    Ok(HttpResponse::Ok().json(BulkDeletedDto { deleted }))
 }
 
-#[derive(Deserialize)]
-struct BulkPinRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct BulkPinRequest {
+    /// 1..100 conversation ids.
     ids: Vec<String>,
+    /// Default `true`.
     #[serde(default = "pinned_by_default")]
     is_pinned: bool,
 }
@@ -199,7 +315,21 @@ const fn pinned_by_default() -> bool {
     true
 }
 
-async fn bulk_pin(
+#[derive(Serialize, utoipa::ToSchema)]
+struct BulkPinnedDto {
+    updated: u64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/bulk-pin",
+    tag = "conversations",
+    summary = "Pin or unpin several conversations",
+    request_body = BulkPinRequest,
+    responses((status = 200, body = BulkPinnedDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn bulk_pin(
     user: CurrentUser,
     state: web::Data<ApiState>,
     body: ApiJson<BulkPinRequest>,
@@ -210,5 +340,5 @@ async fn bulk_pin(
         .conversations
         .set_pinned_many(user.user.id, ids.as_slice(), body.is_pinned)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "updated": updated })))
+    Ok(HttpResponse::Ok().json(BulkPinnedDto { updated }))
 }

@@ -7,7 +7,7 @@ use tabletalk_domain::conversations::{MatchedIn, SearchQuery, SearchResult};
 use crate::extract::{CurrentUser, QueryParams};
 use crate::{ApiError, ApiState};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ResultDto {
     conversation_id: String,
     conversation_title: String,
@@ -36,13 +36,22 @@ impl From<SearchResult> for ResultDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SearchDto {
     total: usize,
     results: Vec<ResultDto>,
 }
 
-pub(super) async fn search(
+#[utoipa::path(
+    get,
+    path = "/conversations/search",
+    tag = "conversations",
+    summary = "Search the caller's messages and titles (case-insensitive substring)",
+    params(("q" = String, Query, description = "1..200 characters after trimming"), ("limit" = Option<i64>, Query, description = "1..50, default 20")),
+    responses((status = 200, body = SearchDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn search(
     user: CurrentUser,
     req: HttpRequest,
     state: web::Data<ApiState>,

@@ -2,13 +2,29 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::dto::{DatasetDto, MessageDto};
 use crate::extract::{CurrentUser, client_address, conversation_id};
+use crate::openapi::Success;
 use crate::{ApiError, ApiState};
 
-pub(super) async fn share(
+#[derive(Serialize, utoipa::ToSchema)]
+struct ShareDto {
+    share_url: String,
+    /// At least 128 random bits; the same token while the share lasts.
+    share_token: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/share",
+    tag = "conversations",
+    summary = "Share a read-only snapshot by link",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 201, body = ShareDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn share(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -16,24 +32,33 @@ pub(super) async fn share(
     let id = conversation_id(&path)?;
     let conversation = state.conversations.share(user.user.id, id).await?;
     let token = conversation.share_token.unwrap_or_default();
-    Ok(HttpResponse::Created().json(json!({
-        "share_url": format!("{}/share/{token}", state.settings.frontend_url),
-        "share_token": token,
-    })))
+    Ok(HttpResponse::Created().json(ShareDto {
+        share_url: format!("{}/share/{token}", state.settings.frontend_url),
+        share_token: token,
+    }))
 }
 
-pub(super) async fn unshare(
+#[utoipa::path(
+    delete,
+    path = "/conversations/{conversation_id}/share",
+    tag = "conversations",
+    summary = "Revoke the share link",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn unshare(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
     state.conversations.unshare(user.user.id, id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
 /// The snapshot: nothing that would lead from the share to its owner or to anything else.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SharedDto {
     title: String,
     messages: Vec<MessageDto>,
@@ -41,7 +66,15 @@ struct SharedDto {
     shared_at: Option<String>,
 }
 
-pub(super) async fn view(
+#[utoipa::path(
+    get,
+    path = "/shared/{share_token}",
+    tag = "conversations",
+    summary = "A shared conversation, read-only (no session; rate-limited per address)",
+    params(("share_token" = String, Path, description = "From the share link")),
+    responses((status = 200, body = SharedDto))
+)]
+pub(crate) async fn view(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<ApiState>,

@@ -2,32 +2,60 @@
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::dto::{ExportDto, export_html, read_import};
 use crate::extract::{ApiJson, CurrentUser, LargeJson, conversation_id};
 use crate::{ApiError, ApiState};
 
-pub(super) async fn import(
+/// A conversation made by import or fork.
+#[derive(Serialize, utoipa::ToSchema)]
+struct MadeDto {
+    id: String,
+    title: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/import",
+    tag = "conversations",
+    summary = "Import a conversation: chatDF's export or Tabletalk's own (`tabletalk.conversation.v1`)",
+    description = "Datasets load in the background afterwards, each ending with `dataset_loaded` or `dataset_error` on the WebSocket. Body limit `server.max_large_json_body`.",
+    request_body = Object,
+    responses((status = 201, body = MadeDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn import(
     user: CurrentUser,
     state: web::Data<ApiState>,
     body: LargeJson<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let imported = read_import(body.into_inner()?)?;
     let conversation = state.transfer.import(user.user.id, imported).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": conversation.id.to_string(),
-        "title": conversation.title,
-    })))
+    Ok(HttpResponse::Created().json(MadeDto {
+        id: conversation.id.to_string(),
+        title: conversation.title,
+    }))
 }
 
-#[derive(Deserialize)]
-pub(super) struct ForkRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ForkRequest {
+    /// The last message the fork keeps.
     message_id: String,
 }
 
-pub(super) async fn fork(
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/fork",
+    tag = "conversations",
+    summary = "Copy the conversation up to a message, with all its datasets",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    request_body = ForkRequest,
+    responses((status = 201, body = MadeDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn fork(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -37,10 +65,10 @@ pub(super) async fn fork(
     let id = conversation_id(&path)?;
     let message = super::super::messages::message_id(&body.message_id);
     let fork = state.transfer.fork(user.user.id, id, message).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": fork.id.to_string(),
-        "title": fork.title,
-    })))
+    Ok(HttpResponse::Created().json(MadeDto {
+        id: fork.id.to_string(),
+        title: fork.title,
+    }))
 }
 
 fn attachment(name: String) -> ContentDisposition {
@@ -50,7 +78,16 @@ fn attachment(name: String) -> ContentDisposition {
     }
 }
 
-pub(super) async fn export_json(
+#[utoipa::path(
+    get,
+    path = "/conversations/{conversation_id}/export",
+    tag = "conversations",
+    summary = "Export as JSON (an import body as it is)",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, body = ExportDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn export_json(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -62,7 +99,16 @@ pub(super) async fn export_json(
         .json(ExportDto::new(&exported.detail, exported.exported_at)))
 }
 
-pub(super) async fn export_page(
+#[utoipa::path(
+    get,
+    path = "/conversations/{conversation_id}/export/html",
+    tag = "conversations",
+    summary = "Export as one self-contained HTML page (no scripts, nothing external)",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, content_type = "text/html; charset=utf-8", body = String)),
+    security(("session" = []))
+)]
+pub(crate) async fn export_page(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,

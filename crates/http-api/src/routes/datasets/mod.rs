@@ -1,17 +1,18 @@
 //! Dataset endpoints: add, upload, rename, refresh, delete, profile, preview and describe datasets (docs/api.md,
 //! "Datasets"). The pipelines and their rules live in the domain's `DatasetService`.
 
-mod upload;
+pub(crate) mod upload;
 
 use std::collections::BTreeMap;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tabletalk_domain::datasets::PreviewRequest;
 
-use crate::dto::{DatasetDto, columns, profiles_json, statistics_json};
+use crate::dto::{ColumnDto, DatasetDto, columns, profiles_json, statistics_json};
+use crate::openapi::Success;
 use tabletalk_ports::{ConversationId, Dataset, DatasetId};
 
 use super::resource;
@@ -72,37 +73,75 @@ fn ids(path: &(String, String)) -> Result<(ConversationId, DatasetId), ApiError>
     Ok((conversation, dataset))
 }
 
-/// 201 of Add by URL/Upload.
+/// A dataset added or uploaded.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CreatedDatasetDto {
+    dataset_id: String,
+    status: &'static str,
+    dataset: DatasetDto,
+}
+
 pub(super) fn created(dataset: &Dataset) -> HttpResponse {
-    HttpResponse::Created().json(json!({
-        "dataset_id": dataset.id.to_string(),
-        "status": dataset.status.as_str(),
-        "dataset": DatasetDto::from(dataset),
-    }))
+    HttpResponse::Created().json(CreatedDatasetDto {
+        dataset_id: dataset.id.to_string(),
+        status: dataset.status.as_str(),
+        dataset: DatasetDto::from(dataset),
+    })
 }
 
-/// The Rename/Refresh shape.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SchemaDto<'a> {
+    columns: Vec<ColumnDto<'a>>,
+}
+
+/// A dataset after rename or refresh, in the chatDF client's shape plus the full object.
+#[derive(Serialize, utoipa::ToSchema)]
+struct DatasetDetailDto<'a> {
+    id: String,
+    name: &'a str,
+    #[serde(rename = "tableName")]
+    table_name: &'a str,
+    url: &'a str,
+    row_count: i64,
+    column_count: i64,
+    schema: SchemaDto<'a>,
+    dataset: DatasetDto,
+}
+
 fn detail(dataset: &Dataset) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "id": dataset.id.to_string(),
-        "name": dataset.name,
-        "tableName": dataset.name,
-        "url": dataset.url,
-        "row_count": dataset.row_count,
-        "column_count": dataset.column_count,
-        "schema": {"columns": columns(dataset)},
-        "dataset": DatasetDto::from(dataset),
-    }))
+    HttpResponse::Ok().json(DatasetDetailDto {
+        id: dataset.id.to_string(),
+        name: &dataset.name,
+        table_name: &dataset.name,
+        url: &dataset.url,
+        row_count: dataset.row_count,
+        column_count: dataset.column_count,
+        schema: SchemaDto {
+            columns: columns(dataset),
+        },
+        dataset: DatasetDto::from(dataset),
+    })
 }
 
-#[derive(Deserialize)]
-struct AddRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct AddRequest {
+    /// An http(s) URL to a Parquet, CSV, TSV, gzip CSV or NDJSON file (SSRF-guarded).
     url: String,
     #[serde(default)]
     name: Option<String>,
 }
 
-async fn add(
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/datasets",
+    tag = "datasets",
+    summary = "Add a dataset by URL (loaded before the answer)",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    request_body = AddRequest,
+    responses((status = 201, body = CreatedDatasetDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn add(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -117,17 +156,28 @@ async fn add(
     Ok(created(&dataset))
 }
 
-#[derive(Deserialize)]
-struct RenameRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct TableRenameRequest {
+    /// A SQL identifier, unique in the conversation.
     #[serde(rename = "tableName")]
     table_name: String,
 }
 
-async fn rename(
+#[utoipa::path(
+    patch,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}",
+    tag = "datasets",
+    summary = "Rename the table",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    request_body = TableRenameRequest,
+    responses((status = 200, body = DatasetDetailDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn rename(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
-    body: ApiJson<RenameRequest>,
+    body: ApiJson<TableRenameRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let (conversation, id) = ids(&path)?;
@@ -138,7 +188,16 @@ async fn rename(
     Ok(detail(&dataset))
 }
 
-async fn refresh(
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}/refresh",
+    tag = "datasets",
+    summary = "Read the source again (remote datasets)",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    responses((status = 200, body = DatasetDetailDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn refresh(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
@@ -151,7 +210,16 @@ async fn refresh(
     Ok(detail(&dataset))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}",
+    tag = "datasets",
+    summary = "Remove a dataset",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    responses((status = 200, body = Success)),
+    security(("session" = []))
+)]
+pub(crate) async fn delete(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
@@ -161,10 +229,27 @@ async fn delete(
         .datasets
         .delete(user.user.id, conversation, id)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true})))
+    Ok(HttpResponse::Ok().json(Success::YES))
 }
 
-async fn profile(
+#[derive(Serialize, utoipa::ToSchema)]
+struct ProfilesDto {
+    /// One profile per column (docs/api.md, "Datasets").
+    #[schema(value_type = Vec<Object>)]
+    profiles: Vec<Value>,
+    sampled_rows: u64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}/profile",
+    tag = "datasets",
+    summary = "Profile every column on a sample",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    responses((status = 200, body = ProfilesDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn profile(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
@@ -174,12 +259,14 @@ async fn profile(
         .datasets
         .profile(user.user.id, conversation, id)
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"profiles": profiles_json(&profiles.profiles), "sampled_rows": profiles.sampled_rows})))
+    Ok(HttpResponse::Ok().json(ProfilesDto {
+        profiles: profiles_json(&profiles.profiles),
+        sampled_rows: profiles.sampled_rows,
+    }))
 }
 
-#[derive(Deserialize)]
-struct ProfileColumnRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ProfileColumnRequest {
     column_name: String,
     #[serde(default)]
     #[allow(
@@ -189,7 +276,25 @@ struct ProfileColumnRequest {
     column_type: Option<String>,
 }
 
-async fn profile_column(
+#[derive(Serialize, utoipa::ToSchema)]
+struct ColumnProfileDto {
+    /// The column's statistics (docs/api.md, "Datasets").
+    #[schema(value_type = Object)]
+    stats: Value,
+    sampled_rows: u64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}/profile-column",
+    tag = "datasets",
+    summary = "Profile one column",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    request_body = ProfileColumnRequest,
+    responses((status = 200, body = ColumnProfileDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn profile_column(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
@@ -201,8 +306,10 @@ async fn profile_column(
         .datasets
         .profile_column(user.user.id, conversation, id, &body.column_name)
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"stats": statistics_json(&column_stats), "sampled_rows": sampled})))
+    Ok(HttpResponse::Ok().json(ColumnProfileDto {
+        stats: statistics_json(&column_stats),
+        sampled_rows: sampled,
+    }))
 }
 
 /// Preview's query parameters, validated by hand so every problem is a 422 naming its parameter.
@@ -240,7 +347,25 @@ fn preview_request(req: &HttpRequest) -> Result<PreviewRequest, ApiError> {
     })
 }
 
-async fn preview(
+#[derive(Serialize, utoipa::ToSchema)]
+struct PreviewDto {
+    columns: Vec<String>,
+    /// Cells as JSON values (docs/api.md, "Result cells").
+    rows: Vec<Vec<Value>>,
+    total_rows: i64,
+    sample_method: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}/preview",
+    tag = "datasets",
+    summary = "Sample rows: head, tail, random, stratified or a percentage",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation"), ("sample_size" = Option<u64>, Query, description = "1..100, default 10"), ("random_sample" = Option<bool>, Query, description = "Same as `sample_method=random`"), ("sample_method" = Option<String>, Query, description = "head (default), tail, random, stratified, percentage"), ("sample_column" = Option<String>, Query, description = "For stratified sampling"), ("sample_percentage" = Option<f64>, Query, description = "0.01..100, default 1")),
+    responses((status = 200, body = PreviewDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn preview(
     user: CurrentUser,
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -257,15 +382,30 @@ async fn preview(
     } else {
         request.method
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "columns": output.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-        "rows": output.rows,
-        "total_rows": row_count,
-        "sample_method": method,
-    })))
+    Ok(HttpResponse::Ok().json(PreviewDto {
+        columns: output.columns.iter().map(|c| c.name.clone()).collect(),
+        rows: output.rows,
+        total_rows: row_count,
+        sample_method: method,
+    }))
 }
 
-async fn descriptions(
+#[derive(Serialize, utoipa::ToSchema)]
+struct DescriptionsDto {
+    /// Column name → description.
+    descriptions: BTreeMap<String, String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}/column-descriptions",
+    tag = "datasets",
+    summary = "The columns' descriptions",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    responses((status = 200, body = DescriptionsDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn descriptions(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
@@ -275,10 +415,36 @@ async fn descriptions(
         .datasets
         .descriptions(user.user.id, conversation, id)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"descriptions": descriptions})))
+    Ok(HttpResponse::Ok().json(DescriptionsDto { descriptions }))
 }
 
-async fn set_descriptions(
+#[derive(Serialize, utoipa::ToSchema)]
+struct DescriptionsSetDto {
+    success: bool,
+    descriptions: BTreeMap<String, String>,
+}
+
+/// `{descriptions: {column: text}}`: replaces the descriptions given, keeps the others.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the body, which is read as JSON to word its errors"
+)]
+struct DescriptionsUpdate {
+    descriptions: BTreeMap<String, String>,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/conversations/{conversation_id}/datasets/{dataset_id}/column-descriptions",
+    tag = "datasets",
+    summary = "Set columns' descriptions (shown to the model)",
+    params(("conversation_id" = String, Path, description = "The conversation's id"), ("dataset_id" = String, Path, description = "A dataset of that conversation")),
+    request_body = DescriptionsUpdate,
+    responses((status = 200, body = DescriptionsSetDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn set_descriptions(
     user: CurrentUser,
     path: web::Path<(String, String)>,
     state: web::Data<ApiState>,
@@ -306,5 +472,8 @@ async fn set_descriptions(
         .datasets
         .set_descriptions(user.user.id, conversation, id, &descriptions)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "descriptions": kept})))
+    Ok(HttpResponse::Ok().json(DescriptionsSetDto {
+        success: true,
+        descriptions: kept,
+    }))
 }

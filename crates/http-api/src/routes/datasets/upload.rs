@@ -39,7 +39,31 @@ async fn read_name(field: &mut actix_multipart::Field) -> Result<String, ApiErro
     String::from_utf8(bytes).map_err(|_| ApiError::validation(&[("name", "must be text")]))
 }
 
-pub(super) async fn upload(
+/// The multipart form of an upload.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart body, which is streamed part by part"
+)]
+struct UploadForm {
+    /// The file: `.parquet`, `.csv`, `.tsv`, `.csv.gz` or `.ndjson`, at most `datasets.max_upload_bytes`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// The table name; from the file name when absent.
+    name: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/{conversation_id}/datasets/upload",
+    tag = "datasets",
+    summary = "Upload a file as a dataset (multipart, streamed to disk)",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = super::CreatedDatasetDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn upload(
     user: CurrentUser,
     req: HttpRequest,
     path: web::Path<String>,
