@@ -383,3 +383,136 @@ async fn loads_cut_off_by_a_stop_are_errors_after_the_restart() {
     assert!(restarted.terminate().success());
     files.stop().await;
 }
+
+/// The real binary describes itself: `/openapi.json` is the document the code generates, the reference page works
+/// offline, and a session's responses (successes and errors) match what the document says.
+#[actix_web::test]
+async fn the_binary_serves_its_openapi_document_and_answers_by_it() {
+    let binary = Binary::new();
+    let server = binary.start(&[]).await;
+    let base = &server.base;
+    let anonymous = reqwest::Client::new();
+    let doc: Value = anonymous
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc, tabletalk_http_api::openapi_document());
+    assert_eq!(doc["openapi"], "3.1.0");
+    let page = anonymous
+        .get(format!("{base}/api-docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/conversations/{conversation_id}/query"));
+    assert!(!html.contains("<script") && !html.contains("src=\"http"));
+
+    let conformance = tabletalk_tests::conformance::Conformance::new(doc);
+    let client = sign_in(base, &server.access_key()).await;
+    let check = |method: &'static str, route: &'static str, response: reqwest::Response| {
+        let conformance = &conformance;
+        async move {
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let body = response.bytes().await.unwrap();
+            conformance.check(method, Some(route), status, &content_type, &body);
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (_, created) = check(
+        "POST",
+        "/conversations",
+        client
+            .post(format!("{base}/conversations"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    for (route, path) in [
+        ("/conversations", "/conversations".to_owned()),
+        (
+            "/conversations/{conversation_id}",
+            format!("/conversations/{id}"),
+        ),
+        ("/usage", "/usage".to_owned()),
+        ("/settings", "/settings".to_owned()),
+        ("/auth/me", "/auth/me".to_owned()),
+        ("/saved-queries", "/saved-queries".to_owned()),
+        ("/query-history", "/query-history?limit=5".to_owned()),
+        (
+            "/conversations/search",
+            "/conversations/search?q=anything".to_owned(),
+        ),
+        ("/health", "/health".to_owned()),
+    ] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        let (status, _) = check("GET", route, response).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    // Errors are documented too: a malformed body, no datasets, an unknown id, no session.
+    let (status, _) = check(
+        "POST",
+        "/conversations/{conversation_id}/query",
+        client
+            .post(format!("{base}/conversations/{id}/query"))
+            .json(&json!({"sql": 5}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = check(
+        "POST",
+        "/conversations/{conversation_id}/query",
+        client
+            .post(format!("{base}/conversations/{id}/query"))
+            .json(&json!({"sql": "SELECT 1"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = check(
+        "GET",
+        "/conversations/{conversation_id}",
+        client
+            .get(format!(
+                "{base}/conversations/00000000-0000-7000-8000-000000000000"
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = check(
+        "GET",
+        "/usage",
+        anonymous.get(format!("{base}/usage")).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(conformance.violations(), Vec::<String>::new());
+    assert!(server.terminate().success());
+}

@@ -9,6 +9,7 @@
     reason = "test support: a failed step is a failed test"
 )]
 
+pub mod conformance;
 pub mod fake_oidc;
 pub mod file_server;
 pub mod plans;

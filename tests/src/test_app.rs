@@ -11,9 +11,11 @@ use tabletalk_ports::Clock as _;
 use tabletalk_ports::contract::Repositories;
 use tabletalk_ports::fakes::InMemoryStore;
 use tabletalk_server::{
-    AccessKey, Adapters, Config, ConfigInputs, build_state, http_server, prepare_directories,
+    AccessKey, Adapters, Config, ConfigInputs, build_state, prepare_directories,
 };
 use tempfile::TempDir;
+
+use crate::conformance::Conformance;
 
 /// The local access key every test app is configured with.
 pub const ACCESS_KEY: &str = "test-access-key-0123456789";
@@ -132,7 +134,19 @@ impl TestAppBuilder {
         let state = build_state(adapters, &config, &key).unwrap();
         let events = state.events.clone();
         let connections = state.connections.clone();
-        let server = http_server(state, &config, listener).unwrap();
+        // The production app, with every response held to the published OpenAPI document on the way out.
+        let conformance = Arc::new(Conformance::new(tabletalk_http_api::openapi_document()));
+        let checker = conformance.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let checker = checker.clone();
+            tabletalk_http_api::app(state.clone()).wrap(actix_web::middleware::from_fn(
+                move |req, next| crate::conformance::record(checker.clone(), req, next),
+            ))
+        })
+        .listen(listener)
+        .unwrap()
+        .shutdown_timeout(config.server.shutdown_grace.as_secs())
+        .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         TestApp {
@@ -144,6 +158,7 @@ impl TestAppBuilder {
             store,
             events,
             connections,
+            conformance,
         }
     }
 }
@@ -170,6 +185,8 @@ pub struct TestApp {
     /// The domain's event bus (what the WebSocket delivers).
     pub events: Arc<tabletalk_domain::InProcessBus>,
     connections: Arc<tabletalk_http_api::Connections>,
+    /// Every response this app gave, checked against its OpenAPI document.
+    conformance: Arc<Conformance>,
 }
 
 impl TestApp {
@@ -351,6 +368,12 @@ impl TestApp {
     pub async fn stop(self) {
         self.connections.shutdown();
         self.handle.stop(true).await;
+        let violations = self.conformance.violations();
+        assert!(
+            violations.is_empty(),
+            "responses outside the OpenAPI document:\n{}",
+            violations.join("\n")
+        );
     }
 }
 

@@ -18,6 +18,11 @@ mod state;
 mod ws;
 
 pub use app::app;
+
+/// The OpenAPI 3.1 document `GET /openapi.json` serves.
+pub fn openapi_document() -> serde_json::Value {
+    serde_json::to_value(openapi::document()).unwrap_or_default()
+}
 pub use error::ApiError;
 pub use origin::{OriginPolicy, OriginPolicyError};
 pub use state::{ApiState, HttpSettings, MetricsEndpoint, QueryEngineLimits};
