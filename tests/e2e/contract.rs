@@ -60,6 +60,7 @@ contract_tests!(
     adding_datasets_names_them_refuses_conflicts_and_shares_uploads,
     query_history_is_newest_first_capped_and_filtered,
     bulk_pin_touches_only_the_owners_and_keeps_updated_at,
+    archiving_splits_the_list_and_touches_only_the_owners,
     deleting_a_message_removes_only_that_message,
     search_answers_what_a_scan_answers_after_any_change,
     titles_match_ignoring_case_with_their_first_message,

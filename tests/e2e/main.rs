@@ -9,6 +9,7 @@
 )]
 
 mod admission;
+mod archive;
 mod auth;
 mod binary;
 mod chat;

@@ -32,7 +32,7 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
-    assert_eq!(database.migrate().unwrap().versions.len(), 2);
+    assert_eq!(database.migrate().unwrap().versions.len(), 3);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
     let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
@@ -76,8 +76,9 @@ fn migrations_apply_once_revert_and_reapply() {
     );
     assert!(database.pending_migrations().unwrap().is_empty());
 
-    assert_eq!(applied.len(), 2);
-    assert_eq!(database.revert_latest().unwrap().versions, applied[1..]);
+    assert_eq!(applied.len(), 3);
+    assert_eq!(database.revert_latest().unwrap().versions, applied[2..]);
+    assert_eq!(database.revert_latest().unwrap().versions, applied[1..2]);
     assert!(
         !tables(&path)
             .iter()
@@ -301,4 +302,49 @@ async fn common_texts_give_the_same_newest_first_page() {
             "{needle}"
         );
     }
+}
+
+/// The archive migration forward and back with data in the table it changes: rows survive both ways, the flag is
+/// gone after the revert and back as "not archived" after the re-apply.
+#[test]
+fn the_archive_migration_keeps_conversations_both_ways() {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        title: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        is_archived: bool,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    database.migrate().unwrap();
+    let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    raw.batch_execute(
+        "INSERT INTO users (id, oidc_issuer, oidc_subject, email, name, created_at, last_login_at) \
+           VALUES ('u1', 'i', 's', 'a@example.com', 'A', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'); \
+         INSERT INTO conversations (id, user_id, title, created_at, updated_at, is_archived) \
+           VALUES ('c1', 'u1', 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1);",
+    )
+    .unwrap();
+    let columns = |raw: &mut SqliteConnection| -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Sql {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            sql: String,
+        }
+        diesel::sql_query("SELECT sql FROM sqlite_master WHERE name = 'conversations'")
+            .get_result::<Sql>(raw)
+            .unwrap()
+            .sql
+    };
+    assert!(columns(&mut raw).contains("is_archived"));
+    database.revert_latest().unwrap();
+    assert!(!columns(&mut raw).contains("is_archived"));
+    database.migrate().unwrap();
+    let row: Row =
+        diesel::sql_query("SELECT title, is_archived FROM conversations WHERE id = 'c1'")
+            .get_result(&mut raw)
+            .unwrap();
+    assert_eq!((row.title.as_str(), row.is_archived), ("Kept", false));
 }

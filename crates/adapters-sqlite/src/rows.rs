@@ -125,6 +125,7 @@ pub(crate) struct ConversationRow {
     pub shared_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    pub is_archived: bool,
 }
 
 impl From<&Conversation> for ConversationRow {
@@ -134,6 +135,7 @@ impl From<&Conversation> for ConversationRow {
             user_id: c.user_id.to_string(),
             title: c.title.clone(),
             is_pinned: c.is_pinned,
+            is_archived: c.is_archived,
             next_table_number: c.next_table_number,
             share_token: c.share_token.clone(),
             shared_at: c.shared_at.map(|t| t.to_string()),
@@ -152,6 +154,7 @@ impl TryFrom<ConversationRow> for Conversation {
             user_id: parse(&row.user_id, "conversations.user_id")?,
             title: row.title,
             is_pinned: row.is_pinned,
+            is_archived: row.is_archived,
             next_table_number: row.next_table_number,
             share_token: row.share_token,
             shared_at: parse_opt::<Timestamp>(row.shared_at.as_deref(), "conversations.shared_at")?,

@@ -35,6 +35,7 @@ diesel::table! {
         shared_at -> Nullable<Text>,
         created_at -> Text,
         updated_at -> Text,
+        is_archived -> Bool,
     }
 }
 

@@ -51,8 +51,10 @@ impl ConversationRemoval {
     /// # Errors
     /// `Storage` when the conversations could not be listed or deleted.
     pub async fn delete_all(&self, user: UserId) -> Result<usize, ConversationError> {
-        for summary in self.conversations.list(user).await? {
-            self.stop_work(summary.conversation.id);
+        for archived in [false, true] {
+            for summary in self.conversations.list(user, archived).await? {
+                self.stop_work(summary.conversation.id);
+            }
         }
         let deleted = self.conversations.delete_all(user).await?;
         // One created between the listing and the delete has no turn yet; cancelling again costs nothing.

@@ -14,6 +14,8 @@ pub struct Conversation {
     pub user_id: UserId,
     pub title: String,
     pub is_pinned: bool,
+    /// Out of the default list; still readable, searchable and exportable. Sending a message clears it.
+    pub is_archived: bool,
     /// Counter for automatic table names; only ever increases.
     pub next_table_number: i64,
     pub share_token: Option<String>,
@@ -30,6 +32,7 @@ impl Conversation {
             user_id,
             title: String::new(),
             is_pinned: false,
+            is_archived: false,
             next_table_number: 1,
             share_token: None,
             shared_at: None,

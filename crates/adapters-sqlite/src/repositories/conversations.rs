@@ -22,7 +22,7 @@ fn summary_query() -> String {
            (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count, \
            (SELECT substr(m.content, 1, {PREVIEW_CHARS}) FROM messages m WHERE m.conversation_id = c.id \
               ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview \
-         FROM conversations c WHERE c.user_id = ? \
+         FROM conversations c WHERE c.user_id = ? AND c.is_archived = ? \
          ORDER BY c.is_pinned DESC, c.updated_at DESC, c.id DESC"
     )
 }
@@ -69,10 +69,12 @@ impl ConversationRepository for SqliteDatabase {
     async fn list_for_owner(
         &self,
         owner: UserId,
+        archived: bool,
     ) -> Result<Vec<ConversationSummary>, RepositoryError> {
         self.run(move |conn| {
             diesel::sql_query(summary_query())
                 .bind::<Text, _>(owner.to_string())
+                .bind::<diesel::sql_types::Bool, _>(archived)
                 .load::<SummaryRow>(conn)
                 .map_err(repository_error)?
                 .into_iter()
@@ -121,6 +123,38 @@ impl ConversationRepository for SqliteDatabase {
                     .get_result(conn)
                     .optional()
             })
+        })
+        .await
+    }
+
+    async fn set_archived(
+        &self,
+        id: ConversationId,
+        archived: bool,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        self.run(move |conn| {
+            update_returning(conn, id, |conn, id| {
+                diesel::update(conversations::table.find(id))
+                    .set(conversations::is_archived.eq(archived))
+                    .returning(ConversationRow::as_returning())
+                    .get_result(conn)
+                    .optional()
+            })
+        })
+        .await
+    }
+
+    async fn archive_all(&self, owner: UserId) -> Result<u64, RepositoryError> {
+        self.run(move |conn| {
+            let archived = diesel::update(
+                conversations::table
+                    .filter(conversations::user_id.eq(owner.to_string()))
+                    .filter(conversations::is_archived.eq(false)),
+            )
+            .set(conversations::is_archived.eq(true))
+            .execute(conn)
+            .map_err(repository_error)?;
+            Ok(archived as u64)
         })
         .await
     }

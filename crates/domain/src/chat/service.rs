@@ -205,13 +205,31 @@ impl ChatService {
         conversation: ConversationId,
         content: &MessageText,
     ) -> Result<Accepted, ChatError> {
-        self.conversations.owned(user, conversation).await?;
-        self.begin(
-            user,
-            conversation,
-            Opening::Message(content.as_str().to_owned()),
-        )
-        .await
+        let owned = self.conversations.owned(user, conversation).await?;
+        let accepted = self
+            .begin(
+                user,
+                conversation,
+                Opening::Message(content.as_str().to_owned()),
+            )
+            .await?;
+        self.unarchive(user, &owned).await;
+        Ok(accepted)
+    }
+
+    /// A message sent to an archived conversation brings it back to the list (docs/api.md, "Conversations").
+    /// The message is already accepted: a failure here is logged, not returned.
+    async fn unarchive(&self, user: UserId, conversation: &tabletalk_ports::Conversation) {
+        if !conversation.is_archived {
+            return;
+        }
+        if let Err(error) = self
+            .conversations
+            .set_archived(user, conversation.id, false)
+            .await
+        {
+            tracing::warn!(%error, "could not unarchive a conversation after a message");
+        }
     }
 
     /// Redo (docs/api.md, "Chat"): the answer `message` and the closest user message before it are replaced by a new
@@ -226,7 +244,7 @@ impl ChatService {
         conversation: ConversationId,
         message: MessageId,
     ) -> Result<Accepted, ChatError> {
-        self.conversations.owned(user, conversation).await?;
+        let owned = self.conversations.owned(user, conversation).await?;
         let messages = self.messages.list_for_conversation(conversation).await?;
         let position = messages
             .iter()
@@ -240,16 +258,19 @@ impl ChatService {
             .rev()
             .find(|m| m.role == MessageRole::User)
             .ok_or(ChatError::NoPrecedingUserMessage)?;
-        self.begin(
-            user,
-            conversation,
-            Opening::Redo {
-                answer: message,
-                question: question.id,
-                content: question.content.clone(),
-            },
-        )
-        .await
+        let accepted = self
+            .begin(
+                user,
+                conversation,
+                Opening::Redo {
+                    answer: message,
+                    question: question.id,
+                    content: question.content.clone(),
+                },
+            )
+            .await?;
+        self.unarchive(user, &owned).await;
+        Ok(accepted)
     }
 
     /// The checks shared by send and redo from "LLM configured" on, the write, and the background turn.

@@ -100,9 +100,33 @@ impl ConversationService {
         Ok(conversation)
     }
 
-    /// List: the owner's conversations, pinned first, then most recently updated.
-    pub async fn list(&self, owner: UserId) -> Result<Vec<ConversationSummary>, ConversationError> {
-        Ok(self.conversations.list_for_owner(owner).await?)
+    /// List: the owner's conversations (the archived ones when `archived`, else the others), pinned first, then
+    /// most recently updated.
+    pub async fn list(
+        &self,
+        owner: UserId,
+        archived: bool,
+    ) -> Result<Vec<ConversationSummary>, ConversationError> {
+        Ok(self.conversations.list_for_owner(owner, archived).await?)
+    }
+
+    /// Archive or unarchive one conversation; `updated_at` stays.
+    pub async fn set_archived(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        archived: bool,
+    ) -> Result<Conversation, ConversationError> {
+        self.owned(user, id).await?;
+        self.conversations
+            .set_archived(id, archived)
+            .await?
+            .ok_or(ConversationError::NotFound)
+    }
+
+    /// Archive all: every conversation of the owner not archived yet; returns how many.
+    pub async fn archive_all(&self, owner: UserId) -> Result<u64, ConversationError> {
+        Ok(self.conversations.archive_all(owner).await?)
     }
 
     /// The conversation, if `user` owns it: 404 before 403, as docs/api.md orders the checks.

@@ -133,6 +133,8 @@ impl Modify for Conventions {
         routes::conversations::delete_all,
         routes::conversations::bulk_delete,
         routes::conversations::bulk_pin,
+        routes::conversations::archive,
+        routes::conversations::archive_all,
         routes::conversations::search::search,
         routes::conversations::transfer::import,
         routes::conversations::detail,

@@ -86,7 +86,11 @@ pub async fn list_orders_pinned_then_recent_with_counts_and_preview(repos: Repos
         .await
         .unwrap();
 
-    let list = repos.conversations.list_for_owner(alice).await.unwrap();
+    let list = repos
+        .conversations
+        .list_for_owner(alice, false)
+        .await
+        .unwrap();
     let ids: Vec<_> = list.iter().map(|s| s.conversation.id).collect();
     // `old` was touched last by its messages (t0+6), `tie` and `recent` share t0+3 and are ordered by id.
     assert_eq!(ids, vec![pinned.id, old.id, tie.id, recent.id]);
@@ -244,7 +248,7 @@ pub async fn delete_all_only_touches_the_owner(repos: Repositories) {
     assert!(
         repos
             .conversations
-            .list_for_owner(alice)
+            .list_for_owner(alice, false)
             .await
             .unwrap()
             .is_empty()
@@ -453,5 +457,52 @@ pub async fn deleting_a_message_removes_only_that_message(repos: Repositories) {
     assert_eq!(
         repos.messages.list_for_conversation(c.id).await.unwrap(),
         [second]
+    );
+}
+
+/// Archived conversations leave the default list and make up the archived one; the flag leaves `updated_at` alone;
+/// archive-all touches only the owner's and counts only those it changed; unknown ids answer `None`.
+pub async fn archiving_splits_the_list_and_touches_only_the_owners(repos: Repositories) {
+    let alice = owner(&repos, "alice").await;
+    let bob = owner(&repos, "bob").await;
+    let first = conversation(&repos, alice, 1).await;
+    let second = conversation(&repos, alice, 2).await;
+    let theirs = conversation(&repos, bob, 3).await;
+    let c = &repos.conversations;
+    let archived = c.set_archived(first.id, true).await.unwrap().unwrap();
+    assert!(archived.is_archived);
+    assert_eq!(archived.updated_at, first.updated_at);
+    assert_eq!(c.find(first.id).await.unwrap().unwrap(), archived);
+    let ids = |list: Vec<crate::ConversationSummary>| -> Vec<ConversationId> {
+        list.iter().map(|s| s.conversation.id).collect()
+    };
+    assert_eq!(
+        ids(c.list_for_owner(alice, false).await.unwrap()),
+        vec![second.id]
+    );
+    assert_eq!(
+        ids(c.list_for_owner(alice, true).await.unwrap()),
+        vec![first.id]
+    );
+    assert_eq!(
+        c.archive_all(alice).await.unwrap(),
+        1,
+        "only the one not archived yet"
+    );
+    assert_eq!(
+        ids(c.list_for_owner(alice, true).await.unwrap()),
+        vec![second.id, first.id]
+    );
+    assert!(c.list_for_owner(alice, false).await.unwrap().is_empty());
+    assert!(!c.find(theirs.id).await.unwrap().unwrap().is_archived);
+    assert_eq!(
+        ids(c.list_for_owner(bob, false).await.unwrap()),
+        vec![theirs.id]
+    );
+    let back = c.set_archived(first.id, false).await.unwrap().unwrap();
+    assert!(!back.is_archived);
+    assert_eq!(
+        c.set_archived(ConversationId::new(), true).await.unwrap(),
+        None
     );
 }

@@ -28,6 +28,7 @@ use crate::{
 
 pub use conversations::{
     appending_a_message_touches_the_conversation,
+    archiving_splits_the_list_and_touches_only_the_owners,
     bulk_pin_touches_only_the_owners_and_keeps_updated_at,
     dataset_names_and_urls_are_unique_per_conversation, delete_all_only_touches_the_owner,
     deleting_a_conversation_cascades_and_keeps_usage, deleting_a_message_removes_only_that_message,

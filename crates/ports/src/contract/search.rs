@@ -32,7 +32,12 @@ async fn scan(
     limit: usize,
 ) -> Vec<MessageMatch> {
     let mut all = Vec::new();
-    for summary in repos.conversations.list_for_owner(user).await.unwrap() {
+    for summary in repos
+        .conversations
+        .list_for_owner(user, false)
+        .await
+        .unwrap()
+    {
         let c = summary.conversation;
         for m in repos.messages.list_for_conversation(c.id).await.unwrap() {
             if text.matches(&m.content) {

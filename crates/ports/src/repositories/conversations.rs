@@ -21,15 +21,33 @@ pub trait ConversationRepository: Send + Sync + 'static {
     /// `Unavailable`; `Corrupt` when the row cannot be read.
     async fn find(&self, id: ConversationId) -> Result<Option<Conversation>, RepositoryError>;
 
-    /// The owner's conversations with counts and preview, pinned first, then `updated_at` descending, then id
-    /// descending.
+    /// The owner's conversations whose archive flag is `archived`, with counts and preview, pinned first, then
+    /// `updated_at` descending, then id descending.
     ///
     /// # Errors
     /// `Unavailable`; `Corrupt` when a row cannot be read.
     async fn list_for_owner(
         &self,
         owner: UserId,
+        archived: bool,
     ) -> Result<Vec<ConversationSummary>, RepositoryError>;
+
+    /// Sets the archive flag, leaving `updated_at` alone. Returns the updated conversation, or `None` when it does
+    /// not exist.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn set_archived(
+        &self,
+        id: ConversationId,
+        archived: bool,
+    ) -> Result<Option<Conversation>, RepositoryError>;
+
+    /// Archives every conversation of `owner` that is not archived yet; returns how many that was.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn archive_all(&self, owner: UserId) -> Result<u64, RepositoryError>;
 
     /// Sets the title and `updated_at`. Returns the updated conversation, or `None` when it does not exist.
     ///

@@ -13,6 +13,7 @@ pub(super) struct CreatedDto {
     created_at: String,
     updated_at: String,
     is_pinned: bool,
+    is_archived: bool,
 }
 
 impl From<&Conversation> for CreatedDto {
@@ -23,6 +24,7 @@ impl From<&Conversation> for CreatedDto {
             created_at: c.created_at.to_string(),
             updated_at: c.updated_at.to_string(),
             is_pinned: c.is_pinned,
+            is_archived: c.is_archived,
         }
     }
 }
@@ -37,6 +39,7 @@ pub(super) struct ConversationSummaryDto {
     message_count: u64,
     last_message_preview: Option<String>,
     is_pinned: bool,
+    is_archived: bool,
 }
 
 impl From<&ConversationSummary> for ConversationSummaryDto {
@@ -51,6 +54,7 @@ impl From<&ConversationSummary> for ConversationSummaryDto {
             message_count: s.message_count,
             last_message_preview: s.last_message_preview.clone(),
             is_pinned: c.is_pinned,
+            is_archived: c.is_archived,
         }
     }
 }
@@ -62,6 +66,7 @@ pub(super) struct ConversationDetailDto {
     created_at: String,
     updated_at: String,
     is_pinned: bool,
+    is_archived: bool,
     share_token: Option<String>,
     shared_at: Option<String>,
     messages: Vec<MessageDto>,
@@ -77,6 +82,7 @@ impl From<&ConversationDetail> for ConversationDetailDto {
             created_at: c.created_at.to_string(),
             updated_at: c.updated_at.to_string(),
             is_pinned: c.is_pinned,
+            is_archived: c.is_archived,
             share_token: c.share_token.clone(),
             shared_at: c.shared_at.map(|t| t.to_string()),
             messages: d.messages.iter().map(MessageDto::from).collect(),

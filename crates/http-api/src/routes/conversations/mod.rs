@@ -7,13 +7,13 @@ pub(crate) mod sharing;
 pub(crate) mod transfer;
 
 use actix_web::http::Method;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tabletalk_domain::ConversationIds;
 use tabletalk_ports::ConversationTitle;
 
 use super::resource;
-use crate::extract::{ApiJson, CurrentUser, conversation_id};
+use crate::extract::{ApiJson, CurrentUser, QueryParams, conversation_id};
 use crate::openapi::Success;
 use crate::{ApiError, ApiState};
 use dto::{ConversationDetailDto, ConversationSummaryDto, CreatedDto};
@@ -34,6 +34,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
     cfg.service(
         resource("/conversations/bulk-pin", &[Method::POST]).route(web::post().to(bulk_pin)),
+    );
+    cfg.service(
+        resource("/conversations/archive-all", &[Method::POST]).route(web::post().to(archive_all)),
+    );
+    cfg.service(
+        resource("/conversations/{conversation_id}/archive", &[Method::PATCH])
+            .route(web::patch().to(archive)),
     );
     cfg.service(
         resource("/conversations/search", &[Method::GET]).route(web::get().to(search::search)),
@@ -108,15 +115,18 @@ struct ConversationListDto {
     get,
     path = "/conversations",
     tag = "conversations",
-    summary = "The caller's conversations",
+    summary = "The caller's conversations: the archived ones with `?archived=true`, else the others",
+    params(("archived" = Option<bool>, Query, description = "true: only archived conversations; default false")),
     responses((status = 200, body = ConversationListDto)),
     security(("session" = []))
 )]
 pub(crate) async fn list(
     user: CurrentUser,
+    req: HttpRequest,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let summaries = state.conversations.list(user.user.id).await?;
+    let archived = QueryParams::of(&req).flag("archived")?.unwrap_or(false);
+    let summaries = state.conversations.list(user.user.id, archived).await?;
     let conversations: Vec<ConversationSummaryDto> =
         summaries.iter().map(ConversationSummaryDto::from).collect();
     Ok(HttpResponse::Ok().json(ConversationListDto { conversations }))
@@ -341,4 +351,67 @@ pub(crate) async fn bulk_pin(
         .set_pinned_many(user.user.id, ids.as_slice(), body.is_pinned)
         .await?;
     Ok(HttpResponse::Ok().json(BulkPinnedDto { updated }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ArchiveRequest {
+    is_archived: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ArchivedDto {
+    id: String,
+    is_archived: bool,
+    updated_at: String,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/conversations/{conversation_id}/archive",
+    tag = "conversations",
+    summary = "Archive or unarchive (archived ones stay readable, searchable and exportable)",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    request_body = ArchiveRequest,
+    responses((status = 200, body = ArchivedDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn archive(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+    body: ApiJson<ArchiveRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let id = conversation_id(&path)?;
+    let conversation = state
+        .conversations
+        .set_archived(user.user.id, id, body.is_archived)
+        .await?;
+    Ok(HttpResponse::Ok().json(ArchivedDto {
+        id: conversation.id.to_string(),
+        is_archived: conversation.is_archived,
+        updated_at: conversation.updated_at.to_string(),
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ArchivedAllDto {
+    /// How many conversations were archived now.
+    archived: u64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/conversations/archive-all",
+    tag = "conversations",
+    summary = "Archive every conversation of the caller",
+    responses((status = 200, body = ArchivedAllDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn archive_all(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let archived = state.conversations.archive_all(user.user.id).await?;
+    Ok(HttpResponse::Ok().json(ArchivedAllDto { archived }))
 }

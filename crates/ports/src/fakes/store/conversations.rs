@@ -35,12 +35,13 @@ impl ConversationRepository for InMemoryStore {
     async fn list_for_owner(
         &self,
         owner: UserId,
+        archived: bool,
     ) -> Result<Vec<ConversationSummary>, RepositoryError> {
         let tables = self.open("conversations.list_for_owner")?;
         let mut theirs: Vec<&Conversation> = tables
             .conversations
             .iter()
-            .filter(|c| c.user_id == owner)
+            .filter(|c| c.user_id == owner && c.is_archived == archived)
             .collect();
         theirs.sort_by(|a, b| {
             (b.is_pinned, b.updated_at, b.id).cmp(&(a.is_pinned, a.updated_at, a.id))
@@ -74,6 +75,30 @@ impl ConversationRepository for InMemoryStore {
             c.updated_at = now;
             c.clone()
         }))
+    }
+
+    async fn set_archived(
+        &self,
+        id: ConversationId,
+        archived: bool,
+    ) -> Result<Option<Conversation>, RepositoryError> {
+        let mut tables = self.open("conversations.set_archived")?;
+        Ok(tables.conversation_mut(id).map(|c| {
+            c.is_archived = archived;
+            c.clone()
+        }))
+    }
+
+    async fn archive_all(&self, owner: UserId) -> Result<u64, RepositoryError> {
+        let mut tables = self.open("conversations.archive_all")?;
+        let mut archived = 0;
+        for conversation in &mut tables.conversations {
+            if conversation.user_id == owner && !conversation.is_archived {
+                conversation.is_archived = true;
+                archived += 1;
+            }
+        }
+        Ok(archived)
     }
 
     async fn set_pinned_many(
