@@ -37,6 +37,7 @@ mod search;
 mod sharing;
 mod ssrf;
 mod storage;
+mod tool_access;
 mod transfer;
 mod usage;
 mod workspace;

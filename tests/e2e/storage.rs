@@ -32,7 +32,7 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
-    assert_eq!(database.migrate().unwrap().versions.len(), 3);
+    assert_eq!(database.migrate().unwrap().versions.len(), 4);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
     let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
@@ -76,8 +76,9 @@ fn migrations_apply_once_revert_and_reapply() {
     );
     assert!(database.pending_migrations().unwrap().is_empty());
 
-    assert_eq!(applied.len(), 3);
-    assert_eq!(database.revert_latest().unwrap().versions, applied[2..]);
+    assert_eq!(applied.len(), 4);
+    assert_eq!(database.revert_latest().unwrap().versions, applied[3..]);
+    assert_eq!(database.revert_latest().unwrap().versions, applied[2..3]);
     assert_eq!(database.revert_latest().unwrap().versions, applied[1..2]);
     assert!(
         !tables(&path)
@@ -304,8 +305,8 @@ async fn common_texts_give_the_same_newest_first_page() {
     }
 }
 
-/// The archive migration forward and back with data in the table it changes: rows survive both ways, the flag is
-/// gone after the revert and back as "not archived" after the re-apply.
+/// The archive and tool-access migrations forward and back with data in the tables they change: rows survive both
+/// ways, the new columns are gone after the revert and back with their defaults after the re-apply.
 #[test]
 fn the_archive_migration_keeps_conversations_both_ways() {
     #[derive(diesel::QueryableByName)]
@@ -314,6 +315,13 @@ fn the_archive_migration_keeps_conversations_both_ways() {
         title: String,
         #[diesel(sql_type = diesel::sql_types::Bool)]
         is_archived: bool,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Settings {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        dev_mode: bool,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        tools_deny: String,
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
@@ -324,27 +332,41 @@ fn the_archive_migration_keeps_conversations_both_ways() {
         "INSERT INTO users (id, oidc_issuer, oidc_subject, email, name, created_at, last_login_at) \
            VALUES ('u1', 'i', 's', 'a@example.com', 'A', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'); \
          INSERT INTO conversations (id, user_id, title, created_at, updated_at, is_archived) \
-           VALUES ('c1', 'u1', 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1);",
+           VALUES ('c1', 'u1', 'Kept', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1); \
+         INSERT INTO user_settings (user_id, dev_mode, updated_at, tools_deny) \
+           VALUES ('u1', 0, '2026-01-01T00:00:00Z', '[\"load_dataset\"]');",
     )
     .unwrap();
-    let columns = |raw: &mut SqliteConnection| -> String {
+    let columns = |raw: &mut SqliteConnection, table: &str| -> String {
         #[derive(diesel::QueryableByName)]
         struct Sql {
             #[diesel(sql_type = diesel::sql_types::Text)]
             sql: String,
         }
-        diesel::sql_query("SELECT sql FROM sqlite_master WHERE name = 'conversations'")
-            .get_result::<Sql>(raw)
-            .unwrap()
-            .sql
+        diesel::sql_query(format!(
+            "SELECT sql FROM sqlite_master WHERE name = '{table}'"
+        ))
+        .get_result::<Sql>(raw)
+        .unwrap()
+        .sql
     };
-    assert!(columns(&mut raw).contains("is_archived"));
+    assert!(columns(&mut raw, "conversations").contains("is_archived"));
     database.revert_latest().unwrap();
-    assert!(!columns(&mut raw).contains("is_archived"));
+    assert!(!columns(&mut raw, "user_settings").contains("tools_deny"));
+    database.revert_latest().unwrap();
+    assert!(!columns(&mut raw, "conversations").contains("is_archived"));
     database.migrate().unwrap();
     let row: Row =
         diesel::sql_query("SELECT title, is_archived FROM conversations WHERE id = 'c1'")
             .get_result(&mut raw)
             .unwrap();
     assert_eq!((row.title.as_str(), row.is_archived), ("Kept", false));
+    let settings: Settings =
+        diesel::sql_query("SELECT dev_mode, tools_deny FROM user_settings WHERE user_id = 'u1'")
+            .get_result(&mut raw)
+            .unwrap();
+    assert_eq!(
+        (settings.dev_mode, settings.tools_deny.as_str()),
+        (false, "[]")
+    );
 }

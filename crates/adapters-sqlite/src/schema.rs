@@ -172,6 +172,8 @@ diesel::table! {
         dev_mode -> Bool,
         selected_model -> Nullable<Text>,
         updated_at -> Text,
+        tools_allow -> Text,
+        tools_deny -> Text,
     }
 }
 

@@ -35,5 +35,5 @@ pub use events::{
 pub use health::{HealthReport, HealthService};
 pub use input::{ConversationIds, InvalidInput, MessageText, Page, SqlText};
 pub use removal::ConversationRemoval;
-pub use settings::{EffectiveSettings, ModelChoice, SettingsError, SettingsService};
+pub use settings::{EffectiveSettings, ModelChoice, SettingsError, SettingsService, ToolChange};
 pub use usage::{UsageError, UsageService, UsageStatus};

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use tabletalk_ports::{Clock, RepositoryError, SettingsRepository, UserId, UserSettings};
 
+use crate::chat::TOOL_NAMES;
+
 /// The models a deployment offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelChoice {
@@ -30,8 +32,21 @@ pub enum SettingsError {
         model: String,
         available: Vec<String>,
     },
+    #[error(
+        "Unknown tool '{0}'. Tools: execute_sql, load_dataset, create_chart, suggest_followups"
+    )]
+    UnknownTool(String),
     #[error(transparent)]
     Storage(#[from] RepositoryError),
+}
+
+/// A change to a user's tool overrides (the `tabletalk users tools` command).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolChange {
+    /// Clear both lists first.
+    pub reset: bool,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
 }
 
 /// Reads and changes users' settings.
@@ -39,6 +54,8 @@ pub struct SettingsService {
     settings: Arc<dyn SettingsRepository>,
     clock: Arc<dyn Clock>,
     choice: ModelChoice,
+    /// `llm.default_tools`: what every user gets before their overrides.
+    default_tools: Vec<String>,
 }
 
 impl std::fmt::Debug for SettingsService {
@@ -59,7 +76,92 @@ impl SettingsService {
             settings,
             clock,
             choice,
+            default_tools: TOOL_NAMES.iter().map(|t| (*t).to_owned()).collect(),
         }
+    }
+
+    /// Every user's tools before overrides (`llm.default_tools`; all of them unless set).
+    #[must_use]
+    pub fn with_default_tools(mut self, tools: Vec<String>) -> Self {
+        self.default_tools = tools;
+        self
+    }
+
+    /// The models and the default one, as configured.
+    pub fn model_choice(&self) -> &ModelChoice {
+        &self.choice
+    }
+
+    /// Effective tools: the defaults plus the user's allow list minus their deny list (deny wins), in declaration
+    /// order.
+    fn effective_tools(&self, stored: Option<&UserSettings>) -> Vec<String> {
+        let (allow, deny) = stored.map_or((&[][..], &[][..]), |s| {
+            (s.tools_allow.as_slice(), s.tools_deny.as_slice())
+        });
+        TOOL_NAMES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .filter(|t| (self.default_tools.contains(t) || allow.contains(t)) && !deny.contains(t))
+            .collect()
+    }
+
+    /// The tools the user's turns may offer. A storage failure falls back to the defaults.
+    pub async fn tools_for(&self, user: UserId) -> Vec<String> {
+        match self.settings.find(user).await {
+            Ok(stored) => self.effective_tools(stored.as_ref()),
+            Err(error) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "could not read the user's tools; using the defaults"
+                );
+                self.effective_tools(None)
+            }
+        }
+    }
+
+    /// Changes the user's tool overrides; returns the effective tools afterwards. An `--allow` takes the name off
+    /// the deny list and a `--deny` off the allow list; a name in both of one change ends denied.
+    ///
+    /// # Errors
+    /// `UnknownTool` for a name that is not a tool (nothing is stored); storage failures.
+    pub async fn change_tools(
+        &self,
+        user: UserId,
+        change: &ToolChange,
+    ) -> Result<Vec<String>, SettingsError> {
+        if let Some(unknown) = change
+            .allow
+            .iter()
+            .chain(&change.deny)
+            .find(|t| !TOOL_NAMES.contains(&t.as_str()))
+        {
+            return Err(SettingsError::UnknownTool(unknown.clone()));
+        }
+        let now = self.clock.now();
+        let mut settings = self
+            .settings
+            .find(user)
+            .await?
+            .unwrap_or_else(|| UserSettings::initial(user, now));
+        if change.reset {
+            settings.tools_allow.clear();
+            settings.tools_deny.clear();
+        }
+        for tool in &change.allow {
+            settings.tools_deny.retain(|t| t != tool);
+            if !settings.tools_allow.contains(tool) {
+                settings.tools_allow.push(tool.clone());
+            }
+        }
+        for tool in &change.deny {
+            settings.tools_allow.retain(|t| t != tool);
+            if !settings.tools_deny.contains(tool) {
+                settings.tools_deny.push(tool.clone());
+            }
+        }
+        settings.updated_at = now;
+        self.settings.save(&settings).await?;
+        Ok(self.effective_tools(Some(&settings)))
     }
 
     /// A stored choice counts only while the deployment still offers it.
@@ -104,13 +206,17 @@ impl SettingsService {
         }
         let stored = self.settings.find(user).await?;
         let current = self.effective(stored.as_ref());
+        let now = self.clock.now();
+        let base = stored
+            .clone()
+            .unwrap_or_else(|| UserSettings::initial(user, now));
         let settings = UserSettings {
-            user_id: user,
             dev_mode: dev_mode.unwrap_or(current.dev_mode),
             selected_model: selected_model
                 .map(str::to_owned)
                 .or_else(|| stored.and_then(|s| s.selected_model)),
-            updated_at: self.clock.now(),
+            updated_at: now,
+            ..base
         };
         self.settings.save(&settings).await?;
         Ok(self.effective(Some(&settings)))

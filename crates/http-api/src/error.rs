@@ -369,6 +369,7 @@ impl From<SettingsError> for ApiError {
             SettingsError::UnknownModel { .. } => {
                 Self::validation(&[("selected_model", &error.to_string())])
             }
+            SettingsError::UnknownTool(_) => Self::validation(&[("tools", &error.to_string())]),
             SettingsError::Storage(e) => e.into(),
         }
     }

@@ -25,5 +25,5 @@ pub fn openapi_document() -> serde_json::Value {
 }
 pub use error::ApiError;
 pub use origin::{OriginPolicy, OriginPolicyError};
-pub use state::{ApiState, HttpSettings, MetricsEndpoint, QueryEngineLimits};
+pub use state::{ApiState, DeploymentLimits, HttpSettings, MetricsEndpoint, QueryEngineLimits};
 pub use ws::{Connections, WebsocketSettings};

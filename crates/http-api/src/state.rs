@@ -48,6 +48,16 @@ pub struct HttpSettings {
     pub frontend_url: String,
     /// The server's own address (`server.public_url`, no trailing slash), for links to its public pages.
     pub public_url: String,
+    /// What `GET /capabilities` reports.
+    pub limits: DeploymentLimits,
+}
+
+/// The deployment's limits as `GET /capabilities` reports them.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploymentLimits {
+    pub max_datasets_per_conversation: u32,
+    pub max_upload_bytes: u64,
+    pub query_timeout_s: u64,
 }
 
 /// `GET /metrics` and where every layer reports what it measures.

@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         action: ReferralAction,
     },
+    /// Accounts and their tool access.
+    Users {
+        #[command(subcommand)]
+        action: crate::users_cli::UsersAction,
+    },
     /// One query worker on stdin and stdout; the server starts these itself (docs/architecture.md).
     #[command(hide = true)]
     Worker,
@@ -92,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate { revert } => migrate(&config, revert),
         Command::Referral { action } => referral(&config, &action),
+        Command::Users { action } => crate::users_cli::run(&config, &action),
         Command::Worker => Ok(()),
         Command::Config {
             action: ConfigAction::Check,

@@ -7,6 +7,7 @@ pub mod config;
 mod logging;
 mod serve;
 mod startup;
+mod users_cli;
 mod wiring;
 
 pub use config::{Config, ConfigErrors, ConfigInputs};

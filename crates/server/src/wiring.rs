@@ -23,8 +23,8 @@ use tabletalk_domain::{
     ModelChoice, SettingsService, UsageService,
 };
 use tabletalk_http_api::{
-    ApiState, Connections, HttpSettings, MetricsEndpoint, OriginPolicy, QueryEngineLimits,
-    WebsocketSettings,
+    ApiState, Connections, DeploymentLimits, HttpSettings, MetricsEndpoint, OriginPolicy,
+    QueryEngineLimits, WebsocketSettings,
 };
 use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
@@ -429,6 +429,11 @@ fn http_settings(config: &Config, llm_configured: bool) -> Result<HttpSettings, 
         },
         frontend_url: config.server.frontend_url.clone(),
         public_url: config.server.public_url.clone(),
+        limits: DeploymentLimits {
+            max_datasets_per_conversation: config.datasets.max_per_conversation,
+            max_upload_bytes: config.datasets.max_upload_bytes,
+            query_timeout_s: config.query.timeout.as_secs(),
+        },
     };
     Ok(settings)
 }
@@ -474,11 +479,10 @@ fn settings_service(adapters: &Adapters, config: &Config) -> Arc<SettingsService
             models: Vec::new(),
         }
     };
-    Arc::new(SettingsService::new(
-        adapters.settings.clone(),
-        adapters.clock.clone(),
-        choice,
-    ))
+    Arc::new(
+        SettingsService::new(adapters.settings.clone(), adapters.clock.clone(), choice)
+            .with_default_tools(config.llm.default_tools.clone()),
+    )
 }
 
 /// Builds every service from the adapters and the configuration.

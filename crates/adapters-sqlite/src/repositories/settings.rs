@@ -15,6 +15,17 @@ struct SettingsRow {
     dev_mode: bool,
     selected_model: Option<String>,
     updated_at: String,
+    /// JSON arrays of tool names.
+    tools_allow: String,
+    tools_deny: String,
+}
+
+fn names(text: &str, column: &str) -> Result<Vec<String>, RepositoryError> {
+    serde_json::from_str(text).map_err(|e| RepositoryError::Corrupt(format!("{column}: {e}")))
+}
+
+fn names_text(names: &[String]) -> String {
+    serde_json::to_string(names).unwrap_or_else(|_| "[]".to_owned())
 }
 
 #[async_trait]
@@ -34,6 +45,8 @@ impl SettingsRepository for SqliteDatabase {
                 user_id: parse(&row.user_id, "user_settings.user_id")?,
                 dev_mode: row.dev_mode,
                 selected_model: row.selected_model,
+                tools_allow: names(&row.tools_allow, "user_settings.tools_allow")?,
+                tools_deny: names(&row.tools_deny, "user_settings.tools_deny")?,
                 updated_at: parse(&row.updated_at, "user_settings.updated_at")?,
             }))
         })
@@ -46,6 +59,8 @@ impl SettingsRepository for SqliteDatabase {
             dev_mode: settings.dev_mode,
             selected_model: settings.selected_model.clone(),
             updated_at: settings.updated_at.to_string(),
+            tools_allow: names_text(&settings.tools_allow),
+            tools_deny: names_text(&settings.tools_deny),
         };
         self.run(move |conn| {
             diesel::insert_into(user_settings::table)
@@ -56,6 +71,8 @@ impl SettingsRepository for SqliteDatabase {
                     user_settings::dev_mode.eq(excluded(user_settings::dev_mode)),
                     user_settings::selected_model.eq(excluded(user_settings::selected_model)),
                     user_settings::updated_at.eq(excluded(user_settings::updated_at)),
+                    user_settings::tools_allow.eq(excluded(user_settings::tools_allow)),
+                    user_settings::tools_deny.eq(excluded(user_settings::tools_deny)),
                 ))
                 .execute(conn)
                 .map(|_| ())

@@ -117,4 +117,18 @@ impl UserRepository for SqliteDatabase {
         })
         .await
     }
+
+    async fn list_all(&self) -> Result<Vec<User>, RepositoryError> {
+        self.run(move |conn| {
+            users::table
+                .order((users::created_at.asc(), users::id.asc()))
+                .select(UserRow::as_select())
+                .load(conn)
+                .map_err(repository_error)?
+                .into_iter()
+                .map(User::try_from)
+                .collect()
+        })
+        .await
+    }
 }

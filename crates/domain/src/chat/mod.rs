@@ -14,5 +14,8 @@ mod turns;
 pub use cancel::{Cancel, CancelReason};
 pub use helpers::{GeneratedSql, parse_generated};
 pub use preview::{PreviewMessage, PromptPreview};
-pub use prompt::{PromptLimits, system_prompt, tables_section, tool_declarations};
+pub use prompt::{
+    PromptLimits, TOOL_NAMES, system_prompt, tables_section, tool_declarations,
+    tool_declarations_for,
+};
 pub use service::{Accepted, ChatError, ChatParts, ChatService, ChatSettings, title_from};

@@ -5,7 +5,7 @@
 use tabletalk_ports::{ConversationId, LlmMessage, Message, MessageRole, UserId};
 
 use super::context::{self, estimate_tokens};
-use super::prompt::{system_prompt, tool_declarations};
+use super::prompt::{system_prompt, tool_declarations_for};
 use super::turn::failures::fixed_tokens;
 use super::{ChatError, ChatService};
 use crate::input::MessageText;
@@ -65,7 +65,7 @@ impl ChatService {
             content.as_str(),
             self.clock.now(),
         ));
-        let declarations = tool_declarations();
+        let declarations = tool_declarations_for(&self.user_settings.tools_for(user).await);
         let history = context::build(
             &stored,
             settings.context_messages,

@@ -232,6 +232,22 @@ fn declaration(name: &str, description: &str, parameters: &Value) -> ToolDeclara
 }
 
 /// The four tools of docs/api.md, "Chat".
+/// Every tool a turn can offer, in the order they are declared.
+pub const TOOL_NAMES: [&str; 4] = [
+    "execute_sql",
+    "load_dataset",
+    "create_chart",
+    "suggest_followups",
+];
+
+/// The declarations of `tools` (names of [`TOOL_NAMES`]), in declaration order.
+pub fn tool_declarations_for(tools: &[String]) -> Vec<ToolDeclaration> {
+    tool_declarations()
+        .into_iter()
+        .filter(|d| tools.contains(&d.name))
+        .collect()
+}
+
 pub fn tool_declarations() -> Vec<ToolDeclaration> {
     vec![
         declaration(

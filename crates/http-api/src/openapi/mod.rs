@@ -121,6 +121,7 @@ impl Modify for Conventions {
         routes::health::ready,
         routes::metrics::metrics,
         routes::usage::usage,
+        routes::settings::capabilities,
         routes::settings::get,
         routes::settings::put,
         routes::auth::me,

@@ -10,6 +10,7 @@ use crate::extract::{ApiJson, CurrentUser};
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/capabilities", &[Method::GET]).route(web::get().to(capabilities)));
     cfg.service(
         resource("/settings", &[Method::GET, Method::PUT])
             .route(web::get().to(get))
@@ -76,4 +77,51 @@ pub(crate) async fn put(
         .update(user.user.id, body.dev_mode, body.selected_model.as_deref())
         .await?;
     Ok(HttpResponse::Ok().json(SettingsDto::from(settings)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct LimitsDto {
+    /// Tokens per rolling 24 hours.
+    token_limit: i64,
+    max_datasets_per_conversation: u32,
+    max_upload_bytes: u64,
+    query_timeout_s: u64,
+}
+
+/// What the caller can do on this deployment.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CapabilitiesDto {
+    /// The tools the caller's chat turns may use: `llm.default_tools` plus their allow list minus their deny list.
+    tools: Vec<String>,
+    /// The models `PUT /settings` accepts (empty without an LLM).
+    models: Vec<String>,
+    default_model: String,
+    limits: LimitsDto,
+}
+
+#[utoipa::path(
+    get,
+    path = "/capabilities",
+    tag = "settings",
+    summary = "The caller's tools, the models and the deployment's limits",
+    responses((status = 200, body = CapabilitiesDto)),
+    security(("session" = []))
+)]
+pub(crate) async fn capabilities(
+    user: CurrentUser,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let choice = state.user_settings.model_choice();
+    let limits = &state.settings.limits;
+    Ok(HttpResponse::Ok().json(CapabilitiesDto {
+        tools: state.user_settings.tools_for(user.user.id).await,
+        models: choice.models.clone(),
+        default_model: choice.default_model.clone(),
+        limits: LimitsDto {
+            token_limit: state.usage.status(user.user.id).await?.token_limit,
+            max_datasets_per_conversation: limits.max_datasets_per_conversation,
+            max_upload_bytes: limits.max_upload_bytes,
+            query_timeout_s: limits.query_timeout_s,
+        },
+    }))
 }

@@ -104,6 +104,8 @@ pub async fn settings_are_created_then_replaced(repos: Repositories) {
         user_id: alice,
         dev_mode: false,
         selected_model: Some("gemini-2.5-pro".to_owned()),
+        tools_allow: vec!["load_dataset".to_owned()],
+        tools_deny: vec!["create_chart".to_owned(), "execute_sql".to_owned()],
         updated_at: at(1),
     };
     repos.settings.save(&first).await.unwrap();
@@ -114,18 +116,14 @@ pub async fn settings_are_created_then_replaced(repos: Repositories) {
     let second = crate::UserSettings {
         dev_mode: true,
         selected_model: None,
+        tools_deny: Vec::new(),
         updated_at: at(2),
         ..first
     };
     repos.settings.save(&second).await.unwrap();
     assert_eq!(repos.settings.find(alice).await.unwrap(), Some(second));
     assert_eq!(repos.settings.find(bob).await.unwrap(), None);
-    let stranger = crate::UserSettings {
-        user_id: crate::UserId::new(),
-        dev_mode: true,
-        selected_model: None,
-        updated_at: at(3),
-    };
+    let stranger = crate::UserSettings::initial(crate::UserId::new(), at(3));
     assert!(matches!(
         repos.settings.save(&stranger).await,
         Err(crate::RepositoryError::Constraint(_))

@@ -39,4 +39,10 @@ pub trait UserRepository: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be reached; `Corrupt` when the row cannot be read.
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// Every user, oldest first (`created_at`, then id): for the administrator's command line.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when a row cannot be read.
+    async fn list_all(&self) -> Result<Vec<User>, RepositoryError>;
 }

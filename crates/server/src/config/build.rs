@@ -357,6 +357,22 @@ fn oidc(r: &mut Resolver) -> OidcConfig {
     }
 }
 
+/// `llm.default_tools`: every tool unless set; each name must be a tool.
+fn default_tools(r: &mut Resolver) -> Vec<String> {
+    let tools = tabletalk_domain::chat::TOOL_NAMES;
+    let chosen = r.list(
+        "llm.default_tools",
+        tools.iter().map(|t| (*t).to_owned()).collect(),
+    );
+    if let Some(unknown) = chosen.iter().find(|t| !tools.contains(&t.as_str())) {
+        let unknown = unknown.clone();
+        r.check("llm.default_tools", false, || {
+            format!("unknown tool {unknown:?}; tools: {}", tools.join(", "))
+        });
+    }
+    chosen
+}
+
 fn llm(r: &mut Resolver) -> LlmConfig {
     let api_key = r
         .secret("llm.api_key")
@@ -428,6 +444,7 @@ fn llm(r: &mut Resolver) -> LlmConfig {
     if !model.is_empty() && !models.contains(&model) {
         models.push(model.clone());
     }
+    let default_tools = default_tools(r);
     let idle_timeout = r.duration("llm.idle_timeout", secs(60), secs(5)..=secs(600));
     let call_timeout = r.duration("llm.call_timeout", secs(300), secs(5)..=secs(1800));
     r.check("llm.call_timeout", call_timeout >= idle_timeout, || {
@@ -439,6 +456,7 @@ fn llm(r: &mut Resolver) -> LlmConfig {
         base_url,
         model,
         models,
+        default_tools,
         thinking: r.bool("llm.thinking", true),
         max_retries: u32_key(r, "llm.max_retries", 3, 0, 10),
         retry_base_delay: r.duration(

@@ -30,6 +30,7 @@ pub(crate) const KEYS: &[&str] = &[
     "llm.base_url",
     "llm.model",
     "llm.models",
+    "llm.default_tools",
     "llm.thinking",
     "llm.max_retries",
     "llm.retry_base_delay",

@@ -84,6 +84,8 @@ pub struct LlmConfig {
     pub base_url: String,
     pub model: String,
     pub models: Vec<String>,
+    /// `llm.default_tools`: the tools every user's turns may use before per-user overrides.
+    pub default_tools: Vec<String>,
     pub thinking: bool,
     pub max_retries: u32,
     pub retry_base_delay: Duration,

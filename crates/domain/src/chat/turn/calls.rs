@@ -189,6 +189,14 @@ impl State {
             tool: call.name.clone(),
             args: args.clone(),
         });
+        if crate::chat::TOOL_NAMES.contains(&call.name.as_str()) && !self.tools.contains(&call.name)
+        {
+            // Not offered to this user; a model may still try (docs/api.md, "Chat").
+            return failure(&format!(
+                "The tool '{}' is not available to this user. Answer without it.",
+                call.name
+            ));
+        }
         match call.name.as_str() {
             "execute_sql" => self.execute_sql(&args).await,
             "load_dataset" => self.load_dataset(&args).await,

@@ -12,7 +12,7 @@ use tabletalk_ports::{
 
 use super::cancel::{Cancel, CancelReason};
 use super::context::{self, estimate_tokens};
-use super::prompt::{system_prompt, tool_declarations};
+use super::prompt::{system_prompt, tool_declarations_for};
 use super::service::ChatService;
 use crate::UsageStatus;
 use crate::events::{DomainEvent, TurnFailure, TurnFailureKind};
@@ -62,6 +62,8 @@ struct State {
     estimated: bool,
     /// When the turn started, for its duration metric.
     started: std::time::Instant,
+    /// The tools this user's turns may offer and run (docs/configuration.md, "Tool access").
+    tools: Vec<String>,
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -131,6 +133,7 @@ pub(super) async fn run(
         output_tokens: 0,
         estimated: false,
         started: std::time::Instant::now(),
+        tools: service.user_settings.tools_for(user).await,
     };
     if before.warning() {
         service
@@ -253,6 +256,8 @@ fn build_request(
     tools_left: bool,
 ) -> LlmRequest {
     let settings = &state.service.settings;
+    // A user with every tool denied gets a plain answer.
+    let tools_left = tools_left && !declarations.is_empty();
     LlmRequest {
         model: state.model.clone(),
         system: system_prompt(datasets, &settings.prompt),
@@ -288,7 +293,7 @@ async fn rounds(state: &mut State) -> Outcome {
     else {
         return internal();
     };
-    let declarations = tool_declarations();
+    let declarations = tool_declarations_for(&state.tools);
     let fixed = fixed_tokens(settings, &declarations);
     let mut trimmed = false;
     let mut history = context::build(

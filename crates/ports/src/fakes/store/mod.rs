@@ -225,6 +225,12 @@ impl UserRepository for InMemoryStore {
             .find(|u| u.id == id)
             .cloned())
     }
+
+    async fn list_all(&self) -> Result<Vec<User>, RepositoryError> {
+        let mut users = self.open("users.list_all")?.users.clone();
+        users.sort_by_key(|u| (u.created_at, u.id));
+        Ok(users)
+    }
 }
 
 #[async_trait]
