@@ -92,7 +92,27 @@ async fn a_scrape_needs_the_token_and_shows_the_counters_moving() {
         201,
     )
     .await;
+    // A CSV by URL is downloaded whole into the file cache.
+    let csv = files.put(
+        "/cities.csv",
+        ServedFile::new(b"city,n\nParis,1\nLyon,2\n".to_vec()),
+    );
+    json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("/conversations/{id}/datasets"),
+            &json!({"url": csv, "name": "cities"}),
+        )
+        .await,
+        201,
+    )
+    .await;
     let added = scrape(&app).await;
+    assert!(sample(&added, "tabletalk_file_cache_bytes") > 0, "{added}");
+    assert!(
+        sample(&added, "tabletalk_fetch_bytes_total{kind=\"download\"}")
+            > sample(&before, "tabletalk_fetch_bytes_total{kind=\"download\"}")
+    );
     let query =
         json!({"sql": "SELECT category, SUM(amount) AS total FROM sales GROUP BY category"});
     for _ in 0..2 {

@@ -34,6 +34,7 @@ pub struct PrometheusTelemetry {
     query_duration: HistogramVec,
     queue_depth: IntGauge,
     queries_running: IntGauge,
+    file_cache_bytes: IntGauge,
     fetch_bytes: IntCounterVec,
     websockets: IntGauge,
     ws_dropped: IntCounterVec,
@@ -136,6 +137,11 @@ impl PrometheusTelemetry {
                 "Queries waiting for a slot.",
             )?,
             queries_running: gauge(&r, "tabletalk_queries_running", "Queries running now.")?,
+            file_cache_bytes: gauge(
+                &r,
+                "tabletalk_file_cache_bytes",
+                "Bytes of dataset files in the file cache.",
+            )?,
             fetch_bytes: counter(
                 &r,
                 "tabletalk_fetch_bytes_total",
@@ -225,6 +231,8 @@ impl Telemetry for PrometheusTelemetry {
     fn render(&self, gauges: Gauges) -> String {
         self.queue_depth.set(as_gauge(gauges.queries_queued));
         self.queries_running.set(as_gauge(gauges.queries_running));
+        self.file_cache_bytes
+            .set(i64::try_from(gauges.file_cache_bytes).unwrap_or(i64::MAX));
         let mut text = Vec::new();
         // Encoding into memory fails only for a metric family the registry itself refuses to hold.
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
@@ -253,6 +261,7 @@ mod tests {
         let text = telemetry.render(Gauges {
             queries_queued: 3,
             queries_running: 2,
+            file_cache_bytes: 4096,
         });
         for line in [
             "tabletalk_http_requests_total{method=\"GET\",route=\"/conversations/{id}\",status=\"200\"} 1",
@@ -264,6 +273,7 @@ mod tests {
             "tabletalk_queries_total{outcome=\"cached\",source=\"llm\"} 1",
             "tabletalk_query_queue_depth 3",
             "tabletalk_queries_running 2",
+            "tabletalk_file_cache_bytes 4096",
             "tabletalk_fetch_bytes_total{kind=\"range\"} 4096",
             "tabletalk_ws_connections 1",
             "tabletalk_ws_events_dropped_total{reason=\"queue_full\"} 2",

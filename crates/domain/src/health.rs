@@ -42,6 +42,11 @@ impl HealthService {
     }
 
     /// Probes the database and reads the query engine's load now.
+    /// Bytes in the engine's file cache now.
+    pub fn cached_bytes(&self) -> u64 {
+        self.query_engine.cached_bytes()
+    }
+
     /// Queries running and waiting now, without touching the database.
     pub fn query_load(&self) -> (usize, usize) {
         self.query_engine.load()

@@ -230,6 +230,9 @@ pub trait QueryEngine: Send + Sync + 'static {
     /// Queries running and waiting now.
     fn load(&self) -> (usize, usize);
 
+    /// Bytes of dataset files held in the engine's file cache now (downloads, expanded uploads).
+    fn cached_bytes(&self) -> u64;
+
     /// Whether the engine can run queries now (for `/health` and `/ready`): false while it cannot start the
     /// processes that run them.
     fn accepts_work(&self) -> bool;

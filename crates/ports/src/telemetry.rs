@@ -125,6 +125,7 @@ impl FetchKind {
 pub struct Gauges {
     pub queries_queued: usize,
     pub queries_running: usize,
+    pub file_cache_bytes: u64,
 }
 
 /// Where measurements go. Every method is cheap and never fails: measuring must not change what it measures.

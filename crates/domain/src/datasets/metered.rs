@@ -51,6 +51,10 @@ impl QueryEngine for MeteredEngine {
         self.inner.load()
     }
 
+    fn cached_bytes(&self) -> u64 {
+        self.inner.cached_bytes()
+    }
+
     fn accepts_work(&self) -> bool {
         self.inner.accepts_work()
     }

@@ -57,6 +57,7 @@ pub(crate) async fn metrics(
     let text = endpoint.telemetry.render(Gauges {
         queries_queued,
         queries_running,
+        file_cache_bytes: state.health.cached_bytes(),
     });
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

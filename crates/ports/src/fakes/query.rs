@@ -87,6 +87,11 @@ impl QueryEngine for ScriptedEngine {
         (0, 0)
     }
 
+    fn cached_bytes(&self) -> u64 {
+        // The scripted engine keeps no files.
+        0
+    }
+
     fn accepts_work(&self) -> bool {
         true
     }

@@ -358,6 +358,10 @@ impl QueryEngine for DataFusionEngine {
         self.admission.load()
     }
 
+    fn cached_bytes(&self) -> u64 {
+        self.files.cache.total_bytes()
+    }
+
     fn accepts_work(&self) -> bool {
         self.workers.live() > 0 || !self.workers.failing()
     }
