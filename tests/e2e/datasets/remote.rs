@@ -79,6 +79,36 @@ async fn adding_a_large_parquet_reads_its_footer_only_and_one_column_reads_a_fra
     assert_eq!(again["cached"], true);
     assert_eq!(again["rows"], result["rows"]);
     assert_eq!(files.bytes_served(), before);
+
+    // Another query over the same column runs (no result-cache hit) and reads its column chunks from the range
+    // cache, in its worker process: nothing from the network. So does another conversation with the same URL.
+    let other = json_with_status(
+        query(
+            &app,
+            &conversation,
+            json!({"sql": "SELECT max(amount) AS top FROM table1 WHERE amount > 100"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(other["cached"], false);
+    assert_eq!(files.bytes_served(), before, "re-read from the range cache");
+    let second = app.create_conversation().await;
+    json_with_status(add(&app, &second, json!({"url": url})).await, 201).await;
+    let before = files.bytes_served();
+    let shared = json_with_status(
+        query(
+            &app,
+            &second,
+            json!({"sql": "SELECT sum(amount) AS total FROM table1 WHERE amount > 100"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(shared["rows"], result["rows"]);
+    assert_eq!(files.bytes_served(), before, "shared across conversations");
     app.stop().await;
     files.stop().await;
 }

@@ -169,6 +169,7 @@ pub async fn describe_remote_parquet(
         files.settings.probe_timeout,
         vec![(path.clone(), object)],
         files.tails.clone(),
+        files.ranges.clone(),
     ));
     let hint = usize::try_from(metadata_length + 8).unwrap_or(usize::MAX);
     let mut reader = ParquetObjectReader::new(store.clone(), path.clone().into())

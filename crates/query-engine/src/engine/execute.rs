@@ -33,6 +33,8 @@ pub(crate) struct RemoteAccess {
     pub metadata_cache: Arc<FileMetadataCache>,
     /// Footers the server (or another worker) already read.
     pub tails: Arc<TailCache>,
+    /// Column chunks read before, by any process.
+    pub ranges: Arc<crate::remote::RangeCache>,
 }
 
 /// The engine's message without a backtrace.

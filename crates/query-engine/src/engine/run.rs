@@ -120,6 +120,8 @@ fn hello(files: &DatasetFiles) -> Hello {
         probe_timeout_ms: u64::try_from(files.settings.probe_timeout.as_millis())
             .unwrap_or(u64::MAX),
         footers_dir: crate::files::footers_dir(&files.settings.cache_dir),
+        ranges_dir: files.ranges.dir().to_path_buf(),
+        ranges_max_bytes: files.ranges.max_bytes(),
     }
 }
 

@@ -217,6 +217,7 @@ pub(crate) async fn register(
             access.probe_timeout,
             objects,
             access.tails.clone(),
+            access.ranges.clone(),
         );
         let base = Url::parse(STORE_URL)
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;

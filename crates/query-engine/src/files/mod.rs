@@ -47,6 +47,9 @@ pub struct DatasetFiles {
     pub metadata_cache: Arc<FileMetadataCache>,
     /// Footer bytes on disk (`<cache_dir>/footers`), shared with the query workers.
     pub tails: Arc<TailCache>,
+    /// Ranges of remote Parquet files on disk (`<cache_dir>/ranges`, a quarter of `storage.cache_max_bytes`),
+    /// shared with the query workers.
+    pub ranges: Arc<crate::remote::RangeCache>,
 }
 
 impl std::fmt::Debug for DatasetFiles {
@@ -82,8 +85,13 @@ impl DatasetFiles {
         let metadata_cache: Arc<FileMetadataCache> =
             Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkParquetFooters"));
         let tails = Arc::new(TailCache::new(footers_dir(&settings.cache_dir)));
+        let ranges = Arc::new(crate::remote::RangeCache::new(
+            settings.cache_dir.join("ranges"),
+            settings.cache_max_bytes / 4,
+        ));
         Ok(Arc::new(Self {
             tails,
+            ranges,
             fetcher: GuardedFetcher::new(settings.fetch.clone()).with_telemetry(telemetry),
             cache,
             uploads,

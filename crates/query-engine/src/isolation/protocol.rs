@@ -24,6 +24,12 @@ pub(crate) struct Hello {
     pub probe_timeout_ms: u64,
     /// Where the footers of remote Parquet files are kept (`remote::TailCache`), shared with the server.
     pub footers_dir: PathBuf,
+    /// Where ranges of remote Parquet files are kept (`remote::RangeCache`), shared with the server, and its cap
+    /// (0 keeps nothing).
+    #[serde(default)]
+    pub ranges_dir: PathBuf,
+    #[serde(default)]
+    pub ranges_max_bytes: u64,
 }
 
 /// A table whose content is a file on this machine (an upload or a leased cache entry).

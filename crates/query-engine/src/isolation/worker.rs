@@ -80,6 +80,10 @@ fn access(hello: &Hello, range_bytes: Arc<FetchedBytes>) -> io::Result<RemoteAcc
         probe_timeout: Duration::from_millis(hello.probe_timeout_ms),
         metadata_cache,
         tails: Arc::new(TailCache::new(hello.footers_dir.clone())),
+        ranges: Arc::new(crate::remote::RangeCache::new(
+            hello.ranges_dir.clone(),
+            hello.ranges_max_bytes,
+        )),
     })
 }
 

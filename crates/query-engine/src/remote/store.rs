@@ -23,6 +23,7 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::ranges::RangeCache;
 use super::tails::{Tail, TailCache};
 use crate::fetch::GuardedFetcher;
 use crate::files::cache::hex;
@@ -74,6 +75,8 @@ pub struct GuardedStore {
     /// Footers kept on disk for every process, and what this store has read of them.
     tails: Arc<TailCache>,
     tails_read: Mutex<HashMap<String, Option<Tail>>>,
+    /// Ranges read before, by this or another process.
+    ranges: Arc<RangeCache>,
 }
 
 impl fmt::Display for GuardedStore {
@@ -102,6 +105,7 @@ impl GuardedStore {
         timeout: Duration,
         objects: Vec<(String, RemoteObject)>,
         tails: Arc<TailCache>,
+        ranges: Arc<RangeCache>,
     ) -> Self {
         Self {
             fetcher,
@@ -110,6 +114,7 @@ impl GuardedStore {
             pinned: Mutex::new(HashMap::new()),
             tails,
             tails_read: Mutex::new(HashMap::new()),
+            ranges,
         }
     }
 
@@ -156,7 +161,9 @@ impl GuardedStore {
                 return Ok(bytes);
             }
             if range.start < tail.start && range.end > tail.start {
-                let head = self.fetch(key, object, &(range.start..tail.start)).await?;
+                let head = self
+                    .fetch_kept(key, object, &(range.start..tail.start))
+                    .await?;
                 let rest = tail.slice(&(tail.start..range.end)).unwrap_or_default();
                 let mut joined = BytesMut::with_capacity(head.len() + rest.len());
                 joined.extend_from_slice(&head);
@@ -166,8 +173,23 @@ impl GuardedStore {
                 return Ok(bytes);
             }
         }
-        let bytes = self.fetch(key, object, range).await?;
+        let bytes = self.fetch_kept(key, object, range).await?;
         self.keep(key, size, range, &bytes).await;
+        Ok(bytes)
+    }
+
+    /// `range` from the range cache when an earlier read kept it, else fetched and kept for the next reader.
+    async fn fetch_kept(
+        &self,
+        key: &str,
+        object: &RemoteObject,
+        range: &Range<u64>,
+    ) -> Result<Bytes, StoreFailure> {
+        if let Some(kept) = self.ranges.get(key, range).await {
+            return Ok(kept);
+        }
+        let bytes = self.fetch(key, object, range).await?;
+        self.ranges.put(key, range, &bytes).await;
         Ok(bytes)
     }
 
