@@ -293,4 +293,70 @@ mod tests {
             "a model no longer offered"
         );
     }
+
+    #[tokio::test]
+    async fn tool_changes_follow_the_last_word_and_deny_wins_within_one() {
+        let store = Arc::new(InMemoryStore::new());
+        let clock = Arc::new(ManualClock::at_new_year());
+        let user = store
+            .sign_in(&Identity::local_user(), clock.now())
+            .await
+            .unwrap()
+            .id;
+        let choice = ModelChoice {
+            default_model: "flash".to_owned(),
+            models: vec!["flash".to_owned()],
+        };
+        let service = SettingsService::new(store.clone(), clock.clone(), choice)
+            .with_default_tools(vec!["execute_sql".to_owned(), "create_chart".to_owned()]);
+        assert_eq!(
+            service.tools_for(user).await,
+            ["execute_sql", "create_chart"]
+        );
+        let names = |list: &[&str]| list.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+        let change = |reset, allow: &[&str], deny: &[&str]| ToolChange {
+            reset,
+            allow: names(allow),
+            deny: names(deny),
+        };
+        let denied = service
+            .change_tools(
+                user,
+                &change(false, &["load_dataset"], &["create_chart", "load_dataset"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(denied, ["execute_sql"], "deny wins within one change");
+        let allowed = service
+            .change_tools(user, &change(false, &["create_chart"], &[]))
+            .await
+            .unwrap();
+        assert_eq!(
+            allowed,
+            ["execute_sql", "create_chart"],
+            "a later allow lifts a deny"
+        );
+        // Developer mode and the model survive tool changes, and tool overrides survive settings changes.
+        service.update(user, Some(false), None).await.unwrap();
+        assert_eq!(
+            service.tools_for(user).await,
+            ["execute_sql", "create_chart"]
+        );
+        let unknown = service
+            .change_tools(user, &change(false, &[], &["rm_rf"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(unknown, SettingsError::UnknownTool(ref t) if t == "rm_rf"));
+        assert_eq!(
+            service.tools_for(user).await,
+            ["execute_sql", "create_chart"],
+            "nothing stored"
+        );
+        let reset = service
+            .change_tools(user, &change(true, &["suggest_followups"], &[]))
+            .await
+            .unwrap();
+        assert_eq!(reset, ["execute_sql", "create_chart", "suggest_followups"]);
+        assert!(!service.get(user).await.unwrap().dev_mode);
+    }
 }
