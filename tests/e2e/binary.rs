@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::process::Binary;
 
-async fn sign_in(base: &str, key: &str) -> reqwest::Client {
+pub(crate) async fn sign_in(base: &str, key: &str) -> reqwest::Client {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()

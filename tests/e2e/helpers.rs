@@ -9,7 +9,7 @@ use tabletalk_ports::fakes::{ScriptedCall, ScriptedLlm};
 use tabletalk_ports::{FinishReason, LlmError, LlmEvent, LlmMessage, TokenCounts};
 use tabletalk_tests::{TestApp, json_with_status};
 
-fn answer(text: &str, input: u64, output: u64) -> ScriptedCall {
+pub(crate) fn answer(text: &str, input: u64, output: u64) -> ScriptedCall {
     ScriptedCall::Stream(vec![
         Ok(LlmEvent::TextDelta(text.to_owned())),
         Ok(LlmEvent::Usage(TokenCounts {

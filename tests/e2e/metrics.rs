@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::json;
-use tabletalk_ports::fakes::{ScriptedCall, ScriptedLlm};
-use tabletalk_ports::{FinishReason, LlmEvent, TokenCounts};
+use tabletalk_ports::fakes::ScriptedLlm;
 use tabletalk_tests::file_server::{FileServer, ServedFile};
 use tabletalk_tests::ws_client::connect;
 use tabletalk_tests::{TestApp, json_with_status};
 
 use crate::chat::{WAIT, send};
 use crate::datasets::parquet_bytes;
+use crate::helpers::answer;
 
 const TOKEN: &str = "scrape-token-0123456789";
 
@@ -43,18 +43,7 @@ fn sample(text: &str, series: &str) -> i64 {
 #[actix_web::test]
 async fn a_scrape_needs_the_token_and_shows_the_counters_moving() {
     let llm = Arc::new(ScriptedLlm::default());
-    llm.then(ScriptedCall::Stream(vec![
-        Ok(LlmEvent::TextDelta("Hello.".to_owned())),
-        Ok(LlmEvent::Usage(TokenCounts {
-            input: 40,
-            output: 2,
-            thoughts: 0,
-        })),
-        Ok(LlmEvent::Finished {
-            reason: FinishReason::Stop,
-            provider_state: None,
-        }),
-    ]));
+    llm.then(answer("Hello.", 40, 2));
     let app = TestApp::builder()
         .llm(llm)
         .env("TABLETALK__OBSERVABILITY__METRICS_TOKEN", TOKEN)

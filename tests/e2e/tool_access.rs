@@ -161,17 +161,7 @@ fn an_unknown_default_tool_is_a_configuration_error() {
 async fn the_users_command_lists_accounts_and_changes_their_tools() {
     let binary = Binary::new();
     let server = binary.start(&[]).await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let signed_in = client
-        .post(format!("{}/auth/dev-login", server.base))
-        .json(&json!({"referral_key": server.access_key()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 200);
+    let client = crate::binary::sign_in(&server.base, &server.access_key()).await;
     let run = |args: &[&str]| {
         let output = binary.run(args, &[]);
         (

@@ -19,6 +19,14 @@ pub(crate) struct Success {
     pub success: bool,
 }
 
+/// A share link: a conversation's (`/share/<token>`) or a saved query's (`/shared/result/<token>`).
+#[derive(serde::Serialize, ToSchema)]
+pub(crate) struct ShareLinkDto {
+    pub share_url: String,
+    /// At least 128 random bits; the same token while the share lasts.
+    pub share_token: String,
+}
+
 impl Success {
     pub(crate) const YES: Self = Self { success: true };
 }
@@ -28,16 +36,19 @@ struct Conventions;
 
 const ERROR_RESPONSE: &str = "Error";
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+/// The operations of a path item with their method names.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.patch.as_mut(),
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("patch", item.patch.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(method, operation)| Some((method, operation?)))
 }
 
 /// `patch /conversations/{conversation_id}/pin` → `patch_conversations_conversation_id_pin`.
@@ -81,20 +92,9 @@ impl Modify for Conventions {
             ),
         );
         for (path, item) in &mut openapi.paths.paths {
-            let methods = [
-                ("get", item.get.as_mut()),
-                ("put", item.put.as_mut()),
-                ("post", item.post.as_mut()),
-                ("delete", item.delete.as_mut()),
-                ("patch", item.patch.as_mut()),
-            ];
-            for (method, operation) in methods {
+            for (method, operation) in operations(item) {
                 // Handler names repeat across resources (`create`, `delete`): the method and path are unique.
-                if let Some(operation) = operation {
-                    operation.operation_id = Some(operation_id(method, path));
-                }
-            }
-            for operation in operations(item) {
+                operation.operation_id = Some(operation_id(method, path));
                 for range in ["4XX", "5XX"] {
                     operation
                         .responses

@@ -9,7 +9,7 @@ use tabletalk_ports::{SavedQuery, SavedQueryId};
 
 use super::resource;
 use crate::extract::{ApiJson, CurrentUser, client_address};
-use crate::openapi::Success;
+use crate::openapi::{ShareLinkDto, Success};
 use crate::{ApiError, ApiState};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -217,19 +217,13 @@ pub(crate) async fn toggle_pin(
     Ok(HttpResponse::Ok().json(SavedQueryDto::from(saved)))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct ResultShareDto {
-    share_url: String,
-    share_token: String,
-}
-
 #[utoipa::path(
     post,
     path = "/saved-queries/{id}/share",
     tag = "saved queries",
     summary = "Share the result by link (the token is reused while shared)",
     params(("id" = String, Path, description = "One of the caller's saved queries")),
-    responses((status = 200, body = ResultShareDto)),
+    responses((status = 200, body = ShareLinkDto)),
     security(("session" = []))
 )]
 pub(crate) async fn share(
@@ -240,7 +234,7 @@ pub(crate) async fn share(
     let id = saved_query_id(&path)?;
     let saved = state.saved_queries.share(user.user.id, id).await?;
     let token = saved.share_token.unwrap_or_default();
-    Ok(HttpResponse::Ok().json(ResultShareDto {
+    Ok(HttpResponse::Ok().json(ShareLinkDto {
         share_url: format!("{}/shared/result/{token}", state.settings.public_url),
         share_token: token,
     }))

@@ -5,15 +5,8 @@ use serde::Serialize;
 
 use crate::dto::{DatasetDto, MessageDto};
 use crate::extract::{CurrentUser, client_address, conversation_id};
-use crate::openapi::Success;
+use crate::openapi::{ShareLinkDto, Success};
 use crate::{ApiError, ApiState};
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct ShareDto {
-    share_url: String,
-    /// At least 128 random bits; the same token while the share lasts.
-    share_token: String,
-}
 
 #[utoipa::path(
     post,
@@ -21,7 +14,7 @@ struct ShareDto {
     tag = "conversations",
     summary = "Share a read-only snapshot by link",
     params(("conversation_id" = String, Path, description = "The conversation's id")),
-    responses((status = 201, body = ShareDto)),
+    responses((status = 201, body = ShareLinkDto)),
     security(("session" = []))
 )]
 pub(crate) async fn share(
@@ -32,7 +25,7 @@ pub(crate) async fn share(
     let id = conversation_id(&path)?;
     let conversation = state.conversations.share(user.user.id, id).await?;
     let token = conversation.share_token.unwrap_or_default();
-    Ok(HttpResponse::Created().json(ShareDto {
+    Ok(HttpResponse::Created().json(ShareLinkDto {
         share_url: format!("{}/share/{token}", state.settings.frontend_url),
         share_token: token,
     }))
