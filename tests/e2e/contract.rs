@@ -71,4 +71,5 @@ contract_tests!(
     history_stars_toggle_and_clearing_takes_everything_of_the_user,
     settings_are_created_then_replaced,
     saved_queries_are_ordered_filed_pinned_shared_and_private,
+    assistants_round_trip_and_are_listed_to_owners_and_everyone_when_shared,
 );

@@ -10,6 +10,7 @@
 
 mod admission;
 mod archive;
+mod assistants;
 mod auth;
 mod binary;
 mod chat;

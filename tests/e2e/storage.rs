@@ -32,7 +32,7 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
-    assert_eq!(database.migrate().unwrap().versions.len(), 4);
+    assert_eq!(database.migrate().unwrap().versions.len(), 5);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
     let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
@@ -41,6 +41,7 @@ fn the_database_is_in_wal_mode_with_the_whole_schema() {
     assert_eq!(mode.journal_mode, "wal");
     let expected = [
         "__diesel_schema_migrations",
+        "assistants",
         "conversations",
         "datasets",
         "message_search",
@@ -76,8 +77,10 @@ fn migrations_apply_once_revert_and_reapply() {
     );
     assert!(database.pending_migrations().unwrap().is_empty());
 
-    assert_eq!(applied.len(), 4);
-    assert_eq!(database.revert_latest().unwrap().versions, applied[3..]);
+    assert_eq!(applied.len(), 5);
+    assert_eq!(database.revert_latest().unwrap().versions, applied[4..]);
+    assert!(!tables(&path).contains(&"assistants".to_owned()));
+    assert_eq!(database.revert_latest().unwrap().versions, applied[3..4]);
     assert_eq!(database.revert_latest().unwrap().versions, applied[2..3]);
     assert_eq!(database.revert_latest().unwrap().versions, applied[1..2]);
     assert!(
@@ -352,6 +355,8 @@ fn the_archive_migration_keeps_conversations_both_ways() {
     };
     assert!(columns(&mut raw, "conversations").contains("is_archived"));
     database.revert_latest().unwrap();
+    assert!(!columns(&mut raw, "conversations").contains("assistant_id"));
+    database.revert_latest().unwrap();
     assert!(!columns(&mut raw, "user_settings").contains("tools_deny"));
     database.revert_latest().unwrap();
     assert!(!columns(&mut raw, "conversations").contains("is_archived"));
@@ -369,4 +374,84 @@ fn the_archive_migration_keeps_conversations_both_ways() {
         (settings.dev_mode, settings.tools_deny.as_str()),
         (false, "[]")
     );
+}
+
+/// The assistants migration forward and back with data: an assistant and a conversation started from it survive
+/// a revert of the migration before (the conversation loses only its copied setup) and come back whole after the
+/// re-apply of everything; the revert removes the table and the columns it added.
+#[test]
+fn the_assistants_migration_keeps_data_both_ways() {
+    #[derive(diesel::QueryableByName)]
+    struct Started {
+        #[diesel(sql_type = Text)]
+        title: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        assistant_id: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+        assistant_temperature: Option<f64>,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Title {
+        #[diesel(sql_type = Text)]
+        title: String,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let database = SqliteDatabase::open(&SqliteOptions::new(&path)).unwrap();
+    database.migrate().unwrap();
+    let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    let seed = "INSERT INTO assistants (id, user_id, name, instructions, model, temperature, tools, datasets, \
+                  is_shared, created_at, updated_at) \
+                VALUES ('a1', 'u1', 'Sales analyst', 'FY starts in April', 'm', 0.5, '[\"execute_sql\"]', \
+                  '[{\"url\":\"https://x.example/s.csv\",\"name\":\"sales\",\"column_descriptions\":{}}]', \
+                  1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');";
+    raw.batch_execute(&format!(
+        "INSERT INTO users (id, oidc_issuer, oidc_subject, email, name, created_at, last_login_at) \
+           VALUES ('u1', 'i', 's', 'a@example.com', 'A', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'); \
+         {seed} \
+         INSERT INTO conversations (id, user_id, title, created_at, updated_at, assistant_id, \
+           assistant_instructions, assistant_temperature) \
+           VALUES ('c1', 'u1', 'Started', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'a1', 'FY', 0.5);"
+    ))
+    .unwrap();
+    let started = |raw: &mut SqliteConnection| -> Started {
+        diesel::sql_query(
+            "SELECT title, assistant_id, assistant_temperature FROM conversations WHERE id = 'c1'",
+        )
+        .get_result(raw)
+        .unwrap()
+    };
+    let before = started(&mut raw);
+    assert_eq!(
+        (before.assistant_id.as_deref(), before.assistant_temperature),
+        (Some("a1"), Some(0.5))
+    );
+
+    database.revert_latest().unwrap();
+    assert!(!tables(&path).contains(&"assistants".to_owned()));
+    let kept: Title = diesel::sql_query("SELECT * FROM conversations WHERE id = 'c1'")
+        .get_result(&mut raw)
+        .unwrap();
+    assert_eq!(
+        kept.title, "Started",
+        "the conversation survives the revert"
+    );
+
+    database.migrate().unwrap();
+    let after = started(&mut raw);
+    assert_eq!(
+        (after.title.as_str(), after.assistant_id),
+        ("Started", None),
+        "the re-applied columns start empty"
+    );
+    raw.batch_execute(seed).unwrap();
+    let count: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM assistants WHERE is_shared")
+        .get_result(&mut raw)
+        .unwrap();
+    assert_eq!(count.n, 1, "the table takes rows again after the re-apply");
 }

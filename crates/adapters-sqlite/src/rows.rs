@@ -5,9 +5,9 @@ use std::str::FromStr;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Insertable, Queryable, QueryableByName, Selectable};
 use tabletalk_ports::{
-    Compression, Conversation, ConversationSummary, Dataset, DatasetFormat, DatasetSource,
-    DatasetStatus, Message, MessageRole, MessageStatus, RepositoryError, Session, Timestamp,
-    TokenHash, User,
+    AssistantSetup, Compression, Conversation, ConversationSummary, Dataset, DatasetFormat,
+    DatasetSource, DatasetStatus, Message, MessageRole, MessageStatus, RepositoryError, Session,
+    Temperature, Timestamp, TokenHash, User,
 };
 
 use crate::schema::{conversations, datasets, messages, sessions, users};
@@ -126,11 +126,50 @@ pub(crate) struct ConversationRow {
     pub created_at: String,
     pub updated_at: String,
     pub is_archived: bool,
+    pub assistant_id: Option<String>,
+    pub assistant_instructions: Option<String>,
+    pub assistant_model: Option<String>,
+    pub assistant_temperature: Option<f64>,
+    pub assistant_tools: Option<String>,
 }
 
-impl From<&Conversation> for ConversationRow {
-    fn from(c: &Conversation) -> Self {
-        Self {
+impl ConversationRow {
+    fn assistant(&self) -> Result<Option<AssistantSetup>, RepositoryError> {
+        let Some(id) = &self.assistant_id else {
+            return Ok(None);
+        };
+        Ok(Some(AssistantSetup {
+            assistant_id: parse(id, "conversations.assistant_id")?,
+            instructions: self.assistant_instructions.clone().unwrap_or_default(),
+            model: self.assistant_model.clone(),
+            temperature: stored_temperature(
+                self.assistant_temperature,
+                "conversations.assistant_temperature",
+            )?,
+            tools: stored_json::tool_names(
+                self.assistant_tools.as_deref(),
+                "conversations.assistant_tools",
+            )?,
+        }))
+    }
+}
+
+/// A stored temperature reads back only when it is one a user could have set.
+pub(crate) fn stored_temperature(
+    value: Option<f64>,
+    column: &str,
+) -> Result<Option<Temperature>, RepositoryError> {
+    value
+        .map(|v| Temperature::new(v).ok_or_else(|| corrupt(format!("{column}: {v} out of range"))))
+        .transpose()
+}
+
+impl TryFrom<&Conversation> for ConversationRow {
+    type Error = RepositoryError;
+
+    fn try_from(c: &Conversation) -> Result<Self, Self::Error> {
+        let setup = c.assistant.as_ref();
+        Ok(Self {
             id: c.id.to_string(),
             user_id: c.user_id.to_string(),
             title: c.title.clone(),
@@ -141,7 +180,12 @@ impl From<&Conversation> for ConversationRow {
             shared_at: c.shared_at.map(|t| t.to_string()),
             created_at: c.created_at.to_string(),
             updated_at: c.updated_at.to_string(),
-        }
+            assistant_id: setup.map(|s| s.assistant_id.to_string()),
+            assistant_instructions: setup.map(|s| s.instructions.clone()),
+            assistant_model: setup.and_then(|s| s.model.clone()),
+            assistant_temperature: setup.and_then(|s| s.temperature).map(Temperature::get),
+            assistant_tools: stored_json::tool_names_text(setup.and_then(|s| s.tools.as_deref()))?,
+        })
     }
 }
 
@@ -150,6 +194,7 @@ impl TryFrom<ConversationRow> for Conversation {
 
     fn try_from(row: ConversationRow) -> Result<Self, Self::Error> {
         Ok(Self {
+            assistant: row.assistant()?,
             id: parse(&row.id, "conversations.id")?,
             user_id: parse(&row.user_id, "conversations.user_id")?,
             title: row.title,

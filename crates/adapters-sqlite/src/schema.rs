@@ -36,6 +36,11 @@ diesel::table! {
         created_at -> Text,
         updated_at -> Text,
         is_archived -> Bool,
+        assistant_id -> Nullable<Text>,
+        assistant_instructions -> Nullable<Text>,
+        assistant_model -> Nullable<Text>,
+        assistant_temperature -> Nullable<Double>,
+        assistant_tools -> Nullable<Text>,
     }
 }
 
@@ -190,5 +195,22 @@ diesel::table! {
         share_token -> Nullable<Text>,
         shared_at -> Nullable<Text>,
         created_at -> Text,
+    }
+}
+
+diesel::table! {
+    assistants (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        description -> Text,
+        instructions -> Text,
+        model -> Nullable<Text>,
+        temperature -> Nullable<Double>,
+        tools -> Nullable<Text>,
+        datasets -> Text,
+        is_shared -> Bool,
+        created_at -> Text,
+        updated_at -> Text,
     }
 }

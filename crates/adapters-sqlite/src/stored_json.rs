@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tabletalk_ports::{
-    ColumnSchema, ColumnStats, ExecutionOutcome, ExecutionResult, RepositoryError, SqlExecution,
-    TraceStep,
+    AssistantDataset, ColumnSchema, ColumnStats, ExecutionOutcome, ExecutionResult,
+    RepositoryError, SqlExecution, TraceStep,
 };
 
 use crate::rows::corrupt;
@@ -274,4 +274,57 @@ pub(crate) fn descriptions_text(
 
 pub(crate) fn descriptions(text: &str) -> Result<BTreeMap<String, String>, RepositoryError> {
     serde_json::from_str(text).map_err(|e| corrupt(format!("datasets.column_descriptions: {e}")))
+}
+
+/// Tool names (`assistants.tools`, `conversations.assistant_tools`): a JSON array, `NULL` for "no restriction".
+pub(crate) fn tool_names_text(tools: Option<&[String]>) -> Result<Option<String>, RepositoryError> {
+    tools
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| RepositoryError::Other(Box::new(e)))
+}
+
+pub(crate) fn tool_names(
+    text: Option<&str>,
+    column: &str,
+) -> Result<Option<Vec<String>>, RepositoryError> {
+    text.map(|t| serde_json::from_str(t).map_err(|e| corrupt(format!("{column}: {e}"))))
+        .transpose()
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAssistantDataset {
+    url: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    column_descriptions: BTreeMap<String, String>,
+}
+
+/// `assistants.datasets`: a JSON array of `{url, name, column_descriptions}`.
+pub(crate) fn assistant_datasets_text(
+    datasets: &[AssistantDataset],
+) -> Result<String, RepositoryError> {
+    let stored: Vec<StoredAssistantDataset> = datasets
+        .iter()
+        .map(|d| StoredAssistantDataset {
+            url: d.url.clone(),
+            name: d.name.clone(),
+            column_descriptions: d.column_descriptions.clone(),
+        })
+        .collect();
+    serde_json::to_string(&stored).map_err(|e| RepositoryError::Other(Box::new(e)))
+}
+
+pub(crate) fn assistant_datasets(text: &str) -> Result<Vec<AssistantDataset>, RepositoryError> {
+    let stored: Vec<StoredAssistantDataset> =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("assistants.datasets: {e}")))?;
+    Ok(stored
+        .into_iter()
+        .map(|d| AssistantDataset {
+            url: d.url,
+            name: d.name,
+            column_descriptions: d.column_descriptions,
+        })
+        .collect())
 }

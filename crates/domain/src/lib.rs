@@ -5,6 +5,7 @@
 //!
 //! Must not import adapters, actix, diesel, reqwest, datafusion or openidconnect.
 
+pub mod assistants;
 pub mod auth;
 pub mod chat;
 pub mod conversations;

@@ -8,6 +8,7 @@ use actix_web::http::header::{ALLOW, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tabletalk_domain::assistants::AssistantError;
 use tabletalk_domain::auth::StartSignInError;
 use tabletalk_domain::chat::ChatError;
 use tabletalk_domain::conversations::SharedViewError;
@@ -359,6 +360,25 @@ impl From<SavedQueryError> for ApiError {
             SavedQueryError::Invalid(invalid) => invalid.into(),
             SavedQueryError::Randomness(e) => Self::internal(&e),
             SavedQueryError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AssistantError> for ApiError {
+    fn from(error: AssistantError) -> Self {
+        let message = error.to_string();
+        match error {
+            AssistantError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "assistant_not_found", message)
+            }
+            AssistantError::NotOwner => {
+                Self::new(StatusCode::FORBIDDEN, "not_assistant_owner", message)
+            }
+            AssistantError::Invalid { field, message } => {
+                Self::validation(&[(field.as_str(), message.as_str())])
+            }
+            AssistantError::Conversation(e) => e.into(),
+            AssistantError::Storage(e) => e.into(),
         }
     }
 }

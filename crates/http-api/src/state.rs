@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tabletalk_domain::assistants::AssistantService;
 use tabletalk_domain::auth::OidcSignIn;
 use tabletalk_domain::chat::ChatService;
 use tabletalk_domain::datasets::{DatasetService, SqlRunner};
@@ -93,6 +94,8 @@ pub struct ApiState {
     pub exports: Arc<ExportService>,
     /// Saved queries and their shared results.
     pub saved_queries: Arc<SavedQueryService>,
+    /// Assistants and conversations started from them.
+    pub assistants: Arc<AssistantService>,
     /// Each user's settings and chat model.
     pub user_settings: Arc<SettingsService>,
     /// Import, fork and export of conversations.

@@ -105,6 +105,13 @@ pub trait DatasetContent: Send + Sync + 'static {
     async fn load_url(&self, url: &str, progress: ProgressSink)
     -> Result<LoadedContent, LoadError>;
 
+    /// The SSRF guard alone (docs/api.md, "Datasets") for a normalised http(s) URL: resolves its host and checks
+    /// every address, fetching nothing. For URLs stored now and loaded later (an assistant's datasets).
+    ///
+    /// # Errors
+    /// `Blocked` when an address is refused; `Unreachable` when the host does not resolve.
+    async fn check_url(&self, url: &str) -> Result<(), LoadError>;
+
     /// Refresh of a URL dataset (docs/api.md, "Datasets"): a conditional probe, then the load again when the content
     /// changed.
     ///

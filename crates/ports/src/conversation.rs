@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{ConversationId, Timestamp, UserId};
+use crate::{AssistantSetup, ConversationId, Timestamp, UserId};
 
 /// Characters of the newest message shown in a conversation list.
 pub const PREVIEW_CHARS: usize = 100;
@@ -20,6 +20,8 @@ pub struct Conversation {
     pub next_table_number: i64,
     pub share_token: Option<String>,
     pub shared_at: Option<Timestamp>,
+    /// What it copied from the assistant it was started from, if any (docs/api.md, "Assistants").
+    pub assistant: Option<AssistantSetup>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -36,6 +38,7 @@ impl Conversation {
             next_table_number: 1,
             share_token: None,
             shared_at: None,
+            assistant: None,
             created_at: now,
             updated_at: now,
         }

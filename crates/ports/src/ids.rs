@@ -95,6 +95,10 @@ id_type!(
     /// Identifies a saved query.
     SavedQueryId
 );
+id_type!(
+    /// Identifies an assistant.
+    AssistantId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 //! openidconnect). Feature `fakes` adds in-memory implementations of every port plus the contract suite that
 //! both the fakes and the real adapters must pass.
 
+mod assistant;
 mod clock;
 mod content;
 mod conversation;
@@ -33,6 +34,7 @@ pub mod contract;
 #[cfg(feature = "fakes")]
 pub mod fakes;
 
+pub use assistant::{Assistant, AssistantDataset, AssistantSetup, Temperature};
 pub use clock::{Clock, SystemClock};
 pub use content::{
     DatasetContent, LoadError, LoadErrorKind, LoadedContent, ProgressSink, Refreshed, StagedUpload,
@@ -52,8 +54,8 @@ pub use identity::{
     AuthorizationParams, IdentityError, IdentityProvider, PendingLogin, ReferralKey, VerifiedClaims,
 };
 pub use ids::{
-    ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SavedQueryId, SessionId,
-    UploadId, UsageId, UserId,
+    AssistantId, ConversationId, DatasetId, HistoryId, IdParseError, MessageId, SavedQueryId,
+    SessionId, UploadId, UsageId, UserId,
 };
 pub use llm::{
     FinishReason, LlmClient, LlmError, LlmEvent, LlmMessage, LlmReply, LlmRequest, LlmStream,
@@ -67,10 +69,10 @@ pub use query::{
     RowLimits, SqlProblem, TableLocation,
 };
 pub use repositories::{
-    AddedDataset, ConversationRepository, DatabaseHealth, DatasetRepository, DatasetWriteError,
-    MessageRepository, NewDataset, PendingLoginRepository, QueryHistoryRepository,
-    ReferralKeyRepository, SavedQueryRepository, SessionRepository, SettingsRepository,
-    TokenUsageRepository, UserRepository,
+    AddedDataset, AssistantRepository, ConversationRepository, DatabaseHealth, DatasetRepository,
+    DatasetWriteError, MessageRepository, NewDataset, PendingLoginRepository,
+    QueryHistoryRepository, ReferralKeyRepository, SavedQueryRepository, SessionRepository,
+    SettingsRepository, TokenUsageRepository, UserRepository,
 };
 pub use saved_query::SavedQuery;
 pub use search::{MessageMatch, SearchText, TitleMatch};

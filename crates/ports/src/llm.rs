@@ -86,7 +86,7 @@ pub struct LlmRequest {
     pub tool_mode: ToolMode,
     /// Ask for thought summaries (Gemini `includeThoughts`).
     pub thinking: bool,
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     pub max_output_tokens: Option<u32>,
 }
 

@@ -10,6 +10,7 @@ use tabletalk_adapters_oauth::{OidcProvider, OidcProviderSettings};
 use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
 use tabletalk_adapters_sqlite::{SqliteDatabase, SqliteOptions};
 use tabletalk_domain::InProcessBus;
+use tabletalk_domain::assistants::{AssistantParts, AssistantService};
 use tabletalk_domain::auth::{OidcSettings, OidcSignIn, ReferralService, sha256};
 use tabletalk_domain::chat::{ChatParts, ChatService, ChatSettings, PromptLimits};
 use tabletalk_domain::datasets::size_text;
@@ -28,11 +29,11 @@ use tabletalk_http_api::{
 };
 use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::{
-    Clock, ConversationRepository, DatabaseHealth, DatasetContent, DatasetRepository,
-    IdentityProvider, LlmClient, MessageRepository, NoTelemetry, PendingLoginRepository,
-    QueryEngine, QueryHistoryRepository, ReferralKeyRepository, RowLimits, SavedQueryRepository,
-    SessionRepository, SettingsRepository, SystemClock, Telemetry, TokenUsageRepository,
-    UserRepository,
+    AssistantRepository, Clock, ConversationRepository, DatabaseHealth, DatasetContent,
+    DatasetRepository, IdentityProvider, LlmClient, MessageRepository, NoTelemetry,
+    PendingLoginRepository, QueryEngine, QueryHistoryRepository, ReferralKeyRepository, RowLimits,
+    SavedQueryRepository, SessionRepository, SettingsRepository, SystemClock, Telemetry,
+    TokenUsageRepository, UserRepository,
 };
 use tabletalk_query_engine::content::{ContentLoader, ContentSettings};
 use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
@@ -67,6 +68,7 @@ pub struct Adapters {
     pub query_history: Arc<dyn QueryHistoryRepository>,
     pub settings: Arc<dyn SettingsRepository>,
     pub saved_queries: Arc<dyn SavedQueryRepository>,
+    pub assistants: Arc<dyn AssistantRepository>,
     pub query_engine: Arc<dyn QueryEngine>,
     pub content: Arc<dyn DatasetContent>,
     /// Where every layer reports what it measures (`GET /metrics`).
@@ -101,7 +103,8 @@ impl Adapters {
             + ReferralKeyRepository
             + QueryHistoryRepository
             + SettingsRepository
-            + SavedQueryRepository,
+            + SavedQueryRepository
+            + AssistantRepository,
     {
         Self {
             users: store.clone(),
@@ -115,7 +118,8 @@ impl Adapters {
             referral_keys: store.clone(),
             query_history: store.clone(),
             settings: store.clone(),
-            saved_queries: store,
+            saved_queries: store.clone(),
+            assistants: store,
             clock,
             identity: None,
             llm: None,
@@ -485,6 +489,38 @@ fn settings_service(adapters: &Adapters, config: &Config) -> Arc<SettingsService
     )
 }
 
+/// Import, fork and export, and the assistants that start conversations through the same path.
+fn transfer_and_assistants(
+    adapters: &Adapters,
+    config: &Config,
+    conversations: Arc<ConversationService>,
+    datasets: Arc<DatasetService>,
+    user_settings: Arc<SettingsService>,
+) -> (Arc<ConversationTransfer>, Arc<AssistantService>) {
+    let transfer = Arc::new(ConversationTransfer::new(
+        TransferParts {
+            conversations,
+            conversation_store: adapters.conversations.clone(),
+            messages: adapters.messages.clone(),
+            dataset_store: adapters.datasets.clone(),
+            datasets,
+            clock: adapters.clock.clone(),
+        },
+        TransferSettings {
+            max_datasets: config.datasets.max_per_conversation,
+        },
+    ));
+    let assistants = Arc::new(AssistantService::new(AssistantParts {
+        assistants: adapters.assistants.clone(),
+        settings: user_settings,
+        content: adapters.content.clone(),
+        transfer: transfer.clone(),
+        clock: adapters.clock.clone(),
+        max_datasets_per_conversation: config.datasets.max_per_conversation,
+    }));
+    (transfer, assistants)
+}
+
 /// Builds every service from the adapters and the configuration.
 pub fn build_state(
     adapters: Adapters,
@@ -550,21 +586,16 @@ pub fn build_state(
         sql.clone(),
         datasets.clone(),
     ));
-    let transfer = Arc::new(ConversationTransfer::new(
-        TransferParts {
-            conversations: conversations.clone(),
-            conversation_store: adapters.conversations.clone(),
-            messages: adapters.messages.clone(),
-            dataset_store: adapters.datasets.clone(),
-            datasets: datasets.clone(),
-            clock: adapters.clock.clone(),
-        },
-        TransferSettings {
-            max_datasets: config.datasets.max_per_conversation,
-        },
-    ));
+    let (transfer, assistants) = transfer_and_assistants(
+        &adapters,
+        config,
+        conversations.clone(),
+        datasets.clone(),
+        user_settings.clone(),
+    );
     let metrics = metrics_endpoint(&adapters, config);
     Ok(ApiState {
+        assistants,
         auth,
         conversations,
         removal,

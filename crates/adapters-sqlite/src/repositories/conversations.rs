@@ -41,7 +41,7 @@ fn update_returning(
 #[async_trait]
 impl ConversationRepository for SqliteDatabase {
     async fn create(&self, conversation: &Conversation) -> Result<(), RepositoryError> {
-        let row = ConversationRow::from(conversation);
+        let row = ConversationRow::try_from(conversation)?;
         self.run(move |conn| {
             diesel::insert_into(conversations::table)
                 .values(&row)
@@ -222,7 +222,7 @@ impl ConversationRepository for SqliteDatabase {
         datasets: &[Dataset],
     ) -> Result<(), RepositoryError> {
         let owner = conversation.user_id.to_string();
-        let conversation = ConversationRow::from(conversation);
+        let conversation = ConversationRow::try_from(conversation)?;
         let messages: Vec<MessageRow> = messages
             .iter()
             .map(MessageRow::try_from)

@@ -1,5 +1,6 @@
 //! The repository ports, implemented on [`SqliteDatabase`](crate::SqliteDatabase), one file per aggregate.
 
+mod assistants;
 mod conversations;
 mod datasets;
 mod health;

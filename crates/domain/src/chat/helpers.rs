@@ -115,14 +115,19 @@ impl ChatService {
         conversation: ConversationId,
         question: &str,
     ) -> Result<GeneratedSql, ChatError> {
-        self.conversations.owned(user, conversation).await?;
+        let owned = self.conversations.owned(user, conversation).await?;
         let datasets = self.datasets.list_for_conversation(conversation).await?;
         if !datasets.iter().any(|d| d.status == DatasetStatus::Ready) {
             return Err(ChatError::NoDatasets);
         }
+        // An assistant's instructions ("the fiscal year starts in April") matter to the query too.
+        let instructions = owned
+            .assistant
+            .as_ref()
+            .map_or("", |a| a.instructions.as_str());
         let system = format!(
             "{}\n\n{GENERATE_FORMAT}",
-            system_prompt(&datasets, &self.settings.prompt)
+            system_prompt(&datasets, &self.settings.prompt, instructions)
         );
         let mut messages = vec![LlmMessage::User {
             text: question.to_owned(),

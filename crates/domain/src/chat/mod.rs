@@ -7,6 +7,7 @@ mod helpers;
 mod preview;
 mod prompt;
 mod service;
+mod setup;
 mod tools;
 mod turn;
 mod turns;

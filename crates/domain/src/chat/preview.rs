@@ -51,7 +51,8 @@ impl ChatService {
         conversation: ConversationId,
         content: &MessageText,
     ) -> Result<PromptPreview, ChatError> {
-        self.conversations.owned(user, conversation).await?;
+        let owned = self.conversations.owned(user, conversation).await?;
+        let setup = self.turn_setup(user, &owned).await;
         let settings = &self.settings;
         let datasets = self.datasets.list_for_conversation(conversation).await?;
         let mut stored = context::stored(
@@ -65,12 +66,12 @@ impl ChatService {
             content.as_str(),
             self.clock.now(),
         ));
-        let declarations = tool_declarations_for(&self.user_settings.tools_for(user).await);
+        let declarations = tool_declarations_for(&setup.tools);
         let history = context::build(
             &stored,
             settings.context_messages,
             settings.context_token_budget,
-            fixed_tokens(settings, &declarations),
+            fixed_tokens(settings, &declarations, &setup.instructions),
         );
         let mut messages: Vec<PreviewMessage> = history
             .into_iter()
@@ -89,7 +90,7 @@ impl ChatService {
         let new_message = messages
             .pop()
             .map_or_else(|| content.as_str().to_owned(), |m| m.content);
-        let system = system_prompt(&datasets, &settings.prompt);
+        let system = system_prompt(&datasets, &settings.prompt, &setup.instructions);
         Ok(PromptPreview {
             system_prompt_tokens: estimate_tokens(&system),
             system_prompt: system,

@@ -190,8 +190,9 @@ pub fn tables_section(datasets: &[Dataset]) -> String {
     out
 }
 
-/// The whole system prompt, built fresh for every model call.
-pub fn system_prompt(datasets: &[Dataset], limits: &PromptLimits) -> String {
+/// The whole system prompt, built fresh for every model call. `instructions` are those of the assistant the
+/// conversation started from (`""`: none); they follow the rules, so the built-in rules keep their place.
+pub fn system_prompt(datasets: &[Dataset], limits: &PromptLimits, instructions: &str) -> String {
     let any_ready = datasets.iter().any(|d| d.status == DatasetStatus::Ready);
     let rules = format!(
         "## Rules\nUse only the tables listed, with their names exactly as listed. When unsure of values, look at the \
@@ -216,6 +217,12 @@ pub fn system_prompt(datasets: &[Dataset], limits: &PromptLimits) -> String {
         EXAMPLES.to_owned(),
     ];
     sections.extend([PERFORMANCE, FAILURES, CHARTS, FOLLOWUPS].map(str::to_owned));
+    if !instructions.trim().is_empty() {
+        sections.push(format!(
+            "## Instructions for this conversation\n{}",
+            instructions.trim()
+        ));
+    }
     if !any_ready {
         sections.push(NO_DATASETS.to_owned());
     }

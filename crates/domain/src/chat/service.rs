@@ -207,11 +207,7 @@ impl ChatService {
     ) -> Result<Accepted, ChatError> {
         let owned = self.conversations.owned(user, conversation).await?;
         let accepted = self
-            .begin(
-                user,
-                conversation,
-                Opening::Message(content.as_str().to_owned()),
-            )
+            .begin(user, &owned, Opening::Message(content.as_str().to_owned()))
             .await?;
         self.unarchive(user, &owned).await;
         Ok(accepted)
@@ -261,7 +257,7 @@ impl ChatService {
         let accepted = self
             .begin(
                 user,
-                conversation,
+                &owned,
                 Opening::Redo {
                     answer: message,
                     question: question.id,
@@ -277,12 +273,14 @@ impl ChatService {
     async fn begin(
         self: &Arc<Self>,
         user: UserId,
-        conversation: ConversationId,
+        owned: &tabletalk_ports::Conversation,
         opening: Opening,
     ) -> Result<Accepted, ChatError> {
         if self.llm.is_none() {
             return Err(ChatError::NotConfigured);
         }
+        let conversation = owned.id;
+        let setup = self.turn_setup(user, owned).await;
         let cancel = self.turns.register(conversation).map_err(|e| {
             self.telemetry.turn_finished(TurnEnd::Refused, None);
             match e {
@@ -303,6 +301,7 @@ impl ChatService {
                         accepted.message_id,
                         cancel,
                         status,
+                        setup,
                     )
                     .await;
                 });

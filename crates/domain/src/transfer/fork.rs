@@ -41,6 +41,8 @@ impl ConversationTransfer {
         let fork = Conversation {
             title: fork_title(&source.title),
             next_table_number: source.next_table_number,
+            // A fork of an assistant's conversation keeps answering as that assistant.
+            assistant: source.assistant.clone(),
             ..Conversation::new(user, now)
         };
         let copies: Vec<Message> = messages

@@ -68,7 +68,7 @@ fn cut_title(title: &str) -> String {
 
 /// Names in input order: a given valid name not yet taken (ignoring case) is kept; any other gets the next
 /// automatic `table<N>`. Returns the names and the counter after them.
-fn assign_names(wished: &[Option<&str>]) -> (Vec<String>, i64) {
+pub(super) fn assign_names(wished: &[Option<&str>]) -> (Vec<String>, i64) {
     let mut taken: Vec<String> = Vec::new();
     let mut counter = 1_i64;
     for wish in wished {
@@ -139,7 +139,13 @@ impl ConversationTransfer {
             .into_iter()
             .zip(names)
             .map(|((url, imported), name)| {
-                pending_dataset(&conversation, &url, imported, name, now)
+                pending_dataset(
+                    &conversation,
+                    &url,
+                    &imported.column_descriptions,
+                    name,
+                    now,
+                )
             })
             .collect();
         // `updated_at` follows the newest message, as if the messages had been appended.
@@ -160,10 +166,11 @@ impl ConversationTransfer {
     }
 }
 
-fn pending_dataset(
+/// A dataset stored as `loading`, to be loaded in the background.
+pub(super) fn pending_dataset(
     conversation: &Conversation,
     url: &DatasetUrl,
-    imported: &ImportedDataset,
+    column_descriptions: &BTreeMap<String, String>,
     name: String,
     now: Timestamp,
 ) -> Dataset {
@@ -184,7 +191,7 @@ fn pending_dataset(
         row_count: 0,
         column_count: 0,
         columns: Vec::new(),
-        column_descriptions: imported.column_descriptions.clone(),
+        column_descriptions: column_descriptions.clone(),
         file_size_bytes: None,
         etag: None,
         last_modified: None,

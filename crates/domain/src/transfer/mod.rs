@@ -5,6 +5,7 @@
 
 mod fork;
 mod import;
+mod start;
 
 use std::sync::Arc;
 

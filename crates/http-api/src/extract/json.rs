@@ -36,12 +36,12 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
-/// Reads and parses a JSON body of at most `limit` bytes.
-fn read_json<T: DeserializeOwned + 'static>(
+/// Reads a JSON body of at most `limit` bytes.
+fn read_body(
     req: &HttpRequest,
     payload: &mut Payload,
     limit: impl FnOnce(&HttpSettings) -> usize,
-) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
     let limit = match api_state(req) {
         Ok(state) => limit(&state.settings),
         Err(e) => return Box::pin(async move { Err(e) }),
@@ -68,8 +68,18 @@ fn read_json<T: DeserializeOwned + 'static>(
             }
             body.extend_from_slice(&chunk);
         }
-        parse(&body)
+        Ok(body)
     })
+}
+
+/// Reads and parses a JSON body of at most `limit` bytes.
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: impl FnOnce(&HttpSettings) -> usize,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let body = read_body(req, payload, limit);
+    Box::pin(async move { parse(&body.await?) })
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -102,8 +112,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for LargeJson<T> {
     }
 }
 
-/// A JSON body that may be absent: no body and no `Content-Type` means `None` (an absent body and `{}` are
-/// equivalent, as for `POST /auth/google`); anything else goes through [`ApiJson`]'s checks.
+/// A JSON body that may be absent: no body and no `Content-Type`, or an empty body whatever its `Content-Type`
+/// (clients that always send one), means `None` (an absent body and `{}` are equivalent, as for
+/// `POST /auth/google`); anything else goes through [`ApiJson`]'s checks.
 #[derive(Debug)]
 pub(crate) struct OptionalJson<T>(Result<Option<T>, ApiError>);
 
@@ -125,8 +136,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         if no_body {
             return Box::pin(async { Ok(Self(Ok(None))) });
         }
-        let body = ApiJson::<T>::from_request(req, payload);
-        Box::pin(async move { Ok(Self(body.await?.into_inner().map(Some))) })
+        let body = read_body(req, payload, |s| s.max_json_body);
+        Box::pin(async move {
+            Ok(Self(match body.await {
+                Ok(body) if body.is_empty() => Ok(None),
+                Ok(body) => parse(&body).map(Some),
+                Err(error) => Err(error),
+            }))
+        })
     }
 }
 

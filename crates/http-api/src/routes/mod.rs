@@ -1,6 +1,7 @@
 //! Routes, one file per resource. Handlers stay short: extract, validate into records, call one service,
 //! map to a response DTO.
 
+pub(crate) mod assistants;
 pub(crate) mod auth;
 pub(crate) mod conversations;
 pub(crate) mod datasets;
@@ -31,6 +32,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     messages::configure(cfg);
     settings::configure(cfg);
     saved_queries::configure(cfg);
+    assistants::configure(cfg);
     export::configure(cfg);
     metrics::configure(cfg);
     docs::configure(cfg);

@@ -8,6 +8,7 @@
     reason = "the contract suite is test code run by the test binary: a failed step is a failed test"
 )]
 
+mod assistants;
 mod conversations;
 mod datasets;
 mod identity;
@@ -20,12 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    Conversation, ConversationRepository, DatabaseHealth, DatasetRepository, Identity,
-    MessageRepository, PendingLoginRepository, QueryHistoryRepository, ReferralKeyRepository,
-    SavedQueryRepository, SessionRepository, SettingsRepository, Timestamp, TokenUsageRepository,
-    UserId, UserRepository,
+    AssistantRepository, Conversation, ConversationRepository, DatabaseHealth, DatasetRepository,
+    Identity, MessageRepository, PendingLoginRepository, QueryHistoryRepository,
+    ReferralKeyRepository, SavedQueryRepository, SessionRepository, SettingsRepository, Timestamp,
+    TokenUsageRepository, UserId, UserRepository,
 };
 
+pub use assistants::assistants_round_trip_and_are_listed_to_owners_and_everyone_when_shared;
 pub use conversations::{
     appending_a_message_touches_the_conversation,
     archiving_splits_the_list_and_touches_only_the_owners,
@@ -78,6 +80,7 @@ pub struct Repositories {
     pub query_history: Arc<dyn QueryHistoryRepository>,
     pub settings: Arc<dyn SettingsRepository>,
     pub saved_queries: Arc<dyn SavedQueryRepository>,
+    pub assistants: Arc<dyn AssistantRepository>,
 }
 
 impl Repositories {
@@ -95,7 +98,8 @@ impl Repositories {
             + ReferralKeyRepository
             + QueryHistoryRepository
             + SettingsRepository
-            + SavedQueryRepository,
+            + SavedQueryRepository
+            + AssistantRepository,
     {
         Self {
             users: store.clone(),
@@ -109,7 +113,8 @@ impl Repositories {
             referral_keys: store.clone(),
             query_history: store.clone(),
             settings: store.clone(),
-            saved_queries: store,
+            saved_queries: store.clone(),
+            assistants: store,
         }
     }
 }

@@ -76,6 +76,14 @@ impl DatasetContent for ScriptedContent {
         self.load(url)
     }
 
+    /// A URL scripted to fail with `Blocked` is blocked here too; every other URL passes (nothing is loaded).
+    async fn check_url(&self, url: &str) -> Result<(), LoadError> {
+        match lock(&self.by_url).get(url) {
+            Some(Err(error)) if error.kind == LoadErrorKind::Blocked => Err(error.clone()),
+            _ => Ok(()),
+        }
+    }
+
     async fn refresh_url(
         &self,
         dataset: &Dataset,

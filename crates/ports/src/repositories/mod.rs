@@ -1,5 +1,6 @@
 //! Repository ports: one per aggregate, methods named for intent, one method = one transaction.
 
+mod assistants;
 mod conversations;
 mod datasets;
 mod health;
@@ -13,6 +14,7 @@ mod settings;
 mod token_usage;
 mod users;
 
+pub use assistants::AssistantRepository;
 pub use conversations::ConversationRepository;
 pub use datasets::{AddedDataset, DatasetRepository, DatasetWriteError, NewDataset};
 pub use health::DatabaseHealth;

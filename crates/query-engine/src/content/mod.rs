@@ -314,6 +314,15 @@ impl DatasetContent for ContentLoader {
         .await
     }
 
+    async fn check_url(&self, url: &str) -> Result<(), LoadError> {
+        let url = Url::parse(url).map_err(|_| invalid_url())?;
+        self.files
+            .fetcher
+            .check(&url)
+            .await
+            .map_err(|e| crate::files::download::unreachable(&e))
+    }
+
     async fn refresh_url(
         &self,
         dataset: &Dataset,

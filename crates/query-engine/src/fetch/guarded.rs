@@ -106,6 +106,17 @@ impl GuardedFetcher {
         Ok((name, addresses))
     }
 
+    /// The guard's address check alone: resolves `url`'s host and checks every address, sending nothing.
+    ///
+    /// # Errors
+    /// `Blocked`, `HostNotFound`, `UnsupportedScheme`.
+    pub async fn check(&self, url: &Url) -> Result<(), FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::UnsupportedScheme(url.scheme().to_owned()));
+        }
+        self.checked_addresses(url).await.map(|_| ())
+    }
+
     /// One hop: a client pinned to the checked addresses, without proxies or automatic redirects.
     async fn hop(
         &self,

@@ -189,7 +189,8 @@ impl State {
             tool: call.name.clone(),
             args: args.clone(),
         });
-        if crate::chat::TOOL_NAMES.contains(&call.name.as_str()) && !self.tools.contains(&call.name)
+        if crate::chat::TOOL_NAMES.contains(&call.name.as_str())
+            && !self.setup.tools.contains(&call.name)
         {
             // Not offered to this user; a model may still try (docs/api.md, "Chat").
             return failure(&format!(

@@ -48,8 +48,9 @@ pub(super) fn keep_alive(
 pub(in crate::chat) fn fixed_tokens(
     settings: &crate::chat::ChatSettings,
     declarations: &[tabletalk_ports::ToolDeclaration],
+    instructions: &str,
 ) -> u64 {
-    estimate_tokens(&system_prompt(&[], &settings.prompt))
+    estimate_tokens(&system_prompt(&[], &settings.prompt, instructions))
         + declarations
             .iter()
             .map(|d| estimate_tokens(&d.parameters) + estimate_tokens(&d.description))

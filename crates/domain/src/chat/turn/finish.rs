@@ -53,7 +53,7 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         .turn_finished(end, Some(state.started.elapsed()));
     service.telemetry.llm_tokens(
         service.provider().as_str(),
-        &state.model,
+        &state.setup.model,
         CallKind::Chat,
         state.input_tokens,
         state.output_tokens,
@@ -72,7 +72,7 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         trace: state.trace.clone(),
         input_tokens: input,
         output_tokens: output,
-        model: Some(state.model.clone()),
+        model: Some(state.setup.model.clone()),
         created_at: now,
     });
     #[allow(
@@ -88,7 +88,7 @@ pub(super) async fn finish(state: State, outcome: Outcome) {
         message_id: Some(state.message_id),
         call_kind: CallKind::Chat,
         provider: service.provider(),
-        model_name: state.model.clone(),
+        model_name: state.setup.model.clone(),
         input_tokens: input,
         output_tokens: output,
         estimated: state.estimated,

@@ -14,6 +14,7 @@ use super::cancel::{Cancel, CancelReason};
 use super::context::{self, estimate_tokens};
 use super::prompt::{system_prompt, tool_declarations_for};
 use super::service::ChatService;
+use super::setup::TurnSetup;
 use crate::UsageStatus;
 use crate::events::{DomainEvent, TurnFailure, TurnFailureKind};
 use crate::llm_retry::{CallError, start_with_retries};
@@ -46,8 +47,8 @@ struct State {
     conversation: ConversationId,
     message_id: MessageId,
     cancel: Cancel,
-    /// The user's model (docs/api.md, "Settings"), read once when the turn starts.
-    model: String,
+    /// Model, temperature, tools and instructions, read once when the turn starts.
+    setup: TurnSetup,
     content: String,
     reasoning: String,
     reasoning_completed: bool,
@@ -62,8 +63,6 @@ struct State {
     estimated: bool,
     /// When the turn started, for its duration metric.
     started: std::time::Instant,
-    /// The tools this user's turns may offer and run (docs/configuration.md, "Tool access").
-    tools: Vec<String>,
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -112,6 +111,7 @@ pub(super) async fn run(
     message_id: MessageId,
     cancel: Cancel,
     before: UsageStatus,
+    setup: TurnSetup,
 ) {
     let mut state = State {
         service: service.clone(),
@@ -119,7 +119,7 @@ pub(super) async fn run(
         conversation,
         message_id,
         cancel,
-        model: service.user_settings.model_for(user).await,
+        setup,
         content: String::new(),
         reasoning: String::new(),
         reasoning_completed: false,
@@ -133,7 +133,6 @@ pub(super) async fn run(
         output_tokens: 0,
         estimated: false,
         started: std::time::Instant::now(),
-        tools: service.user_settings.tools_for(user).await,
     };
     if before.warning() {
         service
@@ -259,8 +258,8 @@ fn build_request(
     // A user with every tool denied gets a plain answer.
     let tools_left = tools_left && !declarations.is_empty();
     LlmRequest {
-        model: state.model.clone(),
-        system: system_prompt(datasets, &settings.prompt),
+        model: state.setup.model.clone(),
+        system: system_prompt(datasets, &settings.prompt, &state.setup.instructions),
         messages: history.to_vec(),
         tools: if tools_left {
             declarations.to_vec()
@@ -273,7 +272,7 @@ fn build_request(
             ToolMode::None
         },
         thinking: settings.thinking,
-        temperature: None,
+        temperature: state.setup.temperature,
         max_output_tokens: None,
     }
 }
@@ -293,8 +292,8 @@ async fn rounds(state: &mut State) -> Outcome {
     else {
         return internal();
     };
-    let declarations = tool_declarations_for(&state.tools);
-    let fixed = fixed_tokens(settings, &declarations);
+    let declarations = tool_declarations_for(&state.setup.tools);
+    let fixed = fixed_tokens(settings, &declarations, &state.setup.instructions);
     let mut trimmed = false;
     let mut history = context::build(
         &stored,

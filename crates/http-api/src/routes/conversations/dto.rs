@@ -6,6 +6,10 @@ use tabletalk_ports::{Conversation, ConversationSummary};
 
 use crate::dto::{DatasetDto, MessageDto};
 
+fn assistant_id(c: &Conversation) -> Option<String> {
+    c.assistant.as_ref().map(|a| a.assistant_id.to_string())
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct CreatedDto {
     id: String,
@@ -14,6 +18,8 @@ pub(super) struct CreatedDto {
     updated_at: String,
     is_pinned: bool,
     is_archived: bool,
+    /// The assistant it was started from (which may since have been deleted); `null` for none.
+    assistant_id: Option<String>,
 }
 
 impl From<&Conversation> for CreatedDto {
@@ -25,6 +31,7 @@ impl From<&Conversation> for CreatedDto {
             updated_at: c.updated_at.to_string(),
             is_pinned: c.is_pinned,
             is_archived: c.is_archived,
+            assistant_id: assistant_id(c),
         }
     }
 }
@@ -40,6 +47,8 @@ pub(super) struct ConversationSummaryDto {
     last_message_preview: Option<String>,
     is_pinned: bool,
     is_archived: bool,
+    /// The assistant it was started from (which may since have been deleted); `null` for none.
+    assistant_id: Option<String>,
 }
 
 impl From<&ConversationSummary> for ConversationSummaryDto {
@@ -55,6 +64,7 @@ impl From<&ConversationSummary> for ConversationSummaryDto {
             last_message_preview: s.last_message_preview.clone(),
             is_pinned: c.is_pinned,
             is_archived: c.is_archived,
+            assistant_id: assistant_id(c),
         }
     }
 }
@@ -67,6 +77,8 @@ pub(super) struct ConversationDetailDto {
     updated_at: String,
     is_pinned: bool,
     is_archived: bool,
+    /// The assistant it was started from (which may since have been deleted); `null` for none.
+    assistant_id: Option<String>,
     share_token: Option<String>,
     shared_at: Option<String>,
     messages: Vec<MessageDto>,
@@ -83,6 +95,7 @@ impl From<&ConversationDetail> for ConversationDetailDto {
             updated_at: c.updated_at.to_string(),
             is_pinned: c.is_pinned,
             is_archived: c.is_archived,
+            assistant_id: assistant_id(c),
             share_token: c.share_token.clone(),
             shared_at: c.shared_at.map(|t| t.to_string()),
             messages: d.messages.iter().map(MessageDto::from).collect(),

@@ -13,7 +13,7 @@ use tabletalk_domain::ConversationIds;
 use tabletalk_ports::ConversationTitle;
 
 use super::resource;
-use crate::extract::{ApiJson, CurrentUser, QueryParams, conversation_id};
+use crate::extract::{ApiJson, CurrentUser, OptionalJson, QueryParams, conversation_id};
 use crate::openapi::Success;
 use crate::{ApiError, ApiState};
 use dto::{ConversationDetailDto, ConversationSummaryDto, CreatedDto};
@@ -89,19 +89,40 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Optional: without a body (or with `{}`) the conversation starts empty.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CreateRequest {
+    /// Start from this assistant (the caller's own or a shared one): its instructions, model, temperature and
+    /// tools apply to every turn, and its datasets load in the background.
+    #[serde(default)]
+    assistant_id: Option<String>,
+}
+
 #[utoipa::path(
     post,
     path = "/conversations",
     tag = "conversations",
-    summary = "Start an empty conversation",
+    summary = "Start a conversation: empty, or from an assistant",
+    request_body(content = Option<CreateRequest>, description = "Optional"),
     responses((status = 201, body = CreatedDto)),
     security(("session" = []))
 )]
 pub(crate) async fn create(
     user: CurrentUser,
     state: web::Data<ApiState>,
+    body: OptionalJson<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let conversation = state.conversations.create(user.user.id).await?;
+    let assistant = body.into_inner()?.and_then(|b| b.assistant_id);
+    let conversation = match assistant {
+        Some(raw) => {
+            let id = crate::routes::assistants::assistant_id(&raw)?;
+            state
+                .assistants
+                .start_conversation(user.user.id, id)
+                .await?
+        }
+        None => state.conversations.create(user.user.id).await?,
+    };
     Ok(HttpResponse::Created().json(CreatedDto::from(&conversation)))
 }
 

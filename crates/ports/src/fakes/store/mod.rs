@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::lock;
 
+mod assistants;
 mod conversations;
 mod datasets;
 mod messages;
@@ -32,6 +33,7 @@ struct Tables {
     referral_keys: Vec<StoredReferralKey>,
     settings: Vec<crate::UserSettings>,
     saved_queries: Vec<crate::SavedQuery>,
+    assistants: Vec<crate::Assistant>,
 }
 
 #[derive(Debug, Clone)]
