@@ -41,4 +41,5 @@ mod storage;
 mod tool_access;
 mod transfer;
 mod usage;
+mod web_client;
 mod workspace;

@@ -94,6 +94,15 @@ impl Conformance {
         body: &[u8],
     ) {
         let method = method.to_lowercase();
+        // The web client's pages and assets are not API operations (docs/web-client.md).
+        let client_page = route.is_some_and(|r| tabletalk_http_api::CLIENT_PAGES.contains(&r))
+            && content_type.starts_with("text/html");
+        let client_file = route.is_some_and(|r| {
+            r == tabletalk_http_api::CLIENT_ASSETS || r == tabletalk_http_api::CLIENT_ROOT_FILE
+        });
+        if client_page || client_file {
+            return;
+        }
         let operation =
             route.and_then(|r| self.doc.pointer(&format!("/paths/{}/{method}", escape(r))));
         let response = match operation {

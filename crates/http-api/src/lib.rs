@@ -25,5 +25,8 @@ pub fn openapi_document() -> serde_json::Value {
 }
 pub use error::ApiError;
 pub use origin::{OriginPolicy, OriginPolicyError};
+pub use routes::client::{
+    ASSETS as CLIENT_ASSETS, PAGES as CLIENT_PAGES, ROOT_FILE as CLIENT_ROOT_FILE,
+};
 pub use state::{ApiState, DeploymentLimits, HttpSettings, MetricsEndpoint, QueryEngineLimits};
 pub use ws::{Connections, WebsocketSettings};

@@ -30,6 +30,8 @@ struct HealthResponse {
     version: &'static str,
     query_engine: QueryEngineHealth,
     llm: &'static str,
+    /// How people sign in: `oidc` (`POST /auth/google`) or `local` (`POST /auth/dev-login` with the access key).
+    auth_mode: &'static str,
 }
 
 const fn ok_or_error(ok: bool) -> &'static str {
@@ -68,6 +70,11 @@ pub(crate) async fn health(state: web::Data<ApiState>) -> HttpResponse {
             "configured"
         } else {
             "not_configured"
+        },
+        auth_mode: if state.oidc.is_some() {
+            "oidc"
+        } else {
+            "local"
         },
     })
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod assistants;
 pub(crate) mod auth;
+pub(crate) mod client;
 pub(crate) mod conversations;
 pub(crate) mod datasets;
 pub(crate) mod docs;
@@ -22,6 +23,7 @@ use actix_web::{HttpResponse, Resource, web};
 use crate::ApiError;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    client::configure_pages(cfg);
     health::configure(cfg);
     auth::configure(cfg);
     oidc::configure(cfg);

@@ -1,0 +1,240 @@
+// The conversation's datasets: add by URL (with download progress) or upload (drag and drop, with a progress bar and
+// the size limit), and for each one its status, schema with editable descriptions, a preview, rename, refresh and
+// remove.
+
+import { useEffect, useState } from "preact/hooks";
+
+import { ApiError, del, get, patch, post, upload } from "../api";
+import type { Capabilities, Cell, Column, Dataset } from "../types";
+import { ResultTable } from "./ResultView";
+
+interface Props {
+  conversationId: string;
+  datasets: Dataset[];
+  progress: Record<string, number>;
+  onChanged: () => void;
+}
+
+function columnsOf(dataset: Dataset): Column[] {
+  try {
+    return JSON.parse(dataset.schema_json) as Column[];
+  } catch {
+    return [];
+  }
+}
+
+function size(bytes: number): string {
+  if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(1)} GiB`;
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(0)} MiB`;
+  return `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+export function Datasets({ conversationId, datasets, progress, onChanged }: Props) {
+  const base = `/conversations/${conversationId}/datasets`;
+  const [url, setUrl] = useState("");
+  const [name, setName] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [uploading, setUploading] = useState<number | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [limit, setLimit] = useState<number | null>(null);
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    get<Capabilities>("/capabilities")
+      .then((c) => setLimit(c.limits.max_upload_bytes))
+      .catch(() => {});
+  }, []);
+
+  const act = async (work: () => Promise<unknown>) => {
+    setProblem(null);
+    try {
+      await work();
+      onChanged();
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "That did not work.");
+    }
+  };
+
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    await act(async () => {
+      await post(base, name.trim() ? { url: url.trim(), name: name.trim() } : { url: url.trim() });
+      setUrl("");
+      setName("");
+    });
+    setBusy(false);
+  };
+
+  const send = async (file: File) => {
+    if (limit !== null && file.size > limit) {
+      setProblem(`That file is ${size(file.size)}; uploads may be at most ${size(limit)}.`);
+      return;
+    }
+    setUploading(0);
+    await act(() => upload(`${base}/upload`, file, setUploading));
+    setUploading(null);
+  };
+
+  const loadingProgress = Object.entries(progress).filter(([, p]) => p < 1);
+
+  return (
+    <aside class="panel datasets" aria-label="Datasets">
+      <h2>Datasets</h2>
+      <form onSubmit={add} class="add-url">
+        <label for="dataset-url">Add by URL</label>
+        <input id="dataset-url" type="url" placeholder="https://…/data.parquet" value={url} onInput={(e) => setUrl(e.currentTarget.value)} required />
+        <label for="dataset-name">Table name (optional)</label>
+        <input id="dataset-name" value={name} onInput={(e) => setName(e.currentTarget.value)} pattern="[A-Za-z_][A-Za-z0-9_]{0,62}" />
+        <button type="submit" class="primary" disabled={busy || !url.trim()}>
+          {busy ? "Adding…" : "Add"}
+        </button>
+      </form>
+      {loadingProgress.map(([u, p]) => (
+        <div key={u} class="progress">
+          <span class="small">{u}</span>
+          <progress max={1} value={p} aria-label={`Downloading ${u}`} />
+        </div>
+      ))}
+      <label
+        class={dragging ? "dropzone dragging" : "dropzone"}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(e) => {
+          e.preventDefault();
+          setDragging(false);
+          const file = e.dataTransfer?.files[0];
+          if (file) send(file);
+        }}
+      >
+        <input
+          type="file"
+          class="visually-hidden"
+          accept=".parquet,.pq,.csv,.tsv,.ndjson,.jsonl,.gz"
+          onChange={(e) => {
+            const file = e.currentTarget.files?.[0];
+            if (file) send(file);
+            e.currentTarget.value = "";
+          }}
+        />
+        Drop a Parquet, CSV, TSV or NDJSON file here, or choose one{limit !== null ? ` (up to ${size(limit)})` : ""}.
+      </label>
+      {uploading !== null && <progress max={1} value={uploading} aria-label="Uploading" />}
+      {problem && (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
+      <ul class="dataset-cards">
+        {datasets.map((d) => (
+          <DatasetCard key={d.id} base={base} dataset={d} act={act} />
+        ))}
+      </ul>
+    </aside>
+  );
+}
+
+function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; act: (work: () => Promise<unknown>) => Promise<void> }) {
+  const [preview, setPreview] = useState<{ columns: string[]; rows: Cell[][] } | null>(null);
+  const [renaming, setRenaming] = useState(false);
+  const columns = columnsOf(dataset);
+  let descriptions: Record<string, string> = {};
+  try {
+    descriptions = JSON.parse(dataset.column_descriptions || "{}") as Record<string, string>;
+  } catch {
+    descriptions = {};
+  }
+  const path = `${base}/${dataset.id}`;
+  return (
+    <li class={`dataset-card ${dataset.status}`}>
+      <header>
+        {renaming ? (
+          <input
+            aria-label="Table name"
+            defaultValue={dataset.name}
+            autoFocus
+            onBlur={() => setRenaming(false)}
+            onKeyDown={(e) => {
+              if (e.key === "Escape") setRenaming(false);
+              if (e.key === "Enter") {
+                const tableName = e.currentTarget.value.trim();
+                setRenaming(false);
+                if (tableName && tableName !== dataset.name) act(() => patch(path, { tableName }));
+              }
+            }}
+          />
+        ) : (
+          <strong>{dataset.name}</strong>
+        )}
+        <span class={`status ${dataset.status}`}>{dataset.status}</span>
+      </header>
+      <p class="small muted url">{dataset.url}</p>
+      {dataset.status === "error" && <p class="error">{dataset.error_message}</p>}
+      {dataset.status === "ready" && (
+        <p class="small">
+          {dataset.row_count.toLocaleString()} rows · {dataset.column_count} columns
+        </p>
+      )}
+      {columns.length > 0 && (
+        <details>
+          <summary>Schema</summary>
+          <table class="schema">
+            <thead>
+              <tr>
+                <th scope="col">Column</th>
+                <th scope="col">Type</th>
+                <th scope="col">Description</th>
+              </tr>
+            </thead>
+            <tbody>
+              {columns.map((c) => (
+                <tr key={c.name}>
+                  <td>{c.name}</td>
+                  <td class="muted">{c.type}</td>
+                  <td>
+                    <input
+                      aria-label={`Description of ${c.name}`}
+                      defaultValue={descriptions[c.name] ?? ""}
+                      maxLength={500}
+                      onChange={(e) => {
+                        const next = { ...descriptions, [c.name]: e.currentTarget.value };
+                        act(() => patch(`${path}/column-descriptions`, { descriptions: next }));
+                      }}
+                    />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      )}
+      <div class="card-actions">
+        {dataset.status === "ready" && (
+          <>
+            <button type="button" class="small" onClick={() => act(async () => setPreview(await post(`${path}/preview?sample_size=10&sample_method=head`)))}>
+              Preview
+            </button>
+            <button type="button" class="small" onClick={() => act(async () => setPreview(await post(`${path}/preview?sample_size=10&sample_method=random`)))}>
+              Random rows
+            </button>
+          </>
+        )}
+        <button type="button" class="small" onClick={() => setRenaming(true)}>
+          Rename
+        </button>
+        {dataset.source !== "upload" && (
+          <button type="button" class="small" onClick={() => act(() => post(`${path}/refresh`))}>
+            Refresh
+          </button>
+        )}
+        <button type="button" class="small danger" onClick={() => act(() => del(path))}>
+          Remove
+        </button>
+      </div>
+      {preview && <ResultTable columns={preview.columns} rows={preview.rows} />}
+    </li>
+  );
+}
