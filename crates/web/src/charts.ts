@@ -35,6 +35,9 @@ export function toVegaLite(spec: Record<string, unknown>, columns: string[], row
     data: { values },
     width: "container",
     height: 280,
+    // Axis labels count inside the size, so long category names are not cut off.
+    autosize: { type: "fit", contains: "padding" },
+    config: { axisX: { labelAngle: 0, labelLimit: 140, labelOverlap: true } },
   };
   // Several y columns become one series each.
   const folded = ys.length > 1 ? { transform: [{ fold: ys, as: ["series", "value"] }] } : {};

@@ -18,7 +18,7 @@ export function Chart({ spec, columns, rows }: { spec: Record<string, unknown>; 
         if (cancelled || !ref.current) return;
         const dark = document.documentElement.dataset.theme === "dark";
         const result = await embed(ref.current, toVegaLite(spec, columns, rows) as never, {
-          actions: { export: true, source: false, compiled: false, editor: false },
+          actions: false,
           ast: true,
           expr: expressionInterpreter,
           renderer: "svg",
@@ -35,9 +35,9 @@ export function Chart({ spec, columns, rows }: { spec: Record<string, unknown>; 
     };
   }, [spec, columns, rows]);
   return (
-    <div class="chart">
+    <figure class="chart" aria-label={typeof spec.title === "string" && spec.title ? spec.title : "Chart"}>
       {problem && <p class="error">{problem}</p>}
-      <div ref={ref} class="chart-canvas" role="img" aria-label={typeof spec.title === "string" ? spec.title : "Chart"} />
-    </div>
+      <div ref={ref} class="chart-canvas" />
+    </figure>
   );
 }

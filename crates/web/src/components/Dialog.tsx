@@ -1,11 +1,12 @@
 // A modal dialog: labelled, focus moved inside, Esc closes.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 
 export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // A layout effect: Esc must work from the first frame the dialog is visible.
+  useLayoutEffect(() => {
     const previous = document.activeElement as HTMLElement | null;
     ref.current?.querySelector<HTMLElement>("input, select, textarea, button")?.focus();
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();

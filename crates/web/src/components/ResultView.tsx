@@ -69,12 +69,14 @@ export function ResultView({ sql, columns, rows, totalRows, timeMs, charts = [],
   };
   return (
     <section class="result" aria-label="Query result">
-      <div class="tabs" role="tablist">
-        {(["table", "chart", "sql"] as const).map((v) => (
-          <button key={v} type="button" role="tab" aria-selected={view === v} class={view === v ? "tab active" : "tab"} onClick={() => setView(v)}>
-            {v === "table" ? "Table" : v === "chart" ? "Chart" : "SQL"}
-          </button>
-        ))}
+      <div class="result-bar">
+        <div class="tabs" role="tablist" aria-label="Result views">
+          {(["table", "chart", "sql"] as const).map((v) => (
+            <button key={v} type="button" role="tab" aria-selected={view === v} class={view === v ? "tab active" : "tab"} onClick={() => setView(v)}>
+              {v === "table" ? "Table" : v === "chart" ? "Chart" : "SQL"}
+            </button>
+          ))}
+        </div>
         <span class="result-meta">
           {totalRows ?? rows.length} rows{timeMs !== null ? ` · ${Math.round(timeMs)} ms` : ""}
         </span>

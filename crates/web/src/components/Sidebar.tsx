@@ -206,7 +206,6 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
                   }}
                   onDblClick={() => setEditing(c.id)}
                 >
-                  {c.is_pinned && <span aria-label="Pinned">📌 </span>}
                   {c.title || "Untitled"}
                 </a>
               )}
@@ -223,7 +222,7 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
                   {c.is_pinned ? "★" : "☆"}
                 </button>
                 <button type="button" class="icon" aria-label={`Delete ${c.title || "Untitled"}`} onClick={() => remove(c.id)}>
-                  🗑
+                  ×
                 </button>
               </span>
             </li>

@@ -268,7 +268,7 @@ export function SqlPanel({ conversationId, datasets, initialSql }: Props) {
           {saved.map((s) => (
             <li key={s.id}>
               <button type="button" class="link" onClick={() => editor.current?.set(s.query)}>
-                {s.is_pinned ? "📌 " : ""}
+                {s.is_pinned ? "★ " : ""}
                 {s.folder ? `${s.folder} / ` : ""}
                 {s.name}
               </button>

@@ -1,0 +1,84 @@
+// In-process stand-ins for what the journeys cannot reach: an OpenAI-compatible Chat Completions server speaking the
+// streamed wire format (../shared/wire/openai-compatible.md) with a scripted analyst, and a file server for datasets.
+
+import http from "node:http";
+
+export const SALES_CSV = "region,product,revenue\nnorth,apples,120\nsouth,apples,80\nnorth,pears,60\nsouth,pears,95\neast,apples,40\n";
+
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${server.address().port}`)));
+}
+
+export async function fileServer(files) {
+  const server = http.createServer((req, res) => {
+    const body = files[req.url ?? ""];
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "text/csv", "Content-Length": Buffer.byteLength(body), ETag: '"v1"' });
+    res.end(req.method === "HEAD" ? undefined : body);
+  });
+  return { base: await listen(server), close: () => server.close() };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The scripted analyst: SQL first, then a chart and follow-ups, then a streamed answer. */
+export async function fakeLlm() {
+  const requests = [];
+  const server = http.createServer(async (req, res) => {
+    let raw = "";
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw || "{}");
+    requests.push(body);
+    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+    const send = (delta, finish = null) =>
+      res.write(`data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    const done = (usage = { prompt_tokens: 900, completion_tokens: 60 }) => {
+      res.write(`data: ${JSON.stringify({ id: "c1", choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } })}\n\n`);
+      res.end("data: [DONE]\n\n");
+    };
+    const calls = (list) => {
+      list.forEach(([name, args], index) =>
+        send({ tool_calls: [{ index, id: `call_${requests.length}_${index}`, type: "function", function: { name, arguments: JSON.stringify(args) } }] }),
+      );
+      send({}, "tool_calls");
+      done();
+    };
+    const messages = body.messages ?? [];
+    const last = messages[messages.length - 1] ?? {};
+    const question = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
+    const toolRounds = messages.filter((m) => m.role === "tool").length;
+    if (question.includes("slowly")) {
+      for (let i = 0; i < 200 && !res.destroyed; i++) {
+        send({ content: `word${i} ` });
+        await sleep(50);
+      }
+      send({}, "stop");
+      done();
+      return;
+    }
+    if (question.includes("revenue") && last.role === "user") {
+      calls([["execute_sql", { query: "SELECT region, SUM(revenue) AS revenue FROM sales GROUP BY region ORDER BY revenue DESC" }]]);
+      return;
+    }
+    if (question.includes("revenue") && last.role === "tool" && toolRounds === 1) {
+      calls([
+        ["create_chart", { chart_type: "bar", title: "Revenue by region", x_column: "region", y_columns: ["revenue"] }],
+        ["suggest_followups", { suggestions: ["Which product sells best?", "Show revenue by product"] }],
+      ]);
+      return;
+    }
+    const text = question.includes("revenue")
+      ? "**North** leads with 180 in revenue, then south with 175.\n\n| region | revenue |\n|---|---|\n| north | 180 |\n| south | 175 |\n\n<img src=x onerror=alert(1)> stays text."
+      : `You said: ${question}`;
+    for (const piece of text.match(/.{1,12}/gs) ?? []) {
+      send({ content: piece });
+      await sleep(15);
+    }
+    send({}, "stop");
+    done();
+  });
+  return { base: await listen(server), requests, close: () => server.close() };
+}

@@ -1,0 +1,300 @@
+// Browser journeys: Debian's Chromium driven by playwright-core against the real `tabletalk` binary, with an
+// OpenAI-compatible fake model and a dataset file server (fakes.mjs). Each journey saves a screenshot in
+// test-results/; any uncaught page error, console error or serious accessibility violation fails the run.
+//
+//   TABLETALK_BIN=../../target/debug/tabletalk node browser/run.mjs
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+import { fakeLlm, fileServer, SALES_CSV } from "./fakes.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const binary = resolve(process.env.TABLETALK_BIN ?? join(here, "../../../target/debug/tabletalk"));
+const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const results = join(here, "../test-results");
+const ACCESS_KEY = "journey-access-key-0001";
+const WAIT = { timeout: 15_000 };
+
+function freePort() {
+  return new Promise((res) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => res(port));
+    });
+  });
+}
+
+async function startServer(llm) {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "tabletalk-journeys-"));
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(binary, [], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      TABLETALK__SERVER__PORT: String(port),
+      TABLETALK__SERVER__PUBLIC_URL: base,
+      TABLETALK__SERVER__FRONTEND_URL: base,
+      TABLETALK__STORAGE__DATA_DIR: join(dataDir, "data"),
+      TABLETALK__AUTH__LOCAL_ACCESS_KEY: ACCESS_KEY,
+      TABLETALK__LLM__PROVIDER: "openai",
+      TABLETALK__LLM__BASE_URL: `${llm.base}/v1`,
+      TABLETALK__LLM__MODEL: "fake-a",
+      TABLETALK__LLM__MODELS: "fake-a,fake-b",
+      TABLETALK__DATASETS__ALLOWED_CIDRS: "127.0.0.1/32",
+      RUST_LOG: "warn",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) {
+        return {
+          base,
+          stop: () => {
+            child.kill("SIGTERM");
+            rmSync(dataDir, { recursive: true, force: true });
+          },
+        };
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error("tabletalk did not start");
+}
+
+const problems = [];
+function watch(page, name) {
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    // A failed request is logged by Chromium as a console error; the journeys check statuses themselves.
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`${name}: console: ${m.text()}`);
+  });
+}
+
+async function axe(page, name) {
+  await page.evaluate(readFileSync(join(here, "../node_modules/axe-core/axe.min.js"), "utf8"));
+  const violations = await page.evaluate(async () => {
+    const result = await globalThis.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  for (const v of violations) problems.push(`${name}: accessibility: ${v}`);
+}
+
+async function signIn(page, base) {
+  await page.goto(base + "/");
+  await page.getByLabel("Access key").fill(ACCESS_KEY);
+  await page.getByLabel("Access key").press("Enter");
+  await page.getByRole("button", { name: "New chat", exact: true }).waitFor(WAIT);
+}
+
+const journeys = [];
+function journey(name, run) {
+  journeys.push({ name, run });
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function main() {
+  mkdirSync(results, { recursive: true });
+  const llm = await fakeLlm();
+  const files = await fileServer({ "/sales.csv": SALES_CSV });
+  const server = await startServer(llm);
+  const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.base });
+  const page = await context.newPage();
+  watch(page, "main");
+  let shareLink = "";
+
+  journey("local sign-in (Enter submits)", async () => {
+    await page.goto(server.base + "/");
+    await page.getByLabel("Access key").fill("wrong-key-000000000");
+    await page.getByLabel("Access key").press("Enter");
+    await page.getByRole("alert").waitFor(WAIT);
+    check((await page.getByRole("alert").textContent()).includes("Invalid access key"), "a wrong key is refused in words");
+    await signIn(page, server.base);
+    await axe(page, "signed in");
+  });
+
+  journey("add a dataset by URL and by upload", async () => {
+    await page.getByRole("button", { name: "New chat", exact: true }).click();
+    await page.waitForURL(/\/c\//, WAIT);
+    await page.getByLabel("Add by URL").fill(`${files.base}/sales.csv`);
+    await page.getByLabel("Table name (optional)").fill("sales");
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    await page.locator(".dataset-card", { hasText: "sales" }).locator(".status.ready").waitFor(WAIT);
+    await page.locator(".dropzone input[type=file]").setInputFiles({ name: "extra.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n3,4\n") });
+    await page.locator(".dataset-card", { hasText: "upload://extra.csv" }).locator(".status.ready").waitFor(WAIT);
+    await axe(page, "datasets");
+  });
+
+  journey("ask: streamed answer with SQL, table, chart and follow-ups; hostile Markdown stays text", async () => {
+    await page.getByLabel("Message").fill("What is the revenue by region?");
+    await page.getByLabel("Message").press("Enter");
+    const answer = page.locator("article.message.assistant", { hasText: "leads with 180" });
+    await answer.waitFor(WAIT);
+    await answer.locator(".chart-canvas svg").first().waitFor(WAIT);
+    await answer.getByRole("tab", { name: "Table" }).click();
+    await answer.locator(".result-table td", { hasText: "north" }).first().waitFor(WAIT);
+    await answer.getByRole("tab", { name: "SQL" }).click();
+    check((await answer.locator("pre.sql").first().textContent()).includes("GROUP BY region"), "the SQL is shown");
+    await page.getByRole("button", { name: "Which product sells best?" }).waitFor(WAIT);
+    check((await answer.locator(".markdown img").count()) === 0, "no HTML from the model is rendered");
+    check((await answer.locator(".markdown").textContent()).includes("<img src=x onerror=alert(1)>"), "raw HTML shows as text");
+    await page.waitForFunction(() => document.querySelector(".chat-header h1")?.textContent !== "New chat", null, WAIT);
+    await axe(page, "answer");
+  });
+
+  journey("reload keeps everything", async () => {
+    await page.reload();
+    const answer = page.locator("article.message.assistant", { hasText: "leads with 180" });
+    await answer.waitFor(WAIT);
+    await answer.locator(".chart-canvas svg").first().waitFor(WAIT);
+    await page.locator(".dataset-card", { hasText: "sales" }).waitFor(WAIT);
+  });
+
+  journey("search jumps to the message", async () => {
+    await page.keyboard.press("Control+k");
+    await page.keyboard.type("leads with");
+    const hit = page.getByRole("list", { name: "Search results" }).getByRole("link").first();
+    await hit.waitFor(WAIT);
+    await hit.click();
+    await page.waitForURL(/\?m=/, WAIT);
+    await page.locator("article.highlighted").waitFor(WAIT);
+  });
+
+  journey("SQL panel: run with Ctrl+Enter, then save", async () => {
+    await page.getByRole("button", { name: "SQL", exact: true }).click();
+    const editor = page.locator(".cm-content");
+    await editor.waitFor(WAIT);
+    await editor.click();
+    await page.keyboard.type("SELECT product, SUM(revenue) AS total FROM sales GROUP BY product ORDER BY total DESC");
+    await page.keyboard.press("Control+Enter");
+    await page.locator(".sql-panel .result-table td", { hasText: "apples" }).waitFor(WAIT);
+    check((await page.locator(".sql-panel .result-table tbody tr").count()) === 2, "two products");
+    const answers = ["Top products", "reports"];
+    const answer = (d) => d.accept(answers.shift());
+    page.on("dialog", answer);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Saved as “Top products”.").waitFor(WAIT);
+    page.off("dialog", answer);
+    await axe(page, "sql panel");
+  });
+
+  journey("share, then open the public page in a fresh browser", async () => {
+    await page.getByRole("button", { name: "Share", exact: true }).click();
+    shareLink = await page.getByLabel("Share link").inputValue();
+    check(shareLink.includes("/share/"), "a share link");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached", ...WAIT });
+    const stranger = await browser.newContext();
+    const publicPage = await stranger.newPage();
+    watch(publicPage, "public");
+    await publicPage.goto(shareLink);
+    await publicPage.getByText("leads with 180").waitFor(WAIT);
+    await publicPage.locator(".chart-canvas svg").first().waitFor(WAIT);
+    await axe(publicPage, "public page");
+    await publicPage.screenshot({ path: join(results, "public-page.png"), fullPage: true });
+    await stranger.close();
+  });
+
+  journey("stop keeps the partial answer", async () => {
+    await page.getByLabel("Message").fill("answer slowly please");
+    await page.getByLabel("Message").press("Enter");
+    await page.locator("article.live", { hasText: "word3" }).waitFor(WAIT);
+    await page.getByRole("button", { name: "Stop", exact: true }).click();
+    await page.locator("article.message.assistant", { hasText: "Stopped." }).waitFor(WAIT);
+  });
+
+  journey("the WebSocket drops and recovers", async () => {
+    let reopened = false;
+    page.once("websocket", () => {
+      reopened = true;
+    });
+    await page.evaluate(() => globalThis.__tabletalk.drop());
+    await page.waitForFunction(() => !document.querySelector(".banner"), null, WAIT);
+    for (let i = 0; i < 50 && !reopened; i++) await page.waitForTimeout(100);
+    check(reopened, "a new WebSocket was opened after the drop");
+    await page.getByLabel("Message").fill("hello again");
+    await page.getByLabel("Message").press("Enter");
+    await page.locator("article.message.assistant", { hasText: "You said: hello again" }).waitFor(WAIT);
+  });
+
+  journey("settings: the model switch reaches the next model request", async () => {
+    await page.getByRole("button", { name: "Settings", exact: true }).click();
+    await page.getByLabel("Model").selectOption("fake-b");
+    await page.waitForFunction(() => document.querySelector("#model")?.value === "fake-b", null, WAIT);
+    await axe(page, "settings");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached", ...WAIT });
+    const before = llm.requests.length;
+    await page.getByLabel("Message").fill("which model");
+    await page.getByLabel("Message").press("Enter");
+    await page.locator("article.message.assistant", { hasText: "You said: which model" }).waitFor(WAIT);
+    check(llm.requests.slice(before).every((r) => r.model === "fake-b"), "the next turn calls the chosen model");
+  });
+
+  journey("redo and fork", async () => {
+    const last = page.locator("article.message.assistant").last();
+    await last.getByRole("button", { name: "Redo" }).click();
+    await page.locator("article.live").waitFor({ state: "detached", ...WAIT });
+    await page.locator("article.message.assistant:not(.live)", { hasText: "You said: which model" }).last().waitFor(WAIT);
+    const url = page.url();
+    await page.locator("article.message.user").first().getByRole("button", { name: "Fork from here" }).click();
+    await page.waitForURL((u) => u.toString() !== url && u.pathname.startsWith("/c/"), WAIT);
+    await page.locator("article.message.user", { hasText: "What is the revenue by region?" }).waitFor(WAIT);
+  });
+
+  journey("usable at 390 px", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const small = await phone.newPage();
+    watch(small, "phone");
+    await signIn(small, server.base);
+    const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    check(overflow <= 1, `no horizontal scrolling at 390 px (overflow ${overflow})`);
+    await small.screenshot({ path: join(results, "phone.png"), fullPage: true });
+    await phone.close();
+  });
+
+  let failed = 0;
+  process.on("exit", () => server.stop());
+  for (const { name, run } of journeys) {
+    const started = Date.now();
+    try {
+      await run();
+      console.log(`ok   ${name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${name}: ${e instanceof Error ? e.message : e}`);
+    }
+    await page.screenshot({ path: join(results, `${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.png`) }).catch(() => {});
+  }
+  await browser.close();
+  server.stop();
+  llm.close();
+  files.close();
+  for (const p of problems) console.log(`FAIL ${p}`);
+  if (failed > 0 || problems.length > 0) {
+    console.log(`${failed} journeys failed, ${problems.length} problems`);
+    process.exit(1);
+  }
+  console.log(`${journeys.length} journeys passed`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
