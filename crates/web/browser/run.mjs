@@ -258,6 +258,40 @@ async function main() {
     await page.locator("article.message.user", { hasText: "What is the revenue by region?" }).waitFor(WAIT);
   });
 
+  journey("an assistant: create, start a chat with its datasets and instructions", async () => {
+    await page.getByRole("button", { name: "Assistants", exact: true }).click();
+    await page.getByRole("button", { name: "New assistant" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Sales analyst");
+    await page.getByLabel("Instructions (added to every answer's prompt)").fill("The fiscal year starts in April.");
+    await page.getByLabel("Datasets (one per line: URL, or table name and URL)").fill(`sales ${files.base}/sales.csv`);
+    await axe(page, "assistant editor");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    const card = page.locator(".assistant-list li", { hasText: "Sales analyst" });
+    await card.waitFor(WAIT);
+    await card.getByRole("button", { name: "Start a chat" }).click();
+    await page.getByRole("dialog").waitFor({ state: "detached", ...WAIT });
+    await page.locator(".dataset-card", { hasText: "sales" }).locator(".status.ready").waitFor(WAIT);
+    const before = llm.requests.length;
+    await page.getByLabel("Message").fill("hi assistant");
+    await page.getByLabel("Message").press("Enter");
+    await page.locator("article.message.assistant", { hasText: "You said: hi assistant" }).waitFor(WAIT);
+    const system = llm.requests[before]?.messages?.[0]?.content ?? "";
+    check(system.includes("The fiscal year starts in April."), "the assistant's instructions reach the model");
+  });
+
+  journey("archive and unarchive", async () => {
+    const title = await page.locator(".conversation-list li.active a").textContent();
+    await page.locator(".conversation-list li.active").getByRole("button", { name: /^Archive / }).click();
+    await page.locator(".conversation-list li", { hasText: title }).waitFor({ state: "detached", ...WAIT });
+    await page.getByRole("button", { name: "Archived", exact: true }).click();
+    const row = page.locator(".conversation-list li", { hasText: title });
+    await row.waitFor(WAIT);
+    await row.getByRole("button", { name: /^Unarchive / }).click();
+    await row.waitFor({ state: "detached", ...WAIT });
+    await page.getByRole("button", { name: "Active chats" }).click();
+    await page.locator(".conversation-list li", { hasText: title }).waitFor(WAIT);
+  });
+
   journey("usable at 390 px", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const small = await phone.newPage();

@@ -7,6 +7,7 @@ import { ApiError, del, get, patch, post } from "../api";
 import { untilReset } from "../chat";
 import { navigate } from "../router";
 import type { Assistant, ConversationSummary, SearchResult, Usage, User } from "../types";
+import { Assistants } from "./Assistants";
 import { Settings } from "./Settings";
 
 interface Props {
@@ -26,15 +27,17 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
   const [query, setQuery] = useState("");
   const [results, setResults] = useState<SearchResult[] | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [assistantsOpen, setAssistantsOpen] = useState(false);
+  const [archived, setArchived] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const search = useRef<HTMLInputElement>(null);
   const importer = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
-    get<{ conversations: ConversationSummary[] }>("/conversations")
+    get<{ conversations: ConversationSummary[] }>(`/conversations?archived=${archived}`)
       .then((r) => setConversations(r.conversations))
       .catch((e: unknown) => setProblem(e instanceof ApiError ? e.message : "Could not load conversations."));
-  }, [version]);
+  }, [version, archived]);
 
   useEffect(() => {
     get<{ assistants: Assistant[] }>("/assistants")
@@ -221,13 +224,21 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
                 >
                   {c.is_pinned ? "★" : "☆"}
                 </button>
+                <button
+                  type="button"
+                  class="icon"
+                  aria-label={c.is_archived ? `Unarchive ${c.title || "Untitled"}` : `Archive ${c.title || "Untitled"}`}
+                  onClick={() => act(() => patch(`/conversations/${c.id}/archive`, { is_archived: !c.is_archived }))}
+                >
+                  {c.is_archived ? "↩" : "⤓"}
+                </button>
                 <button type="button" class="icon" aria-label={`Delete ${c.title || "Untitled"}`} onClick={() => remove(c.id)}>
                   ×
                 </button>
               </span>
             </li>
           ))}
-          {conversations.length === 0 && <li class="muted">No conversations yet</li>}
+          {conversations.length === 0 && <li class="muted">{archived ? "Nothing archived" : "No conversations yet"}</li>}
         </ul>
       )}
       {selected.size > 0 && (
@@ -250,6 +261,12 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
         )}
         <input ref={importer} type="file" accept="application/json,.json" hidden onChange={(e) => e.currentTarget.files?.[0] && importFile(e.currentTarget.files[0])} />
         <div class="sidebar-actions">
+          <button type="button" aria-pressed={archived} onClick={() => setArchived(!archived)}>
+            {archived ? "Active chats" : "Archived"}
+          </button>
+          <button type="button" onClick={() => setAssistantsOpen(true)}>
+            Assistants
+          </button>
           <button type="button" onClick={() => importer.current?.click()}>
             Import
           </button>
@@ -271,6 +288,18 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
         <p class="muted small">{user.email}</p>
       </div>
       {settingsOpen && <Settings usage={usage} onClose={() => setSettingsOpen(false)} />}
+      {assistantsOpen && (
+        <Assistants
+          onClose={() => {
+            setAssistantsOpen(false);
+            refresh();
+          }}
+          onStart={(id) => {
+            setAssistantsOpen(false);
+            newChat(id);
+          }}
+        />
+      )}
     </nav>
   );
 }
