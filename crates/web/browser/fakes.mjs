@@ -50,6 +50,16 @@ export async function fakeLlm() {
     const last = messages[messages.length - 1] ?? {};
     const question = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
     const toolRounds = messages.filter((m) => m.role === "tool").length;
+    if (question.includes("benchmark stream")) {
+      // 100 tokens a second for six seconds, with Markdown the renderer has to keep re-parsing.
+      for (let i = 0; i < 600 && !res.destroyed; i++) {
+        send({ content: i % 40 === 39 ? "\n\n" : i % 7 === 0 ? `**w${i}** ` : `w${i} ` });
+        await sleep(10);
+      }
+      send({}, "stop");
+      done();
+      return;
+    }
     if (question.includes("slowly")) {
       for (let i = 0; i < 200 && !res.destroyed; i++) {
         send({ content: `word${i} ` });
