@@ -92,3 +92,77 @@ export async function fakeLlm() {
   });
   return { base: await listen(server), requests, close: () => server.close() };
 }
+
+/** An OpenID Connect provider speaking the real protocol (../shared/wire/google-oidc.md): discovery, JWKS,
+ * `/authorize` redirecting with `code` and `state`, `/token` checking the client and the PKCE verifier and answering
+ * an RS256-signed ID token, and `/userinfo`. It signs in one account. */
+export async function fakeOidc({ clientId, clientSecret, account }) {
+  const { createHash, generateKeyPairSync, sign, randomUUID } = await import("node:crypto");
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "journey-key", alg: "RS256", use: "sig" };
+  const grants = new Map();
+  const b64 = (data) => Buffer.from(data).toString("base64url");
+  let issuer = "";
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", issuer);
+    const json = (status, body) => {
+      res.writeHead(status, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === "/.well-known/openid-configuration") {
+      return json(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        userinfo_endpoint: `${issuer}/userinfo`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ["code"],
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: ["RS256"],
+        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        code_challenge_methods_supported: ["S256"],
+        scopes_supported: ["openid", "email", "profile"],
+      });
+    }
+    if (url.pathname === "/jwks") return json(200, { keys: [jwk] });
+    if (url.pathname === "/authorize") {
+      const q = url.searchParams;
+      if (q.get("client_id") !== clientId || q.get("code_challenge_method") !== "S256" || !q.get("state") || !q.get("nonce")) {
+        res.writeHead(400).end("incomplete authorization request");
+        return;
+      }
+      const code = `code-${randomUUID()}`;
+      grants.set(code, { nonce: q.get("nonce"), challenge: q.get("code_challenge") });
+      res.writeHead(302, { Location: `${q.get("redirect_uri")}?code=${code}&state=${encodeURIComponent(q.get("state"))}` }).end();
+      return;
+    }
+    if (url.pathname === "/token" && req.method === "POST") {
+      let raw = "";
+      for await (const chunk of req) raw += chunk;
+      const form = new URLSearchParams(raw);
+      const basic = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString();
+      const authenticated =
+        basic === `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}` ||
+        basic === `${clientId}:${clientSecret}` ||
+        (form.get("client_id") === clientId && form.get("client_secret") === clientSecret);
+      if (!authenticated) return json(401, { error: "invalid_client" });
+      const grant = grants.get(form.get("code") ?? "");
+      grants.delete(form.get("code") ?? "");
+      const verifier = form.get("code_verifier") ?? "";
+      if (!grant || createHash("sha256").update(verifier).digest("base64url") !== grant.challenge) {
+        return json(400, { error: "invalid_grant", error_description: "Bad Request" });
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const header = b64(JSON.stringify({ alg: "RS256", kid: jwk.kid, typ: "JWT" }));
+      const claims = b64(
+        JSON.stringify({ iss: issuer, aud: clientId, azp: clientId, sub: account.sub, email: account.email, email_verified: true, name: account.name, nonce: grant.nonce, iat: now, exp: now + 600 }),
+      );
+      const signature = sign("RSA-SHA256", Buffer.from(`${header}.${claims}`), privateKey).toString("base64url");
+      return json(200, { access_token: `at-${randomUUID()}`, token_type: "Bearer", expires_in: 3599, scope: "openid email profile", id_token: `${header}.${claims}.${signature}` });
+    }
+    if (url.pathname === "/userinfo") return json(200, { sub: account.sub, email: account.email, email_verified: true, name: account.name });
+    res.writeHead(404).end();
+  });
+  issuer = await listen(server);
+  return { issuer, close: () => server.close() };
+}

@@ -23,13 +23,12 @@ function freePort() {
   });
 }
 
-export async function startServer(llm) {
+/** The binary on a free port: local mode with a known access key, or OIDC mode with `env` naming the issuer. */
+export async function startServer(llm, env = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "tabletalk-journeys-"));
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, [], {
-    cwd: dataDir,
-    env: {
+  const childEnv = {
       ...process.env,
       TABLETALK__SERVER__PORT: String(port),
       TABLETALK__SERVER__PUBLIC_URL: base,
@@ -42,14 +41,22 @@ export async function startServer(llm) {
       TABLETALK__LLM__MODELS: "fake-a,fake-b",
       TABLETALK__DATASETS__ALLOWED_CIDRS: "127.0.0.1/32",
       RUST_LOG: "warn",
-    },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+      ...env,
+  };
+  const child = spawn(binary, [], { cwd: dataDir, env: childEnv, stdio: ["ignore", "inherit", "inherit"] });
+  const cli = (...args) =>
+    new Promise((done, fail) => {
+      const run = spawn(binary, args, { cwd: dataDir, env: childEnv, stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      run.stdout.on("data", (c) => (out += c));
+      run.on("exit", (code) => (code === 0 ? done(out) : fail(new Error(`tabletalk ${args.join(" ")} exited ${code}`))));
+    });
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`${base}/health`)).ok) {
         return {
           base,
+          cli,
           stop: () => {
             child.kill("SIGTERM");
             rmSync(dataDir, { recursive: true, force: true });

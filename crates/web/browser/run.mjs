@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { fakeLlm, fileServer, SALES_CSV } from "./fakes.mjs";
+import { fakeLlm, fakeOidc, fileServer, SALES_CSV } from "./fakes.mjs";
 import { browserPath, signIn, startServer, WAIT } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -226,6 +226,38 @@ async function main() {
     await row.waitFor({ state: "detached", ...WAIT });
     await page.getByRole("button", { name: "Active chats" }).click();
     await page.locator(".conversation-list li", { hasText: title }).waitFor(WAIT);
+  });
+
+  journey("OIDC sign-in: the referral key asked for in words, then signed in", async () => {
+    const clientId = "tabletalk-journeys";
+    const clientSecret = "journeys-secret";
+    const provider = await fakeOidc({ clientId, clientSecret, account: { sub: "ann-1", email: "ann@example.com", name: "Ann" } });
+    const oidcServer = await startServer(llm, {
+      TABLETALK__AUTH__OIDC__ISSUER: provider.issuer,
+      TABLETALK__SERVER__HOST: "127.0.0.1",
+      GOOGLE_CLIENT_ID: clientId,
+      GOOGLE_CLIENT_SECRET: clientSecret,
+    });
+    const visitor = await browser.newContext();
+    const oidcPage = await visitor.newPage();
+    watch(oidcPage, "oidc");
+    try {
+      await oidcPage.goto(oidcServer.base + "/");
+      await oidcPage.getByRole("button", { name: "Sign in with Google" }).click();
+      await oidcPage.waitForURL(/\/sign-in\?error=referral_key_required/, WAIT);
+      await oidcPage.getByText("This server needs an access key for new accounts").waitFor(WAIT);
+      await axe(oidcPage, "oidc sign-in");
+      const key = (await oidcServer.cli("referral", "create", "--count", "1")).trim().split("\n")[0];
+      check(key.length >= 8, "a referral key from the command line");
+      await oidcPage.getByLabel("Access key (for new accounts)").fill(key);
+      await oidcPage.getByRole("button", { name: "Sign in with Google" }).click();
+      await oidcPage.getByRole("button", { name: "New chat", exact: true }).waitFor(WAIT);
+      await oidcPage.getByText("ann@example.com").waitFor(WAIT);
+    } finally {
+      await visitor.close();
+      oidcServer.stop();
+      provider.close();
+    }
   });
 
   journey("usable at 390 px", async () => {

@@ -50,10 +50,14 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
   const [progress, setProgress] = useState<Record<string, number>>({});
   const [waiting, setWaiting] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
+  const loads = useRef(0);
 
+  /** Reloads the conversation; when loads overlap, only the latest one's answer is applied. */
   const load = async () => {
+    const ticket = ++loads.current;
     try {
       const loaded = await get<ConversationDetail>(`/conversations/${id}`);
+      if (ticket !== loads.current) return;
       setDetail(loaded);
       setDatasets(loaded.datasets);
       dispatch({ kind: "load", detail: loaded });
@@ -80,6 +84,8 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
         case "dataset_loaded":
           setDatasets((list) => [...list.filter((d) => d.id !== event.dataset.id), event.dataset]);
           setProgress((p) => ({ ...p, [event.dataset.url]: 1 }));
+          // A load already in flight may answer with the dataset still loading: ask again.
+          load();
           break;
         case "dataset_error":
           load();
