@@ -74,6 +74,12 @@ async function main() {
     await page.locator(".dataset-card", { hasText: "sales" }).locator(".status.ready").waitFor(WAIT);
     await page.locator(".dropzone input[type=file]").setInputFiles({ name: "extra.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n3,4\n") });
     await page.locator(".dataset-card", { hasText: "upload://extra.csv" }).locator(".status.ready").waitFor(WAIT);
+    const sales = page.locator(".dataset-card", { hasText: "sales" });
+    await sales.getByText("Schema").click();
+    await sales.getByRole("button", { name: "Profile region" }).click();
+    const histogram = sales.getByRole("list", { name: "Most frequent values" });
+    await histogram.waitFor(WAIT);
+    check((await histogram.textContent()).includes("north"), "the profile shows the most frequent values");
     await axe(page, "datasets");
   });
 

@@ -49,6 +49,7 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
   const [preview, setPreview] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, number>>({});
   const [waiting, setWaiting] = useState(false);
+  const [devMode, setDevMode] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
   const loads = useRef(0);
 
@@ -66,6 +67,12 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
       else setProblem(e instanceof ApiError ? e.message : "Could not load the conversation.");
     }
   };
+
+  useEffect(() => {
+    get<{ dev_mode: boolean }>("/settings")
+      .then((s) => setDevMode(s.dev_mode))
+      .catch(() => setDevMode(false));
+  }, []);
 
   useEffect(() => {
     load();
@@ -208,9 +215,11 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
             <a class="button" href={`/conversations/${id}/export/html`} download>
               Export HTML
             </a>
-            <button type="button" onClick={showPreview}>
-              Prompt preview
-            </button>
+            {devMode && (
+              <button type="button" onClick={showPreview}>
+                Prompt preview
+              </button>
+            )}
           </div>
         </header>
         <div class="messages" aria-live="polite">

@@ -140,6 +140,7 @@ export function Datasets({ conversationId, datasets, progress, onChanged }: Prop
 function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; act: (work: () => Promise<unknown>) => Promise<void> }) {
   const [preview, setPreview] = useState<{ columns: string[]; rows: Cell[][] } | null>(null);
   const [renaming, setRenaming] = useState(false);
+  const [profile, setProfile] = useState<{ column: string; stats: ColumnStats } | null>(null);
   const columns = columnsOf(dataset);
   let descriptions: Record<string, string> = {};
   try {
@@ -187,6 +188,9 @@ function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; a
                 <th scope="col">Column</th>
                 <th scope="col">Type</th>
                 <th scope="col">Description</th>
+                <th scope="col">
+                  <span class="visually-hidden">Profile</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -204,6 +208,23 @@ function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; a
                         act(() => patch(`${path}/column-descriptions`, { descriptions: next }));
                       }}
                     />
+                  </td>
+                  <td>
+                    {dataset.status === "ready" && (
+                      <button
+                        type="button"
+                        class="small"
+                        aria-label={`Profile ${c.name}`}
+                        onClick={() =>
+                          act(async () => {
+                            const answer = await post<{ stats: ColumnStats }>(`${path}/profile-column`, { column_name: c.name });
+                            setProfile({ column: c.name, stats: answer.stats });
+                          })
+                        }
+                      >
+                        Profile
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -234,7 +255,62 @@ function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; a
           Remove
         </button>
       </div>
+      {profile && <ColumnProfile column={profile.column} stats={profile.stats} rows={dataset.row_count} />}
       {preview && <ResultTable columns={preview.columns} rows={preview.rows} />}
     </li>
+  );
+}
+
+interface ColumnStats {
+  null_count: number;
+  distinct_count: number;
+  min?: Cell;
+  max?: Cell;
+  mean?: number | null;
+  median?: Cell;
+  min_length?: Cell;
+  max_length?: Cell;
+  top_5_values?: { value: Cell; count: number }[];
+}
+
+/** One column's statistics: counts, the range, and a small histogram of the most frequent values. */
+function ColumnProfile({ column, stats, rows }: { column: string; stats: ColumnStats; rows: number }) {
+  const top = stats.top_5_values ?? [];
+  const most = Math.max(1, ...top.map((t) => t.count));
+  const fact = (label: string, value: Cell | undefined) =>
+    value === undefined || value === null ? null : (
+      <>
+        <dt>{label}</dt>
+        <dd>{typeof value === "number" ? value.toLocaleString() : String(value)}</dd>
+      </>
+    );
+  return (
+    <section class="column-profile" aria-label={`Profile of ${column}`}>
+      <h3>{column}</h3>
+      <dl>
+        {fact("Nulls", stats.null_count)}
+        {fact("Distinct", stats.distinct_count)}
+        {fact("Min", stats.min)}
+        {fact("Median", stats.median)}
+        {fact("Mean", stats.mean === null || stats.mean === undefined ? undefined : Math.round(stats.mean * 1000) / 1000)}
+        {fact("Max", stats.max)}
+        {fact("Shortest", stats.min_length)}
+        {fact("Longest", stats.max_length)}
+      </dl>
+      {top.length > 0 && (
+        <ul class="histogram" aria-label="Most frequent values">
+          {top.map((t) => (
+            <li key={String(t.value)}>
+              <span class="bar-label">{t.value === null ? "NULL" : String(t.value)}</span>
+              <span class="bar" style={{ width: `${(t.count / most) * 100}%` }} />
+              <span class="bar-count">
+                {t.count.toLocaleString()}
+                {rows > 0 ? ` (${Math.round((t.count / rows) * 100)}%)` : ""}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
