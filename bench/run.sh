@@ -50,6 +50,11 @@ if [[ ! -f "$data/trips.parquet" || ! -f "$data/trips.csv" ]]; then
   "$py" bench/generate.py --rows "$rows" --out "$data/trips.parquet" --csv "$data/trips.csv"
 fi
 [[ -f "$data/big.parquet" ]] || "$py" bench/generate.py --target-bytes "$big" --out "$data/big.parquet"
+# TPC-H from the Rust port of the reference generator (crates.io), installed once.
+command -v tpchgen-cli >/dev/null || cargo install --locked tpchgen-cli
+if (( quick )); then sf=0.01; h2o_rows=20000; else sf=1; h2o_rows=10000000; fi
+tpch="$data/tpch-sf$sf"
+[[ -f "$tpch/lineitem.parquet" ]] || tpchgen-cli parquet -s "$sf" --output-dir="$tpch"
 
 binary=$(cargo build "${build[@]}" --message-format=json-render-diagnostics | "$py" -c '
 import json, sys
@@ -109,6 +114,8 @@ results="$work/results.md"
   cd bench
   "$py" fetch.py --server "$server" --files "$files" --key $key --data "$data" --runs "$runs"
   "$py" engine.py --server "$server" --key $key --data "$data" --runs "$runs"
+  "$py" standard.py --server "$server" --key $key --tpch "$tpch" --h2o "$data/h2o-$h2o_rows.parquet" \
+    --h2o-rows "$h2o_rows" --runs "$runs"
   "$py" isolation.py --server "$server" --key $key --log "$work/server/server.log" --runs "$runs" --queries "$queries"
   "$py" throughput.py --server "$server" --key $key --runs "$runs" --seconds "$seconds"
   "$py" chat.py --server "$server" --key $key --pid "$server_pid" --runs "$runs" --turns "$turns" \

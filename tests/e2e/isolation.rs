@@ -461,7 +461,8 @@ async fn sigterm_with_a_runaway_query_exits_within_the_grace_period() {
     let Deployment { server, .. } = deployment;
     let (status, took) = server.terminate_timed();
     assert!(status.success(), "{status:?}");
-    assert!(took < Duration::from_secs(3), "exited after {took:?}");
+    // The grace period plus room for a loaded 2-core machine to tear the process down.
+    assert!(took < Duration::from_millis(4500), "exited after {took:?}");
     // The workers end with their server, the spinning one included.
     let deadline = Instant::now() + Duration::from_secs(2);
     while workers.iter().any(|pid| alive(*pid)) {

@@ -127,6 +127,19 @@ async function main() {
     await page.keyboard.press("Control+Enter");
     await page.locator(".sql-panel .result-table td", { hasText: "apples" }).waitFor(WAIT);
     check((await page.locator(".sql-panel .result-table tbody tr").count()) === 2, "two products");
+    // Pages of 100, and the export carries the whole kept result.
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+a");
+    await page.keyboard.type("SELECT a.revenue AS r1, b.revenue AS r2, c.revenue AS r3, d.revenue AS r4 FROM sales a, sales b, sales c, sales d");
+    await page.keyboard.press("Control+Enter");
+    await page.getByText("Page 1 of 7").waitFor(WAIT);
+    await page.locator(".sql-panel").getByRole("button", { name: "Next" }).click();
+    await page.getByText("Page 2 of 7").waitFor(WAIT);
+    check((await page.locator(".sql-panel .result-table tbody tr").first().locator("td.rownum").textContent()) === "101", "page 2 starts at row 101");
+    const [download] = await Promise.all([page.waitForEvent("download", WAIT), page.getByRole("button", { name: "Export CSV" }).last().click()]);
+    const csv = readFileSync(await download.path(), "utf8");
+    check(download.suggestedFilename().endsWith(".csv"), "a CSV file");
+    check(csv.trim().split("\r\n").length === 626, `the export holds every row (${csv.trim().split("\r\n").length} lines)`);
     const answers = ["Top products", "reports"];
     const answer = (d) => d.accept(answers.shift());
     page.on("dialog", answer);
