@@ -7,6 +7,7 @@ import { type ChartRequest, executions, type LiveTurn } from "../chat";
 import { Markdown } from "../markdown";
 import type { Message, TraceStep } from "../types";
 import { ResultView } from "./ResultView";
+import { Sql } from "../sql";
 
 interface Props {
   message: Message;
@@ -44,9 +45,7 @@ function Steps({ trace }: { trace: TraceStep[] }) {
             <li key={i} class={ok ? "step" : "step failed"}>
               <strong>{step.tool}</strong> {ok ? "" : "— failed"}
               {sql && (
-                <pre class="code-block sql">
-                  <code>{sql}</code>
-                </pre>
+                <Sql sql={sql} />
               )}
               {!ok && error && <p class="step-error">{error}</p>}
             </li>
@@ -81,9 +80,7 @@ export function MessageView({ message, charts, followups, highlighted, onFollowu
             run.error ? (
               <details key={i} class="failed-query">
                 <summary>A query failed (the model corrected it)</summary>
-                <pre class="code-block sql">
-                  <code>{run.query}</code>
-                </pre>
+                <Sql sql={run.query} />
                 <p class="step-error">{run.error}</p>
               </details>
             ) : run.columns && run.rows ? (
@@ -157,9 +154,7 @@ export function LiveAnswer({ turn }: { turn: LiveTurn }) {
               <strong>{s.tool}</strong>
               {s.queryNumber !== null && ` · query ${s.queryNumber}`}
               {typeof s.args.query === "string" && (
-                <pre class="code-block sql">
-                  <code>{s.args.query}</code>
-                </pre>
+                <Sql sql={s.args.query} />
               )}
             </li>
           ))}

@@ -7,6 +7,7 @@ import { download } from "../api";
 import { cellText, type ChartRequest } from "../chat";
 import type { Cell } from "../types";
 import { Chart } from "./Chart";
+import { Sql } from "../sql";
 
 interface Props {
   sql: string;
@@ -114,9 +115,7 @@ export function ResultView({ sql, columns, rows, totalRows, timeMs, charts = [],
       )}
       {view === "chart" && <Chart spec={charts[0]?.spec ?? { chart_type: "bar" }} columns={columns} rows={rows} />}
       {view === "sql" && (
-        <pre class="code-block sql">
-          <code>{sql}</code>
-        </pre>
+        <Sql sql={sql} />
       )}
     </section>
   );

@@ -7,6 +7,7 @@ import { chartsFromTrace, executions } from "../chat";
 import { Markdown } from "../markdown";
 import type { Cell, Message } from "../types";
 import { ResultTable, ResultView } from "./ResultView";
+import { Sql } from "../sql";
 
 function useLoad<T>(path: string): [T | null, string | null] {
   const [value, setValue] = useState<T | null>(null);
@@ -71,9 +72,7 @@ export function SharedResult({ token }: { token: string }) {
       {shared && (
         <>
           <h1>{shared.name}</h1>
-          <pre class="code-block sql">
-            <code>{shared.query}</code>
-          </pre>
+          <Sql sql={shared.query} />
           {shared.result_data?.columns && shared.result_data.rows ? (
             <ResultTable columns={shared.result_data.columns} rows={shared.result_data.rows} />
           ) : (
