@@ -74,14 +74,25 @@ async function main() {
     const { id } = await post("/conversations/import", { title: "Long history", messages });
     const started = Date.now();
     await page.goto(`${server.base}/c/${id}`);
-    await page.locator("article.message").nth(999).waitFor(WAIT);
+    await page.getByText("Question 998:").waitFor(WAIT);
+    await page.locator("article.message", { hasText: "The trend is" }).last().waitFor(WAIT);
     report.open_1000_messages_ms = Date.now() - started;
+    report.rendered_messages_after_open = await page.locator("article.message").count();
+    // Up through the rendered window, asking for earlier messages each time the top is reached, to the first one.
+    const box = await page.locator(".messages").boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     report.scroll_1000_messages = await frames(page, async () => {
-      for (let i = 0; i < 120; i++) {
+      for (let i = 0; i < 400; i++) {
         await page.mouse.wheel(0, -900);
         await page.waitForTimeout(16);
+        const earlier = page.getByRole("button", { name: /earlier messages/ });
+        if ((await page.locator(".messages").evaluate((el) => el.scrollTop)) === 0) {
+          if ((await earlier.count()) === 0) break;
+          await earlier.click();
+        }
       }
     });
+    report.rendered_messages_after_scroll = await page.locator("article.message").count();
 
     const { id: streamId } = await post("/conversations", {});
     await page.goto(`${server.base}/c/${streamId}`);

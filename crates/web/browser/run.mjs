@@ -279,6 +279,26 @@ async function main() {
     }
   });
 
+  journey("a long conversation renders its newest 200 messages; earlier ones on request or by a search jump", async () => {
+    const messages = Array.from({ length: 260 }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `Long message number ${i} marker${i}x` }));
+    const { id } = await page.evaluate(
+      async (body) => (await fetch("/conversations/import", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json(),
+      { title: "Long one", messages },
+    );
+    await page.goto(`${server.base}/c/${id}`);
+    await page.getByText("marker259x").waitFor(WAIT);
+    check((await page.locator("article.message").count()) === 200, "the newest 200 are rendered");
+    await page.getByRole("button", { name: "Show 60 earlier messages (60 not shown)" }).click();
+    await page.getByText("marker0x", { exact: false }).waitFor(WAIT);
+    check((await page.locator("article.message").count()) === 260, "then all of them");
+    await page.goto(server.base + "/");
+    await page.getByRole("button", { name: "New chat", exact: true }).waitFor(WAIT);
+    await page.keyboard.press("Control+k");
+    await page.keyboard.type("marker3x");
+    await page.getByRole("list", { name: "Search results" }).getByRole("link").first().click();
+    await page.locator("article.highlighted", { hasText: "marker3x" }).waitFor(WAIT);
+  });
+
   journey("usable at 390 px", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const small = await phone.newPage();

@@ -1,6 +1,6 @@
 // One conversation: its messages with streamed answers, the composer, datasets and the SQL panel.
 
-import { useEffect, useReducer, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
 
 import type { EventHub } from "../App";
 import { ApiError, del, get, post } from "../api";
@@ -11,6 +11,10 @@ import { Datasets } from "./Datasets";
 import { Dialog } from "./Dialog";
 import { LiveAnswer, MessageView } from "./Messages";
 import { SqlPanel } from "./SqlPanel";
+
+/** Messages rendered at first, and how many more each time the reader asks for earlier ones. */
+const WINDOW = 200;
+const EARLIER = 100;
 
 type Action = { kind: "load"; detail: ConversationDetail } | { kind: "event"; event: ServerEvent } | { kind: "sent"; content: string };
 
@@ -51,7 +55,11 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
   const [waiting, setWaiting] = useState(false);
   const [devMode, setDevMode] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
+  const list = useRef<HTMLDivElement>(null);
   const loads = useRef(0);
+  const [shown, setShown] = useState(WINDOW);
+  /** Distance from the bottom to keep while earlier messages are added above. */
+  const keepFromBottom = useRef<number | null>(null);
 
   /** Reloads the conversation; when loads overlap, only the latest one's answer is applied. */
   const load = async () => {
@@ -115,10 +123,33 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
     };
   }, [id]);
 
+  // A message to jump to (a search hit) is always inside the rendered window.
+  useEffect(() => {
+    if (!focusMessage) return;
+    const index = view.messages.findIndex((m) => m.id === focusMessage);
+    if (index >= 0 && view.messages.length - index > shown) setShown(view.messages.length - index + 20);
+  }, [focusMessage, view.messages.length]);
+
   useEffect(() => {
     if (focusMessage) document.getElementById(`m-${focusMessage}`)?.scrollIntoView({ block: "center" });
     else bottom.current?.scrollIntoView({ block: "end" });
   }, [view.messages.length, view.live?.content.length, focusMessage]);
+
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && keepFromBottom.current !== null) {
+      el.scrollTop = el.scrollHeight - keepFromBottom.current;
+      keepFromBottom.current = null;
+    }
+  }, [shown]);
+
+  const showEarlier = () => {
+    const el = list.current;
+    if (el) keepFromBottom.current = el.scrollHeight - el.scrollTop;
+    setShown((n) => n + EARLIER);
+  };
+  const hidden = Math.max(0, view.messages.length - shown);
+  const visible = hidden > 0 ? view.messages.slice(hidden) : view.messages;
 
   const streaming = view.live !== null || waiting;
 
@@ -222,11 +253,16 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
             )}
           </div>
         </header>
-        <div class="messages" aria-live="polite">
+        <div class="messages" aria-live="polite" ref={list}>
+          {hidden > 0 && (
+            <button type="button" class="earlier" onClick={showEarlier}>
+              Show {Math.min(hidden, EARLIER)} earlier messages ({hidden} not shown)
+            </button>
+          )}
           {view.messages.length === 0 && !view.live && (
             <p class="muted empty">Add a dataset on the right, then ask a question about it.</p>
           )}
-          {view.messages.map((m) => (
+          {visible.map((m) => (
             <MessageView
               key={m.id}
               message={m}
