@@ -2,23 +2,19 @@
 //! datasets loading in the background, their setup on the wire of a real OpenAI-compatible adapter), deleting an
 //! assistant under its conversations, and every refused input leaving nothing behind.
 
-use std::time::Duration;
-
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use tabletalk_adapters_openai::{OpenAiClient, OpenAiSettings};
-use tabletalk_llm_http::CallTimeouts;
 use tabletalk_ports::fakes::ScriptedLlm;
-use tabletalk_ports::{Timestamp, UserSettings};
 use tabletalk_tests::file_server::{FileServer, ServedFile};
 use tabletalk_tests::scripted_server::{Chunk, Reply, ScriptedServer};
-use tabletalk_tests::ws_client::{WsClient, connect};
+use tabletalk_tests::ws_client::connect;
 use tabletalk_tests::{TestApp, json_with_status};
 
+use crate::chat::{WAIT, send};
 use crate::datasets::parquet_bytes;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::llm_openai::{chunk, client, stream_body};
+use crate::tool_access::deny_for;
+use crate::transfer::outcomes;
 
 async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
     app.send_json(Method::POST, path, body).await
@@ -41,36 +37,6 @@ async fn as_user(
         request = request.json(body);
     }
     request.send().await.unwrap()
-}
-
-async fn deny(app: &TestApp, tools: &[&str]) {
-    let user = app.user_id().await;
-    let now = Timestamp::from_unix_millis(1_767_225_600_000).unwrap();
-    app.repositories()
-        .settings
-        .save(&UserSettings {
-            tools_deny: tools.iter().map(|t| (*t).to_owned()).collect(),
-            ..UserSettings::initial(user, now)
-        })
-        .await
-        .unwrap();
-}
-
-/// The next dataset outcome events (`dataset_loaded` / `dataset_error`) of `conversation`, `n` of them.
-async fn dataset_outcomes(socket: &mut WsClient, conversation: &str, n: usize) -> Vec<Value> {
-    let mut seen = Vec::new();
-    while seen.len() < n {
-        let event = socket.next_event(WAIT).await.expect("a dataset event");
-        if event["conversation_id"] == conversation
-            && matches!(
-                event["type"].as_str(),
-                Some("dataset_loaded" | "dataset_error")
-            )
-        {
-            seen.push(event);
-        }
-    }
-    seen
 }
 
 #[actix_web::test]
@@ -350,7 +316,7 @@ async fn every_bad_input_is_refused_with_its_field_and_nothing_is_stored() {
         .spawn()
         .await;
     app.login().await;
-    deny(&app, &["load_dataset"]).await;
+    deny_for(&app, &[], &["load_dataset"]).await;
     let url = |i: usize| json!({"url": format!("https://data.example/{i}.csv")});
     let cases = [
         (json!({}), "name", "is required"),
@@ -509,33 +475,16 @@ async fn every_bad_input_is_refused_with_its_field_and_nothing_is_stored() {
     app.stop().await;
 }
 
-fn openai_client(server: &ScriptedServer) -> OpenAiClient {
-    OpenAiClient::new(OpenAiSettings {
-        base_url: format!("{}/v1", server.base),
-        api_key: Some(SecretString::from("sk-test")),
-        connect_timeout: Duration::from_secs(2),
-        timeouts: CallTimeouts {
-            idle: Duration::from_secs(5),
-            call: Duration::from_secs(20),
-        },
-    })
-    .unwrap()
-}
-
 /// One streamed Chat Completions answer saying `text`.
 fn answer(text: &str) -> Reply {
-    let chunk = |delta: Value, finish: Value| {
-        let chunk = json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "m",
-                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
-        format!("data: {chunk}\n\n")
-    };
-    let body = [
-        chunk(json!({"role": "assistant", "content": text}), Value::Null),
-        chunk(json!({}), json!("stop")),
-        "data: [DONE]\n\n".to_owned(),
-    ]
-    .concat();
-    Reply::sse(vec![Chunk::Bytes(body.into_bytes())])
+    let body = stream_body(
+        &[
+            chunk(&json!({"role": "assistant", "content": text}), None),
+            chunk(&json!({}), Some("stop")),
+        ],
+        None,
+    );
+    Reply::sse(vec![Chunk::Bytes(body)])
 }
 
 /// A conversation from an assistant: its datasets load in the background with their wished names and
@@ -550,7 +499,7 @@ async fn a_conversation_from_an_assistant_sends_its_setup_to_the_model() {
     let sales = files.put("/sales.parquet", ServedFile::new(parquet_bytes(40, 40)));
     let missing = format!("{}/missing.csv", files.base);
     let app = TestApp::builder()
-        .llm(std::sync::Arc::new(openai_client(&server)))
+        .llm(std::sync::Arc::new(client(&server, Some("sk-test"))))
         .env("TABLETALK__LLM__MODEL", "m-a")
         .env("TABLETALK__LLM__MODELS", "m-a, m-b")
         .env("TABLETALK__DATASETS__ALLOWED_CIDRS", "127.0.0.1/32")
@@ -576,7 +525,7 @@ async fn a_conversation_from_an_assistant_sends_its_setup_to_the_model() {
     )
     .await;
     // Denied after the assistant was made: the turn offers only what the user still has.
-    deny(&app, &["load_dataset"]).await;
+    deny_for(&app, &[], &["load_dataset"]).await;
     let started = json_with_status(
         post(
             &app,
@@ -588,7 +537,7 @@ async fn a_conversation_from_an_assistant_sends_its_setup_to_the_model() {
     )
     .await;
     let id = started["id"].as_str().unwrap().to_owned();
-    let outcomes = dataset_outcomes(&mut socket, &id, 2).await;
+    let outcomes = outcomes(&mut socket, &id, 2).await;
     let kinds: Vec<&str> = outcomes
         .iter()
         .map(|e| e["type"].as_str().unwrap())
@@ -614,28 +563,10 @@ async fn a_conversation_from_an_assistant_sends_its_setup_to_the_model() {
         "descriptions of columns the file lacks are dropped"
     );
 
-    json_with_status(
-        post(
-            &app,
-            &format!("/conversations/{id}/messages"),
-            &json!({"content": "How is revenue?"}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    json_with_status(send(&app, &id, "How is revenue?").await, 200).await;
     socket.until("chat_complete", WAIT).await;
     let plain = app.create_conversation().await;
-    json_with_status(
-        post(
-            &app,
-            &format!("/conversations/{plain}/messages"),
-            &json!({"content": "hi"}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    json_with_status(send(&app, &plain, "hi").await, 200).await;
     socket.until("chat_complete", WAIT).await;
 
     let requests = server.requests();

@@ -14,7 +14,7 @@ use tabletalk_ports::{
 };
 use tabletalk_tests::scripted_server::{Chunk, Reply, ScriptedServer};
 
-fn client(server: &ScriptedServer, key: Option<&str>) -> OpenAiClient {
+pub(crate) fn client(server: &ScriptedServer, key: Option<&str>) -> OpenAiClient {
     OpenAiClient::new(OpenAiSettings {
         base_url: format!("{}/v1", server.base),
         api_key: key.map(SecretString::from),
@@ -44,13 +44,13 @@ fn request(messages: Vec<LlmMessage>) -> LlmRequest {
     }
 }
 
-fn chunk(delta: &Value, finish: Option<&str>) -> String {
+pub(crate) fn chunk(delta: &Value, finish: Option<&str>) -> String {
     let chunk = json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "m",
                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
     format!("data: {chunk}\n\n")
 }
 
-fn stream_body(parts: &[String], usage: Option<(u64, u64)>) -> Vec<u8> {
+pub(crate) fn stream_body(parts: &[String], usage: Option<(u64, u64)>) -> Vec<u8> {
     let mut body: String = parts.concat();
     if let Some((prompt, completion)) = usage {
         let usage = json!({"id": "chatcmpl-1", "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}});

@@ -21,7 +21,7 @@ const fn finished() -> LlmEvent {
     }
 }
 
-async fn deny_for(app: &TestApp, allow: &[&str], deny: &[&str]) {
+pub(crate) async fn deny_for(app: &TestApp, allow: &[&str], deny: &[&str]) {
     let user = app.user_id().await;
     let now = Timestamp::from_unix_millis(1_767_225_600_000).unwrap();
     app.repositories()

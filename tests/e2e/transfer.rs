@@ -40,7 +40,7 @@ async fn detail(app: &TestApp, id: &str) -> Value {
 }
 
 /// The next `n` dataset outcome events (`dataset_loaded` / `dataset_error`) of `conversation`.
-async fn outcomes(socket: &mut WsClient, conversation: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn outcomes(socket: &mut WsClient, conversation: &str, n: usize) -> Vec<Value> {
     let mut seen = Vec::new();
     while seen.len() < n {
         let event = socket.next_event(WAIT).await.expect("a dataset event");

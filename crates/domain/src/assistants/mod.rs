@@ -156,12 +156,8 @@ impl AssistantService {
         change: AssistantChange,
     ) -> Result<Assistant, AssistantError> {
         let stored = self.owned(user, id).await?;
-        let mut assistant = self.apply(user, stored, change).await?;
-        assistant.updated_at = self.clock.now();
-        if !self.assistants.update(&assistant).await? {
-            return Err(AssistantError::NotFound);
-        }
-        Ok(assistant)
+        let assistant = self.apply(user, stored, change).await?;
+        self.save(assistant).await
     }
 
     /// Share with every user of the deployment, or stop sharing (owner only).
@@ -176,6 +172,11 @@ impl AssistantService {
     ) -> Result<Assistant, AssistantError> {
         let mut assistant = self.owned(user, id).await?;
         assistant.is_shared = shared;
+        self.save(assistant).await
+    }
+
+    /// Stores a changed assistant with `updated_at = now`; `NotFound` when it was deleted meanwhile.
+    async fn save(&self, mut assistant: Assistant) -> Result<Assistant, AssistantError> {
         assistant.updated_at = self.clock.now();
         if !self.assistants.update(&assistant).await? {
             return Err(AssistantError::NotFound);

@@ -53,6 +53,10 @@ impl From<&AssistantDataset> for AssistantDatasetDto {
     }
 }
 
+fn specs(datasets: Option<Vec<AssistantDatasetDto>>) -> Option<Vec<DatasetSpec>> {
+    datasets.map(|d| d.into_iter().map(DatasetSpec::from).collect())
+}
+
 impl From<AssistantDatasetDto> for DatasetSpec {
     fn from(d: AssistantDatasetDto) -> Self {
         Self {
@@ -160,9 +164,7 @@ impl From<CreateRequest> for AssistantChange {
             model: r.model.into(),
             temperature: r.temperature.into(),
             tools: r.tools.into(),
-            datasets: r
-                .datasets
-                .map(|d| d.into_iter().map(DatasetSpec::from).collect()),
+            datasets: specs(r.datasets),
         }
     }
 }
@@ -199,9 +201,7 @@ impl From<UpdateRequest> for AssistantChange {
             model: r.model.into(),
             temperature: r.temperature.into(),
             tools: r.tools.into(),
-            datasets: r
-                .datasets
-                .map(|d| d.into_iter().map(DatasetSpec::from).collect()),
+            datasets: specs(r.datasets),
         }
     }
 }
