@@ -3,7 +3,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-import { ApiError, del, get, patch, post, put } from "../api";
+import { useAction } from "../action";
+import { del, get, patch, post, put } from "../api";
 import type { Assistant, Capabilities } from "../types";
 import { Dialog } from "./Dialog";
 
@@ -47,7 +48,7 @@ export function Assistants({ onClose, onStart }: { onClose: () => void; onStart:
   const [list, setList] = useState<Assistant[]>([]);
   const [capabilities, setCapabilities] = useState<Capabilities | null>(null);
   const [editing, setEditing] = useState<{ id: string | null; draft: Draft } | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, act } = useAction(() => load());
 
   const load = () =>
     get<{ assistants: Assistant[] }>("/assistants")
@@ -58,20 +59,6 @@ export function Assistants({ onClose, onStart }: { onClose: () => void; onStart:
     get<Capabilities>("/capabilities").then(setCapabilities).catch(() => {});
   }, []);
 
-  const act = async (work: () => Promise<unknown>) => {
-    setProblem(null);
-    try {
-      await work();
-      await load();
-      return true;
-    } catch (e) {
-      if (e instanceof ApiError) {
-        const field = Array.isArray(e.details) ? (e.details[0] as { field?: string } | undefined)?.field : undefined;
-        setProblem(field ? `${field}: ${(e.details as { message: string }[])[0]?.message ?? e.message}` : e.message);
-      } else setProblem("That did not work.");
-      return false;
-    }
-  };
 
   const save = async () => {
     if (!editing) return;

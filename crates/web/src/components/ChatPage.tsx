@@ -3,6 +3,7 @@
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
 
 import type { EventHub } from "../App";
+import { problemText, useAction } from "../action";
 import { ApiError, del, get, post } from "../api";
 import { applyEvent, type ChatView, emptyView, untilReset, withSentMessage } from "../chat";
 import { navigate } from "../router";
@@ -44,7 +45,7 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
   const [view, dispatch] = useReducer(reducer, emptyView(id));
   const [datasets, setDatasets] = useState<Dataset[]>([]);
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, act } = useAction();
   const [notice, setNotice] = useState<string | null>(null);
   const [text, setText] = useState("");
   const [panel, setPanel] = useState<"datasets" | "sql" | null>("datasets");
@@ -72,7 +73,7 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
       dispatch({ kind: "load", detail: loaded });
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 403)) navigate("/", true);
-      else setProblem(e instanceof ApiError ? e.message : "Could not load the conversation.");
+      else setProblem(problemText(e, "Could not load the conversation."));
     }
   };
 
@@ -170,18 +171,10 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
       if (e instanceof ApiError && e.code === "token_budget_exceeded") {
         const details = e.details as { resets_in_seconds?: number } | null;
         setProblem(`Today's token budget is spent. It frees up in ${untilReset(details?.resets_in_seconds ?? 0)}.`);
-      } else setProblem(e instanceof ApiError ? e.message : "The message was not sent.");
+      } else setProblem(problemText(e, "The message was not sent."));
     }
   };
 
-  const act = async (work: () => Promise<unknown>) => {
-    setProblem(null);
-    try {
-      await work();
-    } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "That did not work.");
-    }
-  };
 
   const stop = () => act(() => post(`/conversations/${id}/stop`));
   const redo = (messageId: string) =>

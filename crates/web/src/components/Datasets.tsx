@@ -4,7 +4,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-import { ApiError, del, get, patch, post, upload } from "../api";
+import { useAction } from "../action";
+import { del, get, patch, post, upload } from "../api";
 import type { Capabilities, Cell, Column, Dataset } from "../types";
 import { ResultTable } from "./ResultView";
 
@@ -15,7 +16,8 @@ interface Props {
   onChanged: () => void;
 }
 
-function columnsOf(dataset: Dataset): Column[] {
+/** The columns a dataset's `schema_json` describes (none when it does not read). */
+export function columnsOf(dataset: Dataset): Column[] {
   try {
     return JSON.parse(dataset.schema_json) as Column[];
   } catch {
@@ -35,7 +37,7 @@ export function Datasets({ conversationId, datasets, progress, onChanged }: Prop
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
   const [uploading, setUploading] = useState<number | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, act } = useAction(onChanged);
   const [limit, setLimit] = useState<number | null>(null);
   const [dragging, setDragging] = useState(false);
 
@@ -45,15 +47,6 @@ export function Datasets({ conversationId, datasets, progress, onChanged }: Prop
       .catch(() => {});
   }, []);
 
-  const act = async (work: () => Promise<unknown>) => {
-    setProblem(null);
-    try {
-      await work();
-      onChanged();
-    } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "That did not work.");
-    }
-  };
 
   const add = async (e: Event) => {
     e.preventDefault();
@@ -137,7 +130,7 @@ export function Datasets({ conversationId, datasets, progress, onChanged }: Prop
   );
 }
 
-function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; act: (work: () => Promise<unknown>) => Promise<void> }) {
+function DatasetCard({ base, dataset, act }: { base: string; dataset: Dataset; act: (work: () => Promise<unknown>) => Promise<boolean> }) {
   const [preview, setPreview] = useState<{ columns: string[]; rows: Cell[][] } | null>(null);
   const [renaming, setRenaming] = useState(false);
   const [profile, setProfile] = useState<{ column: string; stats: ColumnStats } | null>(null);

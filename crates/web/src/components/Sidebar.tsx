@@ -3,7 +3,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ApiError, del, get, patch, post } from "../api";
+import { problemText, useAction } from "../action";
+import { del, get, patch, post } from "../api";
 import { untilReset } from "../chat";
 import { navigate } from "../router";
 import type { Assistant, ConversationSummary, SearchResult, Usage, User } from "../types";
@@ -29,14 +30,14 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [assistantsOpen, setAssistantsOpen] = useState(false);
   const [archived, setArchived] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, act } = useAction(refresh);
   const search = useRef<HTMLInputElement>(null);
   const importer = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     get<{ conversations: ConversationSummary[] }>(`/conversations?archived=${archived}`)
       .then((r) => setConversations(r.conversations))
-      .catch((e: unknown) => setProblem(e instanceof ApiError ? e.message : "Could not load conversations."));
+      .catch((e: unknown) => setProblem(problemText(e, "Could not load conversations.")));
   }, [version, archived]);
 
   useEffect(() => {
@@ -70,15 +71,6 @@ export function Sidebar({ user, usage, current, version, refresh, onSignedOut }:
     return () => clearTimeout(timer);
   }, [query]);
 
-  const act = async (work: () => Promise<unknown>) => {
-    setProblem(null);
-    try {
-      await work();
-      refresh();
-    } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "That did not work.");
-    }
-  };
 
   const newChat = (assistantId?: string) =>
     act(async () => {

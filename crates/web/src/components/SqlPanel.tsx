@@ -3,10 +3,12 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ApiError, del, download, get, patch, post } from "../api";
+import { problemText, useAction } from "../action";
+import { del, download, get, patch, post } from "../api";
 import type { SqlEditor } from "../editor";
-import type { Cell, Column, Dataset, HistoryEntry, QueryResult, SavedQuery } from "../types";
+import type { Cell, Dataset, HistoryEntry, QueryResult, SavedQuery } from "../types";
 import { Chart } from "./Chart";
+import { columnsOf } from "./Datasets";
 import { ResultTable } from "./ResultView";
 
 interface Props {
@@ -18,12 +20,7 @@ interface Props {
 function schema(datasets: Dataset[]): Record<string, string[]> {
   const tables: Record<string, string[]> = {};
   for (const d of datasets) {
-    if (d.status !== "ready") continue;
-    try {
-      tables[d.name] = (JSON.parse(d.schema_json) as Column[]).map((c) => c.name);
-    } catch {
-      tables[d.name] = [];
-    }
+    if (d.status === "ready") tables[d.name] = columnsOf(d).map((c) => c.name);
   }
   return tables;
 }
@@ -34,7 +31,7 @@ export function SqlPanel({ conversationId, datasets, initialSql }: Props) {
   const [result, setResult] = useState<QueryResult | null>(null);
   const [sqlRun, setSqlRun] = useState("");
   const [page, setPage] = useState(1);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, act } = useAction();
   const [info, setInfo] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const [tab, setTab] = useState<"result" | "chart" | "history" | "saved">("result");
@@ -56,7 +53,7 @@ export function SqlPanel({ conversationId, datasets, initialSql }: Props) {
       setPage(targetPage);
       setTab("result");
     } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "The query failed.");
+      setProblem(problemText(e, "The query failed."));
     } finally {
       setRunning(false);
     }
@@ -94,14 +91,6 @@ export function SqlPanel({ conversationId, datasets, initialSql }: Props) {
     if (tab === "saved") loadSaved();
   }, [tab, starredOnly]);
 
-  const act = async (work: () => Promise<unknown>) => {
-    setProblem(null);
-    try {
-      await work();
-    } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "That did not work.");
-    }
-  };
 
   const explain = () =>
     act(async () => {
