@@ -279,7 +279,7 @@ async function main() {
     }
   });
 
-  journey("a long conversation renders its newest 200 messages; earlier ones on request or by a search jump", async () => {
+  journey("a long conversation renders only the messages near the viewport; the wheel reaches the first, a search hit jumps", async () => {
     const messages = Array.from({ length: 260 }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `Long message number ${i} marker${i}x` }));
     const { id } = await page.evaluate(
       async (body) => (await fetch("/conversations/import", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json(),
@@ -287,10 +287,22 @@ async function main() {
     );
     await page.goto(`${server.base}/c/${id}`);
     await page.getByText("marker259x").waitFor(WAIT);
-    check((await page.locator("article.message").count()) === 200, "the newest 200 are rendered");
-    await page.getByRole("button", { name: "Show 60 earlier messages (60 not shown)" }).click();
-    await page.getByText("marker0x", { exact: false }).waitFor(WAIT);
-    check((await page.locator("article.message").count()) === 260, "then all of them");
+    const rendered = () => page.locator("article.message").count();
+    const atOpen = await rendered();
+    check(atOpen > 0 && atOpen < 100, `only rows near the viewport are rendered (${atOpen} of 260)`);
+    const log = page.getByRole("region", { name: "Messages" });
+    const box = await log.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let i = 0; i < 200 && (await page.getByText("marker0x", { exact: true }).count()) === 0; i++) {
+      await page.mouse.wheel(0, -1500);
+      await page.waitForTimeout(20);
+    }
+    await page.getByText("marker0x", { exact: true }).waitFor(WAIT);
+    check(!(await page.getByText("marker259x").isVisible()), "the newest message is no longer on the page at the top");
+    check((await rendered()) < 100, `still only the rows near the viewport (${await rendered()})`);
+    // Back down to the end, where the list follows new messages again.
+    await log.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await page.getByText("marker259x").waitFor(WAIT);
     await page.goto(server.base + "/");
     await page.getByRole("button", { name: "New chat", exact: true }).waitFor(WAIT);
     await page.keyboard.press("Control+k");

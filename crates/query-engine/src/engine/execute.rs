@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::config::ConfigOptions;
 use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -128,6 +129,7 @@ pub(crate) fn fresh_context(
     config.options_mut().execution.time_zone = Some("+00:00".to_owned());
     // Footers of remote files are small; the default 512 KiB first read would dominate a cheap query's traffic.
     config.options_mut().execution.parquet.metadata_size_hint = Some(64 << 10);
+    apply_environment(config.options_mut())?;
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -136,6 +138,31 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(FloatComparisons))
         .build();
     Ok(SessionContext::new_with_state(state))
+}
+
+/// Lets an operator override any DataFusion option the way DataFusion's own tools read them: the option's key in
+/// capitals with dots as underscores (`DATAFUSION_EXECUTION_BATCH_SIZE=8192`). Workers inherit the server's
+/// environment, so this is how plan settings are tried on a release binary without a rebuild
+/// (docs/configuration.md, "Engine options"). A value DataFusion refuses fails the query with the variable named.
+fn apply_environment(options: &mut ConfigOptions) -> Result<(), DataFusionError> {
+    let overrides: Vec<(String, String)> = options
+        .entries()
+        .into_iter()
+        .filter_map(|entry| {
+            let variable = entry.key.to_uppercase().replace('.', "_");
+            let value = std::env::var(&variable).ok()?;
+            Some((entry.key, value))
+        })
+        .collect();
+    for (key, value) in overrides {
+        options.set(&key, &value).map_err(|e| {
+            DataFusionError::Configuration(format!(
+                "{} = {value:?}: {e}",
+                key.to_uppercase().replace('.', "_")
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// The job's tables in the shape the registration takes.

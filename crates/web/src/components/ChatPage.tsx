@@ -1,6 +1,6 @@
 // One conversation: its messages with streamed answers, the composer, datasets and the SQL panel.
 
-import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
+import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 
 import type { EventHub } from "../App";
 import { problemText, useAction } from "../action";
@@ -12,10 +12,7 @@ import { Datasets } from "./Datasets";
 import { Dialog } from "./Dialog";
 import { LiveAnswer, MessageView } from "./Messages";
 import { SqlPanel } from "./SqlPanel";
-
-/** Messages rendered at first, and how many more each time the reader asks for earlier ones. */
-const WINDOW = 200;
-const EARLIER = 100;
+import { VirtualList } from "./VirtualList";
 
 type Action = { kind: "load"; detail: ConversationDetail } | { kind: "event"; event: ServerEvent } | { kind: "sent"; content: string };
 
@@ -55,12 +52,9 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
   const [progress, setProgress] = useState<Record<string, number>>({});
   const [waiting, setWaiting] = useState(false);
   const [devMode, setDevMode] = useState(false);
-  const bottom = useRef<HTMLDivElement>(null);
-  const list = useRef<HTMLDivElement>(null);
   const loads = useRef(0);
-  const [shown, setShown] = useState(WINDOW);
-  /** Distance from the bottom to keep while earlier messages are added above. */
-  const keepFromBottom = useRef<number | null>(null);
+  /** Counts the messages sent here: each one takes the list to the bottom to follow the answer. */
+  const [sent, setSent] = useState(0);
 
   /** Reloads the conversation; when loads overlap, only the latest one's answer is applied. */
   const load = async () => {
@@ -124,34 +118,6 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
     };
   }, [id]);
 
-  // A message to jump to (a search hit) is always inside the rendered window.
-  useEffect(() => {
-    if (!focusMessage) return;
-    const index = view.messages.findIndex((m) => m.id === focusMessage);
-    if (index >= 0 && view.messages.length - index > shown) setShown(view.messages.length - index + 20);
-  }, [focusMessage, view.messages.length]);
-
-  useEffect(() => {
-    if (focusMessage) document.getElementById(`m-${focusMessage}`)?.scrollIntoView({ block: "center" });
-    else bottom.current?.scrollIntoView({ block: "end" });
-  }, [view.messages.length, view.live?.content.length, focusMessage]);
-
-  useLayoutEffect(() => {
-    const el = list.current;
-    if (el && keepFromBottom.current !== null) {
-      el.scrollTop = el.scrollHeight - keepFromBottom.current;
-      keepFromBottom.current = null;
-    }
-  }, [shown]);
-
-  const showEarlier = () => {
-    const el = list.current;
-    if (el) keepFromBottom.current = el.scrollHeight - el.scrollTop;
-    setShown((n) => n + EARLIER);
-  };
-  const hidden = Math.max(0, view.messages.length - shown);
-  const visible = hidden > 0 ? view.messages.slice(hidden) : view.messages;
-
   const streaming = view.live !== null || waiting;
 
   const send = async (content: string) => {
@@ -160,6 +126,7 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
     setProblem(null);
     setNotice(null);
     setText("");
+    setSent((n) => n + 1);
     dispatch({ kind: "sent", content: trimmed });
     setWaiting(true);
     try {
@@ -246,18 +213,15 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
             )}
           </div>
         </header>
-        <div class="messages" aria-live="polite" ref={list}>
-          {hidden > 0 && (
-            <button type="button" class="earlier" onClick={showEarlier}>
-              Show {Math.min(hidden, EARLIER)} earlier messages ({hidden} not shown)
-            </button>
-          )}
-          {view.messages.length === 0 && !view.live && (
-            <p class="muted empty">Add a dataset on the right, then ask a question about it.</p>
-          )}
-          {visible.map((m) => (
+        <VirtualList
+          class="messages"
+          label="Messages"
+          items={view.messages}
+          keyOf={(m) => m.id}
+          focusKey={focusMessage}
+          bottomSignal={sent}
+          row={(m) => (
             <MessageView
-              key={m.id}
               message={m}
               charts={view.charts[m.id] ?? []}
               followups={m.id === lastAssistant?.id ? view.followups[m.id] ?? [] : []}
@@ -268,20 +232,25 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
               onDelete={removeMessage}
               onOpenInPanel={openInPanel}
             />
-          ))}
-          {view.live && <LiveAnswer turn={view.live} />}
-          {waiting && !view.live && (
-            <p class="muted thinking" role="status">
-              Thinking…
-            </p>
           )}
-          {view.error && (
-            <p class="error" role="alert">
-              {view.error}
-            </p>
-          )}
-          <div ref={bottom} />
-        </div>
+        >
+          <div class="messages-tail" aria-live="polite">
+            {view.messages.length === 0 && !view.live && (
+              <p class="muted empty">Add a dataset on the right, then ask a question about it.</p>
+            )}
+            {view.live && <LiveAnswer turn={view.live} />}
+            {waiting && !view.live && (
+              <p class="muted thinking" role="status">
+                Thinking…
+              </p>
+            )}
+            {view.error && (
+              <p class="error" role="alert">
+                {view.error}
+              </p>
+            )}
+          </div>
+        </VirtualList>
         {notice && (
           <p class="warning" role="status">
             {notice}
