@@ -80,6 +80,12 @@ async function main() {
     const histogram = sales.getByRole("list", { name: "Most frequent values" });
     await histogram.waitFor(WAIT);
     check((await histogram.textContent()).includes("north"), "the profile shows the most frequent values");
+    await sales.getByRole("button", { name: "Profile revenue" }).click();
+    const distribution = sales.getByRole("list", { name: "Distribution of values" });
+    await distribution.waitFor(WAIT);
+    const bins = await distribution.getByRole("listitem").allTextContents();
+    // 40, 60, 80, 95 and 120 in ten bins of 8 from 40 to 120.
+    check(bins.length === 10 && bins[0] === "40 to 48: 1" && bins[9] === "112 to 120: 1", `a numeric column gets a histogram (${bins.join(" | ")})`);
     await axe(page, "datasets");
   });
 

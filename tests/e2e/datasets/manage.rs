@@ -132,6 +132,44 @@ async fn descriptions_profiles_and_previews() {
     .await;
     assert_eq!(column["stats"]["median"], -52.0);
     assert_eq!(column["stats"]["distinct_count"], 3);
+    // -350, -52 and -43 in ten equal bins of 30.7 from -350 to -43 (the last one closed).
+    let bins = column["stats"]["histogram"].as_array().unwrap();
+    let counts: Vec<u64> = bins.iter().map(|b| b["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [1, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    assert_eq!(bins[0]["lower"], -350.0);
+    assert!((bins[1]["lower"].as_f64().unwrap() - -319.3).abs() < 1e-9, "{bins:?}");
+    assert!((bins[9]["upper"].as_f64().unwrap() - -43.0).abs() < 1e-9, "{bins:?}");
+    // A decimal column: one bin per tenth of the range, the values where they fall.
+    let area = json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("{base}/profile-column"),
+            &json!({"column_name": "area km2"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let area_counts: Vec<u64> = area["stats"]["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    // 47.87, 71.92 and 105.4 over [47.87, 105.4]: bins of 5.753, so 71.92 falls in bin 4.
+    assert_eq!(area_counts, [1, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    // Text columns have their most frequent values instead.
+    let city = json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("{base}/profile-column"),
+            &json!({"column_name": "city"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(city["stats"].get("histogram").is_none(), "{city}");
     let no_column = json_with_status(
         app.send_json(
             Method::POST,

@@ -22,7 +22,8 @@ pub use dataset_url::{DatasetUrl, DatasetUrlError};
 pub use errors::{DatasetError, QueryFailure, QueryFailureKind, query_failure, size_text};
 pub use names::validate_table_name;
 pub use profile::{
-    ColumnProfile, ColumnStatistics, PreviewRequest, ProfileDetail, Profiles, StatisticsDetail,
+    ColumnProfile, ColumnStatistics, HistogramBin, PreviewRequest, ProfileDetail, Profiles,
+    StatisticsDetail,
 };
 pub use query_errors::{TableColumns, sql_identifier, translate};
 pub use service::{

@@ -67,6 +67,8 @@ pub enum StatisticsDetail {
         /// Four decimals.
         mean: Option<f64>,
         median: Value,
+        /// Equal-width bins from `min` to `max` (empty when they are not finite numbers).
+        histogram: Vec<HistogramBin>,
     },
     Text {
         min_length: Value,
@@ -81,6 +83,17 @@ pub enum StatisticsDetail {
     },
     Plain,
 }
+
+/// Values in `[lower, upper)` (the last bin includes `upper`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: u64,
+}
+
+/// At most this many bins; a whole-number column with a smaller range gets one bin per value.
+const HISTOGRAM_BINS: u32 = 10;
 
 fn mean(value: &Value, places: i32) -> Option<f64> {
     (!value.is_null()).then(|| round(number(value), places))
@@ -304,12 +317,23 @@ pub async fn profile_column(
     let null_count = sampled.saturating_sub(integer(&cell(&output, 1)));
     let distinct_count = (column_kind != Kind::Nested).then(|| integer(&cell(&output, 2)));
     let detail = match column_kind {
-        Kind::Numeric => StatisticsDetail::Numeric {
-            min: cell(&output, 3),
-            max: cell(&output, 4),
-            mean: mean(&cell(&output, 5), 4),
-            median: cell(&output, 6),
-        },
+        Kind::Numeric => {
+            let (min, max) = (cell(&output, 3), cell(&output, 4));
+            let histogram = match (finite(&min), finite(&max)) {
+                (Some(low), Some(high)) => {
+                    let bins = Bins::new(low, high, whole_numbers(&column.sql_type));
+                    histogram(engine, owner, dataset, settings, &c, &from, &bins).await?
+                }
+                _ => Vec::new(),
+            };
+            StatisticsDetail::Numeric {
+                min,
+                max,
+                mean: mean(&cell(&output, 5), 4),
+                median: cell(&output, 6),
+                histogram,
+            }
+        }
         Kind::Text => {
             let top = format!(
                 "SELECT {c} AS value, count(*) AS count FROM {from} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY count \
@@ -343,6 +367,123 @@ pub async fn profile_column(
         detail,
     };
     Ok((stats, sampled))
+}
+
+/// A finite number from a result cell (decimals may come as text).
+fn finite(value: &Value) -> Option<f64> {
+    value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .filter(|v: &f64| v.is_finite())
+}
+
+fn whole_numbers(sql_type: &str) -> bool {
+    let t = sql_type.to_uppercase();
+    ["INT", "BIGINT", "SMALLINT", "TINYINT"]
+        .iter()
+        .any(|n| t.starts_with(n))
+}
+
+/// Equal-width bins over `[low, high]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bins {
+    low: f64,
+    width: f64,
+    count: u32,
+}
+
+impl Bins {
+    fn new(low: f64, high: f64, whole_numbers: bool) -> Self {
+        let range = high - low;
+        if range <= 0.0 || !range.is_finite() {
+            return Self {
+                low,
+                width: 0.0,
+                count: 1,
+            };
+        }
+        if whole_numbers && range < f64::from(HISTOGRAM_BINS) {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a whole range below 10"
+            )]
+            let count = range as u32 + 1;
+            return Self {
+                low,
+                width: 1.0,
+                count,
+            };
+        }
+        Self {
+            low,
+            width: range / f64::from(HISTOGRAM_BINS),
+            count: HISTOGRAM_BINS,
+        }
+    }
+
+    /// The bins with the counts found per bin index (missing indexes are empty bins).
+    fn filled(&self, counts: &[(u64, u64)]) -> Vec<HistogramBin> {
+        (0..self.count)
+            .map(|i| {
+                let lower = self.low + self.width * f64::from(i);
+                let upper = if self.width == 0.0 {
+                    self.low
+                } else {
+                    self.low + self.width * f64::from(i + 1)
+                };
+                let count = counts
+                    .iter()
+                    .filter(|(bin, _)| *bin == u64::from(i))
+                    .map(|(_, n)| n)
+                    .sum();
+                HistogramBin {
+                    lower,
+                    upper,
+                    count,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Counts the sampled values of column `c` per bin, in one grouped query.
+async fn histogram(
+    engine: &dyn QueryEngine,
+    owner: UserId,
+    dataset: &Dataset,
+    settings: &DatasetSettings,
+    c: &str,
+    from: &str,
+    bins: &Bins,
+) -> Result<Vec<HistogramBin>, DatasetError> {
+    let last = bins.count - 1;
+    // Literals as Rust's shortest round-trip text (`-350.0`, `30.7`, `1e300`), which the SQL parser reads back
+    // exactly; a zero width puts every value in the one bin.
+    let bin = if bins.width == 0.0 {
+        "CAST(0 AS BIGINT)".to_owned()
+    } else {
+        format!(
+            "least(greatest(CAST(floor((CAST({c} AS DOUBLE) - ({:?})) / ({:?})) AS BIGINT), 0), {last})",
+            bins.low, bins.width
+        )
+    };
+    let sql = format!(
+        "SELECT {bin} AS bin, count(*) AS n FROM {from} WHERE {c} IS NOT NULL AND NOT isnan(CAST({c} AS DOUBLE)) \
+         GROUP BY 1 ORDER BY 1"
+    );
+    let output = run_on(engine, owner, dataset, settings, &sql, AGGREGATE_LIMITS).await?;
+    let counts: Vec<(u64, u64)> = output
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                integer(r.first().unwrap_or(&Value::Null)),
+                integer(r.get(1).unwrap_or(&Value::Null)),
+            )
+        })
+        .collect();
+    Ok(bins.filled(&counts))
 }
 
 /// Preview.
@@ -412,4 +553,27 @@ pub async fn preview(
         file_order: matches!(method, "head" | "tail"),
     };
     run_on(engine, owner, dataset, settings, &sql, limits).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_cover_the_range_and_whole_numbers_get_one_bin_per_value() {
+        let tenths = Bins::new(0.0, 5.0, false);
+        assert_eq!((tenths.count, tenths.width), (10, 0.5));
+        let values = Bins::new(3.0, 7.0, true);
+        assert_eq!((values.count, values.width), (5, 1.0));
+        let filled = values.filled(&[(0, 2), (4, 1)]);
+        assert_eq!(
+            filled
+                .iter()
+                .map(|b| (b.lower, b.count))
+                .collect::<Vec<_>>(),
+            [(3.0, 2), (4.0, 0), (5.0, 0), (6.0, 0), (7.0, 1)]
+        );
+        let one = Bins::new(4.0, 4.0, true).filled(&[(0, 9)]);
+        assert_eq!(one, [HistogramBin { lower: 4.0, upper: 4.0, count: 9 }]);
+    }
 }

@@ -50,11 +50,17 @@ pub(crate) fn statistics_json(stats: &ColumnStatistics) -> Value {
             max,
             mean,
             median,
+            histogram,
         } => {
             object.insert("min".into(), min.clone());
             object.insert("max".into(), max.clone());
             object.insert("mean".into(), json!(mean));
             object.insert("median".into(), median.clone());
+            let bins: Vec<Value> = histogram
+                .iter()
+                .map(|bin| json!({"lower": bin.lower, "upper": bin.upper, "count": bin.count}))
+                .collect();
+            object.insert("histogram".into(), Value::Array(bins));
         }
         StatisticsDetail::Text {
             min_length,

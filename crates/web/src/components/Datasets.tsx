@@ -264,9 +264,44 @@ interface ColumnStats {
   min_length?: Cell;
   max_length?: Cell;
   top_5_values?: { value: Cell; count: number }[];
+  histogram?: { lower: number; upper: number; count: number }[];
 }
 
-/** One column's statistics: counts, the range, and a small histogram of the most frequent values. */
+/** A bin edge short enough for a label: whole numbers as they are, others to three significant digits. */
+function edge(value: number): string {
+  return Number.isInteger(value) ? value.toLocaleString() : value.toLocaleString(undefined, { maximumSignificantDigits: 3 });
+}
+
+/** Equal-width bins of a numeric column as vertical bars; each bar names its range and count for screen readers. */
+function Distribution({ bins }: { bins: { lower: number; upper: number; count: number }[] }) {
+  const most = Math.max(1, ...bins.map((b) => b.count));
+  const single = (b: { lower: number; upper: number }) => b.upper - b.lower <= 1 && Number.isInteger(b.lower);
+  return (
+    <figure class="distribution">
+      <ol aria-label="Distribution of values">
+        {bins.map((b, i) => {
+          const range = single(b) ? edge(b.lower) : `${edge(b.lower)} to ${edge(b.upper)}`;
+          return (
+            <li key={i} title={`${range}: ${b.count.toLocaleString()}`}>
+              <span class="column-bar" style={{ height: `${Math.max(2, (b.count / most) * 100)}%` }} />
+              <span class="visually-hidden">
+                {range}: {b.count.toLocaleString()}
+              </span>
+            </li>
+          );
+        })}
+      </ol>
+      {bins.length > 0 && (
+        <figcaption class="muted small">
+          <span>{edge(bins[0]?.lower ?? 0)}</span>
+          <span>{edge(bins[bins.length - 1]?.upper ?? 0)}</span>
+        </figcaption>
+      )}
+    </figure>
+  );
+}
+
+/** One column's statistics: counts, the range, and a small histogram (of the values' range, or of the most frequent). */
 function ColumnProfile({ column, stats, rows }: { column: string; stats: ColumnStats; rows: number }) {
   const top = stats.top_5_values ?? [];
   const most = Math.max(1, ...top.map((t) => t.count));
@@ -290,6 +325,7 @@ function ColumnProfile({ column, stats, rows }: { column: string; stats: ColumnS
         {fact("Shortest", stats.min_length)}
         {fact("Longest", stats.max_length)}
       </dl>
+      {stats.histogram && stats.histogram.length > 1 && <Distribution bins={stats.histogram} />}
       {top.length > 0 && (
         <ul class="histogram" aria-label="Most frequent values">
           {top.map((t) => (
