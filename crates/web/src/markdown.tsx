@@ -4,6 +4,7 @@
 
 import { Lexer, type Token, type Tokens } from "marked";
 import type { ComponentChildren } from "preact";
+import { useMemo } from "preact/hooks";
 
 function safeHref(href: string): string | undefined {
   try {
@@ -111,12 +112,16 @@ function block(token: Token, key: number): ComponentChildren {
   }
 }
 
-export function Markdown({ source }: { source: string }) {
-  let tokens: Token[];
+/** The elements for `source`; when the lexer gives up, the source as one paragraph of text. */
+function render(source: string): ComponentChildren {
   try {
-    tokens = new Lexer({ gfm: true }).lex(source);
+    return <div class="markdown">{new Lexer({ gfm: true }).lex(source).map(block)}</div>;
   } catch {
     return <p>{source}</p>;
   }
-  return <div class="markdown">{tokens.map(block)}</div>;
+}
+
+/** Lexed again only when the text changes: a message re-renders on every streamed token of another one. */
+export function Markdown({ source }: { source: string }) {
+  return useMemo(() => render(source), [source]);
 }

@@ -19,6 +19,13 @@ const FALLBACK_HEIGHT = 120;
 /** How close to the bottom counts as "at the bottom" (rounding of fractional pixels). */
 const BOTTOM_SLACK = 8;
 
+/** A row's elements and what they were made from. */
+interface Kept<T> {
+  item: T;
+  row: (item: T) => ComponentChildren;
+  children: ComponentChildren;
+}
+
 interface Props<T> {
   items: readonly T[];
   keyOf: (item: T) => string;
@@ -43,6 +50,9 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
   const pendingFocus = useRef<string | null>(null);
 
   const keys = useMemo(() => items.map(keyOf), [items]);
+  // Each row's elements are kept while its item and `row` are the same, so a render caused by scrolling hands
+  // Preact the very same elements for rows already shown, which it then skips.
+  const rendered = useRef(new Map<string, Kept<T>>());
   const offsets = offsetsOf(keys, heights.current, estimateOf(heights.current, FALLBACK_HEIGHT));
   const total = offsets[keys.length] ?? 0;
   const top = following.current ? Math.max(0, total - viewport.height) : viewport.top;
@@ -123,6 +133,20 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
     }
   });
 
+  const kept = new Map<string, Kept<T>>();
+  const shown = items.slice(start, end).map((item, i) => {
+    const key = keys[start + i] ?? "";
+    const before = rendered.current.get(key);
+    const entry = before && before.item === item && before.row === row ? before : { item, row, children: row(item) };
+    kept.set(key, entry);
+    return (
+      <Row key={key} rowKey={key} observer={observer}>
+        {entry.children}
+      </Row>
+    );
+  });
+  rendered.current = kept;
+
   const onScroll = () => {
     const el = box.current;
     if (!el) return;
@@ -134,14 +158,7 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
   return (
     <div class={className} ref={box} onScroll={onScroll} role="region" aria-label={label}>
       <div class="virtual-spacer" style={{ height: `${offsets[start] ?? 0}px` }} />
-      {items.slice(start, end).map((item, i) => {
-        const key = keys[start + i] ?? "";
-        return (
-          <Row key={key} rowKey={key} observer={observer}>
-            {row(item)}
-          </Row>
-        );
-      })}
+      {shown}
       <div class="virtual-spacer" style={{ height: `${total - (offsets[end] ?? total)}px` }} />
       {children}
     </div>
