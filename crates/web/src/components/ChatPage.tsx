@@ -214,8 +214,9 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
           </div>
         </header>
         <VirtualList
+          key={id}
           class="messages"
-          label="Messages"
+          label="Chat history"
           items={view.messages}
           keyOf={(m) => m.id}
           focusKey={focusMessage}
