@@ -21,6 +21,7 @@ mod conversations;
 mod datasets;
 mod dictionary_groups;
 mod eager_aggregation;
+mod engine_options;
 mod export;
 mod float_comparisons;
 mod fork;

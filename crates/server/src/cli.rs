@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigInputs};
+use crate::config::{Config, ConfigErrors, ConfigInputs, Problem};
 use crate::{StartupError, logging, serve};
 
 /// Tabletalk: chat with your data.
@@ -89,6 +89,14 @@ pub fn main() -> ExitCode {
         Ok(config) => config,
         Err(errors) => return fail(&StartupError::Config(errors)),
     };
+    // Query workers apply the operator's DATAFUSION_* variables to every query; a refused one stops the start.
+    if let Err(error) = tabletalk_query_engine::engine::check_engine_environment() {
+        return fail(&StartupError::Config(ConfigErrors(vec![Problem {
+            key: error.variable,
+            source: None,
+            message: error.message,
+        }])));
+    }
     logging::init(&config);
     for warning in &config.warnings {
         tracing::warn!("{warning}");

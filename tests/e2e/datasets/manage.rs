@@ -137,8 +137,14 @@ async fn descriptions_profiles_and_previews() {
     let counts: Vec<u64> = bins.iter().map(|b| b["count"].as_u64().unwrap()).collect();
     assert_eq!(counts, [1, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
     assert_eq!(bins[0]["lower"], -350.0);
-    assert!((bins[1]["lower"].as_f64().unwrap() - -319.3).abs() < 1e-9, "{bins:?}");
-    assert!((bins[9]["upper"].as_f64().unwrap() - -43.0).abs() < 1e-9, "{bins:?}");
+    assert!(
+        (bins[1]["lower"].as_f64().unwrap() - -319.3).abs() < 1e-9,
+        "{bins:?}"
+    );
+    assert!(
+        (bins[9]["upper"].as_f64().unwrap() - -43.0).abs() < 1e-9,
+        "{bins:?}"
+    );
     // A decimal column: one bin per tenth of the range, the values where they fall.
     let area = json_with_status(
         app.send_json(

@@ -574,6 +574,13 @@ mod tests {
             [(3.0, 2), (4.0, 0), (5.0, 0), (6.0, 0), (7.0, 1)]
         );
         let one = Bins::new(4.0, 4.0, true).filled(&[(0, 9)]);
-        assert_eq!(one, [HistogramBin { lower: 4.0, upper: 4.0, count: 9 }]);
+        assert_eq!(
+            one,
+            [HistogramBin {
+                lower: 4.0,
+                upper: 4.0,
+                count: 9
+            }]
+        );
     }
 }

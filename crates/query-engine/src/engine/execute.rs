@@ -90,7 +90,10 @@ fn classify(error: &DataFusionError) -> Failure {
         Failure::ReadOnlyViolation
     } else if matches!(
         error.find_root(),
-        DataFusionError::ExecutionJoin(_) | DataFusionError::Internal(_)
+        DataFusionError::ExecutionJoin(_)
+            | DataFusionError::Internal(_)
+            // Only the operator's `DATAFUSION_*` variables configure the engine: not the user's fault.
+            | DataFusionError::Configuration(_)
     ) {
         Failure::Internal { reason: raw }
     } else {
@@ -129,7 +132,8 @@ pub(crate) fn fresh_context(
     config.options_mut().execution.time_zone = Some("+00:00".to_owned());
     // Footers of remote files are small; the default 512 KiB first read would dominate a cheap query's traffic.
     config.options_mut().execution.parquet.metadata_size_hint = Some(64 << 10);
-    apply_environment(config.options_mut())?;
+    apply_environment(config.options_mut())
+        .map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -140,29 +144,44 @@ pub(crate) fn fresh_context(
     Ok(SessionContext::new_with_state(state))
 }
 
+/// A `DATAFUSION_*` variable whose value DataFusion refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct EngineOptionError {
+    pub variable: String,
+    pub message: String,
+}
+
 /// Lets an operator override any DataFusion option the way DataFusion's own tools read them: the option's key in
 /// capitals with dots as underscores (`DATAFUSION_EXECUTION_BATCH_SIZE=8192`). Workers inherit the server's
 /// environment, so this is how plan settings are tried on a release binary without a rebuild
-/// (docs/configuration.md, "Engine options"). A value DataFusion refuses fails the query with the variable named.
-fn apply_environment(options: &mut ConfigOptions) -> Result<(), DataFusionError> {
-    let overrides: Vec<(String, String)> = options
+/// (docs/configuration.md, "Engine options"). The server checks the variables at start
+/// ([`check_engine_environment`]), so a refused value stops it there rather than failing every query.
+fn apply_environment(options: &mut ConfigOptions) -> Result<(), EngineOptionError> {
+    let overrides: Vec<(String, String, String)> = options
         .entries()
         .into_iter()
         .filter_map(|entry| {
             let variable = entry.key.to_uppercase().replace('.', "_");
             let value = std::env::var(&variable).ok()?;
-            Some((entry.key, value))
+            Some((entry.key, variable, value))
         })
         .collect();
-    for (key, value) in overrides {
-        options.set(&key, &value).map_err(|e| {
-            DataFusionError::Configuration(format!(
-                "{} = {value:?}: {e}",
-                key.to_uppercase().replace('.', "_")
-            ))
+    for (key, variable, value) in overrides {
+        options.set(&key, &value).map_err(|e| EngineOptionError {
+            variable,
+            message: format!("{value:?} refused: {e}"),
         })?;
     }
     Ok(())
+}
+
+/// Checks the `DATAFUSION_*` variables of this process the way every query will apply them.
+///
+/// # Errors
+/// The first variable whose value DataFusion refuses.
+pub fn check_engine_environment() -> Result<(), EngineOptionError> {
+    apply_environment(&mut ConfigOptions::default())
 }
 
 /// The job's tables in the shape the registration takes.

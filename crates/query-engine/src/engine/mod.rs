@@ -18,5 +18,6 @@ pub(crate) mod tables;
 pub use admission::{Admission, AdmissionLimits, Slot};
 pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};
 pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
+pub use execute::{EngineOptionError, check_engine_environment};
 pub use float_compare::{FloatComparison, FloatComparisons};
 pub use run::{DataFusionEngine, EngineSettings};
