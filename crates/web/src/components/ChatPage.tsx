@@ -1,6 +1,6 @@
 // One conversation: its messages with streamed answers, the composer, datasets and the SQL panel.
 
-import { useEffect, useReducer, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
 
 import type { EventHub } from "../App";
 import { problemText, useAction } from "../action";
@@ -184,6 +184,20 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
     setPanel("sql");
   };
   const lastAssistant = [...view.messages].reverse().find((m) => m.role === "assistant");
+  // Rows call the latest actions through a ref, so their props stay equal while an answer streams and the list can
+  // keep their elements instead of rendering every shown message again on each token.
+  const actions = useRef({ send, redo, fork, removeMessage, openInPanel });
+  actions.current = { send, redo, fork, removeMessage, openInPanel };
+  const rowActions = useMemo(
+    () => ({
+      onFollowup: (text: string) => actions.current.send(text),
+      onRedo: (messageId: string) => actions.current.redo(messageId),
+      onFork: (messageId: string) => actions.current.fork(messageId),
+      onDelete: (messageId: string) => actions.current.removeMessage(messageId),
+      onOpenInPanel: (sql: string) => actions.current.openInPanel(sql),
+    }),
+    [],
+  );
 
   return (
     <div class={panel ? "chat with-panel" : "chat"}>
@@ -221,17 +235,14 @@ export function ChatPage({ id, focusMessage, hub, usage, refreshList }: Props) {
           keyOf={(m) => m.id}
           focusKey={focusMessage}
           bottomSignal={sent}
+          rowDeps={[view.charts, view.followups, lastAssistant?.id, focusMessage]}
           row={(m) => (
             <MessageView
               message={m}
               charts={view.charts[m.id] ?? []}
               followups={m.id === lastAssistant?.id ? view.followups[m.id] ?? [] : []}
               highlighted={m.id === focusMessage}
-              onFollowup={send}
-              onRedo={redo}
-              onFork={fork}
-              onDelete={removeMessage}
-              onOpenInPanel={openInPanel}
+              {...rowActions}
             />
           )}
         >

@@ -22,14 +22,21 @@ const BOTTOM_SLACK = 8;
 /** A row's elements and what they were made from. */
 interface Kept<T> {
   item: T;
-  row: (item: T) => ComponentChildren;
+  deps: readonly unknown[];
   children: ComponentChildren;
+}
+
+function sameDeps(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((value, i) => Object.is(value, b[i]));
 }
 
 interface Props<T> {
   items: readonly T[];
   keyOf: (item: T) => string;
   row: (item: T) => ComponentChildren;
+  /** Everything besides the item that `row` reads: a row is rendered again only when its item or one of these
+   * changes (`row` itself may be a new function on every render). */
+  rowDeps: readonly unknown[];
   /** A row to bring into view; it stays the anchor until the reader scrolls. */
   focusKey: string | null;
   /** Changes whenever the list must go to the bottom and follow it (the reader sent a message). */
@@ -40,7 +47,7 @@ interface Props<T> {
   label: string;
 }
 
-export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, children, class: className, label }: Props<T>) {
+export function VirtualList<T>({ items, keyOf, row, rowDeps, focusKey, bottomSignal, children, class: className, label }: Props<T>) {
   const box = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const [, remeasured] = useState(0);
@@ -50,9 +57,12 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
   const pendingFocus = useRef<string | null>(null);
 
   const keys = useMemo(() => items.map(keyOf), [items]);
-  // Each row's elements are kept while its item and `row` are the same, so a render caused by scrolling hands
-  // Preact the very same elements for rows already shown, which it then skips.
+  // Each row's elements are kept while its item and `rowDeps` are the same, so a render caused by scrolling or by
+  // a streamed token hands Preact the very same elements for rows already shown, which it then skips.
   const rendered = useRef(new Map<string, Kept<T>>());
+  /** Whether this render put new or changed rows in the page: only then are the rows measured (reading their
+   * heights makes the browser lay the page out at once, too costly on every streamed token). */
+  const rowsChanged = useRef(true);
   const offsets = offsetsOf(keys, heights.current, estimateOf(heights.current, FALLBACK_HEIGHT));
   const total = offsets[keys.length] ?? 0;
   const top = following.current ? Math.max(0, total - viewport.height) : viewport.top;
@@ -115,7 +125,9 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
-    if (measureRows()) {
+    const changed = rowsChanged.current;
+    rowsChanged.current = false;
+    if (changed && measureRows()) {
       remeasured((n) => n + 1);
       return;
     }
@@ -137,7 +149,8 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
   const shown = items.slice(start, end).map((item, i) => {
     const key = keys[start + i] ?? "";
     const before = rendered.current.get(key);
-    const entry = before && before.item === item && before.row === row ? before : { item, row, children: row(item) };
+    const entry = before && before.item === item && sameDeps(before.deps, rowDeps) ? before : { item, deps: rowDeps, children: row(item) };
+    if (entry !== before) rowsChanged.current = true;
     kept.set(key, entry);
     return (
       <Row key={key} rowKey={key} observer={observer}>
@@ -145,6 +158,7 @@ export function VirtualList<T>({ items, keyOf, row, focusKey, bottomSignal, chil
       </Row>
     );
   });
+  if (kept.size !== rendered.current.size) rowsChanged.current = true;
   rendered.current = kept;
 
   const onScroll = () => {
