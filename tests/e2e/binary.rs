@@ -121,19 +121,26 @@ async fn data_survives_a_restart() {
     assert_eq!(list["conversations"][0]["title"], "Keep me");
 }
 
-#[test]
-fn invalid_configuration_exits_2_naming_the_key() {
+/// Starts the binary with `env`, expects exit code 2 with `expected` on stderr and nothing created; the binary's
+/// directory stays for further runs.
+pub(crate) fn refused_at_start(env: &[(&str, &str)], expected: &str) -> Binary {
     let binary = Binary::new();
-    let output = binary.run(&[], &[("TABLETALK__QUERY__TIMEOUT", "abc")]);
+    let output = binary.run(&[], env);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("configuration error: query.timeout (env TABLETALK__QUERY__TIMEOUT)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(expected), "{stderr}");
     assert!(
         !binary.dir().join("tabletalk.db").exists(),
         "nothing is created before the configuration is valid"
+    );
+    binary
+}
+
+#[test]
+fn invalid_configuration_exits_2_naming_the_key() {
+    let binary = refused_at_start(
+        &[("TABLETALK__QUERY__TIMEOUT", "abc")],
+        "configuration error: query.timeout (env TABLETALK__QUERY__TIMEOUT)",
     );
 
     std::fs::write(binary.dir().join("t.toml"), "[server]\nprot = 80\n").unwrap();

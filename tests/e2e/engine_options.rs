@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tabletalk_tests::file_server::{FileServer, ServedFile};
 
-use crate::binary::sign_in;
+use crate::binary::{refused_at_start, sign_in};
 use crate::process::Binary;
 
 /// Runs `sql` over a three-row CSV table `cities` in a server started with `env`; the status and the body.
@@ -66,16 +66,8 @@ async fn a_datafusion_variable_reaches_the_query_workers() {
 
 #[test]
 fn a_value_datafusion_refuses_stops_the_start_naming_the_variable() {
-    let binary = Binary::new();
-    let output = binary.run(&[], &[("DATAFUSION_EXECUTION_BATCH_SIZE", "lots")]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("configuration error: DATAFUSION_EXECUTION_BATCH_SIZE: \"lots\" refused"),
-        "{stderr}"
-    );
-    assert!(
-        !binary.dir().join("tabletalk.db").exists(),
-        "nothing is created before the configuration is valid"
+    refused_at_start(
+        &[("DATAFUSION_EXECUTION_BATCH_SIZE", "lots")],
+        "configuration error: DATAFUSION_EXECUTION_BATCH_SIZE: \"lots\" refused",
     );
 }

@@ -78,6 +78,20 @@ async fn table_numbers_never_repeat_and_renames_reach_the_next_query() {
     files.stop().await;
 }
 
+/// `POST …/profile-column` for `column`, expecting `status`.
+async fn profile_column(app: &TestApp, base: &str, column: &str, status: u16) -> Value {
+    json_with_status(
+        app.send_json(
+            Method::POST,
+            &format!("{base}/profile-column"),
+            &json!({"column_name": column}),
+        )
+        .await,
+        status,
+    )
+    .await
+}
+
 #[actix_web::test]
 async fn descriptions_profiles_and_previews() {
     let files = FileServer::start().await;
@@ -120,16 +134,7 @@ async fn descriptions_profiles_and_previews() {
     assert_eq!(population["unique_count"], 3);
     assert_eq!(profile["profiles"][0]["max_length"], 5);
 
-    let column = json_with_status(
-        app.send_json(
-            Method::POST,
-            &format!("{base}/profile-column"),
-            &json!({"column_name": "founded"}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let column = profile_column(&app, &base, "founded", 200).await;
     assert_eq!(column["stats"]["median"], -52.0);
     assert_eq!(column["stats"]["distinct_count"], 3);
     // -350, -52 and -43 in ten equal bins of 30.7 from -350 to -43 (the last one closed).
@@ -146,16 +151,7 @@ async fn descriptions_profiles_and_previews() {
         "{bins:?}"
     );
     // A decimal column: one bin per tenth of the range, the values where they fall.
-    let area = json_with_status(
-        app.send_json(
-            Method::POST,
-            &format!("{base}/profile-column"),
-            &json!({"column_name": "area km2"}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let area = profile_column(&app, &base, "area km2", 200).await;
     let area_counts: Vec<u64> = area["stats"]["histogram"]
         .as_array()
         .unwrap()
@@ -165,27 +161,9 @@ async fn descriptions_profiles_and_previews() {
     // 47.87, 71.92 and 105.4 over [47.87, 105.4]: bins of 5.753, so 71.92 falls in bin 4.
     assert_eq!(area_counts, [1, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
     // Text columns have their most frequent values instead.
-    let city = json_with_status(
-        app.send_json(
-            Method::POST,
-            &format!("{base}/profile-column"),
-            &json!({"column_name": "city"}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let city = profile_column(&app, &base, "city", 200).await;
     assert!(city["stats"].get("histogram").is_none(), "{city}");
-    let no_column = json_with_status(
-        app.send_json(
-            Method::POST,
-            &format!("{base}/profile-column"),
-            &json!({"column_name": "nope"}),
-        )
-        .await,
-        400,
-    )
-    .await;
+    let no_column = profile_column(&app, &base, "nope", 400).await;
     assert_eq!(no_column["code"], "column_not_found");
 
     let head = json_with_status(

@@ -3,7 +3,7 @@
 //! Everything here may be stopped at any instant by the server killing the process.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use datafusion::config::ConfigOptions;
@@ -158,22 +158,30 @@ pub struct EngineOptionError {
 /// (docs/configuration.md, "Engine options"). The server checks the variables at start
 /// ([`check_engine_environment`]), so a refused value stops it there rather than failing every query.
 fn apply_environment(options: &mut ConfigOptions) -> Result<(), EngineOptionError> {
-    let overrides: Vec<(String, String, String)> = options
-        .entries()
-        .into_iter()
-        .filter_map(|entry| {
-            let variable = entry.key.to_uppercase().replace('.', "_");
-            let value = std::env::var(&variable).ok()?;
-            Some((entry.key, variable, value))
-        })
-        .collect();
-    for (key, variable, value) in overrides {
-        options.set(&key, &value).map_err(|e| EngineOptionError {
-            variable,
+    for (key, variable, value) in environment_overrides() {
+        options.set(key, value).map_err(|e| EngineOptionError {
+            variable: variable.clone(),
             message: format!("{value:?} refused: {e}"),
         })?;
     }
     Ok(())
+}
+
+/// `(option key, variable, value)` of every `DATAFUSION_*` variable set, read once per process: the environment
+/// does not change, and looking up some 200 variables for every query's context would be work on the hot path.
+fn environment_overrides() -> &'static [(String, String, String)] {
+    static OVERRIDES: OnceLock<Vec<(String, String, String)>> = OnceLock::new();
+    OVERRIDES.get_or_init(|| {
+        ConfigOptions::default()
+            .entries()
+            .into_iter()
+            .filter_map(|entry| {
+                let variable = entry.key.to_uppercase().replace('.', "_");
+                let value = std::env::var(&variable).ok()?;
+                Some((entry.key, variable, value))
+            })
+            .collect()
+    })
 }
 
 /// Checks the `DATAFUSION_*` variables of this process the way every query will apply them.
