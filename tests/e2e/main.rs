@@ -25,6 +25,7 @@ mod engine_options;
 mod export;
 mod float_comparisons;
 mod fork;
+mod group_top_k;
 mod helpers;
 mod http_conventions;
 mod isolation;

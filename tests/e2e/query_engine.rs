@@ -20,7 +20,7 @@ use tabletalk_query_engine::engine::{DataFusionEngine, EngineSettings};
 use tabletalk_query_engine::fetch::{AddressPolicy, FetchSettings};
 use tabletalk_query_engine::files::{DatasetFiles, FileSettings};
 
-const LIMITS: RowLimits = RowLimits {
+pub(crate) const LIMITS: RowLimits = RowLimits {
     auto_limit: 10_000,
     kept_rows: 1_000,
     file_order: false,
@@ -48,13 +48,13 @@ fn files(dir: &Path) -> Arc<DatasetFiles> {
 }
 
 /// A fresh engine with its own scratch directory (kept alive by the returned guard).
-fn engine_with(settings: EngineSettings) -> (DataFusionEngine, tempfile::TempDir) {
+pub(crate) fn engine_with(settings: EngineSettings) -> (DataFusionEngine, tempfile::TempDir) {
     let scratch = tempfile::tempdir().unwrap();
     let engine = DataFusionEngine::new(settings, files(scratch.path())).unwrap();
     (engine, scratch)
 }
 
-fn settings() -> EngineSettings {
+pub(crate) fn settings() -> EngineSettings {
     EngineSettings {
         timeout: Duration::from_secs(30),
         memory_limit: 256 << 20,
@@ -69,7 +69,7 @@ fn settings() -> EngineSettings {
 }
 
 /// A new user for each query: these tests are about the engine, not about fairness between users.
-fn someone() -> UserId {
+pub(crate) fn someone() -> UserId {
     UserId::new()
 }
 

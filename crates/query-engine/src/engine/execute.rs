@@ -20,6 +20,7 @@ use url::Url;
 use super::dictionary_groups::DictionaryGroups;
 use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
+use super::group_top_k::GroupTopK;
 use super::tables::{self, LocalTable, RemoteTable};
 use super::{cells, join_limit, sql_problems};
 use crate::fetch::GuardedFetcher;
@@ -106,7 +107,7 @@ fn classify(error: &DataFusionError) -> Failure {
 
 /// A context that knows nothing but what is registered into it: its own memory pool, no spill files, no
 /// information schema, no URL tables, UTC, the shared footer-metadata cache, and our physical rules (dictionary
-/// group-by, float comparisons).
+/// group-by, float comparisons, top rows per group).
 pub(crate) fn fresh_context(
     memory_limit: usize,
     metadata_cache: &Arc<FileMetadataCache>,
@@ -140,6 +141,7 @@ pub(crate) fn fresh_context(
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(DictionaryGroups))
         .with_physical_optimizer_rule(Arc::new(FloatComparisons))
+        .with_physical_optimizer_rule(Arc::new(GroupTopK))
         .build();
     Ok(SessionContext::new_with_state(state))
 }
