@@ -268,7 +268,10 @@ def main():
     parser.add_argument("--h2o-rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["tpch", "h2o"])
+    parser.add_argument("--queries", help="comma-separated query names to run, e.g. Q1,Q17,q8 (default: all)")
     args = parser.parse_args()
+    wanted = set(args.queries.split(",")) if args.queries else None
+    chosen = lambda name: wanted is None or name.split(" ")[0] in wanted
     client = Client(args.server, args.key)
     duck = duckdb.connect()
     if args.only != "h2o":
@@ -278,14 +281,14 @@ def main():
             client.upload(conversation, path, table)
             duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
         size = sum(os.path.getsize(os.path.join(args.tpch, f"{t}.parquet")) for t in TPCH_TABLES)
-        compare(f"TPC-H ({size:,} bytes of Parquet)", [(f"Q{n}", sql) for n, sql in TPCH.items()], client, conversation, duck, args.runs)
+        compare(f"TPC-H ({size:,} bytes of Parquet)", [(f"Q{n}", sql) for n, sql in TPCH.items() if chosen(f"Q{n}")], client, conversation, duck, args.runs)
     if args.only != "tpch":
         make_h2o(args.h2o, args.h2o_rows)
         conversation = client.conversation()
         client.upload(conversation, args.h2o, "x")
         duck.execute(f"CREATE OR REPLACE VIEW x AS SELECT * FROM read_parquet('{args.h2o}')")
         rows = pq.ParquetFile(args.h2o).metadata.num_rows
-        compare(f"H2O-style group-by ({rows:,} rows, k = 100)", [(name, h2o_wrapped(sql, cols)) for name, (sql, cols) in H2O.items()],
+        compare(f"H2O-style group-by ({rows:,} rows, k = 100)", [(name, h2o_wrapped(sql, cols)) for name, (sql, cols) in H2O.items() if chosen(name)],
                 client, conversation, duck, args.runs)
 
 

@@ -36,6 +36,7 @@ mod oidc;
 mod process;
 mod query_engine;
 mod saved_queries;
+mod scan_filters;
 mod search;
 mod sharing;
 mod ssrf;

@@ -21,6 +21,7 @@ use super::dictionary_groups::DictionaryGroups;
 use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
+use super::scan_filters::ScanFilters;
 use super::tables::{self, LocalTable, RemoteTable};
 use super::{cells, join_limit, sql_problems};
 use crate::fetch::GuardedFetcher;
@@ -107,7 +108,7 @@ fn classify(error: &DataFusionError) -> Failure {
 
 /// A context that knows nothing but what is registered into it: its own memory pool, no spill files, no
 /// information schema, no URL tables, UTC, the shared footer-metadata cache, and our physical rules (dictionary
-/// group-by, float comparisons, top rows per group).
+/// group-by, float comparisons, top rows per group, dynamic filters applied to scanned rows).
 pub(crate) fn fresh_context(
     memory_limit: usize,
     metadata_cache: &Arc<FileMetadataCache>,
@@ -142,6 +143,7 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(DictionaryGroups))
         .with_physical_optimizer_rule(Arc::new(FloatComparisons))
         .with_physical_optimizer_rule(Arc::new(GroupTopK))
+        .with_physical_optimizer_rule(Arc::new(ScanFilters))
         .build();
     Ok(SessionContext::new_with_state(state))
 }

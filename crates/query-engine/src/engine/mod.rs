@@ -13,6 +13,7 @@ mod group_top_k;
 mod join_limit;
 pub(crate) mod run;
 mod sandbox;
+mod scan_filters;
 mod sql_problems;
 pub(crate) mod tables;
 
@@ -23,3 +24,4 @@ pub use execute::{EngineOptionError, check_engine_environment};
 pub use float_compare::{FloatComparison, FloatComparisons};
 pub use group_top_k::{GroupTopK, GroupTopKExec};
 pub use run::{DataFusionEngine, EngineSettings};
+pub use scan_filters::{ScanFilterExec, ScanFilters};

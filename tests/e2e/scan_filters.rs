@@ -1,0 +1,190 @@
+//! The engine's scan-filter rule: the dynamic filters a join or a top-k sort writes into a Parquet scan are applied
+//! to the scanned rows (fewer rows leave the scan), every query gives the rows of DataFusion's own plan (inner,
+//! semi, anti and outer joins, a correlated subquery, a top-k, a join that keeps every row), and scans without a
+//! dynamic filter are left alone.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use tabletalk_query_engine::engine::{ScanFilterExec, ScanFilters};
+use tabletalk_tests::plans::physical_plan_and_rows;
+
+fn write(path: &Path, batch: &RecordBatch) {
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(20_000))
+        .build();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// 120,000 rides over 1,000 zones, every zone in every row group (so statistics skip nothing); 1,000 zones, three
+/// of them "harbour".
+async fn context(dir: &Path, with_rule: bool) -> SessionContext {
+    let rides = dir.join("rides.parquet");
+    let zones = dir.join("zones.parquet");
+    if !rides.exists() {
+        let n = 120_000_i64;
+        let zone = Int64Array::from_iter_values((0..n).map(|i| (i * 7_919) % 1_000));
+        let fare = Int64Array::from_iter_values((0..n).map(|i| (i * 31) % 977));
+        let id = Int64Array::from_iter_values(0..n);
+        write(
+            &rides,
+            &RecordBatch::try_from_iter(vec![
+                ("ride", Arc::new(id) as ArrayRef),
+                ("zone", Arc::new(zone)),
+                ("fare", Arc::new(fare)),
+            ])
+            .unwrap(),
+        );
+        let borough: StringArray = (0..1_000)
+            .map(|i| Some(if i % 333 == 7 { "harbour" } else { "inland" }))
+            .collect();
+        write(
+            &zones,
+            &RecordBatch::try_from_iter(vec![
+                (
+                    "id",
+                    Arc::new(Int64Array::from_iter_values(0..1_000)) as ArrayRef,
+                ),
+                ("borough", Arc::new(borough)),
+            ])
+            .unwrap(),
+        );
+    }
+    let config = SessionConfig::new()
+        .with_target_partitions(4)
+        .with_batch_size(4_096);
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    if with_rule {
+        state = state.with_physical_optimizer_rule(Arc::new(ScanFilters));
+    }
+    let context = SessionContext::new_with_state(state.build());
+    for (name, path) in [("rides", &rides), ("zones", &zones)] {
+        context
+            .register_parquet(name, path.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+    }
+    context
+}
+
+/// The rows that left the scan filters of an executed plan.
+fn rows_out_of_scan_filters(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    let own = plan
+        .downcast_ref::<ScanFilterExec>()
+        .and_then(|exec| exec.metrics())
+        .and_then(|metrics| metrics.output_rows())
+        .unwrap_or(0);
+    own + plan
+        .children()
+        .into_iter()
+        .map(rows_out_of_scan_filters)
+        .sum::<usize>()
+}
+
+#[tokio::test]
+async fn join_filters_drop_the_scanned_rows_no_join_can_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = context(dir.path(), true).await;
+    let sql =
+        "SELECT count(*), sum(fare) FROM rides JOIN zones ON zone = id WHERE borough = 'harbour'";
+    let frame = ours.sql(sql).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let text = displayable(plan.as_ref()).indent(true).to_string();
+    assert!(text.contains("ScanFilterExec"), "{text}");
+    let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
+    assert_eq!(batches[0].num_rows(), 1);
+    // Three zones of a thousand: 360 of the 120,000 rides can match; the filter (bounds and the key set) lets
+    // through those and nothing else.
+    assert_eq!(rows_out_of_scan_filters(&plan), 360, "{text}");
+}
+
+#[tokio::test]
+async fn filtered_scans_give_the_rows_of_the_plain_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let datafusion_only = context(dir.path(), false).await;
+    let ours = context(dir.path(), true).await;
+    // (query, whether DataFusion writes a dynamic filter into one of its scans)
+    let cases = [
+        (
+            "SELECT borough, count(*), sum(fare) FROM rides JOIN zones ON zone = id WHERE borough = 'harbour' GROUP BY borough",
+            true,
+        ),
+        (
+            "SELECT count(*) FROM rides WHERE zone IN (SELECT id FROM zones WHERE borough = 'harbour')",
+            true,
+        ),
+        (
+            "SELECT count(*) FROM rides WHERE EXISTS (SELECT 1 FROM zones WHERE id = zone AND borough = 'harbour')",
+            true,
+        ),
+        // Anti joins must keep the rows that match nothing: no filter may reach the scan.
+        (
+            "SELECT count(*) FROM rides WHERE NOT EXISTS (SELECT 1 FROM zones WHERE id = zone AND borough = 'harbour')",
+            false,
+        ),
+        (
+            "SELECT count(*) FROM zones WHERE NOT EXISTS (SELECT 1 FROM rides WHERE zone = id AND fare > 970)",
+            false,
+        ),
+        (
+            "SELECT count(*), count(borough) FROM rides LEFT JOIN zones ON zone = id AND borough = 'harbour'",
+            false,
+        ),
+        (
+            "SELECT id, count(ride) FROM zones LEFT JOIN rides ON zone = id WHERE borough = 'harbour' GROUP BY id ORDER BY id",
+            true,
+        ),
+        // A correlated average per zone, decorrelated into an aggregate of every ride joined back (TPC-H Q17's shape).
+        (
+            "SELECT sum(fare) FROM rides, zones WHERE zone = id AND borough = 'harbour' \
+          AND fare < (SELECT 0.5 * avg(fare) FROM rides r2 WHERE r2.zone = id)",
+            true,
+        ),
+        // Every ride matches: the filter passes everything and steps aside.
+        (
+            "SELECT count(*), sum(fare) FROM rides JOIN zones ON zone = id",
+            true,
+        ),
+        (
+            "SELECT ride, fare FROM rides ORDER BY fare DESC, ride LIMIT 5",
+            true,
+        ),
+    ];
+    for (sql, filtered) in cases {
+        let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
+        let (plain_plan, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
+        assert!(!plain_plan.contains("ScanFilterExec"), "{plain_plan}");
+        assert_eq!(plan.contains("ScanFilterExec"), filtered, "{sql}:\n{plan}");
+        assert_eq!(rows, expected, "{sql}\n{plan}");
+        assert!(rows.lines().count() > 4, "{sql}: no rows\n{rows}");
+    }
+}
+
+#[tokio::test]
+async fn scans_without_dynamic_filters_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = context(dir.path(), true).await;
+    for sql in [
+        "SELECT count(*), sum(fare) FROM rides WHERE fare > 100",
+        "SELECT zone, count(*) FROM rides GROUP BY zone ORDER BY zone",
+    ] {
+        let (plan, _) = physical_plan_and_rows(&ours, sql).await;
+        assert!(!plan.contains("ScanFilterExec"), "{sql}:\n{plan}");
+    }
+}
