@@ -87,7 +87,7 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
 fn rows_out_of_scan_filters(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let own = plan
         .downcast_ref::<ScanFilterExec>()
-        .and_then(|exec| exec.metrics())
+        .and_then(ExecutionPlan::metrics)
         .and_then(|metrics| metrics.output_rows())
         .unwrap_or(0);
     own + plan
