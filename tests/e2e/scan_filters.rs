@@ -1,7 +1,7 @@
 //! The engine's scan-filter rule: the dynamic filters a join or a top-k sort writes into a Parquet scan are applied
-//! to the scanned rows (fewer rows leave the scan), every query gives the rows of DataFusion's own plan (inner,
-//! semi, anti and outer joins, a correlated subquery, a top-k, a join that keeps every row), and scans without a
-//! dynamic filter are left alone.
+//! to the scanned rows (fewer rows leave the scan); every query gives the rows of DataFusion's own plan (inner,
+//! semi, anti and outer joins, a correlated subquery, a top-k, a join that keeps every row); scans without a dynamic
+//! filter are left alone.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,11 +31,26 @@ fn write(path: &Path, batch: &RecordBatch) {
 }
 
 /// 120,000 rides over 1,000 zones, every zone in every row group (so statistics skip nothing); 1,000 zones, three
-/// of them "harbour".
+/// of them "harbour"; a payment for every ride.
 async fn context(dir: &Path, with_rule: bool) -> SessionContext {
     let rides = dir.join("rides.parquet");
     let zones = dir.join("zones.parquet");
+    let payments = dir.join("payments.parquet");
     if !rides.exists() {
+        write(
+            &payments,
+            &RecordBatch::try_from_iter(vec![
+                (
+                    "paid_ride",
+                    Arc::new(Int64Array::from_iter_values((0..120_000).rev())) as ArrayRef,
+                ),
+                (
+                    "amount",
+                    Arc::new(Int64Array::from_iter_values((0..120_000).map(|i| i % 50))),
+                ),
+            ])
+            .unwrap(),
+        );
         let n = 120_000_i64;
         let zone = Int64Array::from_iter_values((0..n).map(|i| (i * 7_919) % 1_000));
         let fare = Int64Array::from_iter_values((0..n).map(|i| (i * 31) % 977));
@@ -74,7 +89,11 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
         state = state.with_physical_optimizer_rule(Arc::new(ScanFilters));
     }
     let context = SessionContext::new_with_state(state.build());
-    for (name, path) in [("rides", &rides), ("zones", &zones)] {
+    for (name, path) in [
+        ("rides", &rides),
+        ("zones", &zones),
+        ("payments", &payments),
+    ] {
         context
             .register_parquet(name, path.to_str().unwrap(), ParquetReadOptions::default())
             .await
@@ -83,17 +102,18 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
     context
 }
 
-/// The rows that left the scan filters of an executed plan.
-fn rows_out_of_scan_filters(plan: &Arc<dyn ExecutionPlan>) -> usize {
+/// The rows that left the scan filters of `rides` in an executed plan.
+fn rides_out_of_scan_filters(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let own = plan
         .downcast_ref::<ScanFilterExec>()
+        .filter(|exec| exec.schema().column_with_name("ride").is_some())
         .and_then(ExecutionPlan::metrics)
         .and_then(|metrics| metrics.output_rows())
         .unwrap_or(0);
     own + plan
         .children()
         .into_iter()
-        .map(rows_out_of_scan_filters)
+        .map(rides_out_of_scan_filters)
         .sum::<usize>()
 }
 
@@ -101,8 +121,9 @@ fn rows_out_of_scan_filters(plan: &Arc<dyn ExecutionPlan>) -> usize {
 async fn join_filters_drop_the_scanned_rows_no_join_can_match() {
     let dir = tempfile::tempdir().unwrap();
     let ours = context(dir.path(), true).await;
-    let sql =
-        "SELECT count(*), sum(fare) FROM rides JOIN zones ON zone = id WHERE borough = 'harbour'";
+    // The zones' filter on `rides.zone` is pushed below the join with the payments.
+    let sql = "SELECT count(*), sum(amount) FROM rides JOIN payments ON ride = paid_ride JOIN zones ON zone = id \
+               WHERE borough = 'harbour'";
     let frame = ours.sql(sql).await.unwrap();
     let plan = frame.create_physical_plan().await.unwrap();
     let text = displayable(plan.as_ref()).indent(true).to_string();
@@ -111,7 +132,24 @@ async fn join_filters_drop_the_scanned_rows_no_join_can_match() {
     assert_eq!(batches[0].num_rows(), 1);
     // Three zones of a thousand: 360 of the 120,000 rides can match; the filter (bounds and the key set) lets
     // through those and nothing else.
-    assert_eq!(rows_out_of_scan_filters(&plan), 360, "{text}");
+    assert_eq!(rides_out_of_scan_filters(&plan), 360, "{text}");
+
+    // A join whose build side is split into partitions routes each row's check by a hash of its key; that is not
+    // worth a pass over the rows, so everything leaves the scan and the join does the work.
+    for setting in ["threshold", "threshold_rows"] {
+        ours.sql(&format!(
+            "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
+        ))
+        .await
+        .unwrap();
+    }
+    let frame = ours.sql(sql).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let text = displayable(plan.as_ref()).indent(true).to_string();
+    assert!(text.contains("mode=Partitioned"), "{text}");
+    let partitioned = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
+    assert_eq!(partitioned, batches);
+    assert_eq!(rides_out_of_scan_filters(&plan), 120_000, "{text}");
 }
 
 #[tokio::test]
@@ -122,18 +160,44 @@ async fn filtered_scans_give_the_rows_of_the_plain_plan() {
     // (query, whether DataFusion writes a dynamic filter into one of its scans)
     let cases = [
         (
-            "SELECT borough, count(*), sum(fare) FROM rides JOIN zones ON zone = id WHERE borough = 'harbour' GROUP BY borough",
+            "SELECT count(*), sum(amount) FROM rides JOIN payments ON ride = paid_ride JOIN zones ON zone = id \
+          WHERE borough = 'harbour'",
             true,
         ),
         (
-            "SELECT count(*) FROM rides WHERE zone IN (SELECT id FROM zones WHERE borough = 'harbour')",
+            "SELECT borough, count(*), sum(amount) FROM rides JOIN payments ON ride = paid_ride JOIN zones ON zone = id \
+          WHERE borough = 'harbour' GROUP BY borough",
+            true,
+        ),
+        (
+            "SELECT count(*) FROM rides JOIN payments ON ride = paid_ride \
+          WHERE zone IN (SELECT id FROM zones WHERE borough = 'harbour')",
+            true,
+        ),
+        // A correlated average per zone, decorrelated into an aggregate of every ride joined back (TPC-H Q17's shape).
+        (
+            "SELECT sum(fare) FROM rides, zones WHERE zone = id AND borough = 'harbour' \
+          AND fare < (SELECT 0.5 * avg(fare) FROM rides r2 WHERE r2.zone = id)",
+            true,
+        ),
+        // Every ride matches: the filter passes everything and steps aside.
+        (
+            "SELECT count(*), sum(amount) FROM rides JOIN payments ON ride = paid_ride JOIN zones ON zone = id",
+            true,
+        ),
+        (
+            "SELECT borough, count(*), sum(fare) FROM rides JOIN zones ON zone = id WHERE borough = 'harbour' GROUP BY borough",
             true,
         ),
         (
             "SELECT count(*) FROM rides WHERE EXISTS (SELECT 1 FROM zones WHERE id = zone AND borough = 'harbour')",
             true,
         ),
-        // Anti joins must keep the rows that match nothing: no filter may reach the scan.
+        (
+            "SELECT ride, fare FROM rides ORDER BY fare DESC, ride LIMIT 5",
+            true,
+        ),
+        // Anti and outer joins keep the rows that match nothing: no filter may reach the scan.
         (
             "SELECT count(*) FROM rides WHERE NOT EXISTS (SELECT 1 FROM zones WHERE id = zone AND borough = 'harbour')",
             false,
@@ -145,25 +209,6 @@ async fn filtered_scans_give_the_rows_of_the_plain_plan() {
         (
             "SELECT count(*), count(borough) FROM rides LEFT JOIN zones ON zone = id AND borough = 'harbour'",
             false,
-        ),
-        (
-            "SELECT id, count(ride) FROM zones LEFT JOIN rides ON zone = id WHERE borough = 'harbour' GROUP BY id ORDER BY id",
-            true,
-        ),
-        // A correlated average per zone, decorrelated into an aggregate of every ride joined back (TPC-H Q17's shape).
-        (
-            "SELECT sum(fare) FROM rides, zones WHERE zone = id AND borough = 'harbour' \
-          AND fare < (SELECT 0.5 * avg(fare) FROM rides r2 WHERE r2.zone = id)",
-            true,
-        ),
-        // Every ride matches: the filter passes everything and steps aside.
-        (
-            "SELECT count(*), sum(fare) FROM rides JOIN zones ON zone = id",
-            true,
-        ),
-        (
-            "SELECT ride, fare FROM rides ORDER BY fare DESC, ride LIMIT 5",
-            true,
         ),
     ];
     for (sql, filtered) in cases {

@@ -1,0 +1,96 @@
+"""A/B of two Tabletalk binaries on the standard workloads of bench/standard.py (TPC-H SF1, H2O-style group-by):
+both servers run side by side on this machine with the same files uploaded, and every query alternates between
+them (A, B, A, B, …) so the machine's drift hits both alike. Prints each query's median and the ratio B / A.
+
+    python bench/ab_standard.py --a OLD_BINARY --b NEW_BINARY --tpch DIR [--h2o FILE] [--queries Q9,q8] [--rounds 5]
+"""
+import argparse
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from common import Client
+from standard import H2O, TPCH, TPCH_TABLES, h2o_wrapped
+
+KEY = "bench-key-0123456789"
+
+
+def start(binary, port, work, extra_env):
+    env = dict(os.environ, TABLETALK__AUTH__LOCAL_ACCESS_KEY=KEY, TABLETALK__SERVER__PORT=str(port),
+               TABLETALK__DATASETS__ALLOWED_CIDRS="127.0.0.1/32", TABLETALK__QUERY__RESULT_CACHE_ENTRIES="0",
+               TABLETALK__DATASETS__MAX_UPLOAD_BYTES="2GiB", TABLETALK__DATASETS__MAX_DOWNLOAD_BYTES="2GiB",
+               TABLETALK__STORAGE__CACHE_MAX_BYTES="4GiB", TABLETALK__QUERY__MEMORY_LIMIT="8GiB",
+               TABLETALK__QUERY__TIMEOUT="300s", TABLETALK__LLM__PROVIDER="openai",
+               TABLETALK__LLM__BASE_URL="http://127.0.0.1:8766", TABLETALK__LLM__MODEL="m", **extra_env)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    log = open(os.path.join(work, "server.log"), "w")
+    process = subprocess.Popen([binary], cwd=work, env=env, stdout=log, stderr=log)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    sys.exit(f"{binary} did not start (log in {work})")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--a", required=True)
+    parser.add_argument("--b", required=True)
+    parser.add_argument("--tpch", required=True, help="directory of <table>.parquet from tpchgen-cli")
+    parser.add_argument("--h2o", help="the H2O-style table (made by bench/standard.py); omitted: TPC-H only")
+    parser.add_argument("--queries", help="comma-separated names, e.g. Q9,Q17,q8 (default: all)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    wanted = set(args.queries.split(",")) if args.queries else None
+    queries = [(f"Q{n}", "tpch", sql) for n, sql in TPCH.items()]
+    if args.h2o:
+        queries += [(name, "h2o", h2o_wrapped(sql, cols)) for name, (sql, cols) in H2O.items()]
+    queries = [q for q in queries if wanted is None or q[0].split(" ")[0] in wanted]
+    work = tempfile.mkdtemp(prefix="ab-standard-")
+    servers = [start(args.a, 8192, os.path.join(work, "a"), {}), start(args.b, 8193, os.path.join(work, "b"), {})]
+    try:
+        sides = []
+        for port in (8192, 8193):
+            client = Client(f"http://127.0.0.1:{port}", KEY)
+            conversations = {"tpch": client.conversation()}
+            for table in TPCH_TABLES:
+                client.upload(conversations["tpch"], os.path.join(args.tpch, f"{table}.parquet"), table)
+            if args.h2o:
+                conversations["h2o"] = client.conversation()
+                client.upload(conversations["h2o"], args.h2o, "x")
+            sides.append((client, conversations))
+        print("| Query | A ms | B ms | B / A |\n|---|---|---|---|")
+        ratios = []
+        for name, data, sql in queries:
+            runs = [[], []]
+            for side, (client, conversations) in enumerate(sides):
+                client.call("POST", f"/conversations/{conversations[data]}/query", {"sql": sql, "page_size": 1000})
+            for _ in range(args.rounds):
+                for side, (client, conversations) in enumerate(sides):
+                    started = time.perf_counter()
+                    client.call("POST", f"/conversations/{conversations[data]}/query", {"sql": sql, "page_size": 1000})
+                    runs[side].append((time.perf_counter() - started) * 1000)
+            a, b = (statistics.median(r) for r in runs)
+            ratios.append(b / a)
+            print(f"| {name} | {a:,.1f} | {b:,.1f} | {b / a:.2f} |", flush=True)
+        geomean = math.exp(sum(map(math.log, ratios)) / len(ratios))
+        print(f"\nGeometric mean of B / A: **{geomean:.3f}**")
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
