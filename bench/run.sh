@@ -116,6 +116,8 @@ results="$work/results.md"
   "$py" engine.py --server "$server" --key $key --data "$data" --runs "$runs"
   "$py" standard.py --server "$server" --key $key --tpch "$tpch" --h2o "$data/h2o-$h2o_rows.parquet" \
     --h2o-rows "$h2o_rows" --runs "$runs"
+  "$py" remote_rerun.py --server "$server" --key $key --files "$files" --path "tpch-sf$sf" --tpch "$tpch" \
+    --runs "$runs"
   "$py" isolation.py --server "$server" --key $key --log "$work/server/server.log" --runs "$runs" --queries "$queries"
   "$py" throughput.py --server "$server" --key $key --runs "$runs" --seconds "$seconds"
   "$py" chat.py --server "$server" --key $key --pid "$server_pid" --runs "$runs" --turns "$turns" \

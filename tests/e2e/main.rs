@@ -35,6 +35,7 @@ mod metrics;
 mod oidc;
 mod process;
 mod query_engine;
+mod range_cache;
 mod saved_queries;
 mod scan_filters;
 mod search;

@@ -197,7 +197,7 @@ impl ExecutionPlan for ScanFilterExec {
         let filters = self.filters.clone();
         let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
         let filtered = input.filter_map(move |batch| {
-            let result = batch.and_then(|batch| state.apply(&filters, batch));
+            let result = batch.map(|batch| state.apply(&filters, batch));
             if let Ok(batch) = &result {
                 output_rows.add(batch.num_rows());
             }
@@ -224,14 +224,15 @@ struct PassRate {
     seen: usize,
     passed: usize,
     batches: usize,
+    /// A filter failed to evaluate: the stream passes everything from then on (the join still decides).
+    failed: bool,
 }
 
 impl PassRate {
-    fn apply(
-        &mut self,
-        filters: &[Arc<dyn PhysicalExpr>],
-        batch: RecordBatch,
-    ) -> Result<RecordBatch> {
+    fn apply(&mut self, filters: &[Arc<dyn PhysicalExpr>], batch: RecordBatch) -> RecordBatch {
+        if self.failed {
+            return batch;
+        }
         let generation = filters.iter().map(|f| f.snapshot_generation()).sum();
         if generation != self.generation {
             *self = Self {
@@ -241,32 +242,48 @@ impl PassRate {
         }
         self.batches += 1;
         if self.mostly_passing() && !self.batches.is_multiple_of(SAMPLE_EVERY) {
-            return Ok(batch);
+            return batch;
         }
-        let mut keep: Option<BooleanArray> = None;
-        for filter in filters {
-            if !worth_evaluating(filter)? {
-                continue;
+        match kept_rows(filters, &batch) {
+            Ok(Some(kept)) => {
+                self.seen += batch.num_rows();
+                self.passed += kept.num_rows();
+                kept
             }
-            let result = filter.evaluate(&batch)?.into_array(batch.num_rows())?;
-            let result = as_boolean_array(&result)?;
-            keep = Some(match keep {
-                Some(so_far) => and(&so_far, result)?,
-                None => result.clone(),
-            });
+            Ok(None) => batch,
+            // Dropping rows here only saves work, so a filter that cannot be evaluated costs speed, not the query.
+            Err(error) => {
+                tracing::debug!(%error, "a scan filter failed; its scan passes every row");
+                self.failed = true;
+                batch
+            }
         }
-        let Some(keep) = keep else {
-            return Ok(batch);
-        };
-        let kept = filter_record_batch(&batch, &keep)?;
-        self.seen += batch.num_rows();
-        self.passed += kept.num_rows();
-        Ok(kept)
     }
 
     fn mostly_passing(&self) -> bool {
         self.seen >= MEASURED_ROWS && self.passed * 10 > self.seen * 9
     }
+}
+
+/// The rows of `batch` every filter worth evaluating keeps; `None` when no filter is.
+fn kept_rows(
+    filters: &[Arc<dyn PhysicalExpr>],
+    batch: &RecordBatch,
+) -> Result<Option<RecordBatch>> {
+    let mut keep: Option<BooleanArray> = None;
+    for filter in filters {
+        if !worth_evaluating(filter)? {
+            continue;
+        }
+        let result = filter.evaluate(batch)?.into_array(batch.num_rows())?;
+        let result = as_boolean_array(&result)?;
+        keep = Some(match keep {
+            Some(so_far) => and(&so_far, result)?,
+            None => result.clone(),
+        });
+    }
+    keep.map(|keep| Ok(filter_record_batch(batch, &keep)?))
+        .transpose()
 }
 
 /// Whether the filter as it stands now is worth a pass over the rows: not the literal `true` a dynamic filter

@@ -5,6 +5,6 @@ mod ranges;
 mod store;
 mod tails;
 
-pub use ranges::RangeCache;
+pub use ranges::{Part, RangeCache};
 pub use store::{GuardedStore, RemoteObject, STORE_URL, StoreFailure, object_path};
 pub use tails::TailCache;

@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::ranges::RangeCache;
+use super::ranges::{Part, RangeCache};
 use super::tails::{Tail, TailCache};
 use crate::fetch::GuardedFetcher;
 use crate::files::cache::hex;
@@ -178,19 +178,30 @@ impl GuardedStore {
         Ok(bytes)
     }
 
-    /// `range` from the range cache when an earlier read kept it, else fetched and kept for the next reader.
+    /// `range` from the kept pieces that cover it, only the gaps between them fetched (and kept for the next reader).
     async fn fetch_kept(
         &self,
         key: &str,
         object: &RemoteObject,
         range: &Range<u64>,
     ) -> Result<Bytes, StoreFailure> {
-        if let Some(kept) = self.ranges.get(key, range).await {
-            return Ok(kept);
+        let parts = self.ranges.parts(key, range).await;
+        if let [Part::Kept(bytes)] = parts.as_slice() {
+            return Ok(bytes.clone());
         }
-        let bytes = self.fetch(key, object, range).await?;
-        self.ranges.put(key, range, &bytes).await;
-        Ok(bytes)
+        let mut joined =
+            BytesMut::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
+        for part in parts {
+            match part {
+                Part::Kept(bytes) => joined.extend_from_slice(&bytes),
+                Part::Gap(gap) => {
+                    let bytes = self.fetch(key, object, &gap).await?;
+                    self.ranges.put(key, &gap, &bytes).await;
+                    joined.extend_from_slice(&bytes);
+                }
+            }
+        }
+        Ok(joined.freeze())
     }
 
     fn object(&self, location: &Path) -> object_store::Result<&RemoteObject> {
