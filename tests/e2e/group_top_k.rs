@@ -182,6 +182,19 @@ async fn kept_rows_count_against_the_memory_limit() {
     let error = frame.collect().await.unwrap_err().to_string();
     assert!(error.contains("Resources exhausted"), "{error}");
     assert!(error.contains("GroupTopK"), "{error}");
+
+    // A thousand slots for each of 200,000 groups (gigabytes) are refused before they are allocated.
+    let sql = "SELECT count(*) FROM (SELECT id, row_number() OVER (PARTITION BY name ORDER BY id) AS rn FROM wide) AS t WHERE rn <= 1000";
+    let error = ours
+        .sql(sql)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("Resources exhausted"), "{error}");
+    assert!(error.contains("GroupTopK"), "{error}");
 }
 
 #[tokio::test]

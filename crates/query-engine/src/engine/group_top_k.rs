@@ -438,6 +438,11 @@ impl Kept {
         self.groups
             .intern(&evaluate(&self.partition_by)?, &mut self.group_of_row)?;
         let group_count = self.groups.len();
+        // The new groups' slots are claimed from the memory limit before they are allocated: with many groups and a
+        // large `k` they are what grows fastest.
+        let new_slots = (group_count * self.k).saturating_sub(self.slots.len());
+        self.reservation
+            .try_resize(self.size() + new_slots * (size_of::<Slot>() + 2 * size_of::<usize>()))?;
         self.filled.resize(group_count, 0);
         self.worst.resize(group_count, 0);
         self.slots.resize_with(group_count * self.k, || Slot {
