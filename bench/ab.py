@@ -25,20 +25,21 @@ KEY = "bench-key-0123456789"
 PORT = 8181
 
 
-def start(binary, work):
-    env = dict(os.environ, TABLETALK__AUTH__LOCAL_ACCESS_KEY=KEY, TABLETALK__SERVER__PORT=str(PORT),
+def start(binary, work, port=PORT, **settings):
+    """The binary serving on `port` in a fresh `work` directory, with the A/B settings and any `settings` (env) more."""
+    env = dict(os.environ, TABLETALK__AUTH__LOCAL_ACCESS_KEY=KEY, TABLETALK__SERVER__PORT=str(port),
                TABLETALK__DATASETS__ALLOWED_CIDRS="127.0.0.1/32", TABLETALK__QUERY__RESULT_CACHE_ENTRIES="0",
                TABLETALK__DATASETS__MAX_UPLOAD_BYTES="2GiB", TABLETALK__DATASETS__MAX_DOWNLOAD_BYTES="2GiB",
                TABLETALK__STORAGE__CACHE_MAX_BYTES="4GiB", TABLETALK__LLM__PROVIDER="openai",
                TABLETALK__LLM__BASE_URL="http://127.0.0.1:8766", TABLETALK__LLM__MODEL="m",
-               TABLETALK__BUDGET__TOKEN_LIMIT="1000000000")
+               TABLETALK__BUDGET__TOKEN_LIMIT="1000000000", **settings)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     log = open(os.path.join(work, "server.log"), "w")
     process = subprocess.Popen([binary], cwd=work, env=env, stdout=log, stderr=log)
     for _ in range(150):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
             return process
         except OSError:
             time.sleep(0.2)

@@ -9,38 +9,12 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
+from ab import KEY, start
 from common import Client
 from standard import H2O, TPCH, TPCH_TABLES, h2o_wrapped
-
-KEY = "bench-key-0123456789"
-
-
-def start(binary, port, work, extra_env):
-    env = dict(os.environ, TABLETALK__AUTH__LOCAL_ACCESS_KEY=KEY, TABLETALK__SERVER__PORT=str(port),
-               TABLETALK__DATASETS__ALLOWED_CIDRS="127.0.0.1/32", TABLETALK__QUERY__RESULT_CACHE_ENTRIES="0",
-               TABLETALK__DATASETS__MAX_UPLOAD_BYTES="2GiB", TABLETALK__DATASETS__MAX_DOWNLOAD_BYTES="2GiB",
-               TABLETALK__STORAGE__CACHE_MAX_BYTES="4GiB", TABLETALK__QUERY__MEMORY_LIMIT="8GiB",
-               TABLETALK__QUERY__TIMEOUT="300s", TABLETALK__LLM__PROVIDER="openai",
-               TABLETALK__LLM__BASE_URL="http://127.0.0.1:8766", TABLETALK__LLM__MODEL="m", **extra_env)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    log = open(os.path.join(work, "server.log"), "w")
-    process = subprocess.Popen([binary], cwd=work, env=env, stdout=log, stderr=log)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    sys.exit(f"{binary} did not start (log in {work})")
-
 
 def main():
     parser = argparse.ArgumentParser()
@@ -57,7 +31,10 @@ def main():
         queries += [(name, "h2o", h2o_wrapped(sql, cols)) for name, (sql, cols) in H2O.items()]
     queries = [q for q in queries if wanted is None or q[0].split(" ")[0] in wanted]
     work = tempfile.mkdtemp(prefix="ab-standard-")
-    servers = [start(args.a, 8192, os.path.join(work, "a"), {}), start(args.b, 8193, os.path.join(work, "b"), {})]
+    # Standard queries need more memory and time than the A/B defaults allow.
+    settings = {"TABLETALK__QUERY__MEMORY_LIMIT": "8GiB", "TABLETALK__QUERY__TIMEOUT": "300s"}
+    servers = [start(args.a, os.path.join(work, "a"), 8192, **settings),
+               start(args.b, os.path.join(work, "b"), 8193, **settings)]
     try:
         sides = []
         for port in (8192, 8193):

@@ -16,11 +16,11 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde_json::json;
-use tabletalk_ports::{Compression, DatasetFormat, QueryEngine, QueryTable, TableLocation};
+use tabletalk_ports::QueryEngine;
 use tabletalk_query_engine::engine::GroupTopK;
 use tabletalk_tests::plans::physical_plan_and_rows;
 
-use crate::query_engine::{LIMITS, engine_with, settings, someone};
+use crate::query_engine::{LIMITS, engine_with, parquet_table, settings, someone};
 
 /// Rows `offset..offset + n`: `zone` has 13 values and a null, `kind` 3, `fare` is unique within a zone (a null
 /// every 17th row) and rises along the rows, so a descending top-k takes in nearly every row it meets.
@@ -229,15 +229,7 @@ async fn the_engine_keeps_the_top_rows_of_each_group_of_a_parquet_file() {
     .unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
-    let table = QueryTable {
-        name: "rides".into(),
-        location: TableLocation::File(path),
-        format: DatasetFormat::Parquet,
-        compression: Compression::None,
-        columns: Vec::new(),
-        integer_ranges: Vec::new(),
-        row_count: None,
-    };
+    let table = parquet_table("rides", path);
     let (engine, _scratch) = engine_with(settings());
     let out = engine
         .run(

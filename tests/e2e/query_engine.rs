@@ -111,8 +111,13 @@ fn write_sales(dir: &Path) -> QueryTable {
         ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
+    parquet_table("sales", path)
+}
+
+/// A local Parquet file as the engine's table `name`.
+pub(crate) fn parquet_table(name: &str, path: std::path::PathBuf) -> QueryTable {
     QueryTable {
-        name: "sales".into(),
+        name: name.into(),
         location: TableLocation::File(path),
         format: DatasetFormat::Parquet,
         compression: Compression::None,
@@ -580,15 +585,7 @@ async fn dictionary_columns_group_by_their_values_across_row_groups() {
             .unwrap();
     }
     writer.unwrap().close().unwrap();
-    let table = QueryTable {
-        name: "payments".into(),
-        location: TableLocation::File(path),
-        format: DatasetFormat::Parquet,
-        compression: Compression::None,
-        columns: Vec::new(),
-        integer_ranges: Vec::new(),
-        row_count: None,
-    };
+    let table = parquet_table("payments", path);
     let (engine, _scratch) = engine_with(settings());
     let out = engine
         .run(someone(), &[table],

@@ -42,6 +42,8 @@ use datafusion::physical_plan::{
 };
 use futures_util::StreamExt;
 
+use super::single_input::{only_child, recompute, visit_expressions};
+
 /// The rule: every eligible partial aggregate becomes a [`DictionaryPartialAggregateExec`].
 #[derive(Debug, Default)]
 pub struct DictionaryGroups;
@@ -166,26 +168,16 @@ impl ExecutionPlan for DictionaryPartialAggregateExec {
     ) -> Result<TreeNodeRecursion> {
         let arguments = self.aggregates.iter().flat_map(|a| a.expressions());
         let filters = self.filters.iter().flatten().cloned();
-        for expr in std::iter::once(Arc::clone(&self.key))
-            .chain(arguments)
-            .chain(filters)
-        {
-            if f(&expr)? == TreeNodeRecursion::Stop {
-                return Ok(TreeNodeRecursion::Stop);
-            }
-        }
-        Ok(TreeNodeRecursion::Continue)
+        let key = std::iter::once(Arc::clone(&self.key));
+        visit_expressions(key.chain(arguments).chain(filters), f)
     }
 
     fn replace_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return internal_err!("DictionaryPartialAggregateExec has exactly one input");
-        }
-        let input = children.swap_remove(0);
+        let input = only_child(children, "DictionaryPartialAggregateExec")?;
         let properties = match options.children_properties {
             ChildrenPropertiesMode::Keep => Arc::clone(&self.properties),
             // Nothing is known of a new input's layout beyond its partition count.
@@ -210,10 +202,7 @@ impl ExecutionPlan for DictionaryPartialAggregateExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
+        self.replace_children(children, recompute())
     }
 
     fn execute(

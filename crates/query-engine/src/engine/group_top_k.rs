@@ -29,7 +29,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Operator;
@@ -51,6 +51,8 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
+
+use super::single_input::{only_child, recompute, visit_expressions};
 
 /// Above this many rows per group the full sort is the better plan: a group's slots are searched linearly.
 const MAX_ROWS_PER_GROUP: usize = 1_024;
@@ -87,10 +89,6 @@ impl PhysicalOptimizerRule for GroupTopK {
     fn schema_check(&self) -> bool {
         true
     }
-}
-
-fn recompute() -> ReplaceChildrenOptions {
-    ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute)
 }
 
 /// The filter's input with a [`GroupTopKExec`] in place of the window and its sort, when the filter bounds the
@@ -264,24 +262,16 @@ impl ExecutionPlan for GroupTopKExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
-        let ordered = self.output_order.iter().map(|s| &s.expr);
-        for expr in self.partition_by.iter().chain(ordered) {
-            if f(expr)? == TreeNodeRecursion::Stop {
-                return Ok(TreeNodeRecursion::Stop);
-            }
-        }
-        Ok(TreeNodeRecursion::Continue)
+        let ordered = self.output_order.iter().map(|s| Arc::clone(&s.expr));
+        visit_expressions(self.partition_by.iter().cloned().chain(ordered), f)
     }
 
     fn replace_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return internal_err!("GroupTopKExec has exactly one input");
-        }
-        let input = children.swap_remove(0);
+        let input = only_child(children, "GroupTopKExec")?;
         let properties = match options.children_properties {
             ChildrenPropertiesMode::Keep => Arc::clone(&self.properties),
             ChildrenPropertiesMode::Recompute => Self::properties_over(&self.properties, &input),

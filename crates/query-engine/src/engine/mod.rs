@@ -14,6 +14,7 @@ mod join_limit;
 pub(crate) mod run;
 mod sandbox;
 mod scan_filters;
+mod single_input;
 mod sql_problems;
 pub(crate) mod tables;
 

@@ -25,7 +25,7 @@ use datafusion::arrow::compute::{and, filter_record_batch};
 use datafusion::common::cast::as_boolean_array;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -41,6 +41,8 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
+
+use super::single_input::{only_child, recompute, visit_expressions};
 
 /// Rows evaluated before the pass rate decides anything.
 const MEASURED_ROWS: usize = 64 * 1024;
@@ -147,23 +149,15 @@ impl ExecutionPlan for ScanFilterExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
-        for expr in &self.filters {
-            if f(expr)? == TreeNodeRecursion::Stop {
-                return Ok(TreeNodeRecursion::Stop);
-            }
-        }
-        Ok(TreeNodeRecursion::Continue)
+        visit_expressions(self.filters.iter().cloned(), f)
     }
 
     fn replace_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return internal_err!("ScanFilterExec has exactly one input");
-        }
-        let input = children.swap_remove(0);
+        let input = only_child(children, "ScanFilterExec")?;
         let properties = match options.children_properties {
             ChildrenPropertiesMode::Keep => Arc::clone(&self.properties),
             // Filtering rows keeps every property of the input that matters above: order, partitioning, constants.
@@ -181,10 +175,7 @@ impl ExecutionPlan for ScanFilterExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
+        self.replace_children(children, recompute())
     }
 
     fn execute(
