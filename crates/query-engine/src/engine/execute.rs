@@ -17,6 +17,8 @@ use futures_util::StreamExt;
 use tabletalk_ports::{DatasetFormat, QueryColumn, QueryOutput};
 use url::Url;
 
+use super::conjunctions::Conjunctions;
+use super::decimal_arithmetic::DecimalArithmetics;
 use super::dictionary_groups::DictionaryGroups;
 use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
@@ -144,6 +146,9 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(FloatComparisons))
         .with_physical_optimizer_rule(Arc::new(GroupTopK))
         .with_physical_optimizer_rule(Arc::new(ScanFilters))
+        .with_physical_optimizer_rule(Arc::new(DecimalArithmetics))
+        // Last: the rules above look into predicates as DataFusion planned them.
+        .with_physical_optimizer_rule(Arc::new(Conjunctions))
         .build();
     Ok(SessionContext::new_with_state(state))
 }

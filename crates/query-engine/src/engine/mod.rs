@@ -5,12 +5,15 @@
 
 mod admission;
 pub(crate) mod cells;
+mod conjunctions;
+mod decimal_arithmetic;
 mod dictionary_groups;
 mod eager;
 pub(crate) mod execute;
 mod float_compare;
 mod group_top_k;
 mod join_limit;
+mod rewrite_expressions;
 pub(crate) mod run;
 mod sandbox;
 mod scan_filters;
@@ -19,6 +22,8 @@ mod sql_problems;
 pub(crate) mod tables;
 
 pub use admission::{Admission, AdmissionLimits, Slot};
+pub use conjunctions::{Conjunction, Conjunctions};
+pub use decimal_arithmetic::{DecimalArithmetic, DecimalArithmetics};
 pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};
 pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
 pub use execute::{EngineOptionError, check_engine_environment};
