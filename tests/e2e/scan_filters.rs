@@ -134,8 +134,8 @@ async fn join_filters_drop_the_scanned_rows_no_join_can_match() {
     // through those and nothing else.
     assert_eq!(rides_out_of_scan_filters(&plan), 360, "{text}");
 
-    // A join whose build side is split into partitions routes each row's check by a hash of its key; that is not
-    // worth a pass over the rows, so everything leaves the scan and the join does the work.
+    // A join whose build side is split into partitions routes each row's check by a hash of its key to its
+    // partition's bounds and key set: evaluated in one pass, it lets through the same 360 rides.
     for setting in ["threshold", "threshold_rows"] {
         ours.sql(&format!(
             "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
@@ -149,7 +149,11 @@ async fn join_filters_drop_the_scanned_rows_no_join_can_match() {
     assert!(text.contains("mode=Partitioned"), "{text}");
     let partitioned = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
     assert_eq!(partitioned, batches);
-    assert_eq!(rides_out_of_scan_filters(&plan), 120_000, "{text}");
+    assert!(
+        text.contains("hash_repartition") || text.contains("DynamicFilter"),
+        "{text}"
+    );
+    assert_eq!(rides_out_of_scan_filters(&plan), 360, "{text}");
 }
 
 #[tokio::test]
@@ -219,6 +223,22 @@ async fn filtered_scans_give_the_rows_of_the_plain_plan() {
         assert_eq!(rows, expected, "{sql}\n{plan}");
         assert!(rows.lines().count() > 4, "{sql}: no rows\n{rows}");
     }
+    // The same with every join's build side split into partitions, so the filters are routed by key hash.
+    for context in [&ours, &datafusion_only] {
+        for setting in ["threshold", "threshold_rows"] {
+            context
+                .sql(&format!(
+                    "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
+                ))
+                .await
+                .unwrap();
+        }
+    }
+    for (sql, _) in cases {
+        let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
+        let (_, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
+        assert_eq!(rows, expected, "{sql}\n{plan}");
+    }
 }
 
 #[tokio::test]
@@ -232,4 +252,33 @@ async fn scans_without_dynamic_filters_are_left_alone() {
         let (plan, _) = physical_plan_and_rows(&ours, sql).await;
         assert!(!plan.contains("ScanFilterExec"), "{sql}:\n{plan}");
     }
+}
+
+#[tokio::test]
+async fn dynamic_filters_go_above_a_static_filter_of_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let datafusion_only = context(dir.path(), false).await;
+    let ours = context(dir.path(), true).await;
+    let sql = "SELECT count(*), sum(fare) FROM rides JOIN zones ON zone = id \
+               WHERE borough = 'harbour' AND fare > 100";
+    let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
+    let lines: Vec<&str> = plan.lines().collect();
+    let scan_filter = lines
+        .iter()
+        .position(|l| l.contains("ScanFilterExec"))
+        .unwrap();
+    let static_filter = lines
+        .iter()
+        .position(|l| l.contains("FilterExec: fare"))
+        .unwrap();
+    // The routed filters go above the static condition (so they probe only the rows it keeps); the plain ones
+    // (bounds, key sets) stay right above the scan, below it.
+    assert!(lines[scan_filter].contains("(routed filters)"), "{plan}");
+    assert_eq!(static_filter, scan_filter + 1, "{plan}");
+    assert!(
+        lines[static_filter + 1].contains("ScanFilterExec (plain filters)"),
+        "{plan}"
+    );
+    assert_eq!(rows, physical_plan_and_rows(&datafusion_only, sql).await.1);
+    assert!(rows.lines().count() > 4, "{rows}");
 }

@@ -24,7 +24,6 @@ use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, internal_err};
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::expressions::{
@@ -35,7 +34,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::float_compare::FloatComparison;
-use super::rewrite_expressions::{ExpressionRewrite, rewrite_plan};
+use super::rewrite_expressions::{ExpressionRewrite, narrowed, rewrite_plan};
 
 /// The rule: every filter predicate with two or more `AND`ed terms becomes a [`Conjunction`].
 #[derive(Debug, Default)]
@@ -145,26 +144,7 @@ struct Term {
 
 impl Term {
     fn new(expr: Arc<dyn PhysicalExpr>) -> Result<Self> {
-        let mut columns = Vec::new();
-        expr.apply(|node| {
-            if let Some(column) = (node.as_ref() as &dyn Any).downcast_ref::<Column>() {
-                columns.push(column.index());
-            }
-            Ok(TreeNodeRecursion::Continue)
-        })?;
-        columns.sort_unstable();
-        columns.dedup();
-        let narrowed = Arc::clone(&expr)
-            .transform_up(|node| {
-                let Some(column) = (node.as_ref() as &dyn Any).downcast_ref::<Column>() else {
-                    return Ok(Transformed::no(node));
-                };
-                let position = columns.binary_search(&column.index()).unwrap_or_default();
-                Ok(Transformed::yes(
-                    Arc::new(Column::new(column.name(), position)) as Arc<dyn PhysicalExpr>,
-                ))
-            })?
-            .data;
+        let (columns, narrowed) = narrowed(&expr)?;
         Ok(Self {
             expr,
             columns,

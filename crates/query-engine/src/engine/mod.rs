@@ -14,6 +14,7 @@ mod float_compare;
 mod group_top_k;
 mod join_limit;
 mod rewrite_expressions;
+mod routed_filter;
 pub(crate) mod run;
 mod sandbox;
 mod scan_filters;

@@ -1,14 +1,16 @@
 //! Replacing expressions inside the operators that evaluate most of a query's expressions — a filter's predicate,
 //! a projection's outputs and an aggregate's arguments — for the expression rules of ours
-//! (`decimal_arithmetic`, `conjunctions`). Other operators are left as planned.
+//! (`decimal_arithmetic`, `conjunctions`). Other operators are left as planned. Also: an expression narrowed to
+//! read a batch of only its own columns, for evaluating it on a few selected rows without copying the others.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::Result;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::projection::ProjectionExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
@@ -131,4 +133,32 @@ fn rewrite_tree(
             None => Transformed::no(node),
         })
     })
+}
+
+/// The columns `expr` reads (ascending), and `expr` renumbered to read them from a batch of just those columns
+/// (what `RecordBatch::project` with them gives).
+pub(crate) fn narrowed(
+    expr: &Arc<dyn PhysicalExpr>,
+) -> Result<(Vec<usize>, Arc<dyn PhysicalExpr>)> {
+    let mut columns = Vec::new();
+    expr.apply(|node| {
+        if let Some(column) = node.downcast_ref::<Column>() {
+            columns.push(column.index());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    columns.sort_unstable();
+    columns.dedup();
+    let narrowed = Arc::clone(expr)
+        .transform_up(|node| {
+            let Some(column) = node.downcast_ref::<Column>() else {
+                return Ok(Transformed::no(node));
+            };
+            let position = columns.binary_search(&column.index()).unwrap_or_default();
+            Ok(Transformed::yes(
+                Arc::new(Column::new(column.name(), position)) as Arc<dyn PhysicalExpr>,
+            ))
+        })?
+        .data;
+    Ok((columns, narrowed))
 }
