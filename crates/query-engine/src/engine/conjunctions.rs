@@ -1,17 +1,17 @@
 //! Filter predicates that are a conjunction (`a AND b AND …`), evaluated term by term over one selection — a
 //! physical optimizer rule of ours.
 //!
-//! DataFusion 55 evaluates `AND` pairwise: when the left side keeps at most a fifth of the rows it copies the *whole
-//! batch* down to those rows, evaluates the right side there and scatters the result back bit by bit
+//! DataFusion 55 evaluates `AND` pairwise: when the left side keeps at most a fifth of the rows it copies the
+//! *whole batch* down to those rows, evaluates the right side there and scatters the result back bit by bit
 //! (`pre_selection_scatter` appends one value at a time), once per `AND` of the chain. On TPC-H Q6 (five
-//! comparisons, 2 % of 6 M rows kept) that made the filter a third of the query's CPU (docs/benchmarks.md, "Decimal
-//! arithmetic and conjunctions"). [`Conjunction`] keeps one selection bitmap for the batch instead: cheap terms (a
-//! comparison or null test of a non-string column and a constant, which cannot fail) go first and are evaluated on
-//! every row and combined with a bitwise `AND` (vectorised, cheaper than selecting rows for them); the other terms
-//! follow in the order written, on every row while at least half are still selected and otherwise on just the
-//! selected rows of just the columns they read, their answer set back into the bitmap by walking its set bits.
-//! Evaluation stops as soon as no row is left. A null answer counts as `false`, which is all a filter needs: the
-//! expression only ever stands as a whole filter predicate.
+//! comparisons, 2 % of 6 M rows kept) that made the filter a third of the query's CPU (docs/benchmarks.md,
+//! "Decimal arithmetic, conjunctions and routed scan filters"). [`Conjunction`] keeps one selection bitmap for
+//! the batch instead: cheap terms (a comparison or null test of a non-string column and a constant, which cannot
+//! fail) go first and are evaluated on every row and combined with a bitwise `AND` (vectorised, cheaper than
+//! selecting rows for them); the other terms follow in the order written, on every row while at least half are
+//! still selected and otherwise on just the selected rows of just the columns they read, their answer set back
+//! into the bitmap by walking its set bits. Evaluation stops as soon as no row is left. A null answer counts as
+//! `false`, which is all a filter needs: the expression only ever stands as a whole filter predicate.
 
 use std::any::Any;
 use std::fmt;

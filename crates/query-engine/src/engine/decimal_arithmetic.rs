@@ -2,12 +2,13 @@
 //!
 //! Arrow evaluates decimal arithmetic with a checked operation per value (`mul_checked` on `i128` is a call into
 //! the compiler's runtime, and the error path keeps the loop from vectorising), which made `price * (1 - discount)`
-//! a quarter of TPC-H Q1's CPU (docs/benchmarks.md, "Decimal arithmetic and conjunctions"). Whether a batch can
-//! overflow at all follows from the magnitudes of its values: [`DecimalArithmetic`] bounds them once per batch (the
-//! bitwise OR of the absolute values has the bit length of the largest) and, when no result can leave `i128`,
-//! computes every value with plain wrapping arithmetic — exact in that case —, a 64 × 64 → 128-bit product when
-//! both sides fit in 64 bits. Otherwise, and for the rare shapes it does not cover, it calls Arrow's own kernel on
-//! the values already evaluated, so answers, result types and overflow errors are Arrow's.
+//! a quarter of TPC-H Q1's CPU (docs/benchmarks.md, "Decimal arithmetic, conjunctions and routed scan filters").
+//! Whether a batch can overflow at all follows from the magnitudes of its values: [`DecimalArithmetic`] bounds
+//! them once per batch (the bitwise OR of the absolute values has the bit length of the largest) and, when no
+//! result can leave `i128`, computes every value with plain wrapping arithmetic — exact in that case —, a
+//! 64 × 64 → 128-bit product when both sides fit in 64 bits. Otherwise, and for the rare shapes it does not
+//! cover, it calls Arrow's own kernel on the values already evaluated, so answers, result types and overflow
+//! errors are Arrow's.
 
 use std::any::Any;
 use std::fmt;

@@ -2,10 +2,10 @@
 //! ELSE e END`, one branch per build partition — in one pass, for `ScanFilterExec`.
 //!
 //! DataFusion's `CASE` evaluation copies the *whole batch* down to each branch's rows (every column the scan read,
-//! strings included) and merges the branch results back, once per partition; that made such filters cost more than
-//! they saved (docs/benchmarks.md, "Scan filters"). Here the routing hash is computed once, rows are bucketed by
-//! partition with a counting pass, each branch is evaluated on just its rows of just the columns it reads (its key
-//! columns), and the answers are set straight into one bitmap.
+//! strings included) and merges the branch results back, once per partition; that made such filters cost more
+//! than they saved (docs/benchmarks.md, "Top rows per group and scan filters"). Here the routing hash is computed
+//! once, rows are bucketed by partition with a counting pass, each branch is evaluated on just its rows of just
+//! the columns it reads (its key columns), and the answers are set straight into one bitmap.
 
 use std::any::Any;
 use std::sync::Arc;
