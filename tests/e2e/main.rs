@@ -41,6 +41,7 @@ mod range_cache;
 mod saved_queries;
 mod scan_filters;
 mod search;
+mod shared_subplans;
 mod sharing;
 mod ssrf;
 mod storage;

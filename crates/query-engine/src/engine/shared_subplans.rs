@@ -1,0 +1,359 @@
+//! A subplan that appears twice in a query computed once, a physical optimizer rule of ours.
+//!
+//! DataFusion 55 inlines a `WITH` view used twice, so both uses plan and run the same join or aggregate: TPC-H
+//! Q15 scans and aggregates `lineitem` once for its scalar subquery (`max(total_revenue)`) and again for the join
+//! with `supplier` — twice the work `DuckDB` does (docs/benchmarks.md, "Shared subplans"). The rule finds subtrees
+//! that print identically (same operators, expressions, files and partitioning) and contain a join or an
+//! aggregate over a scan, and puts a [`SharedSubplanExec`] on top of each copy, all copies sharing one state. Per
+//! output partition, the first copy to run streams its own input and keeps the batches (counted against the
+//! query's memory limit); a copy that runs after it has finished replays them. A copy that starts while another is
+//! still running, or after the kept batches outgrew the memory limit or the stream was abandoned, runs its own
+//! input — so no copy ever waits for another (no deadlock whatever the operators above do), and the answer is the
+//! same either way. The rule runs before DataFusion pushes its dynamic join filters down, and those filters are
+//! not pushed into a shared copy, so every copy computes exactly the same rows.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::Result;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    PlanProperties, ReplaceChildrenOptions, displayable,
+};
+use futures_util::{Stream, StreamExt};
+
+use super::single_input::{only_child, recompute};
+
+/// The rule: every copy of a repeated join or aggregate gets a [`SharedSubplanExec`] sharing one state.
+#[derive(Debug, Default)]
+pub struct SharedSubplans;
+
+impl PhysicalOptimizerRule for SharedSubplans {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        plan.apply(|node| {
+            if worth_sharing(node) {
+                *seen.entry(printed(node)).or_default() += 1;
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        let mut states: HashMap<String, Arc<SharedState>> = seen
+            .into_iter()
+            .filter(|(_, copies)| *copies > 1)
+            .map(|(text, _)| (text, Arc::new(SharedState::default())))
+            .collect();
+        if states.is_empty() {
+            return Ok(plan);
+        }
+        // Top down, so the largest repeated subtree is shared and nothing inside it again.
+        plan.transform_down(|node| {
+            if !worth_sharing(&node) {
+                return Ok(Transformed::no(node));
+            }
+            let Some(state) = states.get_mut(&printed(&node)) else {
+                return Ok(Transformed::no(node));
+            };
+            let shared = SharedSubplanExec::new(node, Arc::clone(state));
+            Ok(Transformed::new(
+                Arc::new(shared) as Arc<dyn ExecutionPlan>,
+                true,
+                TreeNodeRecursion::Jump,
+            ))
+        })
+        .map(|transformed| transformed.data)
+    }
+
+    fn name(&self) -> &'static str {
+        "tabletalk_shared_subplans"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// DataFusion's physical optimizer rules with [`SharedSubplans`] placed right before the pass that pushes dynamic
+/// join filters down (`FilterPushdown(Post)`), so the copies it compares are still alike (or last, should that
+/// pass ever be renamed).
+pub fn physical_rules_with_shared_subplans() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    let position = rules
+        .iter()
+        .position(|rule| rule.name() == "FilterPushdown(Post)")
+        .unwrap_or(rules.len());
+    rules.insert(position, Arc::new(SharedSubplans));
+    rules
+}
+
+/// A join or an aggregate with a file scan below it: work worth doing once (a bare scan is not: keeping it would
+/// hold a whole table in memory to save one decode).
+fn worth_sharing(node: &Arc<dyn ExecutionPlan>) -> bool {
+    let heavy = node.downcast_ref::<AggregateExec>().is_some()
+        || node.downcast_ref::<HashJoinExec>().is_some();
+    let mut scans = false;
+    if heavy {
+        let _ = node.apply(|n| {
+            scans = n.downcast_ref::<DataSourceExec>().is_some();
+            Ok(if scans {
+                TreeNodeRecursion::Stop
+            } else {
+                TreeNodeRecursion::Continue
+            })
+        });
+    }
+    heavy && scans
+}
+
+/// The subtree as DataFusion prints it, with its partitioning: equal texts compute equal rows.
+fn printed(node: &Arc<dyn ExecutionPlan>) -> String {
+    format!(
+        "{}\n{:?}",
+        displayable(node.as_ref()).indent(true),
+        node.output_partitioning()
+    )
+}
+
+/// What the copies of one subplan share: per output partition, where its rows are.
+#[derive(Debug, Default)]
+struct SharedState {
+    partitions: Mutex<HashMap<usize, Slot>>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// A copy is streaming this partition and keeping its batches.
+    Running,
+    /// The partition's batches, kept (and counted against the memory limit) for the copies that run later.
+    Done {
+        batches: Arc<Vec<RecordBatch>>,
+        _reservation: MemoryReservation,
+    },
+    /// Not kept (too large, failed or abandoned): every copy runs its own input.
+    Unshared,
+}
+
+impl SharedState {
+    fn slot<T>(&self, f: impl FnOnce(&mut HashMap<usize, Slot>) -> T) -> T {
+        f(&mut self
+            .partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// One copy of a repeated subplan (see the module's documentation).
+#[derive(Debug)]
+pub struct SharedSubplanExec {
+    input: Arc<dyn ExecutionPlan>,
+    state: Arc<SharedState>,
+    properties: Arc<PlanProperties>,
+}
+
+impl SharedSubplanExec {
+    fn new(input: Arc<dyn ExecutionPlan>, state: Arc<SharedState>) -> Self {
+        let properties = Arc::clone(input.properties());
+        Self {
+            input,
+            state,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for SharedSubplanExec {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SharedSubplanExec")
+    }
+}
+
+impl ExecutionPlan for SharedSubplanExec {
+    fn name(&self) -> &'static str {
+        "SharedSubplanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        // No expressions of its own.
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = only_child(children, "SharedSubplanExec")?;
+        let properties = match options.children_properties {
+            ChildrenPropertiesMode::Keep => Arc::clone(&self.properties),
+            ChildrenPropertiesMode::Recompute => Arc::clone(input.properties()),
+        };
+        Ok(Arc::new(Self {
+            input,
+            state: Arc::clone(&self.state),
+            properties,
+        }))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, recompute())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        enum Plan {
+            Replay(Arc<Vec<RecordBatch>>),
+            Keep,
+            Own,
+        }
+        let plan = self.state.slot(|slots| match slots.get(&partition) {
+            Some(Slot::Done { batches, .. }) => Plan::Replay(Arc::clone(batches)),
+            Some(Slot::Running | Slot::Unshared) => Plan::Own,
+            None => {
+                slots.insert(partition, Slot::Running);
+                Plan::Keep
+            }
+        });
+        let schema = self.schema();
+        match plan {
+            Plan::Replay(batches) => {
+                let replay = futures_util::stream::iter(
+                    (0..batches.len()).map(move |i| Ok(batches[i].clone())),
+                );
+                Ok(Box::pin(RecordBatchStreamAdapter::new(schema, replay)))
+            }
+            Plan::Own => self.input.execute(partition, context),
+            Plan::Keep => {
+                let input = match self.input.execute(partition, Arc::clone(&context)) {
+                    Ok(input) => input,
+                    Err(error) => {
+                        self.state
+                            .slot(|slots| slots.insert(partition, Slot::Unshared));
+                        return Err(error);
+                    }
+                };
+                let reservation = MemoryConsumer::new(format!("SharedSubplanExec[{partition}]"))
+                    .register(context.memory_pool());
+                Ok(Box::pin(KeepingStream {
+                    input,
+                    schema,
+                    partition,
+                    state: Arc::clone(&self.state),
+                    kept: Some((Vec::new(), reservation)),
+                    finished: false,
+                }))
+            }
+        }
+    }
+}
+
+/// The first copy's stream: passes its input's batches on and keeps them for the others.
+struct KeepingStream {
+    input: SendableRecordBatchStream,
+    schema: SchemaRef,
+    partition: usize,
+    state: Arc<SharedState>,
+    /// `None` once keeping was given up.
+    kept: Option<(Vec<RecordBatch>, MemoryReservation)>,
+    finished: bool,
+}
+
+impl KeepingStream {
+    fn give_up(&mut self) {
+        self.kept = None;
+        let partition = self.partition;
+        self.state
+            .slot(|slots| slots.insert(partition, Slot::Unshared));
+    }
+}
+
+impl Stream for KeepingStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.input.poll_next_unpin(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(batch))) => {
+                if let Some((batches, reservation)) = &mut self.kept {
+                    if reservation.try_grow(batch.get_array_memory_size()).is_ok() {
+                        batches.push(batch.clone());
+                    } else {
+                        self.give_up();
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.give_up(),
+            Poll::Ready(None) => {
+                self.finished = true;
+                if let Some((batches, reservation)) = self.kept.take() {
+                    let partition = self.partition;
+                    self.state.slot(|slots| {
+                        slots.insert(
+                            partition,
+                            Slot::Done {
+                                batches: Arc::new(batches),
+                                _reservation: reservation,
+                            },
+                        )
+                    });
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl RecordBatchStream for KeepingStream {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+}
+
+impl Drop for KeepingStream {
+    fn drop(&mut self) {
+        // Abandoned before its end (a limit above, a cancelled query): what was kept is not the whole partition.
+        if !self.finished && self.kept.is_some() {
+            self.give_up();
+        }
+    }
+}
