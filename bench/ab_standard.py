@@ -1,8 +1,10 @@
-"""A/B of two Tabletalk binaries on the standard workloads of bench/standard.py (TPC-H SF1, H2O-style group-by):
+"""A/B of two Tabletalk binaries on the standard workloads of bench/standard.py (TPC-H SF1, H2O-style group-by) and,
+with --engine, the eleven Parquet queries of bench/engine.py (trips.parquet of bench/generate.py, zones as there):
 both servers run side by side on this machine with the same files uploaded, and every query alternates between
 them (A, B, A, B, …) so the machine's drift hits both alike. Prints each query's median and the ratio B / A.
 
-    python bench/ab_standard.py --a OLD_BINARY --b NEW_BINARY --tpch DIR [--h2o FILE] [--queries Q9,q8] [--rounds 5]
+    python bench/ab_standard.py --a OLD_BINARY --b NEW_BINARY --tpch DIR [--h2o FILE] [--engine DIR] [--queries Q9,q8]
+        [--rounds 5]
 """
 import argparse
 import math
@@ -14,6 +16,7 @@ import time
 
 from ab import KEY, start
 from common import Client
+from engine import QUERIES as ENGINE, zones
 from standard import H2O, TPCH, TPCH_TABLES, h2o_wrapped
 
 def main():
@@ -22,6 +25,7 @@ def main():
     parser.add_argument("--b", required=True)
     parser.add_argument("--tpch", required=True, help="directory of <table>.parquet from tpchgen-cli")
     parser.add_argument("--h2o", help="the H2O-style table (made by bench/standard.py); omitted: TPC-H only")
+    parser.add_argument("--engine", help="directory with trips.parquet of bench/generate.py (zones.parquet made if missing)")
     parser.add_argument("--queries", help="comma-separated names, e.g. Q9,Q17,q8 (default: all)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -29,6 +33,8 @@ def main():
     queries = [(f"Q{n}", "tpch", sql) for n, sql in TPCH.items()]
     if args.h2o:
         queries += [(name, "h2o", h2o_wrapped(sql, cols)) for name, (sql, cols) in H2O.items()]
+    if args.engine:
+        queries += [(f"e{i + 1} {name}", "engine", sql) for i, (name, sql) in enumerate(ENGINE)]
     queries = [q for q in queries if wanted is None or q[0].split(" ")[0] in wanted]
     work = tempfile.mkdtemp(prefix="ab-standard-")
     # Standard queries need more memory and time than the A/B defaults allow.
@@ -45,6 +51,10 @@ def main():
             if args.h2o:
                 conversations["h2o"] = client.conversation()
                 client.upload(conversations["h2o"], args.h2o, "x")
+            if args.engine:
+                conversations["engine"] = client.conversation()
+                client.upload(conversations["engine"], os.path.join(args.engine, "trips.parquet"), "trips")
+                client.upload(conversations["engine"], zones(os.path.join(args.engine, "zones.parquet")), "zones")
             sides.append((client, conversations))
         print("| Query | A ms | B ms | B / A |\n|---|---|---|---|")
         ratios = []

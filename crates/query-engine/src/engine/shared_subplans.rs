@@ -4,7 +4,7 @@
 //! Q15 scans and aggregates `lineitem` once for its scalar subquery (`max(total_revenue)`) and again for the join
 //! with `supplier` — twice the work `DuckDB` does (docs/benchmarks.md, "Shared subplans"). The rule finds subtrees
 //! that print identically (same operators, expressions, files and partitioning) and contain a join or an
-//! aggregate over a scan, and puts a [`SharedSubplanExec`] on top of each copy, all copies sharing one state. Per
+//! aggregate over file scans only, and puts a [`SharedSubplanExec`] on top of each copy, all copies sharing one state. Per
 //! output partition, the first copy to run streams its own input and keeps the batches (counted against the
 //! query's memory limit); a copy that runs after it has finished replays them. A copy that starts while another is
 //! still running, or after the kept batches outgrew the memory limit or the stream was abandoned, runs its own
@@ -23,6 +23,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
@@ -105,23 +106,33 @@ pub fn physical_rules_with_shared_subplans() -> Vec<Arc<dyn PhysicalOptimizerRul
     rules
 }
 
-/// A join or an aggregate with a file scan below it: work worth doing once (a bare scan is not: keeping it would
-/// hold a whole table in memory to save one decode).
+/// A join or an aggregate with file scans below it, and no other kind of source: work worth doing once (a bare
+/// scan is not: keeping it would hold a whole table in memory to save one decode), whose printed form names its
+/// inputs (a file scan prints its paths; an in-memory source only its sizes, so two of them could print alike).
 fn worth_sharing(node: &Arc<dyn ExecutionPlan>) -> bool {
     let heavy = node.downcast_ref::<AggregateExec>().is_some()
         || node.downcast_ref::<HashJoinExec>().is_some();
-    let mut scans = false;
-    if heavy {
-        let _ = node.apply(|n| {
-            scans = n.downcast_ref::<DataSourceExec>().is_some();
-            Ok(if scans {
-                TreeNodeRecursion::Stop
-            } else {
-                TreeNodeRecursion::Continue
-            })
-        });
+    if !heavy {
+        return false;
     }
-    heavy && scans
+    let mut file_scans = 0_usize;
+    let mut other_sources = 0_usize;
+    let _ = node.apply(|n| {
+        if n.children().is_empty() {
+            let file_scan = n.downcast_ref::<DataSourceExec>().is_some_and(|scan| {
+                scan.data_source()
+                    .downcast_ref::<FileScanConfig>()
+                    .is_some()
+            });
+            if file_scan {
+                file_scans += 1;
+            } else {
+                other_sources += 1;
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    file_scans > 0 && other_sources == 0
 }
 
 /// The subtree as DataFusion prints it, with its partitioning: equal texts compute equal rows.
