@@ -3,8 +3,8 @@
 //! DataFusion 55 inlines a `WITH` view used twice, so both uses plan and run the same join or aggregate: TPC-H
 //! Q15 scans and aggregates `lineitem` once for its scalar subquery (`max(total_revenue)`) and again for the join
 //! with `supplier` — twice the work `DuckDB` does (docs/benchmarks.md, "Shared subplans"). The rule finds subtrees
-//! that print identically (same operators, expressions, files and partitioning) and contain a join or an
-//! aggregate over file scans only, and puts a [`SharedSubplanExec`] on top of each copy, all copies sharing one state. Per
+//! that print identically (same operators, expressions, files and partitioning) and are a join or an aggregate
+//! over file scans only, and puts a [`SharedSubplanExec`] on top of each copy, all copies sharing one state. Per
 //! output partition, the first copy to run streams its own input and keeps the batches (counted against the
 //! query's memory limit); a copy that runs after it has finished replays them. A copy that starts while another is
 //! still running, or after the kept batches outgrew the memory limit or the stream was abandoned, runs its own
