@@ -170,6 +170,12 @@ impl Term {
             &BooleanArray::new(selection.clone(), None),
         )?;
         let answers = truth(&self.narrowed, &narrowed)?;
+        if answers.len() != selected {
+            return internal_err!(
+                "a conjunction's term gave {} answers for {selected} rows",
+                answers.len()
+            );
+        }
         Ok(scatter(&selection, &answers))
     }
 }

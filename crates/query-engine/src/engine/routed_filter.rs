@@ -73,7 +73,10 @@ pub(crate) fn routed_truth(
         let indices = UInt32Array::from(members.to_vec());
         let subset = take_record_batch(&batch.project(&columns)?, &indices)?;
         let answers = narrowed.evaluate(&subset)?.into_array(members.len())?;
-        let Some(answers) = answers.as_boolean_opt() else {
+        let Some(answers) = answers
+            .as_boolean_opt()
+            .filter(|a| a.len() == members.len())
+        else {
             return Ok(None);
         };
         for (position, &row) in members.iter().enumerate() {
