@@ -18,7 +18,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray};
+use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::buffer::{BooleanBuffer, MutableBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Schema};
@@ -34,7 +34,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::float_compare::FloatComparison;
-use super::rewrite_expressions::{ExpressionRewrite, narrowed, rewrite_plan};
+use super::rewrite_expressions::{ExpressionRewrite, narrowed, rewrite_plan, truth};
 
 /// The rule: every filter predicate with two or more `AND`ed terms becomes a [`Conjunction`].
 #[derive(Debug, Default)]
@@ -195,18 +195,6 @@ impl Conjunction {
             cheap,
         })
     }
-}
-
-/// Where `expr` is true over `batch` (null counts as false).
-fn truth(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<BooleanBuffer> {
-    let array = expr.evaluate(batch)?.into_array(batch.num_rows())?;
-    let Some(booleans) = array.as_boolean_opt() else {
-        return internal_err!("a conjunction's term gave {}", array.data_type());
-    };
-    Ok(match booleans.nulls() {
-        Some(nulls) => booleans.values() & nulls.inner(),
-        None => booleans.values().clone(),
-    })
 }
 
 /// `selection` with its set bits replaced, in order, by `answers` (one answer per selected row).

@@ -1,13 +1,17 @@
 //! Replacing expressions inside the operators that evaluate most of a query's expressions — a filter's predicate,
 //! a projection's outputs and an aggregate's arguments — for the expression rules of ours
 //! (`decimal_arithmetic`, `conjunctions`). Other operators are left as planned. Also: an expression narrowed to
-//! read a batch of only its own columns, for evaluating it on a few selected rows without copying the others.
+//! read a batch of only its own columns, for evaluating it on a few selected rows without copying the others, and
+//! the rows where a predicate holds as a bitmap, for the operators of ours that combine predicates.
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::Schema;
-use datafusion::common::Result;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, internal_err};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
@@ -161,4 +165,19 @@ pub(crate) fn narrowed(
         })?
         .data;
     Ok((columns, narrowed))
+}
+
+/// Where `predicate` holds over `batch`, one bit per row (a null answer counts as false, as a filter reads it).
+pub(crate) fn truth(
+    predicate: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+) -> Result<BooleanBuffer> {
+    let array = predicate.evaluate(batch)?.into_array(batch.num_rows())?;
+    let Some(booleans) = array.as_boolean_opt() else {
+        return internal_err!("a predicate gave {}", array.data_type());
+    };
+    Ok(match booleans.nulls() {
+        Some(nulls) => booleans.values() & nulls.inner(),
+        None => booleans.values().clone(),
+    })
 }

@@ -22,10 +22,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::common::cast::as_boolean_array;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
@@ -41,13 +40,13 @@ use datafusion::physical_plan::joins::HashExpr;
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
-    ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
+use super::rewrite_expressions::truth;
 use super::routed_filter::routed_truth;
-use super::single_input::{only_child, recompute, visit_expressions};
+use super::single_input::{only_child, passed_through_properties, recompute, visit_expressions};
 
 /// Rows evaluated before the pass rate decides anything.
 const MEASURED_ROWS: usize = 64 * 1024;
@@ -240,11 +239,7 @@ impl ExecutionPlan for ScanFilterExec {
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = only_child(children, "ScanFilterExec")?;
-        let properties = match options.children_properties {
-            ChildrenPropertiesMode::Keep => Arc::clone(&self.properties),
-            // Filtering rows keeps every property of the input that matters above: order, partitioning, constants.
-            ChildrenPropertiesMode::Recompute => Arc::clone(input.properties()),
-        };
+        let properties = passed_through_properties(options, &self.properties, &input);
         Ok(Arc::new(Self {
             input,
             filters: self.filters.clone(),
@@ -429,16 +424,6 @@ impl PassRate {
         }
         Ok(current)
     }
-}
-
-/// Where `filter` holds over `batch` (null counts as false).
-fn truth(filter: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<BooleanBuffer> {
-    let result = filter.evaluate(batch)?.into_array(batch.num_rows())?;
-    let result = as_boolean_array(&result)?;
-    Ok(match result.nulls() {
-        Some(nulls) => result.values() & nulls.inner(),
-        None => result.values().clone(),
-    })
 }
 
 /// How a filter as it stands now is evaluated.

@@ -34,12 +34,12 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
-    PlanProperties, ReplaceChildrenOptions, displayable,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    ReplaceChildrenOptions, displayable,
 };
 use futures_util::{Stream, StreamExt};
 
-use super::single_input::{only_child, recompute};
+use super::single_input::{only_child, passed_through_properties, recompute};
 
 /// The rule: every copy of a repeated join or aggregate gets a [`SharedSubplanExec`] sharing one state.
 #[derive(Debug, Default)]
@@ -228,10 +228,7 @@ impl ExecutionPlan for SharedSubplanExec {
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = only_child(children, "SharedSubplanExec")?;
-        let properties = match options.children_properties {
-            ChildrenPropertiesMode::Keep => Arc::clone(&self.properties),
-            ChildrenPropertiesMode::Recompute => Arc::clone(input.properties()),
-        };
+        let properties = passed_through_properties(options, &self.properties, &input);
         Ok(Arc::new(Self {
             input,
             state: Arc::clone(&self.state),
