@@ -43,6 +43,7 @@ mod scan_filters;
 mod search;
 mod shared_subplans;
 mod sharing;
+mod single_copy_filters;
 mod ssrf;
 mod storage;
 mod tool_access;

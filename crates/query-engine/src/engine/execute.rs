@@ -25,6 +25,7 @@ use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
 use super::scan_filters::ScanFilters;
 use super::shared_subplans::physical_rules_with_shared_subplans;
+use super::single_copy_filter::SingleCopyFilters;
 use super::tables::{self, LocalTable, RemoteTable};
 use super::{cells, join_limit, sql_problems};
 use crate::fetch::GuardedFetcher;
@@ -149,8 +150,10 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(GroupTopK))
         .with_physical_optimizer_rule(Arc::new(ScanFilters))
         .with_physical_optimizer_rule(Arc::new(DecimalArithmetics))
-        // Last: the rules above look into predicates as DataFusion planned them.
+        // The rules above look into predicates as DataFusion planned them.
         .with_physical_optimizer_rule(Arc::new(Conjunctions))
+        // Last: the rules above find filters as DataFusion's `FilterExec`.
+        .with_physical_optimizer_rule(Arc::new(SingleCopyFilters))
         .build();
     Ok(SessionContext::new_with_state(state))
 }
