@@ -31,6 +31,7 @@ mod group_top_k;
 mod helpers;
 mod http_conventions;
 mod isolation;
+mod join_sides;
 mod llm_gemini;
 mod llm_openai;
 mod metrics;

@@ -24,6 +24,7 @@ use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
 use super::scan_filters::ScanFilters;
+use super::join_sides::after_join_selection;
 use super::shared_subplans::physical_rules_with_shared_subplans;
 use super::single_copy_filter::SingleCopyFilters;
 use super::tables::{self, LocalTable, RemoteTable};
@@ -144,7 +145,7 @@ pub(crate) fn fresh_context(
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rules(physical_rules_with_shared_subplans())
+        .with_physical_optimizer_rules(after_join_selection(physical_rules_with_shared_subplans()))
         .with_physical_optimizer_rule(Arc::new(DictionaryGroups))
         .with_physical_optimizer_rule(Arc::new(FloatComparisons))
         .with_physical_optimizer_rule(Arc::new(GroupTopK))
