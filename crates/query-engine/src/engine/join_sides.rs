@@ -2,10 +2,10 @@
 //! rule of our own placed right after DataFusion's join selection.
 //!
 //! DataFusion 55 orders a join's inputs by their estimated byte sizes first and looks at rows only when a size is
-//! unknown. The byte size it gives a semi or anti join's output is the sum of its columns' sizes, and those come
-//! unscaled through the inner joins below it: TPC-H Q21's `EXISTS` side, 60,000 estimated rows (73,000 real) of
-//! three narrow columns, was estimated at 95 MB, so the `NOT EXISTS` join built its hash table on the 3.8 M late
-//! `lineitem` rows instead (181 ms to build, probed by 73,000 rows), and the scan got no filter from the join.
+//! unknown, and the byte sizes of a join's output are unreliable: those of a semi join are its columns' sizes,
+//! which come unscaled through the inner joins below it (TPC-H Q21's `EXISTS` side, 60,000 estimated rows of three
+//! narrow columns, 73,000 real, is estimated at 95 MB). Q21's `NOT EXISTS` join built its hash table on the 3.8 M
+//! late `lineitem` rows (181 ms) and probed it with the 73,000, and its scan got no filter from the join.
 //!
 //! When a partitioned join's build side is estimated at [`ROWS_FACTOR`] times the rows of its probe side or more,
 //! both estimates known, the rule swaps the two (DataFusion's own swap, which mirrors the join type and keeps the
