@@ -4,8 +4,8 @@
 //! that gathers small batches into full ones. The coalescer passes a large batch through only while it holds
 //! nothing: once one small batch is buffered (a row group's last rows, say), every following large batch is
 //! copied a second time into the buffer, and the buffer's remainder keeps it that way to the end of the stream.
-//! TPC-H Q1 keeps 98.6 % of `lineitem`; its filter copied nearly every row of seven columns twice (268 ms of CPU
-//! for the filter alone).
+//! TPC-H Q1 keeps 98.6 % of `lineitem`; its filter copied nearly every row of seven columns twice (without the
+//! second copy Q1 takes 0.89–0.90× the time: docs/benchmarks.md, "Filters that copy once").
 //!
 //! [`SingleCopyFilterExec`] does the same filtering with one copy per kept row: a batch keeping more than half a
 //! batch's worth of rows is filtered into its own output batch (after whatever was buffered, so the order holds);
