@@ -12,6 +12,10 @@
 //! fewer kept rows are copied straight from the input into the coalescer's buffer, without an intermediate batch.
 //! It replaces every `FilterExec` that does not stop after a number of rows, and keeps its predicate, projection,
 //! properties and statistics, so nothing above it sees a difference but the batch sizes.
+//!
+//! The root of it is arrow-select's `BatchCoalescer`, which merges a big batch into a small buffer; changed there
+//! (flush the buffer, pass the big batch on), every coalescing operator would gain. That is the upstream fix; a
+//! patched copy of arrow-select kept here would rebuild all of DataFusion on every change, so the rule stays ours.
 
 use std::collections::VecDeque;
 use std::fmt;
