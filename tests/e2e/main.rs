@@ -15,6 +15,7 @@ mod auth;
 mod binary;
 mod chat;
 mod chat_sessions;
+mod clustered_groups;
 mod config;
 mod conjunctions;
 mod contract;

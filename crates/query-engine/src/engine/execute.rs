@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use tabletalk_ports::{DatasetFormat, QueryColumn, QueryOutput};
 use url::Url;
 
+use super::clustered_groups::ClusteredGroups;
 use super::conjunctions::Conjunctions;
 use super::decimal_arithmetic::DecimalArithmetics;
 use super::dictionary_groups::DictionaryGroups;
@@ -153,6 +154,8 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(DecimalArithmetics))
         // The rules above look into predicates as DataFusion planned them.
         .with_physical_optimizer_rule(Arc::new(Conjunctions))
+        // After the rules that rewrite expressions: it hides the partial aggregate it takes inside itself.
+        .with_physical_optimizer_rule(Arc::new(ClusteredGroups))
         // Last: the rules above find filters as DataFusion's `FilterExec`.
         .with_physical_optimizer_rule(Arc::new(SingleCopyFilters))
         .build();

@@ -5,6 +5,7 @@
 
 mod admission;
 pub(crate) mod cells;
+mod clustered_groups;
 mod conjunctions;
 mod decimal_arithmetic;
 mod dictionary_groups;
@@ -26,6 +27,7 @@ mod sql_problems;
 pub(crate) mod tables;
 
 pub use admission::{Admission, AdmissionLimits, Slot};
+pub use clustered_groups::{ClusteredGroups, ClusteredPartialAggregateExec};
 pub use conjunctions::{Conjunction, Conjunctions};
 pub use decimal_arithmetic::{DecimalArithmetic, DecimalArithmetics};
 pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};

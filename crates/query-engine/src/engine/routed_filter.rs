@@ -37,23 +37,27 @@ pub(crate) fn routed_truth(
         return Ok(None);
     };
     let partitions = routing.partitions;
-    let partition_of = |hash: u64| -> usize {
-        // Partition counts are small; the remainder always fits.
-        usize::try_from(hash % partitions).unwrap_or_default()
+    // Each row's partition, computed once: a 64-bit division per row cost more than the rest of the routing
+    // (`perf`, TPC-H Q17), and partition counts are usually powers of two, where a mask gives the same remainder.
+    let partition_of: Vec<u32> = if partitions.is_power_of_two() {
+        let mask = partitions - 1;
+        hashes.values().iter().map(|h| narrow(h & mask)).collect()
+    } else {
+        hashes.values().iter().map(|h| narrow(h % partitions)).collect()
     };
     // Bucket the rows by partition (a counting pass, then the row numbers in order).
     let buckets = usize::try_from(partitions).unwrap_or_default();
     let mut starts = vec![0_usize; buckets + 1];
-    for &hash in hashes.values() {
-        starts[partition_of(hash) + 1] += 1;
+    for &partition in &partition_of {
+        starts[partition as usize + 1] += 1;
     }
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
     let mut next = starts.clone();
     let mut ordered = vec![0_u32; rows];
-    for (row, &hash) in hashes.values().iter().enumerate() {
-        let slot = &mut next[partition_of(hash)];
+    for (row, &partition) in partition_of.iter().enumerate() {
+        let slot = &mut next[partition as usize];
         ordered[*slot] = u32::try_from(row).unwrap_or(u32::MAX);
         *slot += 1;
     }
@@ -95,6 +99,15 @@ pub(crate) fn routed_truth(
         }
     }
     Ok(Some(BooleanBuffer::new(bits.into(), 0, rows)))
+}
+
+/// A partition number, below `Routing::partitions` (at most 4,096), as the bucket index type.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "partition numbers are remainders of a division by at most 4,096"
+)]
+fn narrow(partition: u64) -> u32 {
+    partition as u32
 }
 
 /// A routed filter taken apart: the routing hash, the partition count, each branch's partition and filter, and
