@@ -1,8 +1,8 @@
 //! The engine's partial aggregation by runs of equal keys: over clustered keys it groups by runs (groups cut by
 //! batch and partition boundaries, null keys, several key columns, strings, `FILTER`, `HAVING`) and gives the rows
-//! of DataFusion's own plan; scattered keys, keys in runs that come back, and a stream whose keys stop coming in
-//! runs halfway are handed to DataFusion's hash aggregate with the same rows; shapes it must not take stay
-//! DataFusion's.
+//! of DataFusion's own plan; scattered keys, keys in runs that come back (also after a batch too small to judge),
+//! and a stream whose keys stop coming in runs halfway are handed to DataFusion's hash aggregate with the same
+//! rows; shapes it must not take stay DataFusion's.
 
 use std::sync::Arc;
 
@@ -92,7 +92,9 @@ async fn run(context: &SessionContext, sql: &str) -> (String, String) {
         .create_physical_plan()
         .await
         .unwrap();
-    let batches = collect(Arc::clone(&plan), context.task_ctx()).await.unwrap();
+    let batches = collect(Arc::clone(&plan), context.task_ctx())
+        .await
+        .unwrap();
     let shown = DisplayableExecutionPlan::with_metrics(plan.as_ref())
         .indent(true)
         .to_string();
@@ -101,10 +103,15 @@ async fn run(context: &SessionContext, sql: &str) -> (String, String) {
 
 /// The value of the metric `name` on the line of the clustered aggregate.
 fn metric(plan: &str, name: &str) -> usize {
+    metric_of(plan, "ClusteredPartialAggregateExec", name)
+}
+
+/// The value of the metric `name` on the first line of `operator`.
+fn metric_of(plan: &str, operator: &str, name: &str) -> usize {
     let line = plan
         .lines()
-        .find(|l| l.contains("ClusteredPartialAggregateExec"))
-        .unwrap_or_else(|| panic!("no clustered aggregate in\n{plan}"));
+        .find(|l| l.contains(operator))
+        .unwrap_or_else(|| panic!("no {operator} in\n{plan}"));
     let value = line
         .split(&format!("{name}="))
         .nth(1)
@@ -177,6 +184,11 @@ async fn keys_not_in_runs_go_to_the_hash_aggregate() {
             lines(2_000..2_400, scattered),
             lines(2_400..2_800, clustered),
         ],
+        // A batch too small to judge goes through runs; the next shows its runs' keys coming back.
+        vec![
+            lines(2_800..2_810, returning),
+            lines(2_810..3_210, returning),
+        ],
     ];
     let datafusion_only = context(false, mixed_partitions.clone());
     let ours = context(true, mixed_partitions);
@@ -188,9 +200,15 @@ async fn keys_not_in_runs_go_to_the_hash_aggregate() {
             // The filter coalesces each partition's batches into one: the batches above are gone.
             continue;
         }
-        // All three partitions were handed over, the third after its first batch.
-        assert_eq!(metric(&plan, "handed_over"), 3, "{sql}\n{plan}");
-        assert_eq!(metric(&plan, "run_batches"), 1, "{sql}\n{plan}");
+        // All four partitions were handed over, the third and the fourth after their first batch.
+        assert_eq!(metric(&plan, "handed_over"), 4, "{sql}\n{plan}");
+        assert_eq!(metric(&plan, "run_batches"), 2, "{sql}\n{plan}");
+        // The hash aggregate's rows count as the operator's output: all that the repartition above received.
+        assert_eq!(
+            metric(&plan, "output_rows"),
+            metric_of(&plan, "RepartitionExec", "output_rows"),
+            "{sql}\n{plan}"
+        );
     }
 }
 

@@ -10,10 +10,10 @@
 //! row, a batch at a time, without a hash table.
 //!
 //! [`ClusteredPartialAggregateExec`] replaces an `AggregateExec` in `Partial` mode and produces its schema. Whether
-//! runs pay is decided on the data: the first batch must have at most half as many runs as rows and nearly every
-//! run a key of its own (a key that comes back in the same batch would come back across batches too), and every
-//! later batch at most half as many runs as rows. Otherwise the rest of the partition's input, from that batch on,
-//! goes to DataFusion's hash aggregate as planned, so scattered keys cost one check of one batch.
+//! runs pay is decided on the data: every batch must have at most half as many runs as rows, and the first one and
+//! every sixteenth after it nearly every run a key of its own (a key that comes back within a batch would come
+//! back across batches too). Otherwise the rest of the partition's input, from that batch on, goes to
+//! DataFusion's hash aggregate as planned, so scattered keys cost one check of one batch.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -42,8 +42,8 @@ use datafusion::physical_plan::metrics::{
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode,
-    Partitioning, PlanProperties, ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
@@ -237,11 +237,16 @@ impl ExecutionPlan for ClusteredPartialAggregateExec {
                 .iter()
                 .map(|(key, _)| Arc::clone(key))
                 .collect(),
-            arguments: planned.aggr_expr().iter().map(|a| a.expressions()).collect(),
+            arguments: planned
+                .aggr_expr()
+                .iter()
+                .map(|a| a.expressions())
+                .collect(),
             filters: planned.filter_expr().to_vec(),
             accumulators,
             schema: self.schema(),
             group_of_row: Vec::new(),
+            checked_batches: 0,
             reservation: MemoryConsumer::new(format!("ClusteredPartialAggregate[{partition}]"))
                 .register(context.memory_pool()),
             baseline: BaselineMetrics::new(&self.metrics, partition),
@@ -256,10 +261,12 @@ impl ExecutionPlan for ClusteredPartialAggregateExec {
             input,
             runs: Box::new(runs),
             handover,
-            first: true,
         };
         let output = futures_util::stream::unfold(phase, Phase::next);
-        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), output)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            output,
+        )))
     }
 }
 
@@ -269,9 +276,9 @@ enum Phase {
         input: SendableRecordBatchStream,
         runs: Box<RunAggregation>,
         handover: Handover,
-        first: bool,
     },
-    Hashed(SendableRecordBatchStream),
+    /// DataFusion's aggregate over the rest; its rows still count as this operator's output.
+    Hashed(SendableRecordBatchStream, BaselineMetrics),
     Done,
 }
 
@@ -281,15 +288,17 @@ impl Phase {
         loop {
             match phase {
                 Self::Done => return None,
-                Self::Hashed(mut stream) => {
+                Self::Hashed(mut stream, baseline) => {
                     let item = stream.next().await?;
-                    return Some((item, Self::Hashed(stream)));
+                    if let Ok(batch) = &item {
+                        baseline.record_output(batch.num_rows());
+                    }
+                    return Some((item, Self::Hashed(stream, baseline)));
                 }
                 Self::Runs {
                     mut input,
                     mut runs,
                     handover,
-                    first,
                 } => {
                     let batch = match input.next().await {
                         None => return None,
@@ -299,13 +308,12 @@ impl Phase {
                                 input,
                                 runs,
                                 handover,
-                                first,
                             };
                             continue;
                         }
                         Some(Ok(batch)) => batch,
                     };
-                    let outcome = runs.aggregate(&batch, first);
+                    let outcome = runs.aggregate(&batch);
                     match outcome {
                         Err(error) => return Some((Err(error), Self::Done)),
                         Ok(Some(output)) => {
@@ -315,14 +323,13 @@ impl Phase {
                                     input,
                                     runs,
                                     handover,
-                                    first: false,
                                 },
                             ));
                         }
                         Ok(None) => {
                             runs.handed_over.add(1);
                             match handover.hash_aggregate(batch, input) {
-                                Ok(stream) => phase = Self::Hashed(stream),
+                                Ok(stream) => phase = Self::Hashed(stream, runs.baseline.clone()),
                                 Err(error) => return Some((Err(error), Self::Done)),
                             }
                         }
@@ -360,6 +367,10 @@ impl Handover {
 /// whole remaining input to the hash table.
 const SMALL_BATCH_ROWS: usize = 64;
 
+/// Batches with runs whose keys are checked for coming back: the first and every this many after it (the check
+/// costs a hash of every run's key, about a third of the aggregation's own time).
+const DISTINCT_CHECK_EVERY: usize = 16;
+
 /// One partition's aggregation by runs.
 struct RunAggregation {
     keys: Vec<Arc<dyn PhysicalExpr>>,
@@ -368,6 +379,8 @@ struct RunAggregation {
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
     schema: SchemaRef,
     group_of_row: Vec<usize>,
+    /// Batches big enough to be checked, so far.
+    checked_batches: usize,
     reservation: MemoryReservation,
     baseline: BaselineMetrics,
     run_batches: Count,
@@ -375,9 +388,10 @@ struct RunAggregation {
 }
 
 impl RunAggregation {
-    /// The partial groups of `batch`, one per run of equal keys, or `None` when its keys do not come in runs
-    /// (`first`: the stream's first batch, which must also show the runs' keys to be distinct).
-    fn aggregate(&mut self, batch: &RecordBatch, first: bool) -> Result<Option<RecordBatch>> {
+    /// The partial groups of `batch`, one per run of equal keys, or `None` when its keys do not come in runs:
+    /// more runs than half its rows, or, on the first batch checked and every [`DISTINCT_CHECK_EVERY`]th after,
+    /// keys that come back in other runs. Small batches are taken as they come.
+    fn aggregate(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
         let elapsed = self.baseline.elapsed_compute().clone();
         let _timer = elapsed.timer();
         let rows = batch.num_rows();
@@ -387,7 +401,8 @@ impl RunAggregation {
             .map(|key| key.evaluate(batch)?.into_array(rows))
             .collect::<Result<Vec<_>>>()?;
         let runs = partition(&keys)?.ranges();
-        if rows > SMALL_BATCH_ROWS && runs.len() * 2 > rows {
+        let checked = rows > SMALL_BATCH_ROWS;
+        if checked && runs.len() * 2 > rows {
             return Ok(None);
         }
         let starts = UInt32Array::from_iter_values(
@@ -398,8 +413,12 @@ impl RunAggregation {
             .iter()
             .map(|key| take(key.as_ref(), &starts, None))
             .collect::<Result<Vec<_>, _>>()?;
-        if first && !mostly_distinct(&group_keys)? {
-            return Ok(None);
+        if checked {
+            let check_distinct = self.checked_batches.is_multiple_of(DISTINCT_CHECK_EVERY);
+            self.checked_batches += 1;
+            if check_distinct && !mostly_distinct(&group_keys)? {
+                return Ok(None);
+            }
         }
         self.number_rows(&runs);
         let groups = runs.len();

@@ -43,7 +43,11 @@ pub(crate) fn routed_truth(
         let mask = partitions - 1;
         hashes.values().iter().map(|h| narrow(h & mask)).collect()
     } else {
-        hashes.values().iter().map(|h| narrow(h % partitions)).collect()
+        hashes
+            .values()
+            .iter()
+            .map(|h| narrow(h % partitions))
+            .collect()
     };
     // Bucket the rows by partition (a counting pass, then the row numbers in order).
     let buckets = usize::try_from(partitions).unwrap_or_default();
