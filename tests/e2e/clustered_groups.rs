@@ -46,11 +46,19 @@ fn clustered(line: i64) -> Option<i64> {
 }
 
 /// The same lines with orders scattered over the rows.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the shape `lines` takes, where orders may be null"
+)]
 fn scattered(line: i64) -> Option<i64> {
     Some((line * 7_919) % 101)
 }
 
 /// Runs of two, but the same two orders over and over.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the shape `lines` takes, where orders may be null"
+)]
 fn returning(line: i64) -> Option<i64> {
     Some((line / 2) % 2)
 }
