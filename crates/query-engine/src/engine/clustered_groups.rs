@@ -18,36 +18,34 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::kernels::partition::partition;
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
-use datafusion::common::cast::as_boolean_array;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, internal_err};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::equivalence::EquivalenceProperties;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, Partitioning, PlanProperties,
+    DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, PlanProperties,
     ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
-use super::single_input::{only_child, recompute, visit_expressions};
+use super::inline_keys::InlineKeysPartialAggregateExec;
+use super::partial_aggregate::{Accumulators, Handover};
+use super::single_input::{only_child, recompute};
 
 /// The rule: every eligible partial aggregate becomes a [`ClusteredPartialAggregateExec`].
 #[derive(Debug, Default)]
@@ -60,8 +58,7 @@ impl PhysicalOptimizerRule for ClusteredGroups {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let replacement = node
-                .downcast_ref::<AggregateExec>()
+            let replacement = partial_aggregate_of(&node)
                 .filter(|aggregate| ClusteredPartialAggregateExec::eligible(aggregate))
                 .map(|_| ClusteredPartialAggregateExec::new(Arc::clone(&node)));
             Ok(match replacement {
@@ -79,6 +76,15 @@ impl PhysicalOptimizerRule for ClusteredGroups {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// DataFusion's partial aggregate as planned, whether `node` is that or our aggregate by short-string keys (which
+/// then becomes what scattered keys are handed to).
+fn partial_aggregate_of(node: &Arc<dyn ExecutionPlan>) -> Option<&AggregateExec> {
+    node.downcast_ref::<AggregateExec>().or_else(|| {
+        node.downcast_ref::<InlineKeysPartialAggregateExec>()
+            .and_then(|inline| inline.planned().ok())
+    })
 }
 
 /// Key types whose runs are found by plain equality, as the hash aggregate groups them. Floats are left out:
@@ -111,7 +117,8 @@ fn equality_keyed(data_type: &DataType) -> bool {
 /// the `AggregateExec` it replaces where it does not; the same output either way.
 #[derive(Debug)]
 pub struct ClusteredPartialAggregateExec {
-    /// DataFusion's partial aggregate, over the same input: what scattered keys go to.
+    /// The partial aggregate as planned before (DataFusion's, or ours by short-string keys), over the same
+    /// input: what scattered keys go to.
     aggregate: Arc<dyn ExecutionPlan>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -146,8 +153,8 @@ impl ClusteredPartialAggregateExec {
     }
 
     fn planned(&self) -> Result<&AggregateExec> {
-        let Some(aggregate) = self.aggregate.downcast_ref::<AggregateExec>() else {
-            return internal_err!("ClusteredPartialAggregateExec wraps an AggregateExec");
+        let Some(aggregate) = partial_aggregate_of(&self.aggregate) else {
+            return internal_err!("ClusteredPartialAggregateExec wraps a partial aggregate");
         };
         Ok(aggregate)
     }
@@ -225,11 +232,6 @@ impl ExecutionPlan for ClusteredPartialAggregateExec {
             "ClusteredPartialAggregateExec",
         )?
         .execute(partition, Arc::clone(&context))?;
-        let accumulators = planned
-            .aggr_expr()
-            .iter()
-            .map(|a| a.create_groups_accumulator())
-            .collect::<Result<Vec<_>>>()?;
         let runs = RunAggregation {
             keys: planned
                 .group_expr()
@@ -237,13 +239,7 @@ impl ExecutionPlan for ClusteredPartialAggregateExec {
                 .iter()
                 .map(|(key, _)| Arc::clone(key))
                 .collect(),
-            arguments: planned
-                .aggr_expr()
-                .iter()
-                .map(|a| a.expressions())
-                .collect(),
-            filters: planned.filter_expr().to_vec(),
-            accumulators,
+            accumulators: Accumulators::of(planned)?,
             schema: self.schema(),
             group_of_row: Vec::new(),
             checked_batches: 0,
@@ -340,29 +336,6 @@ impl Phase {
     }
 }
 
-/// Hands the rest of a partition's input (from a batch already read) to DataFusion's partial aggregate.
-struct Handover {
-    aggregate: Arc<dyn ExecutionPlan>,
-    context: Arc<TaskContext>,
-}
-
-impl Handover {
-    fn hash_aggregate(
-        self,
-        batch: RecordBatch,
-        rest: SendableRecordBatchStream,
-    ) -> Result<SendableRecordBatchStream> {
-        let schema = rest.schema();
-        let replayed = futures_util::stream::once(async move { Ok(batch) }).chain(rest);
-        let input = Arc::new(Replay::new(Box::pin(RecordBatchStreamAdapter::new(
-            schema, replayed,
-        ))));
-        Arc::clone(&self.aggregate)
-            .replace_children(vec![input], recompute())?
-            .execute(0, self.context)
-    }
-}
-
 /// Batches at most this small go through runs whatever their count: a row group's short rest must not send the
 /// whole remaining input to the hash table.
 const SMALL_BATCH_ROWS: usize = 64;
@@ -374,9 +347,7 @@ const DISTINCT_CHECK_EVERY: usize = 16;
 /// One partition's aggregation by runs.
 struct RunAggregation {
     keys: Vec<Arc<dyn PhysicalExpr>>,
-    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
-    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    accumulators: Accumulators,
     schema: SchemaRef,
     group_of_row: Vec<usize>,
     /// Batches big enough to be checked, so far.
@@ -422,31 +393,13 @@ impl RunAggregation {
         }
         self.number_rows(&runs);
         let groups = runs.len();
-        let mut columns = group_keys;
-        for ((accumulator, arguments), filter) in self
-            .accumulators
-            .iter_mut()
-            .zip(&self.arguments)
-            .zip(&self.filters)
-        {
-            let values = arguments
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(rows))
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match filter {
-                Some(expr) => Some(expr.evaluate(batch)?.into_array(rows)?),
-                None => None,
-            };
-            let filter = filter.as_deref().map(as_boolean_array).transpose()?;
-            accumulator.update_batch(&values, &self.group_of_row, filter, groups)?;
-        }
+        self.accumulators
+            .update(batch, &self.group_of_row, groups)?;
         // The memory limit covers this operator like DataFusion's own: past it the query fails, it never grows.
-        let used = self.group_of_row.capacity() * size_of::<usize>()
-            + self.accumulators.iter().map(|a| a.size()).sum::<usize>();
+        let used = self.group_of_row.capacity() * size_of::<usize>() + self.accumulators.size();
         self.reservation.try_resize(used)?;
-        for accumulator in &mut self.accumulators {
-            columns.extend(accumulator.state(EmitTo::All)?);
-        }
+        let mut columns = group_keys;
+        columns.extend(self.accumulators.take_states()?);
         self.run_batches.add(1);
         let output = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
         self.baseline.record_output(output.num_rows());
@@ -473,91 +426,4 @@ fn mostly_distinct(group_keys: &[ArrayRef]) -> Result<bool> {
     let rows = converter.convert_columns(group_keys)?;
     let distinct: HashSet<_> = rows.iter().collect();
     Ok(distinct.len() * 10 >= rows.num_rows() * 9)
-}
-
-/// A plan leaf that plays back one stream once: the input of DataFusion's aggregate after a handover.
-struct Replay {
-    stream: Mutex<Option<SendableRecordBatchStream>>,
-    properties: Arc<PlanProperties>,
-}
-
-impl Replay {
-    fn new(stream: SendableRecordBatchStream) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(stream.schema()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
-        Self {
-            stream: Mutex::new(Some(stream)),
-            properties,
-        }
-    }
-}
-
-impl fmt::Debug for Replay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Replay").finish_non_exhaustive()
-    }
-}
-
-impl DisplayAs for Replay {
-    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "Replay")
-    }
-}
-
-impl ExecutionPlan for Replay {
-    fn name(&self) -> &'static str {
-        "Replay"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        Vec::new()
-    }
-
-    fn apply_expressions(
-        &self,
-        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        visit_expressions(std::iter::empty(), f)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            return Ok(self);
-        }
-        internal_err!("Replay has no inputs")
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, recompute())
-    }
-
-    fn execute(
-        &self,
-        _partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        let taken = match self.stream.lock() {
-            Ok(mut slot) => slot.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        let Some(stream) = taken else {
-            return internal_err!("Replay's stream was already taken");
-        };
-        Ok(stream)
-    }
 }

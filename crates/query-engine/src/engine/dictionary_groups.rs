@@ -22,13 +22,11 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::cast::as_boolean_array;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, internal_err};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::equivalence::EquivalenceProperties;
@@ -42,6 +40,7 @@ use datafusion::physical_plan::{
 };
 use futures_util::StreamExt;
 
+use super::partial_aggregate::Accumulators;
 use super::single_input::{only_child, recompute, visit_expressions};
 
 /// The rule: every eligible partial aggregate becomes a [`DictionaryPartialAggregateExec`].
@@ -211,18 +210,11 @@ impl ExecutionPlan for DictionaryPartialAggregateExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, Arc::clone(&context))?;
-        let accumulators = self
-            .aggregates
-            .iter()
-            .map(|a| a.create_groups_accumulator())
-            .collect::<Result<Vec<_>>>()?;
         let reservation = MemoryConsumer::new(format!("DictionaryPartialAggregate[{partition}]"))
             .register(context.memory_pool());
         let state = Aggregation {
             key: Arc::clone(&self.key),
-            arguments: self.aggregates.iter().map(|a| a.expressions()).collect(),
-            filters: self.filters.clone(),
-            accumulators,
+            accumulators: Accumulators::new(&self.aggregates, &self.filters)?,
             groups: Groups::default(),
             reservation,
             schema: self.schema(),
@@ -356,9 +348,7 @@ impl<'a> Strings<'a> {
 /// One partition's aggregation.
 struct Aggregation {
     key: Arc<dyn PhysicalExpr>,
-    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
-    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    accumulators: Accumulators,
     groups: Groups,
     reservation: MemoryReservation,
     schema: SchemaRef,
@@ -377,33 +367,16 @@ impl Aggregation {
         let key = self.key.evaluate(batch)?.into_array(rows)?;
         self.groups.assign(&key)?;
         let total = self.groups.values.len();
-        for ((accumulator, arguments), filter) in self
-            .accumulators
-            .iter_mut()
-            .zip(&self.arguments)
-            .zip(&self.filters)
-        {
-            let values = arguments
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(rows))
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match filter {
-                Some(expr) => Some(expr.evaluate(batch)?.into_array(rows)?),
-                None => None,
-            };
-            let filter = filter.as_deref().map(as_boolean_array).transpose()?;
-            accumulator.update_batch(&values, &self.groups.by_row, filter, total)?;
-        }
+        self.accumulators
+            .update(batch, &self.groups.by_row, total)?;
         // The memory limit covers this operator like DataFusion's own: past it the query fails, it never grows.
-        let used = self.groups.size() + self.accumulators.iter().map(|a| a.size()).sum::<usize>();
+        let used = self.groups.size() + self.accumulators.size();
         self.reservation.try_resize(used)
     }
 
     fn emit(mut self) -> Result<RecordBatch> {
         let mut columns = vec![self.groups.column(self.schema.field(0).data_type())?];
-        for accumulator in &mut self.accumulators {
-            columns.extend(accumulator.state(EmitTo::All)?);
-        }
+        columns.extend(self.accumulators.take_states()?);
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
 }

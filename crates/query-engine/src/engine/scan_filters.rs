@@ -37,7 +37,9 @@ use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashExpr;
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
@@ -265,11 +267,17 @@ impl ExecutionPlan for ScanFilterExec {
         let mut state = PassRate::default();
         let filters = self.filters.clone();
         let kinds = self.kinds;
-        let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
+        // Its own time shows in plans with metrics: filters evaluated over whole scans are not free.
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let input_rows = MetricBuilder::new(&self.metrics).counter("input_rows", partition);
         let filtered = input.filter_map(move |batch| {
-            let result = batch.map(|batch| state.apply(&filters, kinds, batch));
+            let result = batch.map(|batch| {
+                input_rows.add(batch.num_rows());
+                let _timer = baseline.elapsed_compute().timer();
+                state.apply(&filters, kinds, batch)
+            });
             if let Ok(batch) = &result {
-                output_rows.add(batch.num_rows());
+                baseline.record_output(batch.num_rows());
             }
             std::future::ready(match result {
                 Ok(batch) if batch.num_rows() == 0 => None,

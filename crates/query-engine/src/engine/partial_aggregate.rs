@@ -1,0 +1,210 @@
+//! What the partial aggregates of our own share: DataFusion's groups accumulators fed one group index per row
+//! (`dictionary_groups`, `clustered_groups`, `inline_keys`), and the handover of the rest of a partition's input to
+//! another partial aggregate over the same input when the data turns out not to suit the one running.
+//!
+//! A partial aggregate may stop at any batch and let another go on: the final aggregate above merges partial
+//! states by key, so the groups one emitted and those the other emits add up.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::common::cast::as_boolean_array;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Result, internal_err};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::equivalence::EquivalenceProperties;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use futures_util::StreamExt;
+
+use super::single_input::{recompute, visit_expressions};
+
+/// An aggregate's accumulators with the arguments and `FILTER` clauses that feed them.
+pub(crate) struct Accumulators {
+    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
+    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+    each: Vec<Box<dyn GroupsAccumulator>>,
+}
+
+impl Accumulators {
+    /// Fresh accumulators for every aggregate of `aggregate`.
+    pub(crate) fn of(aggregate: &AggregateExec) -> Result<Self> {
+        Self::new(aggregate.aggr_expr(), aggregate.filter_expr())
+    }
+
+    /// Fresh accumulators for `aggregates`, each with its `FILTER` clause.
+    pub(crate) fn new(
+        aggregates: &[Arc<AggregateFunctionExpr>],
+        filters: &[Option<Arc<dyn PhysicalExpr>>],
+    ) -> Result<Self> {
+        Ok(Self {
+            arguments: aggregates.iter().map(|a| a.expressions()).collect(),
+            filters: filters.to_vec(),
+            each: aggregates
+                .iter()
+                .map(|a| a.create_groups_accumulator())
+                .collect::<Result<Vec<_>>>()?,
+        })
+    }
+
+    /// Adds every row of `batch` to its group (`group_of_row`, one entry per row; `groups` groups in all).
+    pub(crate) fn update(
+        &mut self,
+        batch: &RecordBatch,
+        group_of_row: &[usize],
+        groups: usize,
+    ) -> Result<()> {
+        let rows = batch.num_rows();
+        for ((accumulator, arguments), filter) in
+            self.each.iter_mut().zip(&self.arguments).zip(&self.filters)
+        {
+            let values = arguments
+                .iter()
+                .map(|e| e.evaluate(batch)?.into_array(rows))
+                .collect::<Result<Vec<_>>>()?;
+            let filter = match filter {
+                Some(expr) => Some(expr.evaluate(batch)?.into_array(rows)?),
+                None => None,
+            };
+            let filter = filter.as_deref().map(as_boolean_array).transpose()?;
+            accumulator.update_batch(&values, group_of_row, filter, groups)?;
+        }
+        Ok(())
+    }
+
+    /// Every aggregate's intermediate state for all groups so far, in the partial aggregate's column order; the
+    /// accumulators start over empty.
+    pub(crate) fn take_states(&mut self) -> Result<Vec<ArrayRef>> {
+        let mut columns = Vec::new();
+        for accumulator in &mut self.each {
+            columns.extend(accumulator.state(EmitTo::All)?);
+        }
+        Ok(columns)
+    }
+
+    /// The bytes the accumulators hold.
+    pub(crate) fn size(&self) -> usize {
+        self.each.iter().map(|a| a.size()).sum()
+    }
+}
+
+/// Hands the rest of a partition's input (from a batch already read) to another partial aggregate over the same
+/// input: DataFusion's as planned, or one of ours that hands over to it in turn.
+pub(crate) struct Handover {
+    pub(crate) aggregate: Arc<dyn ExecutionPlan>,
+    pub(crate) context: Arc<TaskContext>,
+}
+
+impl Handover {
+    /// The other aggregate's output over `batch` and then `rest`.
+    pub(crate) fn hash_aggregate(
+        self,
+        batch: RecordBatch,
+        rest: SendableRecordBatchStream,
+    ) -> Result<SendableRecordBatchStream> {
+        let schema = rest.schema();
+        let replayed = futures_util::stream::once(async move { Ok(batch) }).chain(rest);
+        let input = Arc::new(Replay::new(Box::pin(RecordBatchStreamAdapter::new(
+            schema, replayed,
+        ))));
+        Arc::clone(&self.aggregate)
+            .replace_children(vec![input], recompute())?
+            .execute(0, self.context)
+    }
+}
+
+/// A plan leaf that plays back one stream once: the input of DataFusion's aggregate after a handover.
+pub(crate) struct Replay {
+    stream: Mutex<Option<SendableRecordBatchStream>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl Replay {
+    pub(crate) fn new(stream: SendableRecordBatchStream) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(stream.schema()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Self {
+            stream: Mutex::new(Some(stream)),
+            properties,
+        }
+    }
+}
+
+impl fmt::Debug for Replay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replay").finish_non_exhaustive()
+    }
+}
+
+impl DisplayAs for Replay {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Replay")
+    }
+}
+
+impl ExecutionPlan for Replay {
+    fn name(&self) -> &'static str {
+        "Replay"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        visit_expressions(std::iter::empty(), f)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            return Ok(self);
+        }
+        internal_err!("Replay has no inputs")
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, recompute())
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let taken = match self.stream.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        let Some(stream) = taken else {
+            return internal_err!("Replay's stream was already taken");
+        };
+        Ok(stream)
+    }
+}
