@@ -43,7 +43,6 @@ use datafusion::physical_plan::{
 };
 use futures_util::StreamExt;
 
-use super::inline_keys::InlineKeysPartialAggregateExec;
 use super::partial_aggregate::{Accumulators, Handover};
 use super::single_input::{only_child, recompute};
 
@@ -58,7 +57,8 @@ impl PhysicalOptimizerRule for ClusteredGroups {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let replacement = partial_aggregate_of(&node)
+            let replacement = node
+                .downcast_ref::<AggregateExec>()
                 .filter(|aggregate| ClusteredPartialAggregateExec::eligible(aggregate))
                 .map(|_| ClusteredPartialAggregateExec::new(Arc::clone(&node)));
             Ok(match replacement {
@@ -76,15 +76,6 @@ impl PhysicalOptimizerRule for ClusteredGroups {
     fn schema_check(&self) -> bool {
         true
     }
-}
-
-/// DataFusion's partial aggregate as planned, whether `node` is that or our aggregate by short-string keys (which
-/// then becomes what scattered keys are handed to).
-fn partial_aggregate_of(node: &Arc<dyn ExecutionPlan>) -> Option<&AggregateExec> {
-    node.downcast_ref::<AggregateExec>().or_else(|| {
-        node.downcast_ref::<InlineKeysPartialAggregateExec>()
-            .and_then(|inline| inline.planned().ok())
-    })
 }
 
 /// Key types whose runs are found by plain equality, as the hash aggregate groups them. Floats are left out:
@@ -117,8 +108,7 @@ fn equality_keyed(data_type: &DataType) -> bool {
 /// the `AggregateExec` it replaces where it does not; the same output either way.
 #[derive(Debug)]
 pub struct ClusteredPartialAggregateExec {
-    /// The partial aggregate as planned before (DataFusion's, or ours by short-string keys), over the same
-    /// input: what scattered keys go to.
+    /// DataFusion's partial aggregate, over the same input: what scattered keys go to.
     aggregate: Arc<dyn ExecutionPlan>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -153,8 +143,8 @@ impl ClusteredPartialAggregateExec {
     }
 
     fn planned(&self) -> Result<&AggregateExec> {
-        let Some(aggregate) = partial_aggregate_of(&self.aggregate) else {
-            return internal_err!("ClusteredPartialAggregateExec wraps a partial aggregate");
+        let Some(aggregate) = self.aggregate.downcast_ref::<AggregateExec>() else {
+            return internal_err!("ClusteredPartialAggregateExec wraps an AggregateExec");
         };
         Ok(aggregate)
     }

@@ -24,7 +24,6 @@ use super::dictionary_groups::DictionaryGroups;
 use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
-use super::inline_keys::InlineKeyGroups;
 use super::join_sides::after_join_selection;
 use super::scan_filters::ScanFilters;
 use super::shared_subplans::physical_rules_with_shared_subplans;
@@ -155,9 +154,7 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(DecimalArithmetics))
         // The rules above look into predicates as DataFusion planned them.
         .with_physical_optimizer_rule(Arc::new(Conjunctions))
-        // After the rules that rewrite expressions: these hide the partial aggregates they take inside themselves,
-        // and runs of keys come first, handing scattered keys to the short-string aggregate.
-        .with_physical_optimizer_rule(Arc::new(InlineKeyGroups))
+        // After the rules that rewrite expressions: it hides the partial aggregate it takes inside itself.
         .with_physical_optimizer_rule(Arc::new(ClusteredGroups))
         // Last: the rules above find filters as DataFusion's `FilterExec`.
         .with_physical_optimizer_rule(Arc::new(SingleCopyFilters))

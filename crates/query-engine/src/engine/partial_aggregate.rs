@@ -1,6 +1,6 @@
 //! What the partial aggregates of our own share: DataFusion's groups accumulators fed one group index per row
-//! (`dictionary_groups`, `clustered_groups`, `inline_keys`), and the handover of the rest of a partition's input to
-//! another partial aggregate over the same input when the data turns out not to suit the one running.
+//! (`dictionary_groups`, `clustered_groups`), and the handover of the rest of a partition's input to DataFusion's
+//! partial aggregate over the same input when the data turns out not to suit ours.
 //!
 //! A partial aggregate may stop at any batch and let another go on: the final aggregate above merges partial
 //! states by key, so the groups one emitted and those the other emits add up.
@@ -97,15 +97,14 @@ impl Accumulators {
     }
 }
 
-/// Hands the rest of a partition's input (from a batch already read) to another partial aggregate over the same
-/// input: DataFusion's as planned, or one of ours that hands over to it in turn.
+/// Hands the rest of a partition's input (from a batch already read) to DataFusion's partial aggregate as planned.
 pub(crate) struct Handover {
     pub(crate) aggregate: Arc<dyn ExecutionPlan>,
     pub(crate) context: Arc<TaskContext>,
 }
 
 impl Handover {
-    /// The other aggregate's output over `batch` and then `rest`.
+    /// That aggregate's output over `batch` and then `rest`.
     pub(crate) fn hash_aggregate(
         self,
         batch: RecordBatch,
