@@ -601,3 +601,33 @@ async fn dictionary_columns_group_by_their_values_across_row_groups() {
     assert_eq!(out.rows, want);
     assert_eq!(out.rows.len(), 4, "three words and the null key");
 }
+
+#[tokio::test]
+async fn only_the_tables_a_statement_names_are_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken_path = dir.path().join("0193-broken-upload");
+    std::fs::write(&broken_path, b"not a parquet file at all").unwrap();
+    let tables = [
+        write_sales(dir.path()),
+        write_csv(dir.path()),
+        parquet_table("broken", broken_path),
+    ];
+    let (engine, _scratch) = engine_with(settings());
+    // A table whose file cannot be read fails only the statements that name it.
+    for sql in [
+        "SELECT count(*) AS n FROM sales",
+        "SELECT count(*) AS n FROM SALES",
+        "SELECT count(*) AS n FROM sales WHERE id NOT IN (SELECT length(region) FROM regions)",
+        "WITH broken AS (SELECT 3 AS n) SELECT n FROM broken",
+    ] {
+        let out = engine.run(someone(), &tables, sql, LIMITS).await;
+        assert_eq!(out.unwrap().rows, vec![vec![json!(3)]], "{sql}");
+    }
+    for sql in [
+        "SELECT count(*) FROM broken",
+        "SELECT count(*) FROM sales, BROKEN",
+    ] {
+        let refused = engine.run(someone(), &tables, sql, LIMITS).await;
+        assert!(refused.is_err(), "{sql}: {refused:?}");
+    }
+}
