@@ -2,7 +2,7 @@
 //! barrier (`SQLOptions`), the join limit, the auto limit on the logical plan, the row caps and the JSON cells.
 //! Everything here may be stopped at any instant by the server killing the process.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -254,29 +254,6 @@ fn job_tables(job: &Job) -> Result<(Vec<LocalTable>, Vec<RemoteTable>), Failure>
     Ok((local, remote))
 }
 
-/// The names of the tables `sql` reads, lower-cased (a name may be written in any case: matching more tables than
-/// needed only registers more), or `None` when the statement does not parse here — then every table is registered
-/// and DataFusion reports the problem as it always does.
-fn named_tables(context: &SessionContext, sql: &str) -> Option<HashSet<String>> {
-    let state = context.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect).ok()?;
-    let references = state.resolve_table_references(&statement).ok()?;
-    // A reference counts by its table part and as written whole (`schema.table`), so a dataset whose name holds
-    // a dot is still found.
-    Some(
-        references
-            .iter()
-            .flat_map(|reference| {
-                [
-                    reference.table().to_lowercase(),
-                    reference.to_string().to_lowercase(),
-                ]
-            })
-            .collect(),
-    )
-}
-
 /// Runs one job to its end.
 pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutput, Failure> {
     let fail = |e: DataFusionError| classify(&e);
@@ -297,13 +274,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
     }
     #[cfg(all(feature = "test-hooks", debug_assertions))]
     crate::isolation::hooks::register(&context);
-    let (mut local, mut remote) = job_tables(&job)?;
-    // Only the tables the statement names are registered: each costs a file listing and a schema from its footer,
-    // paid by every query of a conversation with many datasets (docs/benchmarks.md, "Runs of equal keys").
-    if let Some(named) = named_tables(&context, &job.sql) {
-        local.retain(|table| named.contains(&table.name.to_lowercase()));
-        remote.retain(|(name, _, _)| named.contains(&name.to_lowercase()));
-    }
+    let (local, remote) = job_tables(&job)?;
     tables::register(&context, access, &local, &remote)
         .await
         .map_err(fail)?;

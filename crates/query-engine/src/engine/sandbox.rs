@@ -1,7 +1,10 @@
 //! The first read-only barrier: exactly one statement, and it must be a query (`SELECT` or `WITH … SELECT`).
 //! The second barrier is `SQLOptions` at planning time (see `run`).
 
+use std::collections::HashSet;
+
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use tabletalk_ports::{CanonicalSql, QueryError, SqlProblem};
@@ -48,6 +51,25 @@ fn parse(sql: &str) -> Result<Statement, QueryError> {
 /// Checks `sql` before anything is planned.
 pub(crate) fn check(sql: &str) -> Result<(), QueryError> {
     parse(sql).map(drop)
+}
+
+/// The names of the tables `sql` reads, lower-cased — by their table part and as written whole (`schema.table`), in
+/// any letter case, CTE names excluded — or `None` when it does not parse (then the caller keeps every table and
+/// the query fails as it always did). Naming more tables than needed only costs time.
+pub(crate) fn named_tables(sql: &str) -> Option<HashSet<String>> {
+    let statement = DfStatement::Statement(Box::new(parse(sql).ok()?));
+    let (references, _ctes) = resolve_table_references(&statement, true).ok()?;
+    Some(
+        references
+            .iter()
+            .flat_map(|reference| {
+                [
+                    reference.table().to_lowercase(),
+                    reference.to_string().to_lowercase(),
+                ]
+            })
+            .collect(),
+    )
 }
 
 /// The statement printed back by the parser (canonical spacing, no comments) and whether it is volatile.
