@@ -607,13 +607,29 @@ async fn only_the_tables_a_statement_names_are_opened() {
     let dir = tempfile::tempdir().unwrap();
     let broken_path = dir.path().join("0193-broken-upload");
     std::fs::write(&broken_path, b"not a parquet file at all").unwrap();
+    // A remote CSV file is downloaded before its query runs; nothing answers at this address.
+    let unreachable = QueryTable {
+        name: "faraway".into(),
+        location: TableLocation::Remote {
+            url: "http://127.0.0.1:9/faraway.csv".to_owned(),
+            etag: None,
+            size: None,
+            version: "v1".to_owned(),
+        },
+        format: DatasetFormat::Csv,
+        compression: Compression::None,
+        columns: Vec::new(),
+        integer_ranges: Vec::new(),
+        row_count: None,
+    };
     let tables = [
         write_sales(dir.path()),
         write_csv(dir.path()),
         parquet_table("broken", broken_path),
+        unreachable,
     ];
     let (engine, _scratch) = engine_with(settings());
-    // A table whose file cannot be read fails only the statements that name it.
+    // A table whose file cannot be read or fetched fails only the statements that name it.
     for sql in [
         "SELECT count(*) AS n FROM sales",
         "SELECT count(*) AS n FROM SALES",
@@ -626,6 +642,7 @@ async fn only_the_tables_a_statement_names_are_opened() {
     for sql in [
         "SELECT count(*) FROM broken",
         "SELECT count(*) FROM sales, BROKEN",
+        "SELECT count(*) FROM faraway",
     ] {
         let refused = engine.run(someone(), &tables, sql, LIMITS).await;
         assert!(refused.is_err(), "{sql}: {refused:?}");
