@@ -32,18 +32,17 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, PlanProperties,
-    ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
-use super::partial_aggregate::{Accumulators, Handover};
+use super::partial_aggregate::{Accumulators, Handover, plain_partial};
 use super::single_input::{only_child, recompute};
 
 /// The rule: every eligible partial aggregate becomes a [`ClusteredPartialAggregateExec`].
@@ -119,16 +118,8 @@ impl ClusteredPartialAggregateExec {
     fn eligible(aggregate: &AggregateExec) -> bool {
         let group_by = aggregate.group_expr();
         let schema = aggregate.input_schema();
-        *aggregate.mode() == AggregateMode::Partial
+        plain_partial(aggregate)
             && !group_by.expr().is_empty()
-            && group_by.is_single()
-            && group_by.null_expr().is_empty()
-            && aggregate.limit_options().is_none()
-            && aggregate.dynamic_expressions_produced().is_empty()
-            && *aggregate.input_order_mode() == InputOrderMode::Linear
-            && aggregate.aggr_expr().iter().all(|a| {
-                a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()
-            })
             && group_by.expr().iter().all(|(key, _)| {
                 key.data_type(&schema)
                     .is_ok_and(|data_type| equality_keyed(&data_type))

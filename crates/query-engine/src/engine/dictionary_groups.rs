@@ -31,16 +31,16 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::equivalence::EquivalenceProperties;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
-    InputOrderMode, Partitioning, PlanProperties, ReplaceChildrenOptions,
+    Partitioning, PlanProperties, ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
-use super::partial_aggregate::Accumulators;
+use super::partial_aggregate::{Accumulators, plain_partial};
 use super::single_input::{only_child, recompute, visit_expressions};
 
 /// The rule: every eligible partial aggregate becomes a [`DictionaryPartialAggregateExec`].
@@ -109,15 +109,7 @@ impl DictionaryPartialAggregateExec {
         let [(key, key_name)] = group_by.expr() else {
             return None;
         };
-        let eligible = *aggregate.mode() == AggregateMode::Partial
-            && group_by.is_single()
-            && group_by.null_expr().is_empty()
-            && aggregate.limit_options().is_none()
-            && aggregate.dynamic_expressions_produced().is_empty()
-            && *aggregate.input_order_mode() == InputOrderMode::Linear
-            && aggregate.aggr_expr().iter().all(|a| {
-                a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()
-            });
+        let eligible = plain_partial(aggregate);
         let key_type = key.data_type(&aggregate.input_schema()).ok()?;
         let DataType::Dictionary(key_width, value_type) = key_type else {
             return None;

@@ -17,16 +17,32 @@ use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::equivalence::EquivalenceProperties;
-use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, Partitioning, PlanProperties,
     ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
 use super::single_input::{recompute, visit_expressions};
+
+/// Whether `aggregate` is a plain partial `GROUP BY` our partial aggregates can stand in for: one grouping set, no
+/// group limit, no dynamic filter it produces, an input in no particular order, and aggregates that all have groups
+/// accumulators (no DISTINCT, no ORDER BY inside them).
+pub(crate) fn plain_partial(aggregate: &AggregateExec) -> bool {
+    let group_by = aggregate.group_expr();
+    *aggregate.mode() == AggregateMode::Partial
+        && group_by.is_single()
+        && group_by.null_expr().is_empty()
+        && aggregate.limit_options().is_none()
+        && aggregate.dynamic_expressions_produced().is_empty()
+        && *aggregate.input_order_mode() == InputOrderMode::Linear
+        && aggregate.aggr_expr().iter().all(|a| {
+            a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()
+        })
+}
 
 /// An aggregate's accumulators with the arguments and `FILTER` clauses that feed them.
 pub(crate) struct Accumulators {

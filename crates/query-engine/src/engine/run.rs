@@ -338,11 +338,10 @@ impl QueryEngine for DataFusionEngine {
         sql: &str,
         limits: RowLimits,
     ) -> Result<QueryOutput, QueryError> {
-        sandbox::check(sql)?;
-        // Only the tables the statement names are resolved, leased (a remote text file may be downloaded again)
-        // and registered by the worker: a conversation's other datasets cost its queries nothing
-        // (docs/benchmarks.md, "Runs of equal keys").
-        let tables: Vec<QueryTable> = match sandbox::named_tables(sql) {
+        // The statement is checked before anything else; only the tables it names are then resolved, leased (a
+        // remote text file may be downloaded again) and registered by the worker: a conversation's other datasets
+        // cost its queries nothing (docs/benchmarks.md, "Runs of equal keys").
+        let tables: Vec<QueryTable> = match sandbox::check_and_name_tables(sql)? {
             Some(named) => tables
                 .iter()
                 .filter(|table| named.contains(&table.name.to_lowercase()))

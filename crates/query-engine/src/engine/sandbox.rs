@@ -48,18 +48,16 @@ fn parse(sql: &str) -> Result<Statement, QueryError> {
     }
 }
 
-/// Checks `sql` before anything is planned.
-pub(crate) fn check(sql: &str) -> Result<(), QueryError> {
-    parse(sql).map(drop)
-}
-
-/// The names of the tables `sql` reads, lower-cased — by their table part and as written whole (`schema.table`), in
-/// any letter case, CTE names excluded — or `None` when it does not parse (then the caller keeps every table and
-/// the query fails as it always did). Naming more tables than needed only costs time.
-pub(crate) fn named_tables(sql: &str) -> Option<HashSet<String>> {
-    let statement = DfStatement::Statement(Box::new(parse(sql).ok()?));
-    let (references, _ctes) = resolve_table_references(&statement, true).ok()?;
-    Some(
+/// Checks `sql` before anything is planned, and gives the names of the tables it reads, lower-cased — by their
+/// table part and as written whole (`schema.table`), in any letter case, CTE names excluded — or `None` when they
+/// cannot be resolved here (then the caller keeps every table and DataFusion reports the problem as it always
+/// does). Naming more tables than needed only costs time.
+pub(crate) fn check_and_name_tables(sql: &str) -> Result<Option<HashSet<String>>, QueryError> {
+    let statement = DfStatement::Statement(Box::new(parse(sql)?));
+    let Ok((references, _ctes)) = resolve_table_references(&statement, true) else {
+        return Ok(None);
+    };
+    Ok(Some(
         references
             .iter()
             .flat_map(|reference| {
@@ -69,7 +67,7 @@ pub(crate) fn named_tables(sql: &str) -> Option<HashSet<String>> {
                 ]
             })
             .collect(),
-    )
+    ))
 }
 
 /// The statement printed back by the parser (canonical spacing, no comments) and whether it is volatile.
