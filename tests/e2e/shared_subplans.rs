@@ -13,7 +13,9 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use tabletalk_query_engine::engine::{SharedSubplanExec, physical_rules_with_shared_subplans};
+use tabletalk_query_engine::engine::{
+    RepeatedJoins, SharedSubplanExec, physical_rules_with_shared_subplans,
+};
 use tabletalk_tests::plans::physical_plan_and_rows;
 
 const ROWS: i64 = 60_000;
@@ -46,6 +48,27 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
     }
+    let targets = dir.join("targets.parquet");
+    if !targets.exists() {
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "region",
+                Arc::new(StringArray::from(vec![
+                    "north", "south", "east", "west", "centre",
+                ])) as ArrayRef,
+            ),
+            ("weight", Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5]))),
+        ])
+        .unwrap();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&targets).unwrap(),
+            batch.schema(),
+            None,
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
     let mut state = SessionStateBuilder::new()
         .with_config(SessionConfig::new().with_target_partitions(4))
         .with_default_features();
@@ -53,14 +76,15 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
         state = state.with_physical_optimizer_rules(physical_rules_with_shared_subplans());
     }
     let context = SessionContext::new_with_state(state.build());
-    context
-        .register_parquet(
-            "sales",
-            path.to_str().unwrap(),
-            ParquetReadOptions::default(),
-        )
-        .await
-        .unwrap();
+    if with_rule {
+        context.add_optimizer_rule(Arc::new(RepeatedJoins));
+    }
+    for (name, file) in [("sales", &path), ("targets", &targets)] {
+        context
+            .register_parquet(name, file.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+    }
     // An in-memory table prints only its sizes, so its subplans are never taken for another's.
     let memo = RecordBatch::try_from_iter(vec![(
         "k",
@@ -118,6 +142,56 @@ async fn a_view_used_twice_is_computed_once() {
         .to_string();
     assert_eq!(ours_rows, expected);
     assert!(expected.lines().count() > 4, "{expected}");
+}
+
+#[tokio::test]
+async fn a_join_repeated_with_other_columns_is_computed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = context(dir.path(), true).await;
+    let datafusion_only = context(dir.path(), false).await;
+    // TPC-H Q11's shape: the subquery reads fewer columns of the join than the query around it (not `id`), so
+    // DataFusion prunes the two copies differently.
+    let join = "FROM sales JOIN targets ON sales.region = targets.region WHERE targets.weight > 1";
+    let sql = format!(
+        "SELECT id % 10 AS bucket, sum(amount * weight) AS v {join} GROUP BY id % 10 \
+         HAVING sum(amount * weight) > (SELECT sum(amount * weight) * 0.09 {join}) ORDER BY bucket"
+    );
+    let frame = ours.sql(&sql).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let text = displayable(plan.as_ref()).indent(true).to_string();
+    assert_eq!(text.matches("SharedSubplanExec").count(), 2, "{text}");
+    let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
+    // One copy read both tables (all five targets, every sale), the other replayed its rows.
+    assert_eq!(
+        rows_scanned_under_shared(&plan, false),
+        usize::try_from(ROWS).unwrap() + 5,
+        "{text}"
+    );
+    let (_, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+    let ours_rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert_eq!(ours_rows, expected);
+    assert!(expected.lines().count() > 6, "{expected}");
+    assert!(
+        expected.lines().count() < 14,
+        "the HAVING keeps some buckets only: {expected}"
+    );
+
+    // Joins that differ in a condition, or a table read under another alias, are still two joins.
+    for other in [
+        "FROM sales JOIN targets ON sales.region = targets.region WHERE targets.weight > 2",
+        "FROM sales AS s JOIN targets ON s.region = targets.region WHERE targets.weight > 1",
+    ] {
+        let sql = format!(
+            "SELECT id % 10 AS bucket, sum(amount * weight) AS v {join} GROUP BY id % 10 \
+             HAVING sum(amount * weight) > (SELECT sum(amount * weight) * 0.09 {other}) ORDER BY bucket"
+        );
+        let (plan, rows) = physical_plan_and_rows(&ours, &sql).await;
+        let (_, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+        assert!(!plan.contains("SharedSubplanExec"), "{sql}\n{plan}");
+        assert_eq!(rows, expected, "{sql}");
+    }
 }
 
 #[tokio::test]

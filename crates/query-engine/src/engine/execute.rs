@@ -25,6 +25,7 @@ use super::eager::{EagerAggregation, KeyRanges};
 use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
 use super::join_sides::after_join_selection;
+use super::repeated_joins::RepeatedJoins;
 use super::scan_filters::ScanFilters;
 use super::shared_subplans::physical_rules_with_shared_subplans;
 use super::single_copy_filter::SingleCopyFilters;
@@ -159,7 +160,10 @@ pub(crate) fn fresh_context(
         // Last: the rules above find filters as DataFusion's `FilterExec`.
         .with_physical_optimizer_rule(Arc::new(SingleCopyFilters))
         .build();
-    Ok(SessionContext::new_with_state(state))
+    let context = SessionContext::new_with_state(state);
+    // After DataFusion's own rules (it undoes their column pruning where a join is repeated).
+    context.add_optimizer_rule(Arc::new(RepeatedJoins));
+    Ok(context)
 }
 
 /// A `DATAFUSION_*` variable whose value DataFusion refuses.

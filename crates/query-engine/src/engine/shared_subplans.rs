@@ -28,10 +28,12 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -54,7 +56,7 @@ impl PhysicalOptimizerRule for SharedSubplans {
         let mut seen: HashMap<String, usize> = HashMap::new();
         plan.apply(|node| {
             if worth_sharing(node) {
-                *seen.entry(printed(node)).or_default() += 1;
+                *seen.entry(printed(&Shareable::of(node).whole)).or_default() += 1;
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
@@ -71,15 +73,17 @@ impl PhysicalOptimizerRule for SharedSubplans {
             if !worth_sharing(&node) {
                 return Ok(Transformed::no(node));
             }
-            let Some(state) = states.get_mut(&printed(&node)) else {
+            let Shareable { whole, kept } = Shareable::of(&node);
+            let Some(state) = states.get_mut(&printed(&whole)) else {
                 return Ok(Transformed::no(node));
             };
-            let shared = SharedSubplanExec::new(node, Arc::clone(state));
-            Ok(Transformed::new(
-                Arc::new(shared) as Arc<dyn ExecutionPlan>,
-                true,
-                TreeNodeRecursion::Jump,
-            ))
+            let shared: Arc<dyn ExecutionPlan> =
+                Arc::new(SharedSubplanExec::new(whole, Arc::clone(state)));
+            let copy = match kept {
+                None => shared,
+                Some(columns) => keep_columns(shared, &columns)?,
+            };
+            Ok(Transformed::new(copy, true, TreeNodeRecursion::Jump))
         })
         .map(|transformed| transformed.data)
     }
@@ -133,6 +137,50 @@ fn worth_sharing(node: &Arc<dyn ExecutionPlan>) -> bool {
         Ok(TreeNodeRecursion::Continue)
     });
     file_scans > 0 && other_sources == 0
+}
+
+/// What a copy shares: the subtree itself, or for a join that keeps only some of its columns (its own projection)
+/// the whole join, the copy keeping its columns above it — copies of one join whose users read different columns
+/// (see `repeated_joins`) then share it.
+struct Shareable {
+    whole: Arc<dyn ExecutionPlan>,
+    kept: Option<Vec<usize>>,
+}
+
+impl Shareable {
+    fn of(node: &Arc<dyn ExecutionPlan>) -> Self {
+        let unprojected = node.downcast_ref::<HashJoinExec>().and_then(|join| {
+            let kept: Vec<usize> = join.projection.as_ref()?.iter().copied().collect();
+            let whole = join.builder().with_projection(None).build().ok()?;
+            Some(Self {
+                whole: Arc::new(whole),
+                kept: Some(kept),
+            })
+        });
+        unprojected.unwrap_or_else(|| Self {
+            whole: Arc::clone(node),
+            kept: None,
+        })
+    }
+}
+
+/// `columns` of `input`, by position, under their own names.
+fn keep_columns(
+    input: Arc<dyn ExecutionPlan>,
+    columns: &[usize],
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let expressions: Vec<(Arc<dyn PhysicalExpr>, String)> = columns
+        .iter()
+        .map(|&index| {
+            let name = schema.field(index).name().clone();
+            (
+                Arc::new(Column::new(&name, index)) as Arc<dyn PhysicalExpr>,
+                name,
+            )
+        })
+        .collect();
+    Ok(Arc::new(ProjectionExec::try_new(expressions, input)?))
 }
 
 /// The subtree as DataFusion prints it, with its partitioning: equal texts compute equal rows.
