@@ -1,5 +1,6 @@
 //! The engine's join-side rule: a partitioned hash join whose build side is estimated at eight times the probe
-//! side's rows or more is swapped, whatever the byte sizes say, and every join shape keeps DataFusion's rows.
+//! side's rows or more is swapped, whatever the byte sizes say; an inner join with a small build side over a scan
+//! of a much bigger table builds one hash table; and every join shape keeps DataFusion's rows.
 
 use std::sync::Arc;
 
@@ -111,5 +112,28 @@ async fn the_build_side_is_the_one_with_far_fewer_rows() {
     let our_joins = joins(&ours);
     assert_eq!(our_joins.len(), 1, "{ours}");
     assert!(our_joins[0].contains("LeftAnti"), "{ours}");
+    assert!(our_joins[0].contains("mode=Partitioned"), "{ours}");
+}
+
+#[tokio::test]
+async fn a_small_build_side_over_a_scanned_table_gets_one_hash_table() {
+    // 60 build rows against a scan of 4,000: the scan is not repartitioned, one table serves every partition.
+    let inner = "SELECT f.k, m.v FROM few f JOIN many m ON m.k = f.k";
+    let (plain, _) = physical_plan_and_rows(&context(false), inner).await;
+    let (ours, _) = physical_plan_and_rows(&context(true), inner).await;
+    let (plain_joins, our_joins) = (joins(&plain), joins(&ours));
+    assert_eq!(plain_joins.len(), 1, "{plain}");
+    assert!(plain_joins[0].contains("mode=Partitioned"), "{plain}");
+    assert_eq!(our_joins.len(), 1, "{ours}");
+    assert!(our_joins[0].contains("mode=CollectLeft"), "{ours}");
+    assert!(
+        !ours.contains("Hash([k@"),
+        "the scan of `many` is not repartitioned: {ours}"
+    );
+    // Only inner joins: an outer join's unmatched rows are per partition of its build side.
+    let outer = "SELECT f.k, m.v FROM few f LEFT JOIN many m ON m.k = f.k";
+    let (ours, _) = physical_plan_and_rows(&context(true), outer).await;
+    let our_joins = joins(&ours);
+    assert_eq!(our_joins.len(), 1, "{ours}");
     assert!(our_joins[0].contains("mode=Partitioned"), "{ours}");
 }

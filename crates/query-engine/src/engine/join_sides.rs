@@ -11,15 +11,27 @@
 //! both estimates known, the rule swaps the two (DataFusion's own swap, which mirrors the join type and keeps the
 //! output columns). A factor rather than any difference, because row estimates are rough: only a gap this wide
 //! overrides the byte sizes.
+//!
+//! An inner join left partitioned whose build side is estimated at no more than [`ONE_TABLE_ROWS`] rows and whose
+//! probe side is a table's scan estimated at [`ROWS_FACTOR`] times that or more builds one hash table for all
+//! partitions instead (`CollectLeft`): the scanned table is then not repartitioned at all (TPC-H Q5 repartitioned
+//! 5.46 M `lineitem` rows to probe 228 K `orders` rows). Only over a scan, whose estimate is its row count under
+//! its filters: the estimate of a join's output can be far off (Q21's `orders` side of a join is estimated at
+//! 300 K rows and has 729 K; one thread building that table cost more than the repartition saved), and only inner
+//! joins, whose build side needs no per-partition bookkeeping of unmatched rows.
 
 use std::sync::Arc;
 
+use datafusion::common::JoinType;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 
 /// How many times the probe side's estimated rows the build side must have for the sides to be swapped.
@@ -45,12 +57,22 @@ impl PhysicalOptimizerRule for BuildOnFewerRows {
             let swappable = *join.partition_mode() == PartitionMode::Partitioned
                 && join.join_type().supports_swap()
                 && !join.null_aware;
-            if !swappable || !far_more_rows(join.left(), join.right()) {
+            if !swappable {
                 return Ok(Transformed::no(node));
             }
-            Ok(Transformed::yes(
-                join.swap_inputs(PartitionMode::Partitioned)?,
-            ))
+            if far_more_rows(join.left(), join.right()) {
+                return Ok(Transformed::yes(
+                    join.swap_inputs(PartitionMode::Partitioned)?,
+                ));
+            }
+            if one_table_worth_sharing(join) {
+                return Ok(Transformed::yes(Arc::new(
+                    join.builder()
+                        .with_partition_mode(PartitionMode::CollectLeft)
+                        .build()?,
+                )));
+            }
+            Ok(Transformed::no(node))
         })
         .map(|transformed| transformed.data)
     }
@@ -64,14 +86,45 @@ impl PhysicalOptimizerRule for BuildOnFewerRows {
     }
 }
 
+/// The most rows a build side may be estimated at for one shared hash table instead of a partitioned join.
+pub const ONE_TABLE_ROWS: usize = 512 * 1024;
+
+/// Whether an inner join should build one hash table for all partitions (`CollectLeft`) rather than partition both
+/// sides: its build side is estimated at no more than [`ONE_TABLE_ROWS`] rows, its probe side at [`ROWS_FACTOR`]
+/// times that or more, and the probe side is a table's scan (filters and projections over it, no join whose output
+/// estimate could be far off). Then the big side is not repartitioned at all (TPC-H Q5: 5.46 M `lineitem` rows).
+fn one_table_worth_sharing(join: &HashJoinExec) -> bool {
+    if *join.join_type() != JoinType::Inner || !is_scan(join.right()) {
+        return false;
+    }
+    match (rows(join.left()), rows(join.right())) {
+        (Some(build), Some(probe)) => {
+            build <= ONE_TABLE_ROWS && probe >= build.max(1).saturating_mul(ROWS_FACTOR)
+        }
+        _ => false,
+    }
+}
+
+/// A file scan, possibly under filters and projections.
+fn is_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    if plan.downcast_ref::<DataSourceExec>().is_some() {
+        return true;
+    }
+    let passes = plan.downcast_ref::<FilterExec>().is_some()
+        || plan.downcast_ref::<ProjectionExec>().is_some();
+    passes && plan.children().len() == 1 && is_scan(plan.children()[0])
+}
+
+/// A plan's estimated row count, when DataFusion has one.
+fn rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+    StatisticsContext::new()
+        .compute(plan.as_ref(), &StatisticsArgs::new())
+        .ok()
+        .and_then(|stats| stats.num_rows.get_value().copied())
+}
+
 /// Whether `build` is estimated at [`ROWS_FACTOR`] times the rows of `probe` or more (false when either is unknown).
 fn far_more_rows(build: &Arc<dyn ExecutionPlan>, probe: &Arc<dyn ExecutionPlan>) -> bool {
-    let rows = |plan: &Arc<dyn ExecutionPlan>| {
-        StatisticsContext::new()
-            .compute(plan.as_ref(), &StatisticsArgs::new())
-            .ok()
-            .and_then(|stats| stats.num_rows.get_value().copied())
-    };
     match (rows(build), rows(probe)) {
         (Some(build), Some(probe)) => build >= probe.max(1).saturating_mul(ROWS_FACTOR),
         _ => false,

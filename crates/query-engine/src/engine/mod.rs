@@ -37,7 +37,7 @@ pub use eager::{EagerAggregation, KeyRanges, MAX_KEY_VALUES};
 pub use execute::{EngineOptionError, check_engine_environment};
 pub use float_compare::{FloatComparison, FloatComparisons};
 pub use group_top_k::{GroupTopK, GroupTopKExec};
-pub use join_sides::{BuildOnFewerRows, ROWS_FACTOR};
+pub use join_sides::{BuildOnFewerRows, ONE_TABLE_ROWS, ROWS_FACTOR};
 pub use repeated_joins::RepeatedJoins;
 pub use run::{DataFusionEngine, EngineSettings};
 pub use scan_filters::{ScanFilterExec, ScanFilters};
