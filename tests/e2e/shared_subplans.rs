@@ -42,11 +42,7 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
             ),
         ])
         .unwrap();
-        let mut writer =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
-                .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_parquet(&path, &batch);
     }
     let targets = dir.join("targets.parquet");
     if !targets.exists() {
@@ -60,14 +56,7 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
             ("weight", Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5]))),
         ])
         .unwrap();
-        let mut writer = ArrowWriter::try_new(
-            std::fs::File::create(&targets).unwrap(),
-            batch.schema(),
-            None,
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_parquet(&targets, &batch);
     }
     let mut state = SessionStateBuilder::new()
         .with_config(SessionConfig::new().with_target_partitions(4))
@@ -100,6 +89,35 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
     context
 }
 
+fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Runs `sql` with the rules: the plan has two shared copies, the scans below them produced `scanned` rows in all
+/// (one copy read, the other replayed), and the rows are DataFusion's. Returns those rows, printed.
+async fn run_shared(
+    ours: &SessionContext,
+    datafusion_only: &SessionContext,
+    sql: &str,
+    scanned: usize,
+) -> String {
+    let frame = ours.sql(sql).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let text = displayable(plan.as_ref()).indent(true).to_string();
+    assert_eq!(text.matches("SharedSubplanExec").count(), 2, "{text}");
+    let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
+    assert_eq!(rows_scanned_under_shared(&plan, false), scanned, "{text}");
+    let (_, expected) = physical_plan_and_rows(datafusion_only, sql).await;
+    let ours_rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert_eq!(ours_rows, expected);
+    expected
+}
+
 /// The rows every scan below a shared copy produced, once executed.
 fn rows_scanned_under_shared(plan: &Arc<dyn ExecutionPlan>, shared: bool) -> usize {
     let here = plan.downcast_ref::<SharedSubplanExec>().is_some() || shared;
@@ -125,22 +143,8 @@ async fn a_view_used_twice_is_computed_once() {
     // TPC-H Q15's shape: the scalar subquery runs first, the join of the view afterwards.
     let sql = "WITH totals AS (SELECT region, sum(amount) AS total FROM sales WHERE id % 3 <> 0 GROUP BY region) \
                SELECT region, total FROM totals WHERE total = (SELECT max(total) FROM totals) ORDER BY region";
-    let frame = ours.sql(sql).await.unwrap();
-    let plan = frame.create_physical_plan().await.unwrap();
-    let text = displayable(plan.as_ref()).indent(true).to_string();
-    assert_eq!(text.matches("SharedSubplanExec").count(), 2, "{text}");
-    let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
     // One copy read the table, the other replayed its groups.
-    assert_eq!(
-        rows_scanned_under_shared(&plan, false),
-        usize::try_from(ROWS).unwrap(),
-        "{text}"
-    );
-    let (_, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
-    let ours_rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
-    assert_eq!(ours_rows, expected);
+    let expected = run_shared(&ours, &datafusion_only, sql, usize::try_from(ROWS).unwrap()).await;
     assert!(expected.lines().count() > 4, "{expected}");
 }
 
@@ -156,22 +160,14 @@ async fn a_join_repeated_with_other_columns_is_computed_once() {
         "SELECT id % 10 AS bucket, sum(amount * weight) AS v {join} GROUP BY id % 10 \
          HAVING sum(amount * weight) > (SELECT sum(amount * weight) * 0.09 {join}) ORDER BY bucket"
     );
-    let frame = ours.sql(&sql).await.unwrap();
-    let plan = frame.create_physical_plan().await.unwrap();
-    let text = displayable(plan.as_ref()).indent(true).to_string();
-    assert_eq!(text.matches("SharedSubplanExec").count(), 2, "{text}");
-    let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
     // One copy read both tables (all five targets, every sale), the other replayed its rows.
-    assert_eq!(
-        rows_scanned_under_shared(&plan, false),
+    let expected = run_shared(
+        &ours,
+        &datafusion_only,
+        &sql,
         usize::try_from(ROWS).unwrap() + 5,
-        "{text}"
-    );
-    let (_, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
-    let ours_rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
-    assert_eq!(ours_rows, expected);
+    )
+    .await;
     assert!(expected.lines().count() > 6, "{expected}");
     assert!(
         expected.lines().count() < 14,

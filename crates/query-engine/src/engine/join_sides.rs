@@ -34,7 +34,8 @@ use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 
-/// How many times the probe side's estimated rows the build side must have for the sides to be swapped.
+/// How many times the probe side's estimated rows the build side must have for the sides to be swapped (and the
+/// probe side the build side's for one hash table over a scan).
 pub const ROWS_FACTOR: usize = 8;
 
 /// The rule (see the module documentation).
@@ -60,12 +61,15 @@ impl PhysicalOptimizerRule for BuildOnFewerRows {
             if !swappable {
                 return Ok(Transformed::no(node));
             }
-            if far_more_rows(join.left(), join.right()) {
+            let (Some(build), Some(probe)) = (rows(join.left()), rows(join.right())) else {
+                return Ok(Transformed::no(node));
+            };
+            if build >= probe.max(1).saturating_mul(ROWS_FACTOR) {
                 return Ok(Transformed::yes(
                     join.swap_inputs(PartitionMode::Partitioned)?,
                 ));
             }
-            if one_table_worth_sharing(join) {
+            if one_table_worth_sharing(join, build, probe) {
                 return Ok(Transformed::yes(Arc::new(
                     join.builder()
                         .with_partition_mode(PartitionMode::CollectLeft)
@@ -89,20 +93,16 @@ impl PhysicalOptimizerRule for BuildOnFewerRows {
 /// The most rows a build side may be estimated at for one shared hash table instead of a partitioned join.
 pub const ONE_TABLE_ROWS: usize = 512 * 1024;
 
-/// Whether an inner join should build one hash table for all partitions (`CollectLeft`) rather than partition both
-/// sides: its build side is estimated at no more than [`ONE_TABLE_ROWS`] rows, its probe side at [`ROWS_FACTOR`]
-/// times that or more, and the probe side is a table's scan (filters and projections over it, no join whose output
-/// estimate could be far off). Then the big side is not repartitioned at all (TPC-H Q5: 5.46 M `lineitem` rows).
-fn one_table_worth_sharing(join: &HashJoinExec) -> bool {
-    if *join.join_type() != JoinType::Inner || !is_scan(join.right()) {
-        return false;
-    }
-    match (rows(join.left()), rows(join.right())) {
-        (Some(build), Some(probe)) => {
-            build <= ONE_TABLE_ROWS && probe >= build.max(1).saturating_mul(ROWS_FACTOR)
-        }
-        _ => false,
-    }
+/// Whether an inner join, its sides estimated at `build` and `probe` rows, should build one hash table for all
+/// partitions (`CollectLeft`) rather than partition both sides: the build side at no more than [`ONE_TABLE_ROWS`]
+/// rows, the probe side at [`ROWS_FACTOR`] times that or more, and the probe side a table's scan (filters and
+/// projections over it, no join whose output estimate could be far off). Then the big side is not repartitioned
+/// at all (TPC-H Q5: 5.46 M `lineitem` rows).
+fn one_table_worth_sharing(join: &HashJoinExec, build: usize, probe: usize) -> bool {
+    *join.join_type() == JoinType::Inner
+        && is_scan(join.right())
+        && build <= ONE_TABLE_ROWS
+        && probe >= build.max(1).saturating_mul(ROWS_FACTOR)
 }
 
 /// A file scan, possibly under filters and projections.
@@ -121,14 +121,6 @@ fn rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
         .compute(plan.as_ref(), &StatisticsArgs::new())
         .ok()
         .and_then(|stats| stats.num_rows.get_value().copied())
-}
-
-/// Whether `build` is estimated at [`ROWS_FACTOR`] times the rows of `probe` or more (false when either is unknown).
-fn far_more_rows(build: &Arc<dyn ExecutionPlan>, probe: &Arc<dyn ExecutionPlan>) -> bool {
-    match (rows(build), rows(probe)) {
-        (Some(build), Some(probe)) => build >= probe.max(1).saturating_mul(ROWS_FACTOR),
-        _ => false,
-    }
 }
 
 /// `rules` with [`BuildOnFewerRows`] placed right after DataFusion's join selection (or first, should that rule ever

@@ -4,7 +4,7 @@
 //! with the total of the same join in a scalar subquery — gets two copies of it from DataFusion, and DataFusion's
 //! projection pushdown gives each copy only the columns its own use reads (the subquery does not read
 //! `ps_partkey`). The copies then differ in their scans, and [`super::shared_subplans`] cannot compute them once
-//! (docs/benchmarks.md, "Repeated joins").
+//! (docs/benchmarks.md, "Repeated joins and one hash table over a scan").
 //!
 //! The rule runs after DataFusion's rules. It compares joins with their column pruning set aside — scans reading
 //! every column, projections that only pick columns skipped — so two joins of the same tables under the same
