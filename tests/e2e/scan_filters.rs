@@ -282,3 +282,66 @@ async fn dynamic_filters_go_above_a_static_filter_of_the_scan() {
     assert_eq!(rows, physical_plan_and_rows(&datafusion_only, sql).await.1);
     assert!(rows.lines().count() > 4, "{rows}");
 }
+
+/// The rows checked against a join's bloom and the rows let through, over the scan filters of `payments`.
+fn payments_bloom_rows_and_output(plan: &Arc<dyn ExecutionPlan>) -> (usize, usize) {
+    let own = plan
+        .downcast_ref::<ScanFilterExec>()
+        .filter(|exec| exec.schema().column_with_name("paid_ride").is_some())
+        .and_then(ExecutionPlan::metrics)
+        .map_or((0, 0), |metrics| {
+            let bloom = metrics
+                .sum_by_name("bloom_rows")
+                .map_or(0, |value| value.as_usize());
+            (bloom, metrics.output_rows().unwrap_or(0))
+        });
+    plan.children()
+        .into_iter()
+        .map(payments_bloom_rows_and_output)
+        .fold(own, |(a, b), (c, d)| (a + c, b + d))
+}
+
+#[tokio::test]
+async fn a_big_build_side_is_checked_by_its_bloom_and_keeps_every_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let datafusion_only = context(dir.path(), false).await;
+    let ours = context(dir.path(), true).await;
+    // About 2,450 rides have a fare below 20: more distinct keys than DataFusion puts in a key list, so its filter
+    // on the payments' scan refers to the join's hash table, and the join hashes its build rows into a bloom.
+    let sql = "SELECT count(*), sum(amount), min(paid_ride), max(paid_ride) FROM payments JOIN rides ON paid_ride = ride \
+               WHERE fare < 20";
+    let matching = (0..120_000_i64).filter(|i| (i * 31) % 977 < 20).count();
+    let others = 120_000 - matching;
+    for partitioned in [false, true] {
+        if partitioned {
+            for context in [&ours, &datafusion_only] {
+                for setting in ["threshold", "threshold_rows"] {
+                    context
+                        .sql(&format!(
+                            "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
+                        ))
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        let frame = ours.sql(sql).await.unwrap();
+        let plan = frame.create_physical_plan().await.unwrap();
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        assert!(text.contains("KeyCollectExec"), "{text}");
+        assert!(text.contains("(key blooms)"), "{text}");
+        assert_eq!(text.contains("mode=Partitioned"), partitioned, "{text}");
+        let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
+        let rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let (_, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
+        assert_eq!(rows, expected, "{text}");
+        assert!(rows.contains(&format!("| {matching} ")), "{rows}");
+        // Every payment row was checked against the bloom; it let through every match and under one in ten of
+        // the payments of other rides.
+        let (checked, kept) = payments_bloom_rows_and_output(&plan);
+        assert_eq!(checked, 120_000, "{text}");
+        assert!(kept >= matching && kept < matching + others / 10, "{kept} kept\n{text}");
+    }
+}

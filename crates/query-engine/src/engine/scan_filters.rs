@@ -19,6 +19,7 @@
 //! same build without it (docs/benchmarks.md): Q7, Q19 and Q21 18–27 % faster, Q4 (whose filter only repeats the
 //! probe right above the scan) 13–20 % slower; with routed filters, Q17, Q18 and Q20 another 21–37 % faster.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::common::{DataFusionError, NullEquality, Result, ScalarValue};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -36,16 +37,19 @@ use datafusion::physical_expr::utils::reassign_expr_columns;
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::joins::HashExpr;
+use datafusion::physical_plan::joins::{HashExpr, HashJoinExec};
+use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
+use super::key_bloom::{KeyBloom, KeyCollectExec, KeySlot};
 use super::rewrite_expressions::truth;
 use super::routed_filter::routed_truth;
 use super::single_input::{only_child, passed_through_properties, recompute, visit_expressions};
@@ -69,7 +73,12 @@ impl PhysicalOptimizerRule for ScanFilters {
         if config.execution.parquet.pushdown_filters {
             return Ok(plan);
         }
+        let slots = join_slots(&plan)?;
+        let mut used = HashSet::new();
         plan.transform_up(|node| {
+            if let Some(join) = node.downcast_ref::<HashJoinExec>() {
+                return with_key_collection(&node, join, &slots, &used);
+            }
             if let Some(hoisted) = above_static_filter(&node)? {
                 return Ok(Transformed::yes(hoisted));
             }
@@ -77,10 +86,19 @@ impl PhysicalOptimizerRule for ScanFilters {
             if filters.is_empty() {
                 return Ok(Transformed::no(node));
             }
+            let blooms: Vec<Option<Arc<KeySlot>>> = filters
+                .iter()
+                .map(|filter| {
+                    let id = filter.expression_id()?;
+                    used.insert(id);
+                    slots.get(&id).cloned()
+                })
+                .collect();
             let properties = Arc::clone(node.properties());
             Ok(Transformed::yes(Arc::new(ScanFilterExec {
                 input: node,
                 filters,
+                blooms,
                 kinds: Kinds::All,
                 properties,
                 metrics: ExecutionPlanMetricsSet::new(),
@@ -96,6 +114,65 @@ impl PhysicalOptimizerRule for ScanFilters {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// A bloom slot for every hash join that writes a dynamic filter, by the filter's expression id. None in a
+/// recursive query: its joins run again for every round, and a bloom is made once.
+fn join_slots(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<KeySlot>>> {
+    let mut slots = HashMap::new();
+    let mut recursive = false;
+    plan.apply(|node| {
+        if node.downcast_ref::<RecursiveQueryExec>().is_some() {
+            recursive = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        if let Some(join) = node.downcast_ref::<HashJoinExec>()
+            // A null key matches a null only under `NullEqualsNull`, and the null-aware anti join keeps rows by
+            // nulls: the bloom drops rows with a null key.
+            && join.null_equality() == NullEquality::NullEqualsNothing
+            && !join.null_aware
+            && let Some(id) = join_filter_id(join)
+        {
+            let partitions = join.left().output_partitioning().partition_count();
+            slots.insert(id, KeySlot::new(partitions));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    if recursive {
+        slots.clear();
+    }
+    Ok(slots)
+}
+
+/// The expression id of the dynamic filter a hash join writes, if it writes one.
+fn join_filter_id(join: &HashJoinExec) -> Option<u64> {
+    join.dynamic_expressions_produced()
+        .first()
+        .and_then(|filter| filter.expression_id())
+}
+
+/// A join whose dynamic filter a scan below reads gets its build input hashed into the filter's bloom.
+fn with_key_collection(
+    node: &Arc<dyn ExecutionPlan>,
+    join: &HashJoinExec,
+    slots: &HashMap<u64, Arc<KeySlot>>,
+    used: &HashSet<u64>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let slot = join_filter_id(join)
+        .filter(|id| used.contains(id))
+        .and_then(|id| slots.get(&id));
+    let Some(slot) = slot else {
+        return Ok(Transformed::no(Arc::clone(node)));
+    };
+    let keys = join.on().iter().map(|(left, _)| Arc::clone(left)).collect();
+    let collecting = Arc::new(KeyCollectExec::new(
+        Arc::clone(join.left()),
+        keys,
+        Arc::clone(slot),
+    ));
+    let rebuilt = Arc::clone(node)
+        .replace_children(vec![collecting, Arc::clone(join.right())], recompute())?;
+    Ok(Transformed::yes(rebuilt))
 }
 
 /// A static filter right above a scan's [`ScanFilterExec`] split it in two, when the dynamic filters' columns
@@ -129,6 +206,7 @@ fn above_static_filter(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
     let plain = Arc::new(ScanFilterExec {
         input: Arc::clone(&scan_filter.input),
         filters: scan_filter.filters.clone(),
+        blooms: scan_filter.blooms.clone(),
         kinds: Kinds::Plain,
         properties: Arc::clone(&scan_filter.properties),
         metrics: ExecutionPlanMetricsSet::new(),
@@ -138,6 +216,7 @@ fn above_static_filter(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
     Ok(Some(Arc::new(ScanFilterExec {
         input: static_filter,
         filters,
+        blooms: scan_filter.blooms.clone(),
         kinds: Kinds::Routed,
         properties,
         metrics: ExecutionPlanMetricsSet::new(),
@@ -173,6 +252,8 @@ fn dynamic_filters_of(node: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn PhysicalExpr
 pub struct ScanFilterExec {
     input: Arc<dyn ExecutionPlan>,
     filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// Each filter's join bloom (`key_bloom`), where its join has one: used instead of the filter once made.
+    blooms: Vec<Option<Arc<KeySlot>>>,
     kinds: Kinds,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -194,7 +275,8 @@ impl Kinds {
         match evaluation {
             Evaluation::Skip => false,
             Evaluation::Whole => self != Self::Routed,
-            Evaluation::Routed(_) => self != Self::Plain,
+            Evaluation::Routed(_) | Evaluation::Bloom { routed: true } => self != Self::Plain,
+            Evaluation::Bloom { routed: false } => self != Self::Routed,
         }
     }
 }
@@ -207,7 +289,16 @@ impl DisplayAs for ScanFilterExec {
             Kinds::Plain => " (plain filters)",
             Kinds::Routed => " (routed filters)",
         };
-        write!(f, "ScanFilterExec{kinds}: {}", filters.join(" AND "))
+        let blooms = if self.blooms.iter().any(Option::is_some) {
+            " (key blooms)"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "ScanFilterExec{kinds}{blooms}: {}",
+            filters.join(" AND ")
+        )
     }
 }
 
@@ -245,6 +336,7 @@ impl ExecutionPlan for ScanFilterExec {
         Ok(Arc::new(Self {
             input,
             filters: self.filters.clone(),
+            blooms: self.blooms.clone(),
             kinds: self.kinds,
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -265,7 +357,11 @@ impl ExecutionPlan for ScanFilterExec {
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let mut state = PassRate::default();
-        let filters = self.filters.clone();
+        let filters = Filters {
+            exprs: self.filters.clone(),
+            blooms: self.blooms.clone(),
+            bloom_rows: MetricBuilder::new(&self.metrics).counter("bloom_rows", partition),
+        };
         let kinds = self.kinds;
         // Its own time shows in plans with metrics: filters evaluated over whole scans are not free.
         let baseline = BaselineMetrics::new(&self.metrics, partition);
@@ -331,21 +427,42 @@ impl Counts {
     }
 }
 
+/// A scan filter's dynamic filters and, beside each, its join's bloom slot if it has one.
+struct Filters {
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+    blooms: Vec<Option<Arc<KeySlot>>>,
+    /// Rows checked against a bloom (a metric: plans with metrics show whether the blooms were made in time).
+    bloom_rows: Count,
+}
+
+impl Filters {
+    /// Changes when a filter is updated or a bloom is made: what was measured before says nothing about it.
+    fn generation(&self) -> u64 {
+        let updates: u64 = self.exprs.iter().map(|f| f.snapshot_generation()).sum();
+        let blooms = self
+            .blooms
+            .iter()
+            .flatten()
+            .filter(|slot| slot.bloom().is_some())
+            .count();
+        updates.wrapping_add(u64::try_from(blooms).unwrap_or_default() << 48)
+    }
+
+    fn bloom(&self, position: usize) -> Option<&KeyBloom> {
+        self.blooms.get(position)?.as_deref()?.bloom()
+    }
+}
+
 impl PassRate {
-    fn apply(
-        &mut self,
-        filters: &[Arc<dyn PhysicalExpr>],
-        kinds: Kinds,
-        batch: RecordBatch,
-    ) -> RecordBatch {
+    fn apply(&mut self, filters: &Filters, kinds: Kinds, batch: RecordBatch) -> RecordBatch {
         if self.failed {
             return batch;
         }
-        let generation = filters.iter().map(|f| f.snapshot_generation()).sum();
-        if generation != self.generation || self.routed.len() != filters.len() {
+        let generation = filters.generation();
+        if generation != self.generation || self.routed.len() != filters.exprs.len() {
             *self = Self {
                 generation,
-                routed: vec![Counts::default(); filters.len()],
+                routed: vec![Counts::default(); filters.exprs.len()],
                 ..Self::default()
             };
         }
@@ -371,28 +488,38 @@ impl PassRate {
 
     /// The rows of `batch` the filters keep: first every plain filter over all rows (their answers combined),
     /// then each routed filter over the rows still left — skipped, but on sampled batches, once it has been seen
-    /// to keep more than one row in ten of those that reach it (see [`Counts::too_many_routed`]).
+    /// to keep more than one row in ten of those that reach it (see [`Counts::too_many_routed`]). A filter whose
+    /// join's bloom is made is checked against the bloom instead, where the filter itself would be.
     fn kept_rows(
         &mut self,
-        filters: &[Arc<dyn PhysicalExpr>],
+        filters: &Filters,
         kinds: Kinds,
         batch: RecordBatch,
         sampled: bool,
     ) -> Result<RecordBatch, (DataFusionError, RecordBatch)> {
-        let mut plans = Vec::with_capacity(filters.len());
-        for filter in filters {
-            match evaluation(filter) {
-                Ok(plan) if kinds.evaluates(&plan) => plans.push(plan),
-                Ok(_) => plans.push(Evaluation::Skip),
+        let mut plans = Vec::with_capacity(filters.exprs.len());
+        for (position, filter) in filters.exprs.iter().enumerate() {
+            let plan = match evaluation(filter) {
+                Ok(plan) if filters.bloom(position).is_some() => Evaluation::Bloom {
+                    routed: matches!(plan, Evaluation::Routed(_)),
+                },
+                Ok(plan) => plan,
                 Err(error) => return Err((error, batch)),
-            }
+            };
+            plans.push(if kinds.evaluates(&plan) {
+                plan
+            } else {
+                Evaluation::Skip
+            });
         }
         let mut keep: Option<BooleanBuffer> = None;
-        for (filter, plan) in filters.iter().zip(&plans) {
-            if !matches!(plan, Evaluation::Whole) {
-                continue;
-            }
-            let passing = match truth(filter, &batch) {
+        for (position, (filter, plan)) in filters.exprs.iter().zip(&plans).enumerate() {
+            let passing = match plan {
+                Evaluation::Whole => truth(filter, &batch),
+                Evaluation::Bloom { routed: false } => bloom_truth(filters, position, &batch),
+                _ => continue,
+            };
+            let passing = match passing {
                 Ok(passing) => passing,
                 Err(error) => return Err((error, batch)),
             };
@@ -409,16 +536,21 @@ impl PassRate {
             None => batch.clone(),
         };
         for (position, plan) in plans.iter().enumerate() {
-            let Evaluation::Routed(current_filter) = plan else {
-                continue;
-            };
             if current.num_rows() == 0 {
                 break;
             }
-            if self.routed[position].too_many_routed() && !sampled {
-                continue;
-            }
-            let passing = match routed_truth(current_filter, &current) {
+            let counts = self.routed[position];
+            let passing = match plan {
+                Evaluation::Routed(_) if counts.too_many_routed() && !sampled => continue,
+                Evaluation::Routed(current_filter) => routed_truth(current_filter, &current),
+                // A bloom costs one read per row, not a probe: it steps aside only when it drops almost nothing.
+                Evaluation::Bloom { routed: true } if counts.mostly_passing() && !sampled => continue,
+                Evaluation::Bloom { routed: true } => {
+                    bloom_truth(filters, position, &current).map(Some)
+                }
+                _ => continue,
+            };
+            let passing = match passing {
                 Ok(Some(passing)) => passing,
                 Ok(None) => continue,
                 Err(error) => return Err((error, batch)),
@@ -445,6 +577,20 @@ enum Evaluation {
     /// per partition. DataFusion's own `CASE` evaluation of it cost more than it saved (TPC-H Q9 1.2 s instead of
     /// 0.46 s); `routed_filter` evaluates it in one pass over just the key columns.
     Routed(Arc<dyn PhysicalExpr>),
+    /// The filter's join has made its bloom (`key_bloom`): the bloom is checked instead, where the filter would
+    /// have been (above a static filter if it is routed).
+    Bloom { routed: bool },
+}
+
+/// The rows of `batch` the bloom of the filter at `position` may let through, its keys being the filter's
+/// columns (the probe side's join keys, in the order of the join's keys).
+fn bloom_truth(filters: &Filters, position: usize, batch: &RecordBatch) -> Result<BooleanBuffer> {
+    let (Some(filter), Some(bloom)) = (filters.exprs.get(position), filters.bloom(position)) else {
+        return Ok(BooleanBuffer::new_set(batch.num_rows()));
+    };
+    let keys: Vec<Arc<dyn PhysicalExpr>> = filter.children().into_iter().cloned().collect();
+    filters.bloom_rows.add(batch.num_rows());
+    bloom.truth(&keys, batch)
 }
 
 fn evaluation(filter: &Arc<dyn PhysicalExpr>) -> Result<Evaluation> {
