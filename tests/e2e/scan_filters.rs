@@ -342,6 +342,9 @@ async fn a_big_build_side_is_checked_by_its_bloom_and_keeps_every_match() {
         // the payments of other rides.
         let (checked, kept) = payments_bloom_rows_and_output(&plan);
         assert_eq!(checked, 120_000, "{text}");
-        assert!(kept >= matching && kept < matching + others / 10, "{kept} kept\n{text}");
+        assert!(
+            kept >= matching && kept < matching + others / 10,
+            "{kept} kept\n{text}"
+        );
     }
 }
