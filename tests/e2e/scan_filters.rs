@@ -348,3 +348,107 @@ async fn a_big_build_side_is_checked_by_its_bloom_and_keeps_every_match() {
         );
     }
 }
+
+/// `visits` (60,000 rows) and `places` (3,000 rows) keyed by a number and a name together, with null numbers and
+/// names on both sides.
+async fn keyed_by_two_columns(dir: &Path, with_rule: bool) -> SessionContext {
+    let visits = dir.join("visits.parquet");
+    let places = dir.join("places.parquet");
+    if !visits.exists() {
+        let key = |i: i64| {
+            let number = (i % 11 != 3).then_some(i % 1_500);
+            let name = (i % 13 != 5).then(|| format!("place {}", i % 7));
+            (number, name)
+        };
+        let (numbers, names): (Vec<_>, Vec<_>) = (0..60_000).map(key).unzip();
+        write(
+            &visits,
+            &RecordBatch::try_from_iter(vec![
+                ("number", Arc::new(Int64Array::from(numbers)) as ArrayRef),
+                ("name", Arc::new(StringArray::from(names))),
+                (
+                    "spent",
+                    Arc::new(Int64Array::from_iter_values((0..60_000).map(|i| i % 97))),
+                ),
+            ])
+            .unwrap(),
+        );
+        let (numbers, names): (Vec<_>, Vec<_>) = (0..3_000).map(|i| key(i * 17)).unzip();
+        write(
+            &places,
+            &RecordBatch::try_from_iter(vec![
+                ("number", Arc::new(Int64Array::from(numbers)) as ArrayRef),
+                ("name", Arc::new(StringArray::from(names))),
+                (
+                    "rank",
+                    Arc::new(Int64Array::from_iter_values((0..3_000).map(|i| i % 10))),
+                ),
+            ])
+            .unwrap(),
+        );
+    }
+    let config = SessionConfig::new()
+        .with_target_partitions(4)
+        .with_batch_size(4_096);
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    if with_rule {
+        state = state.with_physical_optimizer_rule(Arc::new(ScanFilters));
+    }
+    let context = SessionContext::new_with_state(state.build());
+    for (name, path) in [("visits", &visits), ("places", &places)] {
+        context
+            .register_parquet(name, path.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+    }
+    context
+}
+
+#[tokio::test]
+async fn blooms_of_two_key_columns_with_nulls_keep_the_rows_of_the_plain_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let datafusion_only = keyed_by_two_columns(dir.path(), false).await;
+    let ours = keyed_by_two_columns(dir.path(), true).await;
+    let cases = [
+        "SELECT count(*), sum(spent), count(DISTINCT v.number) FROM visits v JOIN places p \
+         ON v.number = p.number AND v.name = p.name WHERE p.rank < 3",
+        "SELECT count(*), sum(spent) FROM visits v WHERE EXISTS \
+         (SELECT 1 FROM places p WHERE p.number = v.number AND p.name = v.name AND p.rank < 3)",
+        "SELECT v.name, count(*), sum(spent) FROM visits v JOIN places p ON v.number = p.number \
+         WHERE p.rank = 7 GROUP BY v.name ORDER BY v.name",
+        // Nulls match under IS NOT DISTINCT FROM: no bloom may drop a row with a null key there.
+        "SELECT count(*), sum(spent), count(v.number) FROM visits v JOIN places p \
+         ON v.number IS NOT DISTINCT FROM p.number WHERE p.rank < 3",
+    ];
+    for partitioned in [false, true] {
+        if partitioned {
+            for context in [&ours, &datafusion_only] {
+                for setting in ["threshold", "threshold_rows"] {
+                    context
+                        .sql(&format!(
+                            "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
+                        ))
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        for sql in cases {
+            let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
+            let (_, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
+            assert_eq!(rows, expected, "{sql}\n{plan}");
+            assert!(rows.lines().count() > 4, "{sql}: no rows\n{rows}");
+            let nulls_match = sql.contains("IS NOT DISTINCT FROM");
+            assert_eq!(
+                plan.contains("KeyCollectExec"),
+                !nulls_match,
+                "{sql}\n{plan}"
+            );
+            if nulls_match {
+                assert!(plan.contains("NullsEqual: true"), "{sql}\n{plan}");
+            }
+        }
+    }
+}
