@@ -16,6 +16,7 @@ mod group_top_k;
 mod join_limit;
 mod join_sides;
 mod key_bloom;
+mod local_files;
 mod partial_aggregate;
 mod repeated_joins;
 mod rewrite_expressions;

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::eager::KeyRanges;
 use super::execute::RemoteAccess;
+use super::local_files::{LOCAL_URL, LocalFiles};
 use crate::files::DatasetFiles;
 use crate::files::cache::{CacheLease, remote_key};
 use crate::remote::{GuardedStore, RemoteObject, STORE_URL, object_path};
@@ -224,6 +225,13 @@ pub(crate) async fn register(
         context
             .runtime_env()
             .register_object_store(&base, Arc::new(store));
+    }
+    if !local.is_empty() {
+        let base = Url::parse(LOCAL_URL)
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        context
+            .runtime_env()
+            .register_object_store(&base, Arc::new(LocalFiles::default()));
     }
     for table in local {
         register_local(context, table).await?;
