@@ -25,7 +25,8 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    ReplaceChildrenOptions,
 };
 use futures_util::Stream;
 
@@ -122,7 +123,6 @@ impl KeyBloom {
 
 /// One join's bloom: filled by its [`KeyCollectExec`] partitions, read by the probe side's scan filters.
 pub(crate) struct KeySlot {
-    partitions: usize,
     collecting: Mutex<Collecting>,
     bloom: OnceLock<KeyBloom>,
 }
@@ -130,6 +130,8 @@ pub(crate) struct KeySlot {
 #[derive(Default)]
 struct Collecting {
     hashes: Vec<u64>,
+    /// The build input's partition count, as its partitions are executed (each must say the same).
+    partitions: Option<usize>,
     finished: usize,
     started: Vec<usize>,
     /// Too many keys, a key that could not be evaluated, or a partition run twice: no bloom for this join.
@@ -139,16 +141,14 @@ struct Collecting {
 impl fmt::Debug for KeySlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySlot")
-            .field("partitions", &self.partitions)
             .field("ready", &self.bloom.get().is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl KeySlot {
-    pub(crate) fn new(partitions: usize) -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
-            partitions,
             collecting: Mutex::new(Collecting::default()),
             bloom: OnceLock::new(),
         })
@@ -165,13 +165,20 @@ impl KeySlot {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn start(&self, partition: usize) {
+    /// Partition `partition` of `partitions` starts. The bloom is made when as many partitions as the input has
+    /// have ended, so the count is the input's own at execution, not what the plan said when it was optimized.
+    fn start(&self, partition: usize, partitions: usize) {
         let mut collecting = self.collecting();
         // A partition executed twice (a plan run again) would mix two builds' keys: no bloom at all.
-        if collecting.started.contains(&partition) {
+        if collecting.started.contains(&partition)
+            || collecting
+                .partitions
+                .is_some_and(|known| known != partitions)
+        {
             collecting.abandoned = true;
             collecting.hashes = Vec::new();
         }
+        collecting.partitions = Some(partitions);
         collecting.started.push(partition);
     }
 
@@ -194,7 +201,7 @@ impl KeySlot {
         }
         collecting.hashes.extend_from_slice(hashes);
         collecting.finished += 1;
-        if collecting.finished == self.partitions {
+        if Some(collecting.finished) == collecting.partitions {
             let all = std::mem::take(&mut collecting.hashes);
             let _ = self.bloom.set(KeyBloom::from_hashes(&all));
         }
@@ -284,7 +291,10 @@ impl ExecutionPlan for KeyCollectExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        self.slot.start(partition);
+        self.slot.start(
+            partition,
+            self.input.output_partitioning().partition_count(),
+        );
         Ok(Box::pin(CollectingStream {
             input: self.input.execute(partition, context)?,
             keys: self.keys.clone(),

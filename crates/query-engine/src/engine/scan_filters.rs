@@ -48,8 +48,7 @@ use datafusion::physical_plan::metrics::{
 use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
-    ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
 };
 use futures_util::StreamExt;
 
@@ -137,8 +136,7 @@ fn join_slots(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<KeySlot>
             && !join.null_aware
             && let Some(id) = join_filter_id(join)
         {
-            let partitions = join.left().output_partitioning().partition_count();
-            slots.insert(id, KeySlot::new(partitions));
+            slots.insert(id, KeySlot::new());
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
