@@ -311,7 +311,13 @@ async function main() {
     await page.getByText("marker259x").waitFor(WAIT);
     await page.goto(server.base + "/");
     await page.getByRole("button", { name: "New chat", exact: true }).waitFor(WAIT);
-    await page.keyboard.press("Control+k");
+    // The shortcut's key listener is attached after the first paint: press until the search box has the focus.
+    const searchBox = page.getByRole("searchbox", { name: "Search conversations (Ctrl+K)" });
+    for (let i = 0; i < 50 && !(await searchBox.evaluate((el) => el === document.activeElement)); i++) {
+      await page.keyboard.press("Control+k");
+      await page.waitForTimeout(20);
+    }
+    check(await searchBox.evaluate((el) => el === document.activeElement), "Ctrl+K focuses the search box");
     await page.keyboard.type("marker3x");
     await page.getByRole("list", { name: "Search results" }).getByRole("link").first().click();
     await page.locator("article.highlighted", { hasText: "marker3x" }).waitFor(WAIT);
