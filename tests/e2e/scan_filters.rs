@@ -79,6 +79,19 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
             .unwrap(),
         );
     }
+    session(
+        &[
+            ("rides", &rides),
+            ("zones", &zones),
+            ("payments", &payments),
+        ],
+        with_rule,
+    )
+    .await
+}
+
+/// Four partitions of 4,096-row batches over `tables`, with the rule or with DataFusion's plans alone.
+async fn session(tables: &[(&str, &Path)], with_rule: bool) -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(4)
         .with_batch_size(4_096);
@@ -89,17 +102,27 @@ async fn context(dir: &Path, with_rule: bool) -> SessionContext {
         state = state.with_physical_optimizer_rule(Arc::new(ScanFilters));
     }
     let context = SessionContext::new_with_state(state.build());
-    for (name, path) in [
-        ("rides", &rides),
-        ("zones", &zones),
-        ("payments", &payments),
-    ] {
+    for (name, path) in tables {
         context
-            .register_parquet(name, path.to_str().unwrap(), ParquetReadOptions::default())
+            .register_parquet(*name, path.to_str().unwrap(), ParquetReadOptions::default())
             .await
             .unwrap();
     }
     context
+}
+
+/// Every hash join of `contexts` from now on splits its build side into partitions (its filters are routed).
+async fn split_build_sides(contexts: &[&SessionContext]) {
+    for context in contexts {
+        for setting in ["threshold", "threshold_rows"] {
+            context
+                .sql(&format!(
+                    "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
+                ))
+                .await
+                .unwrap();
+        }
+    }
 }
 
 /// The rows that left the scan filters of `rides` in an executed plan.
@@ -136,13 +159,7 @@ async fn join_filters_drop_the_scanned_rows_no_join_can_match() {
 
     // A join whose build side is split into partitions routes each row's check by a hash of its key to its
     // partition's bounds and key set: evaluated in one pass, it lets through the same 360 rides.
-    for setting in ["threshold", "threshold_rows"] {
-        ours.sql(&format!(
-            "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
-        ))
-        .await
-        .unwrap();
-    }
+    split_build_sides(&[&ours]).await;
     let frame = ours.sql(sql).await.unwrap();
     let plan = frame.create_physical_plan().await.unwrap();
     let text = displayable(plan.as_ref()).indent(true).to_string();
@@ -224,16 +241,7 @@ async fn filtered_scans_give_the_rows_of_the_plain_plan() {
         assert!(rows.lines().count() > 4, "{sql}: no rows\n{rows}");
     }
     // The same with every join's build side split into partitions, so the filters are routed by key hash.
-    for context in [&ours, &datafusion_only] {
-        for setting in ["threshold", "threshold_rows"] {
-            context
-                .sql(&format!(
-                    "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
-                ))
-                .await
-                .unwrap();
-        }
-    }
+    split_build_sides(&[&ours, &datafusion_only]).await;
     for (sql, _) in cases {
         let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
         let (_, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
@@ -314,16 +322,7 @@ async fn a_big_build_side_is_checked_by_its_bloom_and_keeps_every_match() {
     let others = 120_000 - matching;
     for partitioned in [false, true] {
         if partitioned {
-            for context in [&ours, &datafusion_only] {
-                for setting in ["threshold", "threshold_rows"] {
-                    context
-                        .sql(&format!(
-                            "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
-                        ))
-                        .await
-                        .unwrap();
-                }
-            }
+            split_build_sides(&[&ours, &datafusion_only]).await;
         }
         let frame = ours.sql(sql).await.unwrap();
         let plan = frame.create_physical_plan().await.unwrap();
@@ -387,23 +386,7 @@ async fn keyed_by_two_columns(dir: &Path, with_rule: bool) -> SessionContext {
             .unwrap(),
         );
     }
-    let config = SessionConfig::new()
-        .with_target_partitions(4)
-        .with_batch_size(4_096);
-    let mut state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features();
-    if with_rule {
-        state = state.with_physical_optimizer_rule(Arc::new(ScanFilters));
-    }
-    let context = SessionContext::new_with_state(state.build());
-    for (name, path) in [("visits", &visits), ("places", &places)] {
-        context
-            .register_parquet(name, path.to_str().unwrap(), ParquetReadOptions::default())
-            .await
-            .unwrap();
-    }
-    context
+    session(&[("visits", &visits), ("places", &places)], with_rule).await
 }
 
 #[tokio::test]
@@ -424,16 +407,7 @@ async fn blooms_of_two_key_columns_with_nulls_keep_the_rows_of_the_plain_plan() 
     ];
     for partitioned in [false, true] {
         if partitioned {
-            for context in [&ours, &datafusion_only] {
-                for setting in ["threshold", "threshold_rows"] {
-                    context
-                        .sql(&format!(
-                            "SET datafusion.optimizer.hash_join_single_partition_{setting} = 0"
-                        ))
-                        .await
-                        .unwrap();
-                }
-            }
+            split_build_sides(&[&ours, &datafusion_only]).await;
         }
         for sql in cases {
             let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
