@@ -26,6 +26,7 @@ mod dictionary_groups;
 mod eager_aggregation;
 mod engine_options;
 mod export;
+mod filtered_aggregates;
 mod float_comparisons;
 mod fork;
 mod group_top_k;

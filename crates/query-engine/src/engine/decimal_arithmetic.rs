@@ -41,7 +41,7 @@ impl PhysicalOptimizerRule for DecimalArithmetics {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        rewrite_plan(plan, self)
+        rewrite_plan(plan, self).map(|rewritten| rewritten.data)
     }
 
     fn name(&self) -> &'static str {

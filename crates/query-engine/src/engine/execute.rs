@@ -12,6 +12,8 @@ use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetada
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures_util::StreamExt;
 use tabletalk_ports::{DatasetFormat, QueryColumn, QueryOutput};
@@ -22,6 +24,7 @@ use super::conjunctions::Conjunctions;
 use super::decimal_arithmetic::DecimalArithmetics;
 use super::dictionary_groups::DictionaryGroups;
 use super::eager::{EagerAggregation, KeyRanges};
+use super::filtered_aggregate::FilteredAggregates;
 use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
 use super::join_sides::after_join_selection;
@@ -151,6 +154,9 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(DictionaryGroups))
         .with_physical_optimizer_rule(Arc::new(FloatComparisons))
         .with_physical_optimizer_rule(Arc::new(GroupTopK))
+        // Before the scan filters (which would sit between it and its filter) and before the expression rules
+        // (which rewrite the operators it takes in through its template).
+        .with_physical_optimizer_rule(Arc::new(FilteredAggregates))
         .with_physical_optimizer_rule(Arc::new(ScanFilters))
         .with_physical_optimizer_rule(Arc::new(DecimalArithmetics))
         // The rules above look into predicates as DataFusion planned them.
@@ -164,6 +170,17 @@ pub(crate) fn fresh_context(
     // After DataFusion's own rules (it undoes their column pruning where a join is repeated).
     context.add_optimizer_rule(Arc::new(RepeatedJoins));
     Ok(context)
+}
+
+/// The plan as it ran, with each operator's metrics (what `EXPLAIN ANALYZE` shows; the SQL runner refuses
+/// `EXPLAIN`), written to the worker's standard error — which its server logs line by line — when the operator
+/// set `TABLETALK_QUERY_PLANS=1` (docs/operations.md, "Logs"). Workers write no logs otherwise.
+fn log_plan(plan: &dyn ExecutionPlan) {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    if *ENABLED.get_or_init(|| std::env::var("TABLETALK_QUERY_PLANS").is_ok_and(|v| v == "1")) {
+        let shown = DisplayableExecutionPlan::with_metrics(plan).indent(true);
+        eprintln!("query plan with metrics:\n{shown}");
+    }
 }
 
 /// A `DATAFUSION_*` variable whose value DataFusion refuses.
@@ -320,7 +337,8 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
         .await
         .map_err(fail)?;
     let mut stream =
-        datafusion::physical_plan::execute_stream(physical, state.task_ctx()).map_err(fail)?;
+        datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
+            .map_err(fail)?;
     let kept = usize::try_from(job.kept_rows).unwrap_or(usize::MAX);
     let mut rows = Vec::new();
     let mut produced: usize = 0;
@@ -338,6 +356,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
         }
         produced += batch.num_rows();
     }
+    log_plan(physical.as_ref());
     rows.truncate(cap);
     Ok(QueryOutput {
         columns,

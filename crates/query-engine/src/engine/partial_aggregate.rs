@@ -8,8 +8,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::common::cast::as_boolean_array;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, internal_err};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -26,6 +26,7 @@ use datafusion::physical_plan::{
 };
 use futures_util::StreamExt;
 
+use super::rewrite_expressions::truth;
 use super::single_input::{recompute, visit_expressions};
 
 /// Whether `aggregate` is a plain partial `GROUP BY` our partial aggregates can stand in for: one grouping set, no
@@ -79,20 +80,41 @@ impl Accumulators {
         group_of_row: &[usize],
         groups: usize,
     ) -> Result<()> {
+        let inputs = self.evaluate(batch)?;
+        self.apply(inputs, group_of_row, groups)
+    }
+
+    /// Every aggregate's arguments and `FILTER` clause evaluated over `batch`: the step that can fail on a row's
+    /// values, taken before any accumulator changes.
+    pub(crate) fn evaluate(&self, batch: &RecordBatch) -> Result<Vec<AccumulatorInput>> {
         let rows = batch.num_rows();
-        for ((accumulator, arguments), filter) in
-            self.each.iter_mut().zip(&self.arguments).zip(&self.filters)
-        {
-            let values = arguments
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(rows))
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match filter {
-                Some(expr) => Some(expr.evaluate(batch)?.into_array(rows)?),
-                None => None,
-            };
-            let filter = filter.as_deref().map(as_boolean_array).transpose()?;
-            accumulator.update_batch(&values, group_of_row, filter, groups)?;
+        self.arguments
+            .iter()
+            .zip(&self.filters)
+            .map(|(arguments, filter)| {
+                let values = arguments
+                    .iter()
+                    .map(|e| e.evaluate(batch)?.into_array(rows))
+                    .collect::<Result<Vec<_>>>()?;
+                let filter = match filter {
+                    Some(expr) => Some(truth(expr, batch)?),
+                    None => None,
+                };
+                Ok(AccumulatorInput { values, filter })
+            })
+            .collect()
+    }
+
+    /// Adds evaluated rows to their groups.
+    pub(crate) fn apply(
+        &mut self,
+        inputs: Vec<AccumulatorInput>,
+        group_of_row: &[usize],
+        groups: usize,
+    ) -> Result<()> {
+        for (accumulator, input) in self.each.iter_mut().zip(inputs) {
+            let rows = input.filter.map(|bits| BooleanArray::new(bits, None));
+            accumulator.update_batch(&input.values, group_of_row, rows.as_ref(), groups)?;
         }
         Ok(())
     }
@@ -111,6 +133,12 @@ impl Accumulators {
     pub(crate) fn size(&self) -> usize {
         self.each.iter().map(|a| a.size()).sum()
     }
+}
+
+/// One aggregate's arguments over a batch, and the rows its `FILTER` clause keeps (a null answer keeps none).
+pub(crate) struct AccumulatorInput {
+    values: Vec<ArrayRef>,
+    filter: Option<BooleanBuffer>,
 }
 
 /// Hands the rest of a partition's input (from a batch already read) to DataFusion's partial aggregate as planned.

@@ -21,6 +21,8 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::ProjectionExec;
 
+use super::filtered_aggregate::FilteredPartialAggregateExec;
+
 /// Which expressions a rule rewrites: every node of the filter predicates, projections and aggregate arguments
 /// (`all`), or only a filter's whole predicate (`predicates`).
 pub(crate) trait ExpressionRewrite {
@@ -37,12 +39,22 @@ pub(crate) trait ExpressionRewrite {
     }
 }
 
-/// `plan` with the rewrite applied in every filter, projection and aggregate.
+/// `plan` with the rewrite applied in every filter, projection and aggregate (also those a
+/// [`FilteredPartialAggregateExec`] took in).
 pub(crate) fn rewrite_plan(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: &dyn ExpressionRewrite,
-) -> Result<Arc<dyn ExecutionPlan>> {
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
     plan.transform_up(|node| {
+        if let Some(fused) = node.downcast_ref::<FilteredPartialAggregateExec>() {
+            // The operators it took in, as their template; its input is rewritten as any other plan.
+            let template = rewrite_plan(Arc::clone(fused.template()), rewrite)?;
+            if !template.transformed {
+                return Ok(Transformed::no(node));
+            }
+            let rebuilt = fused.with_template(template.data)?;
+            return Ok(Transformed::yes(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>));
+        }
         if let Some(filter) = node.downcast_ref::<FilterExec>() {
             let schema = filter.input().schema();
             let predicate = if rewrite.predicates_only() {
@@ -122,7 +134,6 @@ pub(crate) fn rewrite_plan(
         }
         Ok(Transformed::no(node))
     })
-    .map(|transformed| transformed.data)
 }
 
 /// Every node of `expr`, bottom up, through the rewrite.
