@@ -175,11 +175,16 @@ pub(crate) fn fresh_context(
 /// The plan as it ran, with each operator's metrics (what `EXPLAIN ANALYZE` shows; the SQL runner refuses
 /// `EXPLAIN`), written to the worker's standard error — which its server logs line by line — when the operator
 /// set `TABLETALK_QUERY_PLANS=1` (docs/operations.md, "Logs"). Workers write no logs otherwise.
-fn log_plan(plan: &dyn ExecutionPlan) {
+/// `phases` are the times since the job started at which each step ended.
+fn log_plan(plan: &dyn ExecutionPlan, phases: &[(&str, Duration)]) {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     if *ENABLED.get_or_init(|| std::env::var("TABLETALK_QUERY_PLANS").is_ok_and(|v| v == "1")) {
         let shown = DisplayableExecutionPlan::with_metrics(plan).indent(true);
-        eprintln!("query plan with metrics:\n{shown}");
+        let times: Vec<String> = phases
+            .iter()
+            .map(|(step, at)| format!("{step} {:.2} ms", at.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!("query plan with metrics ({}):\n{shown}", times.join(", "));
     }
 }
 
@@ -284,6 +289,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
     // near the limit (docs/benchmarks.md, "Query isolation").
     let memory_limit = usize::try_from(job.memory_limit).unwrap_or(usize::MAX);
     let context = fresh_context(memory_limit / 10 * 9, &access.metadata_cache).map_err(fail)?;
+    let mut phases = vec![("context", started.elapsed())];
     if job.file_order {
         context
             .state_ref()
@@ -299,6 +305,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
     tables::register(&context, access, &local, &remote)
         .await
         .map_err(fail)?;
+    phases.push(("tables", started.elapsed()));
     let key_ranges: KeyRanges = job
         .key_ranges
         .iter()
@@ -313,6 +320,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
         .sql_with_options(&job.sql, options)
         .await
         .map_err(fail)?;
+    phases.push(("logical plan", started.elapsed()));
     // The auto limit goes on the plan, never into the SQL text: one extra row tells whether it cut.
     let cap = usize::try_from(job.auto_limit).unwrap_or(usize::MAX);
     let frame = frame.limit(0, Some(cap.saturating_add(1))).map_err(fail)?;
@@ -329,6 +337,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
     // will run: equality conditions written in WHERE have become join keys by now.
     let (state, plan) = frame.into_parts();
     let optimized = state.optimize(&plan).map_err(fail)?;
+    phases.push(("optimized", started.elapsed()));
     let row_counts: HashMap<String, u64> = job.row_counts.iter().cloned().collect();
     join_limit::check(&optimized, &row_counts, job.max_join_rows)?;
     let physical = state
@@ -336,6 +345,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
         .create_physical_plan(&optimized, &state)
         .await
         .map_err(fail)?;
+    phases.push(("physical plan", started.elapsed()));
     let mut stream =
         datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
             .map_err(fail)?;
@@ -356,7 +366,8 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
         }
         produced += batch.num_rows();
     }
-    log_plan(physical.as_ref());
+    phases.push(("finished", started.elapsed()));
+    log_plan(physical.as_ref(), &phases);
     rows.truncate(cap);
     Ok(QueryOutput {
         columns,
