@@ -17,8 +17,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Int32Type, Int64Type, UInt32Type, UInt64Type,
+};
 use datafusion::common::Result;
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -46,11 +49,18 @@ fn hash_state() -> RandomState {
     RandomState::with_seed(0x7ab1_e7a1_c0ff_ee00)
 }
 
-/// The hashes of `keys`' rows into `hashes`, and which rows have no null key (a null never joins).
+/// The hashes of `keys`' rows into `hashes`, and which rows have no null key (a null never joins). A single
+/// integer key is its own hash — the bloom's multiply mixes it ([`KeyBloom::position`]) — which saves hashing
+/// every probe row (both sides of a join have the same key types, so both take the same way).
 fn row_hashes(keys: &[ArrayRef], rows: usize, hashes: &mut Vec<u64>) -> Result<BooleanBuffer> {
     hashes.clear();
-    hashes.resize(rows, 0);
-    create_hashes(keys, &hash_state(), hashes)?;
+    match keys {
+        [key] if integer_key(key, hashes) => {}
+        _ => {
+            hashes.resize(rows, 0);
+            create_hashes(keys, &hash_state(), hashes)?;
+        }
+    }
     let mut valid = BooleanBuffer::new_set(rows);
     for key in keys {
         if let Some(nulls) = key.logical_nulls() {
@@ -58,6 +68,37 @@ fn row_hashes(keys: &[ArrayRef], rows: usize, hashes: &mut Vec<u64>) -> Result<B
         }
     }
     Ok(valid)
+}
+
+/// Appends the values of an integer column as their own hashes (signed values sign-extended); false for other
+/// types.
+#[expect(
+    clippy::cast_sign_loss,
+    reason = "the bits of the sign-extended value are the hash; equal values give equal bits"
+)]
+fn integer_key(key: &ArrayRef, hashes: &mut Vec<u64>) -> bool {
+    match key.data_type() {
+        DataType::Int64 => own_hashes(hashes, key.as_primitive::<Int64Type>().values(), |v| {
+            v as u64
+        }),
+        DataType::Int32 => own_hashes(hashes, key.as_primitive::<Int32Type>().values(), |v| {
+            i64::from(v) as u64
+        }),
+        DataType::UInt64 => own_hashes(hashes, key.as_primitive::<UInt64Type>().values(), |v| v),
+        DataType::UInt32 => {
+            own_hashes(hashes, key.as_primitive::<UInt32Type>().values(), u64::from);
+        }
+        DataType::Date32 => own_hashes(hashes, key.as_primitive::<Date32Type>().values(), |v| {
+            i64::from(v) as u64
+        }),
+        _ => return false,
+    }
+    true
+}
+
+/// Appends `hash` of every value, in one loop the compiler specialises per type.
+fn own_hashes<T: Copy>(hashes: &mut Vec<u64>, values: &[T], hash: impl Fn(T) -> u64) {
+    hashes.extend(values.iter().map(|&v| hash(v)));
 }
 
 /// Evaluates join key expressions over a batch.
@@ -92,11 +133,14 @@ impl KeyBloom {
         bloom
     }
 
-    /// The word and the two bits of a hash. The multiply spreads every input bit into the top bits.
+    /// The word and the two bits of a hash. The multiply spreads every input bit into the top bits (and only
+    /// there: a product's low bits depend on the input's low bits alone), so the word comes from the top bits and
+    /// the two bits from the twelve below them.
     fn position(&self, hash: u64) -> (usize, u64) {
         let mixed = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let word = usize::try_from(mixed >> self.shift).unwrap_or_default();
-        let mask = (1_u64 << (mixed & 63)) | (1_u64 << ((mixed >> 6) & 63));
+        let bits = mixed >> (self.shift - 12);
+        let mask = (1_u64 << (bits & 63)) | (1_u64 << ((bits >> 6) & 63));
         (word, mask)
     }
 
