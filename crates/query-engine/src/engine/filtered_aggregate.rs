@@ -554,12 +554,8 @@ impl Aggregation {
                 .iter()
                 .map(|state| state.slice(1, state.len().saturating_sub(1))),
         );
-        let options = RecordBatchOptions::new().with_row_count(Some(if self.groups.is_some() {
-            columns.first().map_or(0, |c| c.len())
-        } else {
-            1
-        }));
-        let all = RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)?;
+        // Never without columns: a group column, an aggregate's state, or both.
+        let all = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
         let size = self.batch_size.max(1);
         Ok((0..all.num_rows())
             .step_by(size)
