@@ -316,35 +316,61 @@ async fn a_big_build_side_is_checked_by_its_bloom_and_keeps_every_match() {
     let ours = context(dir.path(), true).await;
     // About 2,450 rides have a fare below 20: more distinct keys than DataFusion puts in a key list, so its filter
     // on the payments' scan refers to the join's hash table, and the join hashes its build rows into a bloom.
-    let sql = "SELECT count(*), sum(amount), min(paid_ride), max(paid_ride) FROM payments JOIN rides ON paid_ride = ride \
-               WHERE fare < 20";
-    let matching = (0..120_000_i64).filter(|i| (i * 31) % 977 < 20).count();
-    let others = 120_000 - matching;
+    // Their ids lie within 120,000 of each other, under twice the bloom's 65,536 bits: an exact set of them —
+    // shifted up, payments below its smallest key must miss it; shifted down (negative keys), those above its
+    // largest. Ids times 1,000 spread over 120 million: a bloom.
+    let with_fare = |rides: std::ops::Range<i64>| rides.filter(|i| (i * 31) % 977 < 20).count();
+    let cases = [
+        ("paid_ride = ride", with_fare(0..120_000), true),
+        ("paid_ride = ride + 50000", with_fare(0..70_000), true),
+        ("paid_ride = ride - 50000", with_fare(50_000..120_000), true),
+        (
+            "paid_ride * 1000 = ride * 1000",
+            with_fare(0..120_000),
+            false,
+        ),
+    ];
     for partitioned in [false, true] {
         if partitioned {
             split_build_sides(&[&ours, &datafusion_only]).await;
         }
-        let frame = ours.sql(sql).await.unwrap();
-        let plan = frame.create_physical_plan().await.unwrap();
-        let text = displayable(plan.as_ref()).indent(true).to_string();
-        assert!(text.contains("KeyCollectExec"), "{text}");
-        assert!(text.contains("(key blooms)"), "{text}");
-        assert_eq!(text.contains("mode=Partitioned"), partitioned, "{text}");
-        let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
-        let rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
-        let (_, expected) = physical_plan_and_rows(&datafusion_only, sql).await;
-        assert_eq!(rows, expected, "{text}");
-        assert!(rows.contains(&format!("| {matching} ")), "{rows}");
-        // Every payment row was checked against the bloom; it let through every match and under one in ten of
-        // the payments of other rides.
-        let (checked, kept) = payments_bloom_rows_and_output(&plan);
-        assert_eq!(checked, 120_000, "{text}");
-        assert!(
-            kept >= matching && kept < matching + others / 10,
-            "{kept} kept\n{text}"
-        );
+        for (on, matching, exact) in cases {
+            let sql = format!(
+                "SELECT count(*), sum(amount), min(paid_ride), max(paid_ride) FROM payments JOIN rides \
+                 ON {on} WHERE fare < 20"
+            );
+            let frame = ours.sql(&sql).await.unwrap();
+            let plan = frame.create_physical_plan().await.unwrap();
+            let text = displayable(plan.as_ref()).indent(true).to_string();
+            assert!(text.contains("KeyCollectExec"), "{text}");
+            assert!(text.contains("(key blooms)"), "{text}");
+            assert_eq!(text.contains("mode=Partitioned"), partitioned, "{text}");
+            let batches = collect(Arc::clone(&plan), ours.task_ctx()).await.unwrap();
+            let rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string();
+            let (_, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+            assert_eq!(rows, expected, "{text}");
+            assert!(rows.contains(&format!("| {matching} ")), "{rows}");
+            // Every payment row was checked (but in row groups whose statistics lie outside the shifted keys'
+            // bounds, which the scan skips); the exact set let through the matches alone, the bloom every match
+            // and some, under one in ten, of the payments of other rides.
+            let (checked, kept) = payments_bloom_rows_and_output(&plan);
+            if on.contains("5000") {
+                assert!((60_000..=120_000).contains(&checked), "{checked}\n{text}");
+            } else {
+                assert_eq!(checked, 120_000, "{text}");
+            }
+            if exact {
+                assert_eq!(kept, matching, "{on}\n{text}");
+            } else {
+                let others = 120_000 - matching;
+                assert!(
+                    kept > matching && kept < matching + others / 10,
+                    "{kept} kept\n{text}"
+                );
+            }
+        }
     }
 }
 

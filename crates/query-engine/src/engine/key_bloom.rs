@@ -11,6 +11,11 @@
 //! bloom of all partitions' keys: a key can only match in its own partition, so "in any partition" is the same
 //! test. False positives only let a row through to the join, which decides; a bloom never drops a row whose keys
 //! are among the build side's.
+//!
+//! A single integer key whose build values lie in a range of at most twice the bloom's bits gets an exact bit set
+//! over that range instead (one bit per value from the smallest): no false positives, no multiply, and a probe
+//! side in key order (a fact table by its order key) reads it front to back. TPC-H's key columns are dense
+//! integers, so most of its joins take this way (docs/benchmarks.md, "Exact key sets").
 
 use std::fmt;
 use std::pin::Pin;
@@ -50,55 +55,98 @@ fn hash_state() -> RandomState {
 }
 
 /// The hashes of `keys`' rows into `hashes`, and which rows have no null key (a null never joins). A single
-/// integer key is its own hash — the bloom's multiply mixes it ([`KeyBloom::position`]) — which saves hashing
+/// integer key is its own hash — the bloom's multiply mixes it ([`HashedBits::position`]) — which saves hashing
 /// every probe row (both sides of a join have the same key types, so both take the same way).
-fn row_hashes(keys: &[ArrayRef], rows: usize, hashes: &mut Vec<u64>) -> Result<BooleanBuffer> {
+/// Also says whether the hashes are the key's own values.
+fn row_hashes(
+    keys: &[ArrayRef],
+    rows: usize,
+    hashes: &mut Vec<u64>,
+) -> Result<(BooleanBuffer, bool)> {
     hashes.clear();
-    match keys {
-        [key] if integer_key(key, hashes) => {}
-        _ => {
-            hashes.resize(rows, 0);
-            create_hashes(keys, &hash_state(), hashes)?;
-        }
+    let own = match keys {
+        [key] => visit_integers(key, OwnHashes(hashes)).is_some(),
+        _ => false,
+    };
+    if !own {
+        hashes.resize(rows, 0);
+        create_hashes(keys, &hash_state(), hashes)?;
     }
-    let mut valid = BooleanBuffer::new_set(rows);
-    for key in keys {
-        if let Some(nulls) = key.logical_nulls() {
-            valid = &valid & nulls.inner();
-        }
-    }
-    Ok(valid)
+    let valid = valid_rows(keys).unwrap_or_else(|| BooleanBuffer::new_set(rows));
+    Ok((valid, own))
 }
 
-/// Appends the values of an integer column as their own hashes (signed values sign-extended); false for other
-/// types.
+/// The rows where no key is null; `None` when no key has a null.
+fn valid_rows(keys: &[ArrayRef]) -> Option<BooleanBuffer> {
+    keys.iter()
+        .filter_map(Array::logical_nulls)
+        .fold(None, |valid, nulls| {
+            Some(match valid {
+                Some(valid) => &valid & nulls.inner(),
+                None => nulls.inner().clone(),
+            })
+        })
+}
+
+/// Something done over the values of an integer column, each widened to `i64` (signed values sign-extended,
+/// `UInt64` reinterpreted: a bijection, so equal values stay equal and different ones different).
+trait IntegerVisitor {
+    type Output;
+    /// Runs over `values`; one loop the compiler specialises per type.
+    fn visit<T: Copy>(self, values: &[T], widen: impl Fn(T) -> i64) -> Self::Output;
+}
+
+/// `visitor` over `key`'s values if it is an integer column (dates are days); `None` for other types.
 #[expect(
-    clippy::cast_sign_loss,
-    reason = "the bits of the sign-extended value are the hash; equal values give equal bits"
+    clippy::cast_possible_wrap,
+    reason = "a reinterpretation of the bits: equal values give equal bits"
 )]
-fn integer_key(key: &ArrayRef, hashes: &mut Vec<u64>) -> bool {
-    match key.data_type() {
-        DataType::Int64 => own_hashes(hashes, key.as_primitive::<Int64Type>().values(), |v| {
-            v as u64
-        }),
-        DataType::Int32 => own_hashes(hashes, key.as_primitive::<Int32Type>().values(), |v| {
-            i64::from(v) as u64
-        }),
-        DataType::UInt64 => own_hashes(hashes, key.as_primitive::<UInt64Type>().values(), |v| v),
-        DataType::UInt32 => {
-            own_hashes(hashes, key.as_primitive::<UInt32Type>().values(), u64::from);
-        }
-        DataType::Date32 => own_hashes(hashes, key.as_primitive::<Date32Type>().values(), |v| {
-            i64::from(v) as u64
-        }),
-        _ => return false,
-    }
-    true
+fn visit_integers<V: IntegerVisitor>(key: &ArrayRef, visitor: V) -> Option<V::Output> {
+    Some(match key.data_type() {
+        DataType::Int64 => visitor.visit(key.as_primitive::<Int64Type>().values(), |v| v),
+        DataType::Int32 => visitor.visit(key.as_primitive::<Int32Type>().values(), i64::from),
+        DataType::UInt64 => visitor.visit(key.as_primitive::<UInt64Type>().values(), |v| v as i64),
+        DataType::UInt32 => visitor.visit(key.as_primitive::<UInt32Type>().values(), i64::from),
+        DataType::Date32 => visitor.visit(key.as_primitive::<Date32Type>().values(), i64::from),
+        _ => return None,
+    })
 }
 
-/// Appends `hash` of every value, in one loop the compiler specialises per type.
-fn own_hashes<T: Copy>(hashes: &mut Vec<u64>, values: &[T], hash: impl Fn(T) -> u64) {
-    hashes.extend(values.iter().map(|&v| hash(v)));
+/// Appends every value as its own hash.
+struct OwnHashes<'a>(&'a mut Vec<u64>);
+
+impl IntegerVisitor for OwnHashes<'_> {
+    type Output = ();
+
+    #[expect(
+        clippy::cast_sign_loss,
+        reason = "the bits of the widened value are the hash; equal values give equal bits"
+    )]
+    fn visit<T: Copy>(self, values: &[T], widen: impl Fn(T) -> i64) {
+        self.0.extend(values.iter().map(|&v| widen(v) as u64));
+    }
+}
+
+/// Which values may be among the build keys, straight from the column (no hashes in between).
+struct Members<'a>(&'a KeyBloom);
+
+impl IntegerVisitor for Members<'_> {
+    type Output = BooleanBuffer;
+
+    #[expect(
+        clippy::cast_sign_loss,
+        reason = "the bits of the widened value are its hash; equal values give equal bits"
+    )]
+    fn visit<T: Copy>(self, values: &[T], widen: impl Fn(T) -> i64) -> BooleanBuffer {
+        match self.0 {
+            KeyBloom::Hashed(bits) => BooleanBuffer::collect_bool(values.len(), |row| {
+                bits.contains(widen(values[row]) as u64)
+            }),
+            KeyBloom::Exact(bits) => {
+                BooleanBuffer::collect_bool(values.len(), |row| bits.contains(widen(values[row])))
+            }
+        }
+    }
 }
 
 /// Evaluates join key expressions over a batch.
@@ -110,17 +158,74 @@ fn key_arrays(keys: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec
 
 /// The build keys' bits.
 #[derive(Debug)]
-pub(crate) struct KeyBloom {
+pub(crate) enum KeyBloom {
+    Hashed(HashedBits),
+    Exact(ValueBits),
+}
+
+/// Two bits of a word per key, both picked by the key's hash.
+#[derive(Debug)]
+pub(crate) struct HashedBits {
     words: Vec<u64>,
     /// `64 - log2(words.len())`: the top bits of a mixed hash pick the word.
     shift: u32,
 }
 
+/// Exact: bit `value - min` is set for every build value of a single integer key.
+#[derive(Debug)]
+pub(crate) struct ValueBits {
+    min: i64,
+    words: Vec<u64>,
+}
+
 impl KeyBloom {
-    fn from_hashes(hashes: &[u64]) -> Self {
-        let bits = (hashes.len().max(1) * BITS_PER_KEY)
+    /// `integers`: the hashes are the values of a single integer key, widened to `i64` ([`visit_integers`]).
+    fn from_hashes(hashes: &[u64], integers: bool) -> Self {
+        let bloom_bits = (hashes.len().max(1) * BITS_PER_KEY)
             .next_power_of_two()
             .clamp(MIN_BITS, MAX_BITS);
+        match integers
+            .then(|| ValueBits::new(hashes, 2 * bloom_bits))
+            .flatten()
+        {
+            Some(exact) => Self::Exact(exact),
+            None => Self::Hashed(HashedBits::new(hashes, bloom_bits)),
+        }
+    }
+
+    /// The rows of `batch` whose `keys` may be among the build side's: false for a null key, and for most keys
+    /// that are not (for none with an exact set).
+    pub(crate) fn truth(
+        &self,
+        keys: &[Arc<dyn PhysicalExpr>],
+        batch: &RecordBatch,
+    ) -> Result<BooleanBuffer> {
+        let rows = batch.num_rows();
+        let arrays = key_arrays(keys, batch)?;
+        let member = match arrays.as_slice() {
+            [key] => visit_integers(key, Members(self)),
+            _ => None,
+        };
+        let member = match (member, self) {
+            (Some(member), _) => member,
+            (None, Self::Hashed(bits)) => {
+                let mut hashes = Vec::new();
+                let (valid, _) = row_hashes(&arrays, rows, &mut hashes)?;
+                let member = BooleanBuffer::collect_bool(rows, |row| bits.contains(hashes[row]));
+                return Ok(&member & &valid);
+            }
+            // Only a single integer key makes an exact set, and the probe side's key has the build side's type.
+            (None, Self::Exact(_)) => BooleanBuffer::new_set(rows),
+        };
+        Ok(match valid_rows(&arrays) {
+            Some(valid) => &member & &valid,
+            None => member,
+        })
+    }
+}
+
+impl HashedBits {
+    fn new(hashes: &[u64], bits: usize) -> Self {
         let words = bits / 64;
         let mut bloom = Self {
             words: vec![0; words],
@@ -128,7 +233,9 @@ impl KeyBloom {
         };
         for &hash in hashes {
             let (word, mask) = bloom.position(hash);
-            bloom.words[word] |= mask;
+            if let Some(bits) = bloom.words.get_mut(word) {
+                *bits |= mask;
+            }
         }
         bloom
     }
@@ -146,22 +253,51 @@ impl KeyBloom {
 
     fn contains(&self, hash: u64) -> bool {
         let (word, mask) = self.position(hash);
-        self.words[word] & mask == mask
+        self.words.get(word).is_some_and(|bits| bits & mask == mask)
+    }
+}
+
+impl ValueBits {
+    /// A bit per value from the smallest to the largest of `values` (i64s carried as their bits), if that is at
+    /// most `max_bits` bits.
+    #[expect(
+        clippy::cast_possible_wrap,
+        reason = "the values are i64s carried as their bits"
+    )]
+    fn new(values: &[u64], max_bits: usize) -> Option<Self> {
+        let min = values.iter().map(|&v| v as i64).min()?;
+        let max = values.iter().map(|&v| v as i64).max()?;
+        let span = usize::try_from(i128::from(max) - i128::from(min) + 1).ok()?;
+        if span > max_bits.max(MIN_BITS) {
+            return None;
+        }
+        let mut exact = Self {
+            min,
+            words: vec![0_u64; span.div_ceil(64)],
+        };
+        for &value in values {
+            let (word, bit) = exact.position(value as i64);
+            *exact.words.get_mut(word)? |= bit;
+        }
+        Some(exact)
     }
 
-    /// The rows of `batch` whose `keys` may be among the build side's: false for a null key, and for most keys
-    /// that are not.
-    pub(crate) fn truth(
-        &self,
-        keys: &[Arc<dyn PhysicalExpr>],
-        batch: &RecordBatch,
-    ) -> Result<BooleanBuffer> {
-        let rows = batch.num_rows();
-        let arrays = key_arrays(keys, batch)?;
-        let mut hashes = Vec::new();
-        let valid = row_hashes(&arrays, rows, &mut hashes)?;
-        let member = BooleanBuffer::collect_bool(rows, |row| self.contains(hashes[row]));
-        Ok(&member & &valid)
+    /// The word and bit of `value`; a value below `min` wraps to an offset far past the last word.
+    #[expect(
+        clippy::cast_sign_loss,
+        reason = "a value below the smallest wraps to an offset past the end, which no word holds"
+    )]
+    fn position(&self, value: i64) -> (usize, u64) {
+        let offset = value.wrapping_sub(self.min) as u64;
+        (
+            usize::try_from(offset >> 6).unwrap_or(usize::MAX),
+            1 << (offset & 63),
+        )
+    }
+
+    fn contains(&self, value: i64) -> bool {
+        let (word, bit) = self.position(value);
+        self.words.get(word).is_some_and(|bits| bits & bit != 0)
     }
 }
 
@@ -180,6 +316,8 @@ struct Collecting {
     started: Vec<usize>,
     /// Too many keys, a key that could not be evaluated, or a partition run twice: no bloom for this join.
     abandoned: bool,
+    /// Whether the hashes are a single integer key's values, once a partition with rows has said.
+    integers: Option<bool>,
 }
 
 impl fmt::Debug for KeySlot {
@@ -232,8 +370,9 @@ impl KeySlot {
         collecting.hashes = Vec::new();
     }
 
-    /// A build partition ended with `hashes`; the last one makes the bloom.
-    fn finish(&self, hashes: &[u64]) {
+    /// A build partition ended with `hashes`; the last one makes the bloom. `integers`: whether they are the
+    /// values of a single integer key (`None` for a partition without rows).
+    fn finish(&self, hashes: &[u64], integers: Option<bool>) {
         let mut collecting = self.collecting();
         if collecting.abandoned {
             return;
@@ -245,9 +384,14 @@ impl KeySlot {
         }
         collecting.hashes.extend_from_slice(hashes);
         collecting.finished += 1;
+        collecting.integers = match (collecting.integers, integers) {
+            (Some(so_far), Some(this)) => Some(so_far && this),
+            (so_far, this) => so_far.or(this),
+        };
         if Some(collecting.finished) == collecting.partitions {
             let all = std::mem::take(&mut collecting.hashes);
-            let _ = self.bloom.set(KeyBloom::from_hashes(&all));
+            let integers = collecting.integers == Some(true);
+            let _ = self.bloom.set(KeyBloom::from_hashes(&all, integers));
         }
     }
 }
@@ -345,6 +489,7 @@ impl ExecutionPlan for KeyCollectExec {
             slot: Arc::clone(&self.slot),
             hashes: Vec::new(),
             scratch: Vec::new(),
+            integers: None,
             done: false,
         }))
     }
@@ -357,13 +502,16 @@ struct CollectingStream {
     slot: Arc<KeySlot>,
     hashes: Vec<u64>,
     scratch: Vec<u64>,
+    /// Whether the hashes are the key's own values (known from the first batch).
+    integers: Option<bool>,
     done: bool,
 }
 
 impl CollectingStream {
     fn collect(&mut self, batch: &RecordBatch) -> Result<()> {
         let arrays = key_arrays(&self.keys, batch)?;
-        let valid = row_hashes(&arrays, batch.num_rows(), &mut self.scratch)?;
+        let (valid, own) = row_hashes(&arrays, batch.num_rows(), &mut self.scratch)?;
+        self.integers = Some(own);
         self.hashes
             .extend(valid.set_indices().map(|row| self.scratch[row]));
         Ok(())
@@ -393,7 +541,7 @@ impl Stream for CollectingStream {
             Poll::Ready(None) => {
                 self.done = true;
                 let hashes = std::mem::take(&mut self.hashes);
-                self.slot.finish(&hashes);
+                self.slot.finish(&hashes, self.integers);
             }
             Poll::Pending => {}
         }
