@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -53,13 +54,20 @@ impl PhysicalOptimizerRule for SharedSubplans {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // Printing a subtree costs far more than walking it, so only subtrees whose operators have the same shape
+        // as another's are printed and compared.
+        let mut shapes: HashMap<u64, Vec<Arc<dyn ExecutionPlan>>> = HashMap::new();
         plan.apply(|node| {
-            if worth_sharing(node) {
-                *seen.entry(printed(&Shareable::of(node).whole)).or_default() += 1;
+            if let Some(shape) = shareable_shape(node) {
+                shapes.entry(shape).or_default().push(Arc::clone(node));
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
+        shapes.retain(|_, nodes| nodes.len() > 1);
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for node in shapes.values().flatten() {
+            *seen.entry(printed(&Shareable::of(node).whole)).or_default() += 1;
+        }
         let mut states: HashMap<String, Arc<SharedState>> = seen
             .into_iter()
             .filter(|(_, copies)| *copies > 1)
@@ -70,7 +78,9 @@ impl PhysicalOptimizerRule for SharedSubplans {
         }
         // Top down, so the largest repeated subtree is shared and nothing inside it again.
         plan.transform_down(|node| {
-            if !worth_sharing(&node) {
+            let repeated_shape =
+                shareable_shape(&node).is_some_and(|shape| shapes.contains_key(&shape));
+            if !repeated_shape {
                 return Ok(Transformed::no(node));
             }
             let Shareable { whole, kept } = Shareable::of(&node);
@@ -110,18 +120,22 @@ pub fn physical_rules_with_shared_subplans() -> Vec<Arc<dyn PhysicalOptimizerRul
     rules
 }
 
-/// A join or an aggregate with file scans below it, and no other kind of source: work worth doing once (a bare
+/// For a join or an aggregate with file scans below it, and no other kind of source — work worth doing once (a bare
 /// scan is not: keeping it would hold a whole table in memory to save one decode), whose printed form names its
-/// inputs (a file scan prints its paths; an in-memory source only its sizes, so two of them could print alike).
-fn worth_sharing(node: &Arc<dyn ExecutionPlan>) -> bool {
+/// inputs (a file scan prints its paths; an in-memory source only its sizes, so two of them could print alike) —
+/// a hash of its operators' names and fan-outs in order: subtrees that print alike have the same.
+fn shareable_shape(node: &Arc<dyn ExecutionPlan>) -> Option<u64> {
     let heavy = node.downcast_ref::<AggregateExec>().is_some()
         || node.downcast_ref::<HashJoinExec>().is_some();
     if !heavy {
-        return false;
+        return None;
     }
+    let mut shape = DefaultHasher::new();
     let mut file_scans = 0_usize;
     let mut other_sources = 0_usize;
     let _ = node.apply(|n| {
+        n.name().hash(&mut shape);
+        n.children().len().hash(&mut shape);
         if n.children().is_empty() {
             let file_scan = n.downcast_ref::<DataSourceExec>().is_some_and(|scan| {
                 scan.data_source()
@@ -136,7 +150,7 @@ fn worth_sharing(node: &Arc<dyn ExecutionPlan>) -> bool {
         }
         Ok(TreeNodeRecursion::Continue)
     });
-    file_scans > 0 && other_sources == 0
+    (file_scans > 0 && other_sources == 0).then(|| shape.finish())
 }
 
 /// What a copy shares: the subtree itself, or for a join that keeps only some of its columns (its own projection)
