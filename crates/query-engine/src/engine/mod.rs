@@ -6,6 +6,7 @@
 mod admission;
 pub(crate) mod cells;
 mod clustered_groups;
+mod column_sets;
 mod conjunctions;
 mod decimal_arithmetic;
 mod dictionary_groups;
@@ -33,6 +34,7 @@ pub(crate) mod tables;
 
 pub use admission::{Admission, AdmissionLimits, Slot};
 pub use clustered_groups::{ClusteredGroups, ClusteredPartialAggregateExec};
+pub use column_sets::KeySetFilterExec;
 pub use conjunctions::{Conjunction, Conjunctions};
 pub use decimal_arithmetic::{DecimalArithmetic, DecimalArithmetics};
 pub use dictionary_groups::{DictionaryGroups, DictionaryPartialAggregateExec};

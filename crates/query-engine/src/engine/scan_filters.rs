@@ -52,6 +52,7 @@ use datafusion::physical_plan::{
 };
 use futures_util::StreamExt;
 
+use super::column_sets::with_column_sets;
 use super::key_bloom::{KeyBloom, KeyCollectExec, KeySlot};
 use super::rewrite_expressions::truth;
 use super::routed_filter::routed_truth;
@@ -60,7 +61,7 @@ use super::single_input::{only_child, passed_through_properties, recompute, visi
 /// Rows evaluated before the pass rate decides anything.
 const MEASURED_ROWS: usize = 64 * 1024;
 /// While most rows pass, one batch in this many is still filtered (and measured).
-const SAMPLE_EVERY: usize = 8;
+pub(crate) const SAMPLE_EVERY: usize = 8;
 
 /// The rule: every file scan holding dynamic filters gets a [`ScanFilterExec`] above it.
 #[derive(Debug, Default)]
@@ -78,36 +79,43 @@ impl PhysicalOptimizerRule for ScanFilters {
         }
         let slots = join_slots(&plan)?;
         let mut used = HashSet::new();
-        plan.transform_up(|node| {
-            if let Some(join) = node.downcast_ref::<HashJoinExec>() {
-                return with_key_collection(&node, join, &slots, &used);
-            }
-            if let Some(hoisted) = above_static_filter(&node)? {
-                return Ok(Transformed::yes(hoisted));
-            }
-            let filters = dynamic_filters_of(&node);
-            if filters.is_empty() {
-                return Ok(Transformed::no(node));
-            }
-            let blooms: Vec<Option<Arc<KeySlot>>> = filters
-                .iter()
-                .map(|filter| {
-                    let id = filter.expression_id()?;
-                    used.insert(id);
-                    slots.get(&id).cloned()
+        let plan = plan
+            .transform_up(|node| {
+                if let Some(join) = node.downcast_ref::<HashJoinExec>() {
+                    return with_key_collection(&node, join, &slots, &used);
+                }
+                if let Some(hoisted) = above_static_filter(&node)? {
+                    return Ok(Transformed::yes(hoisted));
+                }
+                let filters = dynamic_filters_of(&node);
+                if filters.is_empty() {
+                    return Ok(Transformed::no(node));
+                }
+                let blooms: Vec<Option<Arc<KeySlot>>> = filters
+                    .iter()
+                    .map(|filter| {
+                        let id = filter.expression_id()?;
+                        used.insert(id);
+                        slots.get(&id).cloned()
+                    })
+                    .collect();
+                let properties = Arc::clone(node.properties());
+                Ok(Transformed::yes(Arc::new(ScanFilterExec {
+                    input: node,
+                    filters,
+                    blooms,
+                    kinds: Kinds::All,
+                    properties,
+                    metrics: ExecutionPlanMetricsSet::new(),
                 })
-                .collect();
-            let properties = Arc::clone(node.properties());
-            Ok(Transformed::yes(Arc::new(ScanFilterExec {
-                input: node,
-                filters,
-                blooms,
-                kinds: Kinds::All,
-                properties,
-                metrics: ExecutionPlanMetricsSet::new(),
-            }) as Arc<dyn ExecutionPlan>))
-        })
-        .map(|transformed| transformed.data)
+                    as Arc<dyn ExecutionPlan>))
+            })?
+            .data;
+        // No slots: no join with a dynamic filter, or a recursive query (whose joins run again every round).
+        if slots.is_empty() {
+            return Ok(plan);
+        }
+        with_column_sets(plan, &used)
     }
 
     fn name(&self) -> &'static str {
@@ -147,7 +155,7 @@ fn join_slots(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<KeySlot>
 }
 
 /// The expression id of the dynamic filter a hash join writes, if it writes one.
-fn join_filter_id(join: &HashJoinExec) -> Option<u64> {
+pub(crate) fn join_filter_id(join: &HashJoinExec) -> Option<u64> {
     join.dynamic_expressions_produced()
         .first()
         .and_then(|filter| filter.expression_id())
@@ -405,18 +413,18 @@ struct PassRate {
 }
 
 #[derive(Default, Clone, Copy)]
-struct Counts {
+pub(crate) struct Counts {
     seen: usize,
     passed: usize,
 }
 
 impl Counts {
-    fn add(&mut self, seen: usize, passed: usize) {
+    pub(crate) fn add(&mut self, seen: usize, passed: usize) {
         self.seen += seen;
         self.passed += passed;
     }
 
-    fn mostly_passing(self) -> bool {
+    pub(crate) fn mostly_passing(self) -> bool {
         self.seen >= MEASURED_ROWS && self.passed * 10 > self.seen * 9
     }
 
