@@ -21,7 +21,9 @@
 //!
 //! A join whose build side is too big for a key list hands the scan a lookup into its hash table; once the join's
 //! [`KeyCollectExec`] has hashed every build row into a bloom (`key_bloom`), the scan checks the bloom instead,
-//! plain or routed alike: TPC-H 0.89–0.905× of before (docs/benchmarks.md, "Key blooms").
+//! plain or routed alike: TPC-H 0.89–0.905× of before (docs/benchmarks.md, "Key blooms"). A join whose filter
+//! reached no scan (one of its keys is computed above the scans, as an aggregate's result is) sends each other key
+//! column's build values down on their own (`column_sets`).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
