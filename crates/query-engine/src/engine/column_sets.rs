@@ -128,20 +128,20 @@ fn pushed(
 /// Which child's column `column` of `node`'s output passes on unchanged, where dropping the child's rows by that
 /// value drops only output rows with the same value: `(child, column in the child)`.
 fn source_of(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(usize, usize)> {
+    // An operator that stops after some rows (a filter or join with a fetch) lets other rows in once these are gone.
+    if node.fetch().is_some() {
+        return None;
+    }
     if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
         let expr = &projection.expr().get(column)?.expr;
         return Some((0, expr.downcast_ref::<Column>()?.index()));
     }
     if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        // A filter that stops after some rows keeps other rows once these are gone.
-        if filter.fetch().is_some() {
-            return None;
-        }
         return Some((0, projected(filter.projection().as_deref(), column)?));
     }
     let passes_rows_on = node.downcast_ref::<RepartitionExec>().is_some()
         || node.downcast_ref::<CoalescePartitionsExec>().is_some();
-    if passes_rows_on && node.fetch().is_none() {
+    if passes_rows_on {
         return Some((0, column));
     }
     if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
