@@ -316,7 +316,7 @@ async fn a_big_build_side_is_checked_by_its_bloom_and_keeps_every_match() {
     let ours = context(dir.path(), true).await;
     // About 2,450 rides have a fare below 20: more distinct keys than DataFusion puts in a key list, so its filter
     // on the payments' scan refers to the join's hash table, and the join hashes its build rows into a bloom.
-    // Their ids lie within 120,000 of each other, under twice the bloom's 65,536 bits: an exact set of them —
+    // Their ids lie within 120,000 of each other (under 1 MiB of bits): an exact set of them —
     // shifted up, payments below its smallest key must miss it; shifted down (negative keys), those above its
     // largest. Ids times 1,000 spread over 120 million: a bloom.
     let with_fare = |rides: std::ops::Range<i64>| rides.filter(|i| (i * 31) % 977 < 20).count();
