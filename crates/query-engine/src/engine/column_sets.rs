@@ -24,8 +24,6 @@ use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{JoinType, NullEquality, Result};
-use datafusion::datasource::physical_plan::FileScanConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
@@ -46,6 +44,7 @@ use futures_util::StreamExt;
 
 use super::key_bloom::{KeyCollectExec, KeySlot};
 use super::scan_filters::{Counts, SAMPLE_EVERY, ScanFilterExec, join_filter_id};
+use super::shared_subplans::is_file_scan;
 use super::single_input::{only_child, passed_through_properties, recompute, visit_expressions};
 
 /// Every eligible join of `plan` given a column set per probe key that can be traced to a scan. `used`: the ids of
@@ -100,12 +99,7 @@ fn pushed(
     column: usize,
     slot: &Arc<KeySlot>,
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let file_scan = node.downcast_ref::<DataSourceExec>().is_some_and(|scan| {
-        scan.data_source()
-            .downcast_ref::<FileScanConfig>()
-            .is_some()
-    });
-    if file_scan || node.downcast_ref::<ScanFilterExec>().is_some() {
+    if is_file_scan(node) || node.downcast_ref::<ScanFilterExec>().is_some() {
         return Ok(Some(Arc::new(KeySetFilterExec::new(
             Arc::clone(node),
             column,
@@ -115,10 +109,10 @@ fn pushed(
     let Some((child, below)) = source_of(node, column) else {
         return Ok(None);
     };
-    let Some(filtered) = pushed(&node.children()[child].clone(), below, slot)? else {
+    let mut children: Vec<Arc<dyn ExecutionPlan>> = node.children().into_iter().cloned().collect();
+    let Some(filtered) = pushed(&children[child], below, slot)? else {
         return Ok(None);
     };
-    let mut children: Vec<Arc<dyn ExecutionPlan>> = node.children().into_iter().cloned().collect();
     children[child] = filtered;
     Ok(Some(
         Arc::clone(node).replace_children(children, recompute())?,

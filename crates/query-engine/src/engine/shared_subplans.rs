@@ -137,12 +137,7 @@ fn shareable_shape(node: &Arc<dyn ExecutionPlan>) -> Option<u64> {
         n.name().hash(&mut shape);
         n.children().len().hash(&mut shape);
         if n.children().is_empty() {
-            let file_scan = n.downcast_ref::<DataSourceExec>().is_some_and(|scan| {
-                scan.data_source()
-                    .downcast_ref::<FileScanConfig>()
-                    .is_some()
-            });
-            if file_scan {
+            if is_file_scan(n) {
                 file_scans += 1;
             } else {
                 other_sources += 1;
@@ -151,6 +146,15 @@ fn shareable_shape(node: &Arc<dyn ExecutionPlan>) -> Option<u64> {
         Ok(TreeNodeRecursion::Continue)
     });
     (file_scans > 0 && other_sources == 0).then(|| shape.finish())
+}
+
+/// Whether `node` scans files (not an in-memory or other source).
+pub(crate) fn is_file_scan(node: &Arc<dyn ExecutionPlan>) -> bool {
+    node.downcast_ref::<DataSourceExec>().is_some_and(|scan| {
+        scan.data_source()
+            .downcast_ref::<FileScanConfig>()
+            .is_some()
+    })
 }
 
 /// What a copy shares: the subtree itself, or for a join that keeps only some of its columns (its own projection)
