@@ -432,7 +432,7 @@ async fn text_columns(
             ','
         };
         let names = read_header(path, delimiter).await?;
-        let context = fresh_context(limits.memory_limit, &files.metadata_cache).map_err(fail)?;
+        let context = fresh_context(limits.memory_limit, &files.file_caches).map_err(fail)?;
         let types = infer_text_types(
             &context,
             path,
@@ -493,7 +493,7 @@ pub async fn describe_local(
     let mut columns = text_columns(files, path, format, limits).await?;
     let mut widenings = 0;
     loop {
-        let context = fresh_context(limits.memory_limit, &files.metadata_cache).map_err(fail)?;
+        let context = fresh_context(limits.memory_limit, &files.file_caches).map_err(fail)?;
         let table = LocalTable {
             name: "t".to_owned(),
             path: path.to_owned(),

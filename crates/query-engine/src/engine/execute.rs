@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use datafusion::config::ConfigOptions;
 use datafusion::error::DataFusionError;
-use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -32,18 +31,19 @@ use super::repeated_joins::RepeatedJoins;
 use super::scan_filters::ScanFilters;
 use super::shared_subplans::physical_rules_with_shared_subplans;
 use super::single_copy_filter::SingleCopyFilters;
+use super::file_caches::FileCaches;
 use super::tables::{self, LocalTable, RemoteTable};
 use super::{cells, join_limit, sql_problems};
 use crate::fetch::GuardedFetcher;
 use crate::isolation::protocol::{Failure, Job};
 use crate::remote::{RemoteObject, StoreFailure, TailCache};
 
-/// What a worker keeps between jobs: how to reach remote files, and the footers it has already read.
+/// What a worker keeps between jobs: how to reach remote files, and the footers and statistics it has already read.
 #[derive(Debug)]
 pub(crate) struct RemoteAccess {
     pub fetcher: GuardedFetcher,
     pub probe_timeout: Duration,
-    pub metadata_cache: Arc<FileMetadataCache>,
+    pub file_caches: FileCaches,
     /// Footers the server (or another worker) already read.
     pub tails: Arc<TailCache>,
     /// Column chunks read before, by any process.
@@ -121,18 +121,14 @@ fn classify(error: &DataFusionError) -> Failure {
 /// group-by, float comparisons, top rows per group, dynamic filters applied to scanned rows).
 pub(crate) fn fresh_context(
     memory_limit: usize,
-    metadata_cache: &Arc<FileMetadataCache>,
+    file_caches: &FileCaches,
 ) -> Result<SessionContext, DataFusionError> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(memory_limit, 1.0)
         .with_disk_manager_builder(
             DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
         )
-        .with_cache_manager(
-            CacheManagerConfig::default()
-                .with_file_metadata_cache(Some(metadata_cache.clone()))
-                .with_metadata_cache_limit(64 << 20),
-        )
+        .with_cache_manager(file_caches.config())
         .build_arc()?;
     // Measured on the 10 M-row benchmark (docs/benchmarks.md): larger batches and two partitions per core cut the
     // filtered one-column aggregate by about 10 %.
@@ -288,7 +284,7 @@ pub(crate) async fn execute(job: Job, access: &RemoteAccess) -> Result<QueryOutp
     // (decoders, string kernels, the allocator's own overhead) fit in the rest and a query's resident memory stays
     // near the limit (docs/benchmarks.md, "Query isolation").
     let memory_limit = usize::try_from(job.memory_limit).unwrap_or(usize::MAX);
-    let context = fresh_context(memory_limit / 10 * 9, &access.metadata_cache).map_err(fail)?;
+    let context = fresh_context(memory_limit / 10 * 9, &access.file_caches).map_err(fail)?;
     let mut phases = vec![("context", started.elapsed())];
     if job.file_order {
         context

@@ -12,6 +12,7 @@ mod decimal_arithmetic;
 mod dictionary_groups;
 mod eager;
 pub(crate) mod execute;
+pub(crate) mod file_caches;
 mod filtered_aggregate;
 mod float_compare;
 mod group_top_k;

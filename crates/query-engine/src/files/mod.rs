@@ -10,19 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::execution::cache::cache_manager::FileMetadataCache;
-use datafusion::execution::cache::default_cache::DefaultCache;
 use tabletalk_ports::{LoadError, LoadErrorKind, ProgressSink, UploadId};
 use url::Url;
 
+use crate::engine::file_caches::FileCaches;
 use crate::fetch::{FetchSettings, GuardedFetcher};
 use crate::remote::TailCache;
 use cache::{CacheLease, FileCache, remote_key};
 use download::{download, gunzip, storage_error};
 use uploads::UploadDir;
-
-/// Footer metadata of remote Parquet files kept in memory (docs/api.md, "Datasets").
-const METADATA_CACHE_BYTES: usize = 64 << 20;
 
 /// `storage.*` and `datasets.*` as the file layer needs them.
 #[derive(Debug, Clone)]
@@ -43,8 +39,8 @@ pub struct DatasetFiles {
     pub cache: Arc<FileCache>,
     pub uploads: UploadDir,
     pub settings: FileSettings,
-    /// Shared by every query's runtime so footers are read once per `(url, version)`.
-    pub metadata_cache: Arc<FileMetadataCache>,
+    /// Shared by every context of the server (schema reads) so footers are read once per `(url, version)`.
+    pub(crate) file_caches: FileCaches,
     /// Footer bytes on disk (`<cache_dir>/footers`), shared with the query workers.
     pub tails: Arc<TailCache>,
     /// Ranges of remote Parquet files on disk (`<cache_dir>/ranges`, a quarter of `storage.cache_max_bytes`),
@@ -82,8 +78,6 @@ impl DatasetFiles {
     ) -> std::io::Result<Arc<Self>> {
         let cache = FileCache::open(settings.cache_dir.clone(), settings.cache_max_bytes)?;
         let uploads = UploadDir::open(settings.upload_dir.clone(), settings.max_upload_bytes)?;
-        let metadata_cache: Arc<FileMetadataCache> =
-            Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkParquetFooters"));
         let tails = Arc::new(TailCache::new(footers_dir(&settings.cache_dir)));
         let ranges = Arc::new(crate::remote::RangeCache::new(
             settings.cache_dir.join("ranges"),
@@ -96,7 +90,7 @@ impl DatasetFiles {
             cache,
             uploads,
             settings,
-            metadata_cache,
+            file_caches: FileCaches::new("TabletalkServer"),
         }))
     }
 

@@ -19,17 +19,14 @@ use tabletalk_ports::{
     CallKind, FetchKind, Gauges, LlmCallEnd, QueryEnd, QueryOrigin, Telemetry, TurnEnd,
 };
 
-use datafusion::execution::cache::cache_manager::FileMetadataCache;
-use datafusion::execution::cache::default_cache::DefaultCache;
 
 use super::memory;
 use super::protocol::{Hello, Job, Output, Reply, read_frame, write_frame};
 use crate::engine::execute::{RemoteAccess, execute};
+use crate::engine::file_caches::FileCaches;
 use crate::fetch::{AddressPolicy, Cidr, FetchSettings, GuardedFetcher};
 use crate::remote::TailCache;
 
-/// Footers of remote Parquet files a worker keeps between jobs.
-const METADATA_CACHE_BYTES: usize = 64 << 20;
 
 /// Counts the range bytes this worker's jobs fetch, so each reply can carry its job's share.
 #[derive(Debug, Default)]
@@ -73,12 +70,10 @@ fn access(hello: &Hello, range_bytes: Arc<FetchedBytes>) -> io::Result<RemoteAcc
         user_agent: hello.user_agent.clone(),
     })
     .with_telemetry(range_bytes);
-    let metadata_cache: Arc<FileMetadataCache> =
-        Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("TabletalkWorkerFooters"));
     Ok(RemoteAccess {
         fetcher,
         probe_timeout: Duration::from_millis(hello.probe_timeout_ms),
-        metadata_cache,
+        file_caches: FileCaches::new("TabletalkWorker"),
         tails: Arc::new(TailCache::new(hello.footers_dir.clone())),
         ranges: Arc::new(crate::remote::RangeCache::new(
             hello.ranges_dir.clone(),
