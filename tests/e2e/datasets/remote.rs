@@ -347,6 +347,10 @@ async fn refresh_keeps_unchanged_content_and_a_changed_remote_file_is_detected()
     let count = json!({"sql": "SELECT count(*) AS n FROM table1 WHERE id > 5"});
     let before = json_with_status(query(&app, &conversation, count.clone()).await, 200).await;
     assert_eq!(before["rows"], json!([[994]]));
+    // Answered from the file's statistics, which a worker keeps between queries: they must follow the file too.
+    let total = json!({"sql": "SELECT count(*) AS n FROM table1"});
+    let all_before = json_with_status(query(&app, &conversation, total.clone()).await, 200).await;
+    assert_eq!(all_before["rows"], json!([[1000]]));
 
     // Between refreshes a query reads the version that was added: what it needs is kept, so the change goes
     // unnoticed until the refresh, which finds the new version; queries then read that.
@@ -357,6 +361,8 @@ async fn refresh_keeps_unchanged_content_and_a_changed_remote_file_is_detected()
     assert_eq!(updated["row_count"], 2000);
     let result = json_with_status(query(&app, &conversation, count).await, 200).await;
     assert_eq!(result["rows"], json!([[1994]]));
+    let all_after = json_with_status(query(&app, &conversation, total).await, 200).await;
+    assert_eq!(all_after["rows"], json!([[2000]]));
     app.stop().await;
     files.stop().await;
 }

@@ -27,9 +27,7 @@ impl FileCaches {
     /// Empty caches; `owner` names them in DataFusion's cache listings.
     pub(crate) fn new(owner: &str) -> Self {
         Self {
-            footers: Arc::new(
-                DefaultCache::new(FOOTER_BYTES).with_name(format!("{owner}Footers")),
-            ),
+            footers: Arc::new(DefaultCache::new(FOOTER_BYTES).with_name(format!("{owner}Footers"))),
             statistics: Arc::new(
                 DefaultCache::new(STATISTICS_BYTES).with_name(format!("{owner}Statistics")),
             ),

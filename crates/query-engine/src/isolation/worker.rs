@@ -19,14 +19,12 @@ use tabletalk_ports::{
     CallKind, FetchKind, Gauges, LlmCallEnd, QueryEnd, QueryOrigin, Telemetry, TurnEnd,
 };
 
-
 use super::memory;
 use super::protocol::{Hello, Job, Output, Reply, read_frame, write_frame};
 use crate::engine::execute::{RemoteAccess, execute};
 use crate::engine::file_caches::FileCaches;
 use crate::fetch::{AddressPolicy, Cidr, FetchSettings, GuardedFetcher};
 use crate::remote::TailCache;
-
 
 /// Counts the range bytes this worker's jobs fetch, so each reply can carry its job's share.
 #[derive(Debug, Default)]
