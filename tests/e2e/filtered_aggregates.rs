@@ -236,6 +236,45 @@ async fn aggregates_without_group_by_and_null_answers_of_the_predicate() {
 }
 
 #[tokio::test]
+async fn aggregates_without_group_by_take_kept_rows_in_place_as_nulls() {
+    // Days up to 900: nine rows in ten kept, fed whole to the plain accumulators with the dropped rows made null.
+    // The flag `Z` is only on dropped rows, so `max(flag)` must not see it; `qty` and `status` have nulls of their
+    // own, which stay uncounted; FILTER clauses narrow further.
+    let day = |i: &i64| i * 7_919 % 1_000;
+    let kept = (0..24_000_i64).filter(|i| day(i) <= 900).count();
+    let sql = "SELECT count(*) AS n, count(qty) AS counted, sum(qty) AS qty, avg(qty) AS mean, \
+               sum(price * (1 - discount)) AS net, avg(price) AS price, min(price) AS low, max(day) AS last, \
+               min(status) AS first_status, max(flag) AS top_flag, count(qty) FILTER (WHERE qty > 25) AS big, \
+               sum(price) FILTER (WHERE status = 'F') AS f_total FROM lines WHERE day <= 900";
+    let (rows, (masked, filtered)) = compared(sql).await;
+    assert_eq!((masked, filtered), (kept, 0), "{rows}");
+    assert!(!rows.contains('Z'), "{rows}");
+    assert!(rows.contains(&format!("| {kept} ")), "{rows}");
+
+    // An aggregate that does not skip nulls keeps the groups accumulators, with the same answers.
+    let (_, (masked, _)) =
+        compared("SELECT stddev(qty) AS spread, sum(qty) AS qty FROM lines WHERE day <= 900").await;
+    assert_eq!(masked, kept);
+
+    // Arguments failing on dropped rows (a division by the zero divisors `divisor <> 0` drops), and a predicate
+    // keeping few rows: both batches are filtered first.
+    let (rows, (masked, filtered)) =
+        compared("SELECT sum(qty / divisor) AS ratio, count(*) AS n FROM lines WHERE divisor <> 0")
+            .await;
+    assert_eq!(
+        (masked, filtered),
+        (0, (0..24_000_i64).filter(|i| day(i) >= 40).count()),
+        "{rows}"
+    );
+    let (_, (masked, filtered)) =
+        compared("SELECT count(*) AS n, sum(price) AS total FROM lines WHERE day > 950").await;
+    assert_eq!(
+        (masked, filtered),
+        (0, (0..24_000_i64).filter(|i| day(i) > 950).count())
+    );
+}
+
+#[tokio::test]
 async fn other_shapes_are_left_as_planned() {
     let ours = context(true);
     let plain = context(false);

@@ -56,6 +56,7 @@ use datafusion::physical_plan::{
 };
 use futures_util::StreamExt;
 
+use super::masked_accumulators::MaskedAccumulators;
 use super::partial_aggregate::{AccumulatorInput, Accumulators, plain_partial};
 use super::rewrite_expressions::truth;
 use super::single_input::{only_child, recompute, visit_expressions};
@@ -326,6 +327,7 @@ impl ExecutionPlan for FilteredPartialAggregateExec {
                 .then(|| new_group_values(Arc::clone(&group_schema), &GroupOrdering::None))
                 .transpose()?,
             accumulators: Accumulators::of(parts.aggregate)?,
+            masked: MaskedAccumulators::of(parts.aggregate)?,
             seen_rows: false,
             kept_groups: Vec::new(),
             group_of_row: Vec::new(),
@@ -411,6 +413,9 @@ struct Aggregation {
     /// `None` without `GROUP BY`: every row is in group 0.
     groups: Option<Box<dyn GroupValues>>,
     accumulators: Accumulators,
+    /// Without `GROUP BY`, and when every aggregate ignores nulls: the plain accumulators that take a batch's kept
+    /// rows in place (`masked_accumulators`), used instead of `accumulators`.
+    masked: Option<MaskedAccumulators>,
     /// Whether any row reached the accumulators since they last emitted (the one group of an aggregate without
     /// `GROUP BY` exists only then).
     seen_rows: bool,
@@ -446,7 +451,9 @@ impl Aggregation {
             Some(columns) => batch.project(columns)?,
             None => batch.clone(),
         };
-        if kept == rows {
+        if self.masked.is_some() {
+            self.add_masked(batch, &mask, kept)?;
+        } else if kept == rows {
             let prepared = self.prepare(batch, None)?;
             self.commit(prepared, None)?;
             self.masked_rows.add(kept);
@@ -464,11 +471,54 @@ impl Aggregation {
             }
         }
         timer.done();
-        let used = self.groups.as_ref().map_or(0, |g| g.size()) + self.accumulators.size();
+        let used = self.groups.as_ref().map_or(0, |g| g.size())
+            + self.accumulators.size()
+            + self.masked.as_ref().map_or(0, MaskedAccumulators::size);
         if self.reservation.try_resize(used).is_ok() {
             return Ok(Vec::new());
         }
         self.emit()
+    }
+
+    /// Adds `batch`'s rows that `mask` sets (`kept` of them) to the plain accumulators: in place with the others
+    /// marked null when the mask keeps most rows and the arguments can be computed over all of them, otherwise
+    /// from the filtered batch.
+    fn add_masked(&mut self, batch: &RecordBatch, mask: &BooleanBuffer, kept: usize) -> Result<()> {
+        if kept == 0 {
+            return Ok(());
+        }
+        let rows = batch.num_rows();
+        let mostly_kept = kept * MASKED_SHARE.1 >= rows * MASKED_SHARE.0;
+        // Over the whole batch, an expression may fail on a row the predicate drops: such a batch is filtered.
+        let (inputs, in_place) =
+            if let Some(Ok(inputs)) = mostly_kept.then(|| self.masked_inputs(batch)) {
+                (inputs, true)
+            } else {
+                let filtered = filter_record_batch(batch, &BooleanArray::new(mask.clone(), None))?;
+                (self.masked_inputs(&filtered)?, false)
+            };
+        let masked = self
+            .masked
+            .as_mut()
+            .ok_or_else(|| internal_datafusion_err!("no plain accumulators to add to"))?;
+        if in_place {
+            masked.apply(inputs, (kept < rows).then_some(mask))?;
+            self.masked_rows.add(kept);
+        } else {
+            masked.apply(inputs, None)?;
+            self.filtered_rows.add(kept);
+        }
+        self.seen_rows = true;
+        Ok(())
+    }
+
+    /// The plain accumulators' arguments over `batch` (the filter's columns).
+    fn masked_inputs(&self, batch: &RecordBatch) -> Result<Vec<AccumulatorInput>> {
+        let input = self.aggregate_input(batch)?;
+        self.masked
+            .as_ref()
+            .ok_or_else(|| internal_datafusion_err!("no plain accumulators to evaluate"))?
+            .evaluate(&input)
     }
 
     /// Evaluates what the accumulators need from `batch` (the filter's columns) and the group keys of the rows
@@ -548,12 +598,16 @@ impl Aggregation {
             None => Vec::new(),
         };
         self.seen_rows = false;
-        let states = self.accumulators.take_states()?;
-        columns.extend(
-            states
-                .iter()
-                .map(|state| state.slice(1, state.len().saturating_sub(1))),
-        );
+        if let Some(masked) = &mut self.masked {
+            columns.extend(masked.take_states()?);
+        } else {
+            let states = self.accumulators.take_states()?;
+            columns.extend(
+                states
+                    .iter()
+                    .map(|state| state.slice(1, state.len().saturating_sub(1))),
+            );
+        }
         // Never without columns: a group column, an aggregate's state, or both.
         let all = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
         let size = self.batch_size.max(1);

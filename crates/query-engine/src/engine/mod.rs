@@ -20,6 +20,7 @@ mod join_limit;
 mod join_sides;
 mod key_bloom;
 mod local_files;
+mod masked_accumulators;
 mod partial_aggregate;
 mod repeated_joins;
 mod rewrite_expressions;

@@ -47,41 +47,30 @@ pub(crate) fn plain_partial(aggregate: &AggregateExec) -> bool {
 
 /// An aggregate's accumulators with the arguments and `FILTER` clauses that feed them.
 pub(crate) struct Accumulators {
-    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
-    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+    arguments: AggregateArguments,
     each: Vec<Box<dyn GroupsAccumulator>>,
 }
 
-impl Accumulators {
-    /// Fresh accumulators for every aggregate of `aggregate`.
-    pub(crate) fn of(aggregate: &AggregateExec) -> Result<Self> {
+/// Every aggregate's argument expressions and `FILTER` clause.
+pub(crate) struct AggregateArguments {
+    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
+    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+}
+
+impl AggregateArguments {
+    /// Those of `aggregate`.
+    pub(crate) fn of(aggregate: &AggregateExec) -> Self {
         Self::new(aggregate.aggr_expr(), aggregate.filter_expr())
     }
 
-    /// Fresh accumulators for `aggregates`, each with its `FILTER` clause.
-    pub(crate) fn new(
+    fn new(
         aggregates: &[Arc<AggregateFunctionExpr>],
         filters: &[Option<Arc<dyn PhysicalExpr>>],
-    ) -> Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             arguments: aggregates.iter().map(|a| a.expressions()).collect(),
             filters: filters.to_vec(),
-            each: aggregates
-                .iter()
-                .map(|a| a.create_groups_accumulator())
-                .collect::<Result<Vec<_>>>()?,
-        })
-    }
-
-    /// Adds every row of `batch` to its group (`group_of_row`, one entry per row; `groups` groups in all).
-    pub(crate) fn update(
-        &mut self,
-        batch: &RecordBatch,
-        group_of_row: &[usize],
-        groups: usize,
-    ) -> Result<()> {
-        let inputs = self.evaluate(batch)?;
-        self.apply(inputs, group_of_row, groups)
+        }
     }
 
     /// Every aggregate's arguments and `FILTER` clause evaluated over `batch`: the step that can fail on a row's
@@ -103,6 +92,43 @@ impl Accumulators {
                 Ok(AccumulatorInput { values, filter })
             })
             .collect()
+    }
+}
+
+impl Accumulators {
+    /// Fresh accumulators for every aggregate of `aggregate`.
+    pub(crate) fn of(aggregate: &AggregateExec) -> Result<Self> {
+        Self::new(aggregate.aggr_expr(), aggregate.filter_expr())
+    }
+
+    /// Fresh accumulators for `aggregates`, each with its `FILTER` clause.
+    pub(crate) fn new(
+        aggregates: &[Arc<AggregateFunctionExpr>],
+        filters: &[Option<Arc<dyn PhysicalExpr>>],
+    ) -> Result<Self> {
+        Ok(Self {
+            arguments: AggregateArguments::new(aggregates, filters),
+            each: aggregates
+                .iter()
+                .map(|a| a.create_groups_accumulator())
+                .collect::<Result<Vec<_>>>()?,
+        })
+    }
+
+    /// Adds every row of `batch` to its group (`group_of_row`, one entry per row; `groups` groups in all).
+    pub(crate) fn update(
+        &mut self,
+        batch: &RecordBatch,
+        group_of_row: &[usize],
+        groups: usize,
+    ) -> Result<()> {
+        let inputs = self.evaluate(batch)?;
+        self.apply(inputs, group_of_row, groups)
+    }
+
+    /// Every aggregate's arguments and `FILTER` clause evaluated over `batch` (see [`AggregateArguments`]).
+    pub(crate) fn evaluate(&self, batch: &RecordBatch) -> Result<Vec<AccumulatorInput>> {
+        self.arguments.evaluate(batch)
     }
 
     /// Adds evaluated rows to their groups.
@@ -139,6 +165,13 @@ impl Accumulators {
 pub(crate) struct AccumulatorInput {
     values: Vec<ArrayRef>,
     filter: Option<BooleanBuffer>,
+}
+
+impl AccumulatorInput {
+    /// The arguments and the `FILTER` clause's rows.
+    pub(crate) fn into_parts(self) -> (Vec<ArrayRef>, Option<BooleanBuffer>) {
+        (self.values, self.filter)
+    }
 }
 
 /// Hands the rest of a partition's input (from a batch already read) to DataFusion's partial aggregate as planned.
