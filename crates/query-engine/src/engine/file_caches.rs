@@ -1,8 +1,9 @@
 //! What every query context of one process shares: Parquet footers, and the statistics DataFusion derives from them
 //! for planning. A query over files read before neither reads their footers again nor derives their statistics
 //! again (deriving them for `lineitem`'s 53 row groups took a share of every TPC-H query's planning,
-//! docs/benchmarks.md, "Planning, and where TPC-H Q1's time goes"). DataFusion checks an entry against the file's size and modification time
-//! (statistics also against the table's schema) before it uses it, so a changed file is read afresh.
+//! docs/benchmarks.md, "Planning, and where TPC-H Q1's time goes"). DataFusion checks an entry against the file's
+//! size and modification time (statistics also against the table's schema) before it uses it, so a changed file is
+//! read afresh.
 
 use std::sync::Arc;
 

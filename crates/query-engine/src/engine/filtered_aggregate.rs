@@ -16,8 +16,9 @@
 //! drops, say) sends that batch the filtering way, where it is computed over the kept rows only — so errors and
 //! answers are DataFusion's. Groups are found by DataFusion's own `GroupValues`, the accumulators are DataFusion's,
 //! and the output is the replaced aggregate's. Without `GROUP BY`, when every aggregate skips nulls, the kept rows
-//! go in place to DataFusion's plain accumulators instead, the dropped ones marked null (`masked_accumulators`). Expressions that are volatile (`random()`) are left as planned, and
-//! so is any aggregate another rule of ours stands in for.
+//! go in place to DataFusion's plain accumulators instead, the dropped ones marked null (`masked_accumulators`).
+//! Expressions that are volatile (`random()`) are left as planned, and so is any aggregate another rule of ours
+//! stands in for.
 //!
 //! The replaced operators are kept as a template (their plan over an empty leaf in place of the filter's input),
 //! so the expression rules that run later (`decimal_arithmetic`, `conjunctions`) rewrite them as they would the
