@@ -138,3 +138,81 @@ async fn cheap_terms_go_first_and_single_terms_stay() {
     let (plan, _) = physical_plan_and_rows(&ours, "SELECT id FROM t WHERE word LIKE '%b%'").await;
     assert!(!plan.contains("Conjunction"), "{plan}");
 }
+
+#[tokio::test]
+async fn ranges_are_read_in_one_pass_and_keep_datafusions_rows() {
+    let datafusion_only = context(false);
+    let ours = context(true);
+    // (predicate, the column and range the plan must show, if any)
+    for (predicate, range) in [
+        (
+            "day >= DATE '1994-01-01' AND day < DATE '1995-01-01' AND id % 2 = 0",
+            Some(("day", "IN RANGE [1994-01-01, 1995-01-01)")),
+        ),
+        // Nulls in the column are outside the range.
+        (
+            "quantity BETWEEN 5.00 AND 30.00 AND id < 900",
+            Some(("quantity", "IN RANGE [5.00, 30.00]")),
+        ),
+        // Constants written first; every pair of exclusive and inclusive bounds, with rows on each bound.
+        (
+            "10 <= id AND 100 > id AND word IS NOT NULL",
+            Some(("id", "IN RANGE [10, 100)")),
+        ),
+        (
+            "id > 10 AND id <= 100 AND word IS NOT NULL",
+            Some(("id", "IN RANGE (10, 100]")),
+        ),
+        (
+            "id BETWEEN 12 AND 30 AND word IS NOT NULL",
+            Some(("id", "IN RANGE [12, 30]")),
+        ),
+        (
+            "id > 10 AND id < 16 AND word IS NOT NULL",
+            Some(("id", "IN RANGE (10, 16)")),
+        ),
+        // An empty range.
+        (
+            "id > 5 AND id < 3 AND word = 'a'",
+            Some(("id", "IN RANGE (5, 3)")),
+        ),
+        // Bounds of two columns interleaved: each column's pair becomes its range.
+        (
+            "id >= 10 AND day < DATE '1995-01-01' AND id < 100 AND day >= DATE '1994-01-01'",
+            Some(("id", "IN RANGE [10, 100)")),
+        ),
+        (
+            "id >= 10 AND day < DATE '1995-01-01' AND id < 100 AND day >= DATE '1994-01-01'",
+            Some(("day", "IN RANGE [1994-01-01, 1995-01-01)")),
+        ),
+        // Floats keep their own comparisons.
+        ("ratio > 1 AND ratio < 3 AND id > 5", None),
+    ] {
+        let sql = format!("SELECT id, word FROM t WHERE {predicate} ORDER BY id");
+        let (_, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+        let (plan, rows) = physical_plan_and_rows(&ours, &sql).await;
+        assert_eq!(rows, expected, "{sql}\n{plan}");
+        match range {
+            Some((column, range)) => {
+                let line = plan.lines().find(|l| l.contains(range));
+                assert!(
+                    line.is_some_and(|l| l.contains(&format!("{column}@"))),
+                    "{sql}: no {column} {range} in\n{plan}"
+                );
+            }
+            None => assert!(!plan.contains("IN RANGE"), "{sql}\n{plan}"),
+        }
+    }
+    // The ranges keep some rows and drop others.
+    let (_, counted) = physical_plan_and_rows(
+        &ours,
+        "SELECT count(*) AS n FROM t WHERE quantity BETWEEN 5.00 AND 30.00 AND id < 900",
+    )
+    .await;
+    let kept: u64 = counted
+        .lines()
+        .nth(3)
+        .and_then(|line| line.trim_matches(|c| c == '|' || c == ' ').parse().ok())
+        .unwrap();
+    assert!(kept > 10 && kept < 900, "{counted}");
+}

@@ -34,6 +34,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::float_compare::FloatComparison;
+use super::ranges::joined_ranges;
 use super::rewrite_expressions::{ExpressionRewrite, narrowed, rewrite_plan, truth};
 
 /// The rule: every filter predicate with two or more `AND`ed terms becomes a [`Conjunction`].
@@ -75,11 +76,12 @@ impl ExpressionRewrite for Conjunctions {
             .into_iter()
             .map(|term| (Arc::clone(term), is_cheap(term, schema)))
             .partition(|(_, cheap)| *cheap);
+        // Both bounds of a range in one pass (`ranges`).
+        let cheap = joined_ranges(cheap.into_iter().map(|(term, _)| term).collect(), schema);
         let cheap_count = cheap.len();
         let terms = cheap
             .into_iter()
-            .chain(costly)
-            .map(|(term, _)| term)
+            .chain(costly.into_iter().map(|(term, _)| term))
             .collect();
         Conjunction::new(terms, cheap_count)
             .ok()
