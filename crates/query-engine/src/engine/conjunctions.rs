@@ -8,7 +8,8 @@
 //! "Decimal arithmetic, conjunctions and routed scan filters"). [`Conjunction`] keeps one selection bitmap for
 //! the batch instead: cheap terms (a comparison or null test of a non-string column and a constant, which cannot
 //! fail) go first and are evaluated on every row and combined with a bitwise `AND` (vectorised, cheaper than
-//! selecting rows for them); the other terms follow in the order written, on every row while at least half are
+//! selecting rows for them; a column's lower and upper bound among them are one `ranges::RangeComparison`, read
+//! in one pass); the other terms follow in the order written, on every row while at least half are
 //! still selected and otherwise on just the selected rows of just the columns they read, their answer set back
 //! into the bitmap by walking its set bits. Evaluation stops as soon as no row is left. A null answer counts as
 //! `false`, which is all a filter needs: the expression only ever stands as a whole filter predicate.
