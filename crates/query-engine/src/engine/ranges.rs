@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::{
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue, internal_datafusion_err, internal_err};
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
@@ -168,12 +168,14 @@ fn inside<T: ArrowPrimitiveType>(
 where
     T::Native: PartialOrd,
 {
+    let mismatch = || internal_datafusion_err!("a range's bounds are not of its column's type");
     let native = |bound: &Bound| -> Result<T::Native> {
         let single = bound.value.to_array()?;
-        Ok(single.as_primitive::<T>().value(0))
+        let single = single.as_primitive_opt::<T>().ok_or_else(mismatch)?;
+        Ok(single.value(0))
     };
     let (lo, hi) = (native(low)?, native(high)?);
-    let values = array.as_primitive::<T>().values();
+    let values = array.as_primitive_opt::<T>().ok_or_else(mismatch)?.values();
     // Both comparisons of every value, without short-circuit or bounds checks, 64 to a word: the loop the
     // compiler vectorises (`collect_bool` with `&&` ran a fifth slower than two comparison passes on Q6).
     let bits = match (low.inclusive, high.inclusive) {
@@ -240,7 +242,7 @@ impl PhysicalExpr for RangeComparison {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
         let [column] = <[Arc<dyn PhysicalExpr>; 1]>::try_from(children)
-            .map_err(|_| datafusion::common::internal_datafusion_err!("a range has one column"))?;
+            .map_err(|_| internal_datafusion_err!("a range has one column"))?;
         Ok(Arc::new(Self {
             column,
             low: self.low.clone(),
