@@ -46,6 +46,7 @@ mod scan_filters;
 mod search;
 mod shared_subplans;
 mod sharing;
+mod short_keys;
 mod single_copy_filters;
 mod ssrf;
 mod storage;

@@ -43,8 +43,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr_common::physical_expr::is_volatile;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
-use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
-use datafusion::physical_plan::aggregates::order::GroupOrdering;
+use datafusion::physical_plan::aggregates::group_values::GroupValues;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::metrics::{
@@ -61,6 +60,7 @@ use futures_util::StreamExt;
 use super::masked_accumulators::MaskedAccumulators;
 use super::partial_aggregate::{AccumulatorInput, Accumulators, plain_partial};
 use super::rewrite_expressions::truth;
+use super::short_keys;
 use super::single_input::{only_child, recompute, visit_expressions};
 
 /// The accumulators' group of the rows the predicate drops; a group of values is its index in the group values
@@ -326,7 +326,7 @@ impl ExecutionPlan for FilteredPartialAggregateExec {
                 .map(|(e, _)| Arc::clone(e))
                 .collect(),
             groups: (group_fields > 0)
-                .then(|| new_group_values(Arc::clone(&group_schema), &GroupOrdering::None))
+                .then(|| short_keys::group_values(Arc::clone(&group_schema)))
                 .transpose()?,
             accumulators: Accumulators::of(parts.aggregate)?,
             masked: MaskedAccumulators::of(parts.aggregate)?,
