@@ -1,8 +1,8 @@
 //! Short multi-column group keys: `ShortKeyGroupValues` gives every row the group whose emitted key is the row's
 //! own, numbers groups as first seen, and finds the same distinct keys as DataFusion's own group values — nulls
 //! apart from empty strings and zeros, negative integers and dates, strings of exactly twelve bytes, a partial emit
-//! renumbering the rest — and a batch with a longer string hands over to DataFusion's group values without a group
-//! changing its id.
+//! renumbering the rest — and a batch with a longer string, or one past the most groups it keeps, hands over to
+//! DataFusion's group values without a group changing its id.
 
 use std::sync::Arc;
 
@@ -201,6 +201,21 @@ fn a_longer_string_hands_the_groups_over_unchanged() {
         let ours = check_against_datafusion(width, &batches);
         assert!(ours.fell_back());
     }
+}
+
+#[test]
+fn many_groups_are_handed_over_in_order() {
+    // 40,000 distinct amounts (beyond the 32,768 groups kept), then old and new keys, nulls among them.
+    let rows = |from: i64, to: i64| -> Vec<ArrayRef> {
+        let flag: StringViewArray = (from..to)
+            .map(|i| (i % 1_000 != 7).then_some("A"))
+            .collect();
+        let amount: Int64Array = (from..to).map(|i| (i % 999 != 5).then_some(i)).collect();
+        vec![Arc::new(flag), Arc::new(amount)]
+    };
+    let batches = vec![rows(0, 40_000), rows(30_000, 50_000), rows(45_000, 46_000)];
+    let ours = check_against_datafusion(2, &batches);
+    assert!(ours.fell_back());
 }
 
 #[test]
