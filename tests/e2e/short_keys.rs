@@ -1,14 +1,15 @@
 //! Short multi-column group keys: `ShortKeyGroupValues` gives every row the group whose emitted key is the row's
 //! own, numbers groups as first seen, and finds the same distinct keys as DataFusion's own group values — nulls
 //! apart from empty strings and zeros, negative integers and dates, strings of exactly twelve bytes, a partial emit
-//! renumbering the rest — and a batch with a longer string, or one past the most groups it keeps, hands over to
-//! DataFusion's group values without a group changing its id.
+//! renumbering the rest — rows a mask drops getting no group and making none, and a batch with a longer string,
+//! or one past the most groups it keeps, hands over to DataFusion's group values without a group changing its id.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BinaryViewArray, Date32Array, Int64Array, StringViewArray,
+    Array, ArrayRef, AsArray, BinaryViewArray, Date32Array, Int64Array, StringViewArray,
 };
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::logical_expr::EmitTo;
@@ -216,6 +217,53 @@ fn many_groups_are_handed_over_in_order() {
     let batches = vec![rows(0, 40_000), rows(30_000, 50_000), rows(45_000, 46_000)];
     let ours = check_against_datafusion(2, &batches);
     assert!(ours.fell_back());
+}
+
+#[test]
+fn rows_a_mask_drops_make_no_group() {
+    // Every third row dropped; the flag `R` only on dropped rows; the second batch's kept rows with a 13-byte string.
+    let drop = |row: usize| row.is_multiple_of(3);
+    let batches = [batch(0, 600, 2, false), batch(600, 600, 2, true)];
+    let mut ours = ShortKeyGroupValues::new(schema(2)).unwrap();
+    let mut all_ids = Vec::new();
+    let mut kept_keys = Vec::new();
+    for (b, columns) in batches.iter().enumerate() {
+        let flag = columns[0].as_string_view();
+        let moved: StringViewArray = (0..600)
+            .map(|row| {
+                let value = flag.is_valid(row).then(|| flag.value(row));
+                if drop(row) {
+                    Some(if b == 0 { "R" } else { "thirteen byte" })
+                } else {
+                    value.filter(|v| *v != "R")
+                }
+            })
+            .collect();
+        let columns = vec![Arc::new(moved) as ArrayRef, Arc::clone(&columns[1])];
+        let kept: BooleanBuffer = (0..600).map(|row| !drop(row)).collect();
+        let mut ids = Vec::new();
+        ours.intern_kept(&columns, Some(&kept), &mut ids).unwrap();
+        for (row, id) in ids.iter().enumerate() {
+            if drop(row) {
+                assert_eq!(*id, ShortKeyGroupValues::DROPPED, "row {row}");
+            } else {
+                kept_keys.push(key(&columns, row));
+                all_ids.push(*id);
+            }
+        }
+        // The long string among kept rows sends the groups over, unchanged.
+        assert_eq!(ours.fell_back(), b == 1);
+    }
+    let emitted = keys(&ours.emit(EmitTo::All).unwrap());
+    for (kept, id) in kept_keys.iter().zip(&all_ids) {
+        assert_eq!(&emitted[*id], kept);
+    }
+    assert_eq!(sorted(emitted.clone()).len(), {
+        let mut distinct = sorted(kept_keys.clone());
+        distinct.dedup();
+        distinct.len()
+    });
+    assert!(emitted.iter().all(|k| !k.starts_with("<R>")), "{emitted:?}");
 }
 
 #[test]

@@ -9,8 +9,9 @@
 //!
 //! [`FilteredPartialAggregateExec`] replaces a partial `AggregateExec` over a `FilterExec` (with or without a
 //! `ProjectionExec` between them) and decides per batch, on the rows the predicate keeps: three in four or more,
-//! and the aggregate's inputs are computed over the whole batch, only the group keys of the kept rows are copied
-//! (to find their groups), and every dropped row is added to the extra group; fewer, and the batch is filtered
+//! and the aggregate's inputs are computed over the whole batch, the groups of the kept rows are found (short keys
+//! in place, others from a copy of the kept rows' keys: `short_keys::KeptGroups`), and every dropped row is added
+//! to the extra group; fewer, and the batch is filtered
 //! first, as before. (DataFusion's groups accumulators also take a row mask, but their loops run about twice as
 //! slow with one.) An expression that fails over the whole batch (a division by zero in a row the predicate
 //! drops, say) sends that batch the filtering way, where it is computed over the kept rows only — so errors and
@@ -30,7 +31,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use datafusion::arrow::buffer::BooleanBuffer;
-use datafusion::arrow::compute::{filter, filter_record_batch};
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatchOptions;
 use datafusion::common::config::ConfigOptions;
@@ -43,7 +44,6 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr_common::physical_expr::is_volatile;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
-use datafusion::physical_plan::aggregates::group_values::GroupValues;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::metrics::{
@@ -60,7 +60,7 @@ use futures_util::StreamExt;
 use super::masked_accumulators::MaskedAccumulators;
 use super::partial_aggregate::{AccumulatorInput, Accumulators, plain_partial};
 use super::rewrite_expressions::truth;
-use super::short_keys;
+use super::short_keys::{KeptGroups, ShortKeyGroupValues};
 use super::single_input::{only_child, recompute, visit_expressions};
 
 /// The accumulators' group of the rows the predicate drops; a group of values is its index in the group values
@@ -326,7 +326,7 @@ impl ExecutionPlan for FilteredPartialAggregateExec {
                 .map(|(e, _)| Arc::clone(e))
                 .collect(),
             groups: (group_fields > 0)
-                .then(|| short_keys::group_values(Arc::clone(&group_schema)))
+                .then(|| KeptGroups::new(Arc::clone(&group_schema)))
                 .transpose()?,
             accumulators: Accumulators::of(parts.aggregate)?,
             masked: MaskedAccumulators::of(parts.aggregate)?,
@@ -413,7 +413,7 @@ struct Aggregation {
     projection: Option<(Vec<Arc<dyn PhysicalExpr>>, SchemaRef)>,
     group_exprs: Vec<Arc<dyn PhysicalExpr>>,
     /// `None` without `GROUP BY`: every row is in group 0.
-    groups: Option<Box<dyn GroupValues>>,
+    groups: Option<KeptGroups>,
     accumulators: Accumulators,
     /// Without `GROUP BY`, and when every aggregate ignores nulls: the plain accumulators that take a batch's kept
     /// rows in place (`masked_accumulators`), used instead of `accumulators`.
@@ -435,7 +435,7 @@ struct Aggregation {
 struct Prepared {
     rows: usize,
     inputs: Vec<AccumulatorInput>,
-    /// The group keys of the rows to add (only those the mask sets, with one).
+    /// The group keys of every row; with a mask, the groups skip the rows it drops.
     keys: Vec<ArrayRef>,
 }
 
@@ -456,24 +456,24 @@ impl Aggregation {
         if self.masked.is_some() {
             self.add_masked(batch, &mask, kept)?;
         } else if kept == rows {
-            let prepared = self.prepare(batch, None)?;
+            let prepared = self.prepare(batch)?;
             self.commit(prepared, None)?;
             self.masked_rows.add(kept);
         } else if kept > 0 {
             let mostly_kept = kept * MASKED_SHARE.1 >= rows * MASKED_SHARE.0;
             // Over the whole batch, an expression may fail on a row the predicate drops: such a batch is filtered.
-            if let Some(Ok(prepared)) = mostly_kept.then(|| self.prepare(batch, Some(&mask))) {
+            if let Some(Ok(prepared)) = mostly_kept.then(|| self.prepare(batch)) {
                 self.commit(prepared, Some(&mask))?;
                 self.masked_rows.add(kept);
             } else {
                 let filtered = filter_record_batch(batch, &BooleanArray::new(mask, None))?;
-                let prepared = self.prepare(&filtered, None)?;
+                let prepared = self.prepare(&filtered)?;
                 self.commit(prepared, None)?;
                 self.filtered_rows.add(kept);
             }
         }
         timer.done();
-        let used = self.groups.as_ref().map_or(0, |g| g.size())
+        let used = self.groups.as_ref().map_or(0, KeptGroups::size)
             + self.accumulators.size()
             + self.masked.as_ref().map_or(0, MaskedAccumulators::size);
         if self.reservation.try_resize(used).is_ok() {
@@ -523,24 +523,17 @@ impl Aggregation {
             .evaluate(&input)
     }
 
-    /// Evaluates what the accumulators need from `batch` (the filter's columns) and the group keys of the rows
-    /// `mask` sets (all without one), changing nothing.
-    fn prepare(&self, batch: &RecordBatch, mask: Option<&BooleanBuffer>) -> Result<Prepared> {
+    /// Evaluates what the accumulators need from `batch` (the filter's columns) and every row's group keys,
+    /// changing nothing.
+    fn prepare(&self, batch: &RecordBatch) -> Result<Prepared> {
         let input = self.aggregate_input(batch)?;
         let rows = input.num_rows();
         let inputs = self.accumulators.evaluate(&input)?;
-        let mut keys = self
+        let keys = self
             .group_exprs
             .iter()
             .map(|e| e.evaluate(&input)?.into_array(rows))
             .collect::<Result<Vec<ArrayRef>>>()?;
-        if let Some(mask) = mask {
-            let selection = BooleanArray::new(mask.clone(), None);
-            keys = keys
-                .iter()
-                .map(|k| filter(k, &selection))
-                .collect::<std::result::Result<_, _>>()?;
-        }
         Ok(Prepared { rows, inputs, keys })
     }
 
@@ -549,26 +542,27 @@ impl Aggregation {
     /// (`TRASH`).
     fn commit(&mut self, prepared: Prepared, mask: Option<&BooleanBuffer>) -> Result<()> {
         let Prepared { rows, inputs, keys } = prepared;
+        self.group_of_row.clear();
         let total = if let Some(groups) = &mut self.groups {
-            groups.intern(&keys, &mut self.kept_groups)?;
-            groups.len() + 1
+            groups.assign(&keys, mask, &mut self.kept_groups)?;
+            self.group_of_row
+                .extend(self.kept_groups.iter().map(|group| {
+                    if *group == ShortKeyGroupValues::DROPPED {
+                        TRASH
+                    } else {
+                        group + 1
+                    }
+                }));
+            groups.values().len() + 1
         } else {
-            self.kept_groups.clear();
-            self.kept_groups.resize(rows, 0);
+            match mask {
+                Some(mask) => self
+                    .group_of_row
+                    .extend(mask.iter().map(|kept| if kept { 1 } else { TRASH })),
+                None => self.group_of_row.resize(rows, 1),
+            }
             2
         };
-        self.group_of_row.clear();
-        match mask {
-            Some(mask) => {
-                self.group_of_row.resize(rows, TRASH);
-                for (row, group) in mask.set_indices().zip(&self.kept_groups) {
-                    self.group_of_row[row] = group + 1;
-                }
-            }
-            None => self
-                .group_of_row
-                .extend(self.kept_groups.iter().map(|group| group + 1)),
-        }
         self.seen_rows = true;
         self.accumulators.apply(inputs, &self.group_of_row, total)
     }
@@ -593,7 +587,7 @@ impl Aggregation {
 
     /// Every group so far with its states, in batches of at most `batch_size` rows; the groups start over.
     fn emit(&mut self) -> Result<Vec<RecordBatch>> {
-        let mut columns = match &mut self.groups {
+        let mut columns = match self.groups.as_mut().map(KeptGroups::values) {
             Some(groups) if groups.is_empty() => return Ok(Vec::new()),
             Some(groups) => groups.emit(EmitTo::All)?,
             None if !self.seen_rows => return Ok(Vec::new()),

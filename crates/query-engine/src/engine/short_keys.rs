@@ -17,9 +17,10 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryViewArray, PrimitiveArray, StringViewArray,
+    Array, ArrayRef, AsArray, BinaryViewArray, BooleanArray, PrimitiveArray, StringViewArray,
 };
-use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use datafusion::arrow::compute::filter;
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Date64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
@@ -55,13 +56,74 @@ fn group_of(entry: u64) -> usize {
     usize::try_from(entry & 0xffff_ffff).unwrap_or(usize::MAX)
 }
 
-/// Group values for `schema`'s key columns: ours when they are short ones ([`ShortKeyGroupValues`]), DataFusion's
-/// otherwise.
-pub(crate) fn group_values(schema: SchemaRef) -> Result<Box<dyn GroupValues>> {
-    match ShortKeyGroupValues::new(Arc::clone(&schema)) {
-        Some(ours) => Ok(Box::new(ours)),
-        None => new_group_values(schema, &GroupOrdering::None),
+/// The groups of a filtered aggregate's kept rows: ours when the key columns are short ones
+/// ([`ShortKeyGroupValues`], which skip the dropped rows in place), DataFusion's otherwise (given the kept rows'
+/// keys, copied).
+pub(crate) enum KeptGroups {
+    Short(ShortKeyGroupValues),
+    Planned(Box<dyn GroupValues>),
+}
+
+impl KeptGroups {
+    pub(crate) fn new(schema: SchemaRef) -> Result<Self> {
+        Ok(match ShortKeyGroupValues::new(Arc::clone(&schema)) {
+            Some(ours) => Self::Short(ours),
+            None => Self::Planned(new_group_values(schema, &GroupOrdering::None)?),
+        })
     }
+
+    /// Every row's group into `groups`, [`ShortKeyGroupValues::DROPPED`] for the rows `kept` (when given) does
+    /// not set; only kept rows make groups.
+    pub(crate) fn assign(
+        &mut self,
+        keys: &[ArrayRef],
+        kept: Option<&BooleanBuffer>,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
+        match (self, kept) {
+            (Self::Short(ours), kept) => ours.intern_kept(keys, kept, groups),
+            (Self::Planned(planned), None) => planned.intern(keys, groups),
+            (Self::Planned(planned), Some(kept)) => {
+                intern_copied(planned.as_mut(), keys, kept, groups)
+            }
+        }
+    }
+
+    pub(crate) fn values(&mut self) -> &mut dyn GroupValues {
+        match self {
+            Self::Short(ours) => ours,
+            Self::Planned(planned) => planned.as_mut(),
+        }
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        match self {
+            Self::Short(ours) => ours.size(),
+            Self::Planned(planned) => planned.size(),
+        }
+    }
+}
+
+/// The kept rows' keys copied and interned into `values`, their groups spread back over every row.
+fn intern_copied(
+    values: &mut dyn GroupValues,
+    keys: &[ArrayRef],
+    kept: &BooleanBuffer,
+    groups: &mut Vec<usize>,
+) -> Result<()> {
+    let selection = BooleanArray::new(kept.clone(), None);
+    let kept_keys = keys
+        .iter()
+        .map(|key| filter(key, &selection))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut kept_groups = Vec::new();
+    values.intern(&kept_keys, &mut kept_groups)?;
+    groups.clear();
+    groups.resize(kept.len(), ShortKeyGroupValues::DROPPED);
+    for (row, group) in kept.set_indices().zip(kept_groups) {
+        groups[row] = group;
+    }
+    Ok(())
 }
 
 /// What one key column holds.
@@ -120,6 +182,9 @@ impl std::fmt::Debug for ShortKeyGroupValues {
 }
 
 impl ShortKeyGroupValues {
+    /// The group of a row the mask drops ([`Self::intern_kept`], [`KeptGroups::assign`]).
+    pub const DROPPED: usize = usize::MAX;
+
     /// `None` unless every key column is one this map takes and there are two to [`MAX_COLUMNS`] of them.
     #[must_use]
     pub fn new(schema: SchemaRef) -> Option<Self> {
@@ -140,6 +205,34 @@ impl ShortKeyGroupValues {
             batch_words: Vec::new(),
             fallback: None,
         })
+    }
+
+    /// Like `intern`, for the rows `kept` (when given) sets: the others get [`Self::DROPPED`] and make no group,
+    /// and their keys are not copied out first.
+    ///
+    /// # Errors
+    /// Keys of another width or type than the schema's, or DataFusion's group values failing after a handover.
+    pub fn intern_kept(
+        &mut self,
+        cols: &[ArrayRef],
+        kept: Option<&BooleanBuffer>,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
+        let Some(kept) = kept else {
+            return self.intern(cols, groups);
+        };
+        groups.clear();
+        let rows = cols.first().map_or(0, Array::len);
+        let short = self.fallback.is_none()
+            && cols.len() == self.width()
+            && self.hashes.len() <= MAX_GROUPS
+            && self.read_batch(cols)?;
+        if !short {
+            // `intern` hands over (or reports the width) as it would for these keys.
+            return intern_copied(self, cols, kept, groups);
+        }
+        groups.reserve(rows);
+        self.intern_short(rows, Some(kept), groups)
     }
 
     /// Whether a long value or many groups sent the groups to DataFusion's group values.
@@ -237,11 +330,16 @@ impl ShortKeyGroupValues {
         }
     }
 
-    fn intern_short(&mut self, rows: usize, groups: &mut Vec<usize>) -> Result<()> {
+    fn intern_short(
+        &mut self,
+        rows: usize,
+        kept: Option<&BooleanBuffer>,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
         match self.width() {
-            2 => self.intern_rows::<2>(rows, groups),
-            3 => self.intern_rows::<3>(rows, groups),
-            4 => self.intern_rows::<4>(rows, groups),
+            2 => self.intern_rows::<2>(rows, kept, groups),
+            3 => self.intern_rows::<3>(rows, kept, groups),
+            4 => self.intern_rows::<4>(rows, kept, groups),
             width => Err(internal_datafusion_err!(
                 "short keys: a key of {width} columns"
             )),
@@ -249,8 +347,17 @@ impl ShortKeyGroupValues {
     }
 
     /// The rows' groups, `N` words per key: a constant width lets the compiler compare keys word by word.
-    fn intern_rows<const N: usize>(&mut self, rows: usize, groups: &mut Vec<usize>) -> Result<()> {
+    fn intern_rows<const N: usize>(
+        &mut self,
+        rows: usize,
+        kept: Option<&BooleanBuffer>,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
         for row in 0..rows {
+            if kept.is_some_and(|kept| !kept.value(row)) {
+                groups.push(ShortKeyGroupValues::DROPPED);
+                continue;
+            }
             let mut key = [0_u128; N];
             let mut hash = 0_u64;
             for (column, word) in key.iter_mut().enumerate() {
@@ -470,7 +577,7 @@ impl GroupValues for ShortKeyGroupValues {
             return self.fall_back()?.intern(cols, groups);
         }
         groups.reserve(rows);
-        self.intern_short(rows, groups)
+        self.intern_short(rows, None, groups)
     }
 
     fn size(&self) -> usize {
