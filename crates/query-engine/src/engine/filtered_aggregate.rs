@@ -331,7 +331,7 @@ impl ExecutionPlan for FilteredPartialAggregateExec {
             accumulators: Accumulators::of(parts.aggregate)?,
             masked: MaskedAccumulators::of(parts.aggregate)?,
             seen_rows: false,
-            kept_groups: Vec::new(),
+            row_groups: Vec::new(),
             group_of_row: Vec::new(),
             reservation: MemoryConsumer::new(format!("FilteredPartialAggregate[{partition}]"))
                 .register(context.memory_pool()),
@@ -421,7 +421,8 @@ struct Aggregation {
     /// Whether any row reached the accumulators since they last emitted (the one group of an aggregate without
     /// `GROUP BY` exists only then).
     seen_rows: bool,
-    kept_groups: Vec<usize>,
+    /// Each row's group from the group values, `ShortKeyGroupValues::DROPPED` for a row the predicate drops.
+    row_groups: Vec<usize>,
     group_of_row: Vec<usize>,
     reservation: MemoryReservation,
     schema: SchemaRef,
@@ -544,9 +545,9 @@ impl Aggregation {
         let Prepared { rows, inputs, keys } = prepared;
         self.group_of_row.clear();
         let total = if let Some(groups) = &mut self.groups {
-            groups.assign(&keys, mask, &mut self.kept_groups)?;
+            groups.assign(&keys, mask, &mut self.row_groups)?;
             self.group_of_row
-                .extend(self.kept_groups.iter().map(|group| {
+                .extend(self.row_groups.iter().map(|group| {
                     if *group == ShortKeyGroupValues::DROPPED {
                         TRASH
                     } else {

@@ -19,6 +19,7 @@ mod group_top_k;
 mod join_limit;
 mod join_sides;
 mod key_bloom;
+mod key_words;
 mod local_files;
 mod masked_accumulators;
 mod partial_aggregate;
