@@ -130,16 +130,8 @@ impl Kind {
     fn of(data_type: &DataType) -> Option<Self> {
         match data_type {
             DataType::Utf8View | DataType::BinaryView => Some(Self::View),
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Date32
-            | DataType::Date64 => Some(Self::Integer),
+            DataType::Date32 | DataType::Date64 => Some(Self::Integer),
+            integer if integer.is_integer() => Some(Self::Integer),
             _ => None,
         }
     }
