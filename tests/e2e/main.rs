@@ -36,6 +36,7 @@ mod isolation;
 mod join_sides;
 mod llm_gemini;
 mod llm_openai;
+mod local_reads;
 mod metrics;
 mod oidc;
 mod process;
