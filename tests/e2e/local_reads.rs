@@ -10,7 +10,8 @@ use bytes::Bytes;
 use datafusion::object_store::ObjectStore;
 use datafusion::object_store::path::Path;
 use rustix::fs::{Advice, fadvise};
-use tabletalk_query_engine::engine::{LocalFiles, in_memory};
+use tabletalk_query_engine::engine::LocalFiles;
+use tabletalk_query_engine::page_cache::in_memory;
 
 /// 8 MiB that differ from byte to byte, so a range read at the wrong offset cannot match.
 fn contents() -> Vec<u8> {

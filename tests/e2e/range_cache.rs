@@ -107,3 +107,51 @@ async fn reads_are_assembled_from_kept_pieces_and_only_gaps_are_fetched() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Kept parts read in place when their pages are in memory and in the blocking pool when they were dropped from the
+/// page cache: the same bytes either way.
+#[tokio::test]
+async fn kept_parts_read_the_same_in_memory_and_from_disk() {
+    use rustix::fs::{Advice, fadvise};
+    use tabletalk_query_engine::page_cache::in_memory;
+
+    let dir = tempfile::tempdir().unwrap();
+    let object: Vec<u8> = (0..(3_u32 << 20))
+        .map(|i| u8::try_from(i.wrapping_mul(2_654_435_761) >> 24).unwrap())
+        .collect();
+    let cache = RangeCache::new(dir.path().join("ranges"), 64 << 20);
+    for range in [0..(1_u64 << 20), (1 << 20)..(3 << 20)] {
+        let bytes = Bytes::copy_from_slice(
+            &object[usize::try_from(range.start).unwrap()..usize::try_from(range.end).unwrap()],
+        );
+        cache.put("d/abc", &range, &bytes).await;
+    }
+    let pieces: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path().join("ranges").join("abc"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(pieces.len(), 2, "{pieces:?}");
+    let wanted = 4096..(3_u64 << 20) - 7;
+    for evicted in [true, false] {
+        for piece in &pieces {
+            let file = std::fs::File::open(piece).unwrap();
+            let whole = 0..file.metadata().unwrap().len();
+            if evicted {
+                file.sync_all().unwrap();
+                fadvise(&file, 0, None, Advice::DontNeed).unwrap();
+            }
+            assert_eq!(
+                in_memory(&file, std::slice::from_ref(&whole)),
+                !evicted,
+                "{piece:?}"
+            );
+        }
+        let parts = cache.parts("d/abc", &wanted).await;
+        assert_eq!(parts.len(), 2, "evicted {evicted}: one part per piece");
+        assert_eq!(
+            assembled(&parts).unwrap(),
+            &object[4096..(3 << 20) - 7],
+            "evicted {evicted}"
+        );
+    }
+}

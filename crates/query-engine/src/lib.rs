@@ -10,4 +10,5 @@ pub mod engine;
 pub mod fetch;
 pub mod files;
 pub mod isolation;
+pub mod page_cache;
 pub mod remote;

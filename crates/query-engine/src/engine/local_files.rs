@@ -7,7 +7,7 @@
 //! capacity reads straight into the spare capacity. Everything else — metadata, whole-file reads of text formats,
 //! listing — is `LocalFileSystem`'s.
 //!
-//! Ranges whose pages are already in memory (a dataset in use; see [`in_memory`]) are copied on the scan's own
+//! Ranges whose pages are already in memory (a dataset in use; see `page_cache`) are copied on the scan's own
 //! thread; only the others go to the blocking pool, so a cold disk never stalls the engine's threads. The hop to the
 //! pool made every column-chunk read a thread wake and sent the scan's task back through the runtime's queue, and
 //! partitions with the same rows then finished up to 70 ms apart in TPC-H Q1 (of about 160 ms), the query waiting for
@@ -23,12 +23,15 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::object_store::local::LocalFileSystem;
+
 use datafusion::object_store::path::Path;
 use datafusion::object_store::{
     self, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use futures_util::stream::BoxStream;
+
+use crate::page_cache::in_memory;
 
 /// The registry key DataFusion resolves local paths to.
 pub(crate) const LOCAL_URL: &str = "file://";
@@ -56,39 +59,6 @@ fn generic(source: std::io::Error, path: &std::path::Path) -> object_store::Erro
         store: "LocalFiles",
         source: Box::new(source),
     }
-}
-
-/// Whether the first and last byte of every range are in the page cache: one-byte reads with `RWF_NOWAIT`, which
-/// fail (`EAGAIN`) rather than wait for the disk. A file read moments ago answers yes, a cold one no; so does a file
-/// system without `RWF_NOWAIT`, which then keeps every read in the blocking pool as before.
-#[cfg(target_os = "linux")]
-#[must_use]
-pub fn in_memory(file: &File, ranges: &[Range<u64>]) -> bool {
-    use rustix::io::{ReadWriteFlags, preadv2};
-    use std::io::IoSliceMut;
-    let mut byte = [0_u8; 1];
-    let mut cached = |offset: u64| {
-        matches!(
-            preadv2(
-                file,
-                &mut [IoSliceMut::new(&mut byte)],
-                offset,
-                ReadWriteFlags::NOWAIT
-            ),
-            Ok(1)
-        )
-    };
-    ranges
-        .iter()
-        .filter(|range| range.start < range.end)
-        .all(|range| cached(range.start) && cached(range.end - 1))
-}
-
-/// Elsewhere every read goes to the blocking pool.
-#[cfg(not(target_os = "linux"))]
-#[must_use]
-pub fn in_memory(_file: &File, _ranges: &[Range<u64>]) -> bool {
-    false
 }
 
 /// Reads each range of the file in full, or fails: a range past the file's end is an error, as it is for

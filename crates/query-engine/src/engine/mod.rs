@@ -50,7 +50,7 @@ pub use float_compare::{FloatComparison, FloatComparisons};
 pub use group_top_k::{GroupTopK, GroupTopKExec};
 pub use join_sides::{BuildOnFewerRows, ONE_TABLE_ROWS, ROWS_FACTOR};
 pub use key_bloom::KeyCollectExec;
-pub use local_files::{LocalFiles, in_memory};
+pub use local_files::LocalFiles;
 pub use ranges::RangeComparison;
 pub use repeated_joins::RepeatedJoins;
 pub use run::{DataFusionEngine, EngineSettings};

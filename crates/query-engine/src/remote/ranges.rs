@@ -23,6 +23,8 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 
+use crate::page_cache::in_memory;
+
 /// A piece longer than this is not kept (column chunks of well-sized row groups stay far below).
 const MAX_RANGE_BYTES: u64 = 256 << 20;
 
@@ -37,7 +39,7 @@ pub struct RangeCache {
     known: Mutex<HashMap<String, BTreeMap<u64, u64>>>,
 }
 
-/// A part to read from a piece file (blocking).
+/// A part to read from a piece file.
 struct PieceRead {
     path: PathBuf,
     piece_length: u64,
@@ -46,15 +48,49 @@ struct PieceRead {
 }
 
 impl PieceRead {
-    fn run(self) -> Option<Bytes> {
+    /// The piece's file, if it is still the piece listed (a trimmed piece is gone).
+    fn open(self) -> Option<OpenPiece> {
         let file = std::fs::File::open(&self.path).ok()?;
         if file.metadata().ok()?.len() != self.piece_length {
             return None;
         }
+        Some(OpenPiece {
+            file,
+            offset: self.offset,
+            length: self.length,
+        })
+    }
+}
+
+/// A part of an opened piece file.
+struct OpenPiece {
+    file: std::fs::File,
+    offset: u64,
+    length: usize,
+}
+
+impl OpenPiece {
+    fn in_memory(&self) -> bool {
+        let part = self.offset..self.offset + self.length as u64;
+        in_memory(&self.file, std::slice::from_ref(&part))
+    }
+
+    /// Blocks when the part is not in memory.
+    fn read(self) -> Option<Bytes> {
         let mut bytes = BytesMut::zeroed(self.length);
-        file.read_exact_at(&mut bytes, self.offset).ok()?;
+        self.file.read_exact_at(&mut bytes, self.offset).ok()?;
         Some(bytes.freeze())
     }
+}
+
+/// Each part with its bytes when kept and still there (`(part, kept, bytes)`).
+fn read_parts(
+    opened: Vec<(Range<u64>, bool, Option<OpenPiece>)>,
+) -> Vec<(Range<u64>, bool, Option<Bytes>)> {
+    opened
+        .into_iter()
+        .map(|(part, kept, piece)| (part, kept, piece.and_then(OpenPiece::read)))
+        .collect()
 }
 
 /// What the kept pieces hold of a range: its parts in order, each kept bytes or a gap to fetch.
@@ -99,27 +135,27 @@ impl RangeCache {
             self.list(object).await;
             plan = self.plan(object, range);
         }
-        // Every kept part read in one blocking task: the pieces of one request are small files, and a hop to the
-        // blocking pool per open, seek and read made a warm remote query up to a quarter slower than an upload.
-        let reads: Vec<(Range<u64>, Option<PieceRead>)> = plan
+        let opened: Vec<(Range<u64>, bool, Option<OpenPiece>)> = plan
             .into_iter()
             .map(|(part, kept)| {
                 let read = kept.then(|| self.piece_read(object, &part)).flatten();
-                (part, read)
+                let kept = read.is_some();
+                (part, kept, read.and_then(PieceRead::open))
             })
             .collect();
-        let read = tokio::task::spawn_blocking(move || {
-            reads
-                .into_iter()
-                .map(|(part, read)| {
-                    let kept = read.is_some();
-                    (part, kept, read.and_then(PieceRead::run))
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let Ok(read) = read else {
-            return vec![Part::Gap(range.clone())];
+        // Parts whose pages are in memory are read right here (`page_cache`); otherwise every kept part is read in
+        // one blocking task: a hop to the blocking pool per open, seek and read made a warm remote query up to a
+        // quarter slower than an upload.
+        let read = if opened
+            .iter()
+            .all(|(_, _, piece)| piece.as_ref().is_none_or(OpenPiece::in_memory))
+        {
+            read_parts(opened)
+        } else {
+            match tokio::task::spawn_blocking(move || read_parts(opened)).await {
+                Ok(read) => read,
+                Err(_) => return vec![Part::Gap(range.clone())],
+            }
         };
         read.into_iter()
             .map(|(part, kept, bytes)| {
