@@ -143,8 +143,8 @@ impl RangeCache {
                 (part, kept, read.and_then(PieceRead::open))
             })
             .collect();
-        // Parts whose pages are in memory are read right here (`page_cache`); otherwise every kept part is read in
-        // one blocking task: a hop to the blocking pool per open, seek and read made a warm remote query up to a
+        // The pieces are opened here (files of a directory just listed); parts whose pages are in memory are read
+        // here too (`page_cache`), otherwise every kept part is read in one blocking task: a hop to the blocking pool per open, seek and read made a warm remote query up to a
         // quarter slower than an upload.
         let read = if opened
             .iter()
