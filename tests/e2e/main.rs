@@ -34,6 +34,7 @@ mod helpers;
 mod http_conventions;
 mod isolation;
 mod join_sides;
+mod like_patterns;
 mod llm_gemini;
 mod llm_openai;
 mod local_reads;

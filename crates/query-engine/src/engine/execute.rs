@@ -28,6 +28,7 @@ use super::filtered_aggregate::FilteredAggregates;
 use super::float_compare::FloatComparisons;
 use super::group_top_k::GroupTopK;
 use super::join_sides::after_join_selection;
+use super::like_patterns::LikePatterns;
 use super::repeated_joins::RepeatedJoins;
 use super::scan_filters::ScanFilters;
 use super::shared_subplans::physical_rules_with_shared_subplans;
@@ -155,6 +156,7 @@ pub(crate) fn fresh_context(
         .with_physical_optimizer_rule(Arc::new(FilteredAggregates))
         .with_physical_optimizer_rule(Arc::new(ScanFilters))
         .with_physical_optimizer_rule(Arc::new(DecimalArithmetics))
+        .with_physical_optimizer_rule(Arc::new(LikePatterns))
         // The rules above look into predicates as DataFusion planned them.
         .with_physical_optimizer_rule(Arc::new(Conjunctions))
         // After the rules that rewrite expressions: it hides the partial aggregate it takes inside itself.
