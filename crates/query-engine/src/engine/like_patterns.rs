@@ -91,7 +91,7 @@ impl ExpressionRewrite for LikePatterns {
 }
 
 /// One thing a piece of a pattern matches.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Item {
     /// These bytes.
     Literal(Vec<u8>),
@@ -100,13 +100,26 @@ enum Item {
 }
 
 /// What lies between two `%`s: a fixed number of characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Piece(Vec<Item>);
+#[derive(Debug, Clone)]
+struct Piece {
+    items: Vec<Item>,
+    /// A searcher for the leading literal run, built once for the pattern (building one costs more than a short
+    /// search).
+    head: Option<memmem::Finder<'static>>,
+}
 
 impl Piece {
+    fn new(items: Vec<Item>) -> Self {
+        let head = match items.first() {
+            Some(Item::Literal(bytes)) => Some(memmem::Finder::new(bytes).into_owned()),
+            _ => None,
+        };
+        Self { items, head }
+    }
+
     /// The end of this piece matched at byte `start` of `text`.
     fn match_at(&self, text: &[u8], start: usize) -> Option<usize> {
-        self.0.iter().try_fold(start, |at, item| match item {
+        self.items.iter().try_fold(start, |at, item| match item {
             Item::Literal(bytes) => text
                 .get(at..)
                 .filter(|rest| rest.starts_with(bytes))
@@ -117,31 +130,34 @@ impl Piece {
 
     /// The start of this piece matched to end at byte `end` of `text`.
     fn match_before(&self, text: &[u8], end: usize) -> Option<usize> {
-        self.0.iter().rev().try_fold(end, |at, item| match item {
-            Item::Literal(bytes) => text
-                .get(..at)
-                .filter(|before| before.ends_with(bytes))
-                .map(|_| at - bytes.len()),
-            Item::AnyChar => {
-                let mut at = at.checked_sub(1)?;
-                while at > 0 && is_continuation(text[at]) {
-                    at -= 1;
+        self.items
+            .iter()
+            .rev()
+            .try_fold(end, |at, item| match item {
+                Item::Literal(bytes) => text
+                    .get(..at)
+                    .filter(|before| before.ends_with(bytes))
+                    .map(|_| at - bytes.len()),
+                Item::AnyChar => {
+                    let mut at = at.checked_sub(1)?;
+                    while at > 0 && is_continuation(text[at]) {
+                        at -= 1;
+                    }
+                    Some(at)
                 }
-                Some(at)
-            }
-        })
+            })
     }
 
     /// The end of this piece's leftmost match at or after byte `from` that ends by byte `limit`.
     fn find(&self, text: &[u8], from: usize, limit: usize) -> Option<usize> {
-        match self.0.first() {
+        match &self.head {
             // A literal run is valid UTF-8 and so starts only at a character's first byte.
-            Some(Item::Literal(first)) => {
+            Some(head) => {
                 let window = text.get(from..limit)?;
-                memmem::find_iter(window, first)
+                head.find_iter(window)
                     .find_map(|offset| self.match_at(text, from + offset).filter(|&e| e <= limit))
             }
-            _ => (from..limit)
+            None => (from..limit)
                 .filter(|&at| !is_continuation(text[at]))
                 .find_map(|at| self.match_at(text, at).filter(|&e| e <= limit)),
         }
@@ -163,7 +179,7 @@ const fn is_continuation(byte: u8) -> bool {
 }
 
 /// A `LIKE` pattern as pieces between `%`s.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 struct LikePattern {
     /// The non-empty pieces in order.
     pieces: Vec<Piece>,
@@ -192,7 +208,7 @@ impl LikePattern {
                         items.push(Item::Literal(run.as_bytes().to_vec()));
                     }
                 }
-                Piece(items)
+                Piece::new(items)
             })
             .collect();
         Some(Self {
@@ -208,7 +224,7 @@ impl LikePattern {
             || self
                 .pieces
                 .iter()
-                .any(|piece| piece.0.contains(&Item::AnyChar))
+                .any(|piece| piece.items.contains(&Item::AnyChar))
     }
 
     fn matches(&self, text: &[u8]) -> bool {
@@ -275,7 +291,7 @@ impl LikeMatch {
 
 impl PartialEq for LikeMatch {
     fn eq(&self, other: &Self) -> bool {
-        self.expr.eq(&other.expr) && self.pattern == other.pattern && self.negated == other.negated
+        self.expr.eq(&other.expr) && self.text == other.text && self.negated == other.negated
     }
 }
 
@@ -284,7 +300,7 @@ impl Eq for LikeMatch {}
 impl Hash for LikeMatch {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.expr.hash(state);
-        self.pattern.hash(state);
+        self.text.hash(state);
         self.negated.hash(state);
     }
 }
