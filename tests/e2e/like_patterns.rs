@@ -1,7 +1,8 @@
 //! The engine's `LIKE` rule: patterns that Arrow matches with a regular expression (a `_`, or pieces between `%`s)
 //! give exactly DataFusion's answers — `NOT LIKE`, nulls, strings, large strings and string views, multibyte
 //! characters under `_`, newlines, anchored and open ends, pieces that overlap or repeat — in projections and
-//! filters, and the shapes Arrow has kernels for, `ILIKE` and escapes stay DataFusion's.
+//! filters; so does `ILIKE` with an ASCII pattern, over a partition of ASCII text (matched by the rule) and one with
+//! other text (handed to DataFusion); the shapes Arrow has kernels for and escapes stay DataFusion's.
 
 use std::sync::Arc;
 
@@ -41,30 +42,53 @@ const VALUES: [Option<&str>; 24] = [
     Some("trip 10 zone 42"),
 ];
 
+/// ASCII only, cases mixed: a partition `ILIKE` matches without DataFusion.
+const ASCII_VALUES: [Option<&str>; 12] = [
+    Some("BLUE LINE"),
+    Some("blue_line"),
+    Some("Blue Line"),
+    Some("ZONE_1"),
+    Some("zone 42"),
+    Some("Trip 10 Zone 42"),
+    Some("A\nb"),
+    Some("aXB"),
+    Some(""),
+    None,
+    Some("x%Y"),
+    Some("LINE"),
+];
+
+/// Three partitions: all the values (ids from 0), the ASCII ones (from 100), all the values again (from 200).
 fn context(with_rule: bool) -> SessionContext {
-    let batches: Vec<RecordBatch> = (0..2_i64)
-        .map(|part| {
-            let ids = (0..i64::try_from(VALUES.len()).unwrap()).map(|i| part * 100 + i);
-            RecordBatch::try_from_iter(vec![
-                (
-                    "id",
-                    Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef,
-                ),
-                (
-                    "s",
-                    Arc::new(StringArray::from(VALUES.to_vec())) as ArrayRef,
-                ),
-            ])
-            .unwrap()
-        })
-        .collect();
+    let batches: Vec<RecordBatch> = [
+        VALUES.as_slice(),
+        ASCII_VALUES.as_slice(),
+        VALUES.as_slice(),
+    ]
+    .into_iter()
+    .zip(0_i64..)
+    .map(|(values, part)| {
+        let ids = (0..i64::try_from(values.len()).unwrap()).map(|i| part * 100 + i);
+        RecordBatch::try_from_iter(vec![
+            (
+                "id",
+                Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(values.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    })
+    .collect();
     let table = MemTable::try_new(
         batches[0].schema(),
         batches.into_iter().map(|b| vec![b]).collect(),
     )
     .unwrap();
     let mut state = SessionStateBuilder::new()
-        .with_config(SessionConfig::new().with_target_partitions(2))
+        .with_config(SessionConfig::new().with_target_partitions(3))
         .with_default_features();
     if with_rule {
         state = state.with_physical_optimizer_rule(Arc::new(LikePatterns));
@@ -112,7 +136,7 @@ async fn like_patterns_give_datafusions_answers() {
             ),
             format!("SELECT id FROM t WHERE s LIKE '{quoted}' ORDER BY id"),
             format!(
-                "SELECT count(*) FROM t WHERE arrow_cast(s, 'Utf8View') NOT LIKE '{quoted}' AND id < 150"
+                "SELECT count(*) FROM t WHERE arrow_cast(s, 'Utf8View') NOT LIKE '{quoted}' AND id < 250"
             ),
         ] {
             let (plain_plan, expected) = run(&datafusion_only, &sql).await;
@@ -134,16 +158,56 @@ async fn like_patterns_give_datafusions_answers() {
     assert!(matched_somewhere >= 20, "{matched_somewhere}");
 }
 
+/// `ILIKE` patterns the rule takes (ASCII, and a shape Arrow's `ILIKE` has no kernel for) and some it leaves.
+const ILIKE_SHAPES: [(&str, bool); 10] = [
+    ("blue_l%", true),
+    ("%ZONE%4_", true),
+    ("%line%", true),
+    ("%a_B%", true),
+    ("z_NE%", true),
+    ("x%%y", true),
+    ("blue%", false),
+    ("%LINE", false),
+    ("日_語%", false),
+    ("zone\\_1%", false),
+];
+
 #[tokio::test]
-async fn ilike_and_a_pattern_from_a_column_stay_datafusions() {
+async fn ilike_patterns_give_datafusions_answers() {
+    let datafusion_only = context(false);
     let ours = context(true);
-    for sql in [
-        "SELECT id FROM t WHERE s ILIKE 'blue_l%' ORDER BY id",
-        "SELECT id FROM t WHERE s LIKE s ORDER BY id",
-    ] {
-        let (plan, rows) = run(&ours, sql).await;
-        assert!(!plan.contains("LikeMatch"), "{sql}\n{plan}");
-        let (_, expected) = run(&context(false), sql).await;
-        assert_eq!(rows, expected, "{sql}");
+    for (pattern, taken) in ILIKE_SHAPES {
+        let quoted = pattern.replace('\'', "''");
+        for sql in [
+            format!(
+                "SELECT id, s ILIKE '{quoted}' AS plain, s NOT ILIKE '{quoted}' AS negated, \
+                 arrow_cast(s, 'Utf8View') ILIKE '{quoted}' AS view FROM t ORDER BY id"
+            ),
+            format!("SELECT id FROM t WHERE s ILIKE '{quoted}' ORDER BY id"),
+        ] {
+            let (_, expected) = run(&datafusion_only, &sql).await;
+            let (plan, rows) = run(&ours, &sql).await;
+            assert_eq!(
+                plan.contains("LikeMatch("),
+                taken,
+                "{pattern:?}: taken should be {taken}\n{plan}"
+            );
+            assert_eq!(rows, expected, "{pattern:?}: {sql}\n{plan}");
+        }
     }
+    // The ASCII partition (ids 100..) matches in the rule's own path, the others through DataFusion's.
+    let (_, ids) = run(&ours, "SELECT id FROM t WHERE s ILIKE '%line%' ORDER BY id").await;
+    for id in ["| 8   |", "| 100 |", "| 101 |", "| 111 |", "| 208 |"] {
+        assert!(ids.contains(id), "{id} missing: {ids}");
+    }
+}
+
+#[tokio::test]
+async fn a_pattern_from_a_column_stays_datafusions() {
+    let ours = context(true);
+    let sql = "SELECT id FROM t WHERE s LIKE s ORDER BY id";
+    let (plan, rows) = run(&ours, sql).await;
+    assert!(!plan.contains("LikeMatch"), "{sql}\n{plan}");
+    let (_, expected) = run(&context(false), sql).await;
+    assert_eq!(rows, expected, "{sql}");
 }

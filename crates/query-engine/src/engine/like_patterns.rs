@@ -1,16 +1,18 @@
-//! `LIKE` patterns that Arrow matches with a regular expression, matched without one: a physical optimizer rule of
-//! ours.
+//! `LIKE` and `ILIKE` patterns that Arrow matches with a regular expression, matched without one: a physical
+//! optimizer rule of ours.
 //!
 //! Arrow has kernels for a pattern that is a plain string, a prefix (`'abc%'`), a suffix (`'%abc'`) or a substring
-//! (`'%abc%'`); any other pattern — one with `_`, or with two pieces between `%`s (`'a%b'`) — becomes a regular
-//! expression evaluated row by row: with it, a filter on `vendor LIKE 'Blue_L%'` took half as long again as one on
-//! `LIKE 'Blue%'` (docs/benchmarks.md, "Patterns without regular expressions"). [`LikeMatch`] matches such a pattern
-//! piece by piece: the pieces between `%`s in order, each leftmost after the one before (a piece has a fixed
-//! number of characters, so the leftmost place is never wrong), the first anchored at the start and the last at the
-//! end when the pattern does not begin or end with `%`; literal runs compared as bytes (found with `memchr`'s
-//! substring search), each `_` one UTF-8 character, newlines included, as in Arrow's expression. Only
-//! case-sensitive `LIKE` of a string column against a constant pattern without `\` escapes is replaced; `ILIKE`,
-//! escapes and the shapes Arrow's kernels already handle stay DataFusion's.
+//! (`'%abc%'`) — for `ILIKE` only the first three, on ASCII text —; any other pattern — one with `_`, or with two
+//! pieces between `%`s (`'a%b'`) — becomes a regular expression evaluated row by row: with it, a filter on
+//! `vendor LIKE 'Blue_L%'` took half as long again as one on `LIKE 'Blue%'` (docs/benchmarks.md, "Patterns without
+//! regular expressions"). [`LikeMatch`] matches such a pattern piece by piece: the pieces between `%`s in order,
+//! each leftmost after the one before (a piece has a fixed number of characters, so the leftmost place is never
+//! wrong), the first anchored at the start and the last at the end when the pattern does not begin or end with `%`;
+//! literal runs compared as bytes (found with `memchr`'s substring search), each `_` one UTF-8 character, newlines
+//! included, as in Arrow's expression. `ILIKE` with an ASCII pattern is matched the same way on ASCII text, each
+//! value lowercased first: there ASCII case folding is the expression's Unicode folding. A batch holding other text
+//! goes to DataFusion's own `ILIKE`. Only a string column against a constant pattern without `\` escapes is
+//! replaced; escapes and the shapes Arrow's kernels handle stay DataFusion's.
 
 use std::any::Any;
 use std::fmt;
@@ -25,7 +27,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::{LikeExpr, Literal};
+use datafusion::physical_expr::expressions::{LikeExpr, Literal, like};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use memchr::memmem;
@@ -61,9 +63,7 @@ impl ExpressionRewrite for LikePatterns {
         schema: &Schema,
     ) -> Option<Arc<dyn PhysicalExpr>> {
         let like = (expr.as_ref() as &dyn Any).downcast_ref::<LikeExpr>()?;
-        if like.case_insensitive() {
-            return None;
-        }
+        let case_insensitive = like.case_insensitive();
         let text = like.expr().data_type(schema).ok()?;
         if !matches!(
             text,
@@ -78,13 +78,24 @@ impl ExpressionRewrite for LikePatterns {
         else {
             return None;
         };
-        let parsed = LikePattern::parse(pattern)?;
-        parsed.needs_regex().then(|| {
+        if case_insensitive && !pattern.is_ascii() {
+            return None;
+        }
+        let matched = if case_insensitive {
+            pattern.to_ascii_lowercase()
+        } else {
+            pattern.clone()
+        };
+        let parsed = LikePattern::parse(&matched)?;
+        let regex = parsed.needs_regex() || (case_insensitive && parsed.is_substring());
+        regex.then(|| {
             Arc::new(LikeMatch {
                 expr: Arc::clone(like.expr()),
                 text: pattern.clone(),
+                literal: literal.value().clone(),
                 pattern: parsed,
                 negated: like.negated(),
+                case_insensitive,
             }) as Arc<dyn PhysicalExpr>
         })
     }
@@ -227,6 +238,11 @@ impl LikePattern {
                 .any(|piece| piece.items.contains(&Item::AnyChar))
     }
 
+    /// `'%abc%'`: Arrow's `ILIKE` has no kernel for it.
+    fn is_substring(&self) -> bool {
+        self.open_start && self.open_end && self.pieces.len() == 1
+    }
+
     fn matches(&self, text: &[u8]) -> bool {
         let Some((first, _)) = self.pieces.split_first() else {
             // Only `%`s match anything; the empty pattern only the empty string.
@@ -267,31 +283,69 @@ impl LikePattern {
     }
 }
 
-/// `expr [NOT] LIKE 'pattern'` matched piece by piece (see the module).
+/// `expr [NOT] [I]LIKE 'pattern'` matched piece by piece (see the module).
 #[derive(Debug)]
 pub struct LikeMatch {
     expr: Arc<dyn PhysicalExpr>,
+    /// The pattern as written.
     text: String,
+    /// The pattern's constant as planned (its string type matches the column's).
+    literal: ScalarValue,
+    /// The pattern matched (lowercased for `ILIKE`).
     pattern: LikePattern,
     negated: bool,
+    case_insensitive: bool,
 }
 
 impl LikeMatch {
-    /// `true` where the value matches (`false` under `NOT LIKE`), null where it is null.
-    fn evaluate_values<'a, A>(&self, values: &A, nulls: Option<&NullBuffer>) -> BooleanArray
+    /// Whether `value` matches (ASCII text only under `ILIKE`), `scratch` holding its lowercased bytes.
+    fn value_matches(&self, value: &str, scratch: &mut Vec<u8>) -> bool {
+        let matched = if self.case_insensitive {
+            scratch.clear();
+            scratch.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
+            self.pattern.matches(scratch)
+        } else {
+            self.pattern.matches(value.as_bytes())
+        };
+        matched != self.negated
+    }
+
+    /// `true` where the value matches (`false` under `NOT`), null where it is null; `None` for an `ILIKE` over text
+    /// that is not all ASCII.
+    fn evaluate_values<'a, A>(&self, values: &A, nulls: Option<&NullBuffer>) -> Option<BooleanArray>
     where
         A: ArrayAccessor<Item = &'a str>,
     {
+        if self.case_insensitive && !(0..values.len()).all(|i| values.value(i).is_ascii()) {
+            return None;
+        }
+        let mut scratch = Vec::new();
         let matched = BooleanBuffer::collect_bool(values.len(), |index| {
-            self.pattern.matches(values.value(index).as_bytes()) != self.negated
+            self.value_matches(values.value(index), &mut scratch)
         });
-        BooleanArray::new(matched, nulls.cloned())
+        Some(BooleanArray::new(matched, nulls.cloned()))
+    }
+
+    /// DataFusion's own `[NOT] ILIKE`, for text that is not all ASCII.
+    fn by_datafusion(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let pattern = Arc::new(Literal::new(self.literal.clone()));
+        like(
+            self.negated,
+            self.case_insensitive,
+            Arc::clone(&self.expr),
+            pattern,
+            &batch.schema(),
+        )?
+        .evaluate(batch)
     }
 }
 
 impl PartialEq for LikeMatch {
     fn eq(&self, other: &Self) -> bool {
-        self.expr.eq(&other.expr) && self.text == other.text && self.negated == other.negated
+        self.expr.eq(&other.expr)
+            && self.text == other.text
+            && self.negated == other.negated
+            && self.case_insensitive == other.case_insensitive
     }
 }
 
@@ -302,13 +356,15 @@ impl Hash for LikeMatch {
         self.expr.hash(state);
         self.text.hash(state);
         self.negated.hash(state);
+        self.case_insensitive.hash(state);
     }
 }
 
 impl fmt::Display for LikeMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let not = if self.negated { "NOT " } else { "" };
-        write!(f, "LikeMatch({} {not}LIKE {})", self.expr, self.text)
+        let i = if self.case_insensitive { "I" } else { "" };
+        write!(f, "LikeMatch({} {not}{i}LIKE {})", self.expr, self.text)
     }
 }
 
@@ -331,8 +387,11 @@ impl PhysicalExpr for LikeMatch {
                     }
                     other => return internal_err!("LikeMatch over {other:?}"),
                 };
+                if self.case_insensitive && value.is_some_and(|v| !v.is_ascii()) {
+                    return self.by_datafusion(batch);
+                }
                 return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(
-                    value.map(|v| self.pattern.matches(v.as_bytes()) != self.negated),
+                    value.map(|v| self.value_matches(v, &mut Vec::new())),
                 )));
             }
         };
@@ -342,7 +401,10 @@ impl PhysicalExpr for LikeMatch {
             DataType::Utf8View => self.evaluate_values(&array.as_string_view(), array.nulls()),
             other => return internal_err!("LikeMatch over {other}"),
         };
-        Ok(ColumnarValue::Array(Arc::new(result)))
+        match result {
+            Some(result) => Ok(ColumnarValue::Array(Arc::new(result))),
+            None => self.by_datafusion(batch),
+        }
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -360,14 +422,17 @@ impl PhysicalExpr for LikeMatch {
         Ok(Arc::new(Self {
             expr,
             text: self.text.clone(),
+            literal: self.literal.clone(),
             pattern: self.pattern.clone(),
             negated: self.negated,
+            case_insensitive: self.case_insensitive,
         }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.expr.fmt_sql(f)?;
         let not = if self.negated { " NOT" } else { "" };
-        write!(f, "{not} LIKE '{}'", self.text.replace('\'', "''"))
+        let i = if self.case_insensitive { "I" } else { "" };
+        write!(f, "{not} {i}LIKE '{}'", self.text.replace('\'', "''"))
     }
 }
