@@ -128,27 +128,26 @@ impl Piece {
         Self { items, head }
     }
 
-    /// The end of this piece matched at byte `start` of `text`.
-    fn match_at(&self, text: &[u8], start: usize) -> Option<usize> {
+    /// The end of this piece matched at byte `start` of `text` (ASCII letters in any case when `fold`).
+    fn match_at(&self, text: &[u8], start: usize, fold: bool) -> Option<usize> {
         self.items.iter().try_fold(start, |at, item| match item {
             Item::Literal(bytes) => text
-                .get(at..)
-                .filter(|rest| rest.starts_with(bytes))
+                .get(at..at + bytes.len())
+                .filter(|run| same(run, bytes, fold))
                 .map(|_| at + bytes.len()),
             Item::AnyChar => text.get(at).map(|&lead| at + char_width(lead)),
         })
     }
 
-    /// The start of this piece matched to end at byte `end` of `text`.
-    fn match_before(&self, text: &[u8], end: usize) -> Option<usize> {
+    /// The start of this piece matched to end at byte `end` of `text` (ASCII letters in any case when `fold`).
+    fn match_before(&self, text: &[u8], end: usize, fold: bool) -> Option<usize> {
         self.items
             .iter()
             .rev()
             .try_fold(end, |at, item| match item {
-                Item::Literal(bytes) => text
-                    .get(..at)
-                    .filter(|before| before.ends_with(bytes))
-                    .map(|_| at - bytes.len()),
+                Item::Literal(bytes) => at
+                    .checked_sub(bytes.len())
+                    .filter(|&start| same(&text[start..at], bytes, fold)),
                 Item::AnyChar => {
                     let mut at = at.checked_sub(1)?;
                     while at > 0 && is_continuation(text[at]) {
@@ -165,13 +164,24 @@ impl Piece {
             // A literal run is valid UTF-8 and so starts only at a character's first byte.
             Some(head) => {
                 let window = text.get(from..limit)?;
-                head.find_iter(window)
-                    .find_map(|offset| self.match_at(text, from + offset).filter(|&e| e <= limit))
+                head.find_iter(window).find_map(|offset| {
+                    self.match_at(text, from + offset, false)
+                        .filter(|&e| e <= limit)
+                })
             }
             None => (from..limit)
                 .filter(|&at| !is_continuation(text[at]))
-                .find_map(|at| self.match_at(text, at).filter(|&e| e <= limit)),
+                .find_map(|at| self.match_at(text, at, false).filter(|&e| e <= limit)),
         }
+    }
+}
+
+/// Whether `run` is `literal` (lowercase), ASCII letters in any case when `fold`.
+fn same(run: &[u8], literal: &[u8], fold: bool) -> bool {
+    if fold {
+        run.eq_ignore_ascii_case(literal)
+    } else {
+        run == literal
     }
 }
 
@@ -243,7 +253,19 @@ impl LikePattern {
         self.open_start && self.open_end && self.pieces.len() == 1
     }
 
-    fn matches(&self, text: &[u8]) -> bool {
+    /// Whether every piece is anchored at an end: matching needs no search, so `ILIKE` can compare in place
+    /// instead of lowercasing the whole value first.
+    fn anchored_only(&self) -> bool {
+        match self.pieces.len() {
+            1 => !self.open_start || !self.open_end,
+            2 => !self.open_start && !self.open_end,
+            _ => false,
+        }
+    }
+
+    /// Whether `text` matches; `fold` (ASCII letters in any case) only for a pattern [`Self::anchored_only`], whose
+    /// literal runs are lowercase.
+    fn matches(&self, text: &[u8], fold: bool) -> bool {
         let Some((first, _)) = self.pieces.split_first() else {
             // Only `%`s match anything; the empty pattern only the empty string.
             return self.open_start || text.is_empty();
@@ -252,7 +274,7 @@ impl LikePattern {
         let mut from = 0;
         let mut limit = text.len();
         if !self.open_start {
-            let Some(end) = first.match_at(text, 0) else {
+            let Some(end) = first.match_at(text, 0, fold) else {
                 return false;
             };
             if self.pieces.len() == 1 && !self.open_end {
@@ -264,7 +286,7 @@ impl LikePattern {
         if !self.open_end
             && let Some((last, rest)) = middle.split_last()
         {
-            let Some(start) = last.match_before(text, text.len()) else {
+            let Some(start) = last.match_before(text, text.len(), fold) else {
                 return false;
             };
             if start < from {
@@ -300,12 +322,14 @@ pub struct LikeMatch {
 impl LikeMatch {
     /// Whether `value` matches (ASCII text only under `ILIKE`), `scratch` holding its lowercased bytes.
     fn value_matches(&self, value: &str, scratch: &mut Vec<u8>) -> bool {
-        let matched = if self.case_insensitive {
+        let matched = if !self.case_insensitive {
+            self.pattern.matches(value.as_bytes(), false)
+        } else if self.pattern.anchored_only() {
+            self.pattern.matches(value.as_bytes(), true)
+        } else {
             scratch.clear();
             scratch.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
-            self.pattern.matches(scratch)
-        } else {
-            self.pattern.matches(value.as_bytes())
+            self.pattern.matches(scratch, false)
         };
         matched != self.negated
     }
