@@ -9,9 +9,10 @@
 //! each leftmost after the one before (a piece has a fixed number of characters, so the leftmost place is never
 //! wrong), the first anchored at the start and the last at the end when the pattern does not begin or end with `%`;
 //! literal runs compared as bytes (found with `memchr`'s substring search), each `_` one UTF-8 character, newlines
-//! included, as in Arrow's expression. `ILIKE` with an ASCII pattern is matched the same way on ASCII text, each
-//! value lowercased first: there ASCII case folding is the expression's Unicode folding. A batch holding other text
-//! goes to DataFusion's own `ILIKE`. Only a string column against a constant pattern without `\` escapes is
+//! included, as in Arrow's expression. `ILIKE` with an ASCII pattern is matched the same way on ASCII text with
+//! ASCII case folding — there it is the expression's Unicode folding —, in place when every piece is anchored at an
+//! end, on a lowercased copy of the value when a piece must be searched for. A batch holding other text goes to
+//! DataFusion's own `ILIKE`. Only a string column against a constant pattern without `\` escapes is
 //! replaced; escapes and the shapes Arrow's kernels handle stay DataFusion's.
 
 use std::any::Any;
