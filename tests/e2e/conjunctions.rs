@@ -8,11 +8,9 @@ use datafusion::arrow::array::{
     ArrayRef, Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::datasource::MemTable;
-use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use tabletalk_query_engine::engine::{Conjunctions, FloatComparisons};
-use tabletalk_tests::plans::physical_plan_and_rows;
+use tabletalk_tests::plans::{context_with_rules, physical_plan_and_rows};
 
 /// 3 partitions of 400 rows with a date, a nullable decimal, a nullable string and a float with NaNs.
 fn context(with_rule: bool) -> SessionContext {
@@ -54,22 +52,12 @@ fn context(with_rule: bool) -> SessionContext {
             .unwrap()
         })
         .collect();
-    let table = MemTable::try_new(
-        batches[0].schema(),
-        batches.into_iter().map(|b| vec![b]).collect(),
-    )
-    .unwrap();
-    let mut state = SessionStateBuilder::new()
-        .with_config(SessionConfig::new().with_target_partitions(3))
-        .with_default_features();
-    if with_rule {
-        state = state
-            .with_physical_optimizer_rule(Arc::new(FloatComparisons))
-            .with_physical_optimizer_rule(Arc::new(Conjunctions));
-    }
-    let context = SessionContext::new_with_state(state.build());
-    context.register_table("t", Arc::new(table)).unwrap();
-    context
+    let rules = if with_rule {
+        vec![Arc::new(FloatComparisons) as _, Arc::new(Conjunctions) as _]
+    } else {
+        Vec::new()
+    };
+    context_with_rules(batches, rules)
 }
 
 #[tokio::test]

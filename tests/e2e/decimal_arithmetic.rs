@@ -9,12 +9,11 @@ use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int64Array};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::datasource::MemTable;
-use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::displayable;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use tabletalk_query_engine::engine::DecimalArithmetics;
+use tabletalk_tests::plans::context_with_rules;
 
 fn decimals(values: impl Iterator<Item = Option<i128>>, precision: u8, scale: i8) -> ArrayRef {
     Arc::new(
@@ -56,20 +55,12 @@ fn context(with_rule: bool) -> SessionContext {
             .unwrap()
         })
         .collect();
-    let table = MemTable::try_new(
-        batches[0].schema(),
-        batches.into_iter().map(|b| vec![b]).collect(),
-    )
-    .unwrap();
-    let mut state = SessionStateBuilder::new()
-        .with_config(SessionConfig::new().with_target_partitions(3))
-        .with_default_features();
-    if with_rule {
-        state = state.with_physical_optimizer_rule(Arc::new(DecimalArithmetics));
-    }
-    let context = SessionContext::new_with_state(state.build());
-    context.register_table("t", Arc::new(table)).unwrap();
-    context
+    let rules = if with_rule {
+        vec![Arc::new(DecimalArithmetics) as _]
+    } else {
+        Vec::new()
+    };
+    context_with_rules(batches, rules)
 }
 
 /// The physical plan and the rows (with their types), or the error's message.

@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::datasource::MemTable;
-use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use tabletalk_query_engine::engine::FloatComparisons;
-use tabletalk_tests::plans::physical_plan_and_rows;
+use tabletalk_tests::plans::{context_with_rules, physical_plan_and_rows};
 
 fn context(with_rule: bool) -> SessionContext {
     let negative_nan = f64::from_bits(0xfff8_0000_0000_0000);
@@ -50,20 +48,12 @@ fn context(with_rule: bool) -> SessionContext {
             .unwrap()
         })
         .collect();
-    let table = MemTable::try_new(
-        batches[0].schema(),
-        batches.into_iter().map(|b| vec![b]).collect(),
-    )
-    .unwrap();
-    let mut state = SessionStateBuilder::new()
-        .with_config(SessionConfig::new().with_target_partitions(3))
-        .with_default_features();
-    if with_rule {
-        state = state.with_physical_optimizer_rule(Arc::new(FloatComparisons));
-    }
-    let context = SessionContext::new_with_state(state.build());
-    context.register_table("t", Arc::new(table)).unwrap();
-    context
+    let rules = if with_rule {
+        vec![Arc::new(FloatComparisons) as _]
+    } else {
+        Vec::new()
+    };
+    context_with_rules(batches, rules)
 }
 
 #[tokio::test]

@@ -8,12 +8,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::datasource::MemTable;
-use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::physical_plan::displayable;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use tabletalk_query_engine::engine::LikePatterns;
+use tabletalk_tests::plans::{context_with_rules, physical_plan_and_rows};
 
 const VALUES: [Option<&str>; 24] = [
     Some(""),
@@ -82,29 +79,12 @@ fn context(with_rule: bool) -> SessionContext {
         .unwrap()
     })
     .collect();
-    let table = MemTable::try_new(
-        batches[0].schema(),
-        batches.into_iter().map(|b| vec![b]).collect(),
-    )
-    .unwrap();
-    let mut state = SessionStateBuilder::new()
-        .with_config(SessionConfig::new().with_target_partitions(3))
-        .with_default_features();
-    if with_rule {
-        state = state.with_physical_optimizer_rule(Arc::new(LikePatterns));
-    }
-    let context = SessionContext::new_with_state(state.build());
-    context.register_table("t", Arc::new(table)).unwrap();
-    context
-}
-
-/// The physical plan and the rows.
-async fn run(context: &SessionContext, sql: &str) -> (String, String) {
-    let frame = context.sql(sql).await.unwrap();
-    let physical = frame.clone().create_physical_plan().await.unwrap();
-    let plan = displayable(physical.as_ref()).indent(true).to_string();
-    let batches = frame.collect().await.unwrap();
-    (plan, pretty_format_batches(&batches).unwrap().to_string())
+    let rules = if with_rule {
+        vec![Arc::new(LikePatterns) as _]
+    } else {
+        Vec::new()
+    };
+    context_with_rules(batches, rules)
 }
 
 /// Patterns Arrow matches with a regular expression.
@@ -139,8 +119,8 @@ async fn like_patterns_give_datafusions_answers() {
                 "SELECT count(*) FROM t WHERE arrow_cast(s, 'Utf8View') NOT LIKE '{quoted}' AND id < 250"
             ),
         ] {
-            let (plain_plan, expected) = run(&datafusion_only, &sql).await;
-            let (plan, rows) = run(&ours, &sql).await;
+            let (plain_plan, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+            let (plan, rows) = physical_plan_and_rows(&ours, &sql).await;
             assert!(!plain_plan.contains("LikeMatch"), "{plain_plan}");
             assert_eq!(
                 plan.contains("LikeMatch("),
@@ -149,7 +129,9 @@ async fn like_patterns_give_datafusions_answers() {
             );
             assert_eq!(rows, expected, "{pattern:?}: {sql}\n{plan}");
         }
-        let (_, ids) = run(&ours, &format!("SELECT id FROM t WHERE s LIKE '{quoted}'")).await;
+        let (_, ids) =
+            physical_plan_and_rows(&ours, &format!("SELECT id FROM t WHERE s LIKE '{quoted}'"))
+                .await;
         if ids.lines().count() > 4 {
             matched_somewhere += 1;
         }
@@ -185,8 +167,8 @@ async fn ilike_patterns_give_datafusions_answers() {
             ),
             format!("SELECT id FROM t WHERE s ILIKE '{quoted}' ORDER BY id"),
         ] {
-            let (_, expected) = run(&datafusion_only, &sql).await;
-            let (plan, rows) = run(&ours, &sql).await;
+            let (_, expected) = physical_plan_and_rows(&datafusion_only, &sql).await;
+            let (plan, rows) = physical_plan_and_rows(&ours, &sql).await;
             assert_eq!(
                 plan.contains("LikeMatch("),
                 taken,
@@ -196,7 +178,8 @@ async fn ilike_patterns_give_datafusions_answers() {
         }
     }
     // The ASCII partition (ids 100..) matches in the rule's own path, the others through DataFusion's.
-    let (_, ids) = run(&ours, "SELECT id FROM t WHERE s ILIKE '%line%' ORDER BY id").await;
+    let (_, ids) =
+        physical_plan_and_rows(&ours, "SELECT id FROM t WHERE s ILIKE '%line%' ORDER BY id").await;
     for id in ["| 8   |", "| 100 |", "| 101 |", "| 111 |", "| 208 |"] {
         assert!(ids.contains(id), "{id} missing: {ids}");
     }
@@ -206,8 +189,8 @@ async fn ilike_patterns_give_datafusions_answers() {
 async fn a_pattern_from_a_column_stays_datafusions() {
     let ours = context(true);
     let sql = "SELECT id FROM t WHERE s LIKE s ORDER BY id";
-    let (plan, rows) = run(&ours, sql).await;
+    let (plan, rows) = physical_plan_and_rows(&ours, sql).await;
     assert!(!plan.contains("LikeMatch"), "{sql}\n{plan}");
-    let (_, expected) = run(&context(false), sql).await;
+    let (_, expected) = physical_plan_and_rows(&context(false), sql).await;
     assert_eq!(rows, expected, "{sql}");
 }
