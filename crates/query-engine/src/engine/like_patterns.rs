@@ -92,8 +92,7 @@ impl ExpressionRewrite for LikePatterns {
         regex.then(|| {
             Arc::new(LikeMatch {
                 expr: Arc::clone(like.expr()),
-                text: pattern.clone(),
-                literal: literal.value().clone(),
+                written: Arc::clone(like.pattern()),
                 pattern: parsed,
                 negated: like.negated(),
                 case_insensitive,
@@ -310,10 +309,8 @@ impl LikePattern {
 #[derive(Debug)]
 pub struct LikeMatch {
     expr: Arc<dyn PhysicalExpr>,
-    /// The pattern as written.
-    text: String,
-    /// The pattern's constant as planned (its string type matches the column's).
-    literal: ScalarValue,
+    /// The pattern's constant as planned (of the column's string type).
+    written: Arc<dyn PhysicalExpr>,
     /// The pattern matched (lowercased for `ILIKE`).
     pattern: LikePattern,
     negated: bool,
@@ -353,12 +350,11 @@ impl LikeMatch {
 
     /// DataFusion's own `[NOT] ILIKE`, for text that is not all ASCII.
     fn by_datafusion(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
-        let pattern = Arc::new(Literal::new(self.literal.clone()));
         like(
             self.negated,
             self.case_insensitive,
             Arc::clone(&self.expr),
-            pattern,
+            Arc::clone(&self.written),
             &batch.schema(),
         )?
         .evaluate(batch)
@@ -368,7 +364,7 @@ impl LikeMatch {
 impl PartialEq for LikeMatch {
     fn eq(&self, other: &Self) -> bool {
         self.expr.eq(&other.expr)
-            && self.text == other.text
+            && self.written.eq(&other.written)
             && self.negated == other.negated
             && self.case_insensitive == other.case_insensitive
     }
@@ -379,7 +375,7 @@ impl Eq for LikeMatch {}
 impl Hash for LikeMatch {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.expr.hash(state);
-        self.text.hash(state);
+        self.written.hash(state);
         self.negated.hash(state);
         self.case_insensitive.hash(state);
     }
@@ -389,7 +385,7 @@ impl fmt::Display for LikeMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let not = if self.negated { "NOT " } else { "" };
         let i = if self.case_insensitive { "I" } else { "" };
-        write!(f, "LikeMatch({} {not}{i}LIKE {})", self.expr, self.text)
+        write!(f, "LikeMatch({} {not}{i}LIKE {})", self.expr, self.written)
     }
 }
 
@@ -446,8 +442,7 @@ impl PhysicalExpr for LikeMatch {
         };
         Ok(Arc::new(Self {
             expr,
-            text: self.text.clone(),
-            literal: self.literal.clone(),
+            written: Arc::clone(&self.written),
             pattern: self.pattern.clone(),
             negated: self.negated,
             case_insensitive: self.case_insensitive,
@@ -458,6 +453,7 @@ impl PhysicalExpr for LikeMatch {
         self.expr.fmt_sql(f)?;
         let not = if self.negated { " NOT" } else { "" };
         let i = if self.case_insensitive { "I" } else { "" };
-        write!(f, "{not} {i}LIKE '{}'", self.text.replace('\'', "''"))
+        write!(f, "{not} {i}LIKE ")?;
+        self.written.fmt_sql(f)
     }
 }
